@@ -1,0 +1,274 @@
+"""The command line: parse options, call the library, render, map errors.
+
+Each command is a thin adapter.  Library errors (StepPropError) become a
+one-line message on stderr and exit status 1; click's usage errors exit 2;
+an interrupted training run exits 130.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from typing import Any, Callable
+
+import click
+
+from . import __version__
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+_PARAM_NAMES = re.compile(r"^[wb]\d+(,[wb]\d+)*,?$")
+
+
+class _OnlyCommand(click.Command):
+    """Lets ``--only`` take several names after it: ``--only w5 b2 w1``
+    (as well as ``--only w5,b2`` or ``--only w5 --only b2``)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        out: list[str] = []
+        k = 0
+        while k < len(args):
+            arg = args[k]
+            out.append(arg)
+            k += 1
+            if arg == "--only":
+                if k < len(args):
+                    out.append(args[k])
+                    k += 1
+                while k < len(args) and _PARAM_NAMES.match(args[k]):
+                    out += ["--only", args[k]]
+                    k += 1
+            elif arg == "--":
+                out += args[k:]
+                break
+        return super().parse_args(ctx, out)
+
+
+def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn the library's errors into click's (message, exit 1), never a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from .errors import StepPropError
+
+        try:
+            return command(*args, **kwargs)
+        except StepPropError as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+def _load(config: str | None) -> Any:
+    """A config by path; a bundled example by name; the post's network by default."""
+    from pathlib import Path
+
+    from . import config as cfg
+
+    if config is not None and not Path(config).exists() and config in cfg.bundled_names():
+        return cfg.parse(cfg.bundled_text(config), f"<bundled {config}.yaml>")
+    return cfg.load(config)
+
+
+def _emit_json(data: dict) -> None:
+    try:
+        text = json.dumps(data, indent=2, allow_nan=False)
+    except ValueError:
+        raise click.ClickException("a result is not a finite number; nothing was written") from None
+    click.echo(text)
+
+
+def _emit_document(doc: Any, digits: int) -> None:
+    """Rich on a terminal, plain text when piped."""
+    if sys.stdout.isatty():
+        from rich.console import Console
+
+        from .views.rich_view import RichDocument
+
+        Console(highlight=False).print(RichDocument(doc, digits))
+    else:
+        from .views.text import render_plain
+
+        click.echo(render_plain(doc, digits), nl=False)
+
+
+def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    command = click.option(
+        "--digits", type=click.IntRange(1, 17), default=9, show_default=True,
+        help="Significant digits of printed numbers (JSON always has every digit).",
+    )(command)
+    command = click.option(
+        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+        help="text: for reading (rich on a terminal, plain when piped); json: for programs.",
+    )(command)
+    return command
+
+
+_CONFIG = click.argument("config", required=False, metavar="[CONFIG]")
+
+HELP = f"""stepprop {__version__}: a step-by-step backpropagation calculator.
+
+Write a small network in YAML (weights, biases, inputs, targets, learning
+rate) and stepprop prints every number of a training step in the notation of
+Matt Mazur's "A Step by Step Backpropagation Example". With no CONFIG, every
+command uses the post's own network.
+
+\b
+Examples:
+  stepprop explain                       the post's step, every number
+  stepprop explain mine.yaml --only w5   one weight's derivation
+  stepprop train --epochs 10000          train the post's network
+"""
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="stepprop")
+def main() -> None:
+    pass
+
+
+@main.command(cls=_OnlyCommand)
+@_CONFIG
+@_output_options
+@click.option("--only", multiple=True, metavar="NAMES",
+              help="Show only these parameters' derivations: --only w5 b2 (or w5,b2).")
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
+              help="Which batch to take the step on (with several samples).")
+@_fail_cleanly
+def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], batch: int) -> None:
+    """Print one training step: forward pass, error, chain rule, updates.
+
+    \b
+    Examples:
+      stepprop explain
+      stepprop explain configs/xor.yaml --digits 6
+      stepprop explain --only w5 w1 --format json
+    """
+    from . import network, report
+
+    names = [n for item in only for n in item.split(",") if n]
+    net = network.Network(_load(config))
+    trace = network.step(net, batch - 1)
+    if fmt == "json":
+        from .derivation import check_only
+
+        check_only(trace, names)
+        _emit_json(report.step_dict(trace))
+        return
+    from .derivation import explain as build
+
+    _emit_document(build(trace, names or None), digits)
+
+
+@main.command()
+@_CONFIG
+@_output_options
+@click.option("--epochs", "-n", type=click.IntRange(1, 100_000_000), default=10_000, show_default=True,
+              help="Passes over all the samples.")
+@click.option("--every", type=click.IntRange(1), default=None, metavar="K",
+              help="Also report the epoch error every K epochs.")
+@click.option("--save", type=click.Path(dir_okay=False), default=None, metavar="PATH",
+              help="Write the trained network as a config that explain and train accept.")
+@click.option("--force", is_flag=True, help="With --save: replace PATH if it exists, without asking.")
+@_fail_cleanly
+def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | None, save: str | None,
+          force: bool) -> None:
+    """Train for a number of epochs and report the error, outputs and parameters.
+
+    \b
+    Examples:
+      stepprop train --epochs 10000
+      stepprop train configs/xor.yaml --epochs 5000 --every 500
+      stepprop train mine.yaml --save trained.yaml
+    """
+    from . import network, report
+
+    net = network.Network(_load(config))
+    if save is not None:
+        _may_write(save, force)
+    stop = _Interrupts()
+    with stop, _progress(epochs) as progress:
+        result = network.train(net, epochs, every=every, progress=progress,
+                               progress_every=max(1, epochs // 200), should_stop=stop)
+    if save is not None:
+        from .config import dump
+        from .files import write_atomic
+
+        write_atomic(save, dump(net.with_values(result.values)))
+        click.echo(f"saved the trained network to {save}", err=True)
+    if fmt == "json":
+        _emit_json(report.train_dict(net, result))
+    else:
+        _emit_document(report.train_document(net, result, every), digits)
+    if result.interrupted:
+        click.echo(f"interrupted at epoch {result.epochs} of {epochs}", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _may_write(path: str, force: bool) -> None:
+    """Refuse to replace an existing file unless --force or the user agrees."""
+    from pathlib import Path
+
+    if not Path(path).exists() or force:
+        return
+    if sys.stdin.isatty() and sys.stderr.isatty():
+        if click.confirm(f"{path} exists. Replace it?", default=False, err=True):
+            return
+    raise click.ClickException(f"{path} exists; pass --force to replace it")
+
+
+class _Interrupts:
+    """Ctrl-C during training: finish the current step, then stop cleanly."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._old: Any = None
+
+    def __call__(self) -> bool:
+        return self.hit
+
+    def __enter__(self) -> "_Interrupts":
+        import signal
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.hit:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.hit = True
+
+    def __exit__(self, *exc: Any) -> None:
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+
+
+class _progress:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+
+    def __init__(self, epochs: int):
+        self.epochs = epochs
+        self.bar: Any = None
+
+    def __enter__(self) -> Callable[[int], None] | None:
+        if not sys.stderr.isatty():
+            return None
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        task = self.bar.add_task("train", total=self.epochs)
+        return lambda epoch: self.bar.update(task, completed=epoch)
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.bar is not None:
+            self.bar.stop()

@@ -1,0 +1,578 @@
+"""Read and validate a network config (YAML).
+
+The file is composed into PyYAML's node tree with the safe loader and checked
+node by node, so every error names ``file:line:column`` and what was expected.
+Nothing in the file is ever constructed as a Python object except numbers,
+strings and booleans; anchors, aliases and non-standard tags are refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+LOSSES = ("half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy")
+TOP_KEYS = ("inputs", "targets", "samples", "eta", "update_biases", "layers", "activation", "loss", "batch_size")
+LAYER_KEYS = ("weights", "bias", "activation", "name")
+SAMPLE_KEYS = ("inputs", "targets")
+
+MAX_BYTES = 1_000_000  # a config is a few hundred bytes; this is generous
+MAX_DEPTH = 16  # the format needs 5 levels of nesting
+MAX_NEURONS = 1_000  # per layer
+MAX_LAYERS = 64
+MAX_SAMPLES = 100_000
+
+BUNDLED = "mazur"  # the post's network, used when no config is given
+
+
+@dataclass(frozen=True)
+class Layer:
+    weights: tuple[tuple[float, ...], ...]  # one row per neuron of this layer
+    bias: float | tuple[float, ...] | None  # shared, per neuron, or none
+    activation: str
+    name: str | None = None  # the neuron-name prefix the file asked for
+
+    @property
+    def size(self) -> int:
+        return len(self.weights)
+
+
+@dataclass(frozen=True)
+class Sample:
+    inputs: tuple[float, ...]
+    targets: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    layers: tuple[Layer, ...]
+    samples: tuple[Sample, ...]
+    eta: float
+    update_biases: bool = True
+    loss: str = "half_squared_error"
+    activation: str = "sigmoid"
+    batch_size: int | None = None
+    source: str = "<config>"
+    uses_samples_key: bool = field(default=False, compare=False)
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.samples[0].inputs)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (self.n_inputs,) + tuple(layer.size for layer in self.layers)
+
+    @property
+    def effective_batch_size(self) -> int:
+        n = len(self.samples)
+        return n if self.batch_size is None else min(self.batch_size, n)
+
+    def batches(self) -> list[tuple[Sample, ...]]:
+        """The samples cut into batches, in file order."""
+        size = self.effective_batch_size
+        return [self.samples[i : i + size] for i in range(0, len(self.samples), size)]
+
+    def with_parameters(self, layers: list[tuple[list[list[float]], float | list[float] | None]]) -> "Config":
+        """The same config with new weights and biases (same shape)."""
+        new = []
+        for old, (weights, bias) in zip(self.layers, layers):
+            new.append(
+                Layer(
+                    tuple(tuple(row) for row in weights),
+                    tuple(bias) if isinstance(bias, list) else bias,
+                    old.activation,
+                    old.name,
+                )
+            )
+        return Config(
+            tuple(new), self.samples, self.eta, self.update_biases, self.loss, self.activation,
+            self.batch_size, self.source, self.uses_samples_key,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config in its file format (as plain data, ready for YAML)."""
+        out: dict[str, Any] = {}
+        if self.uses_samples_key or len(self.samples) > 1:
+            out["samples"] = [{"inputs": list(s.inputs), "targets": list(s.targets)} for s in self.samples]
+        else:
+            out["inputs"] = list(self.samples[0].inputs)
+            out["targets"] = list(self.samples[0].targets)
+        out["eta"] = self.eta
+        out["update_biases"] = self.update_biases
+        if self.activation != "sigmoid":
+            out["activation"] = self.activation
+        if self.loss != "half_squared_error":
+            out["loss"] = self.loss
+        if self.batch_size is not None:
+            out["batch_size"] = self.batch_size
+        layers = []
+        for layer in self.layers:
+            d: dict[str, Any] = {}
+            if layer.name:
+                d["name"] = layer.name
+            d["weights"] = [list(row) for row in layer.weights]
+            if layer.bias is not None:
+                d["bias"] = list(layer.bias) if isinstance(layer.bias, tuple) else layer.bias
+            if layer.activation != self.activation:
+                d["activation"] = layer.activation
+            layers.append(d)
+        out["layers"] = layers
+        return out
+
+
+# ---------------------------------------------------------------- naming --
+
+
+def layer_prefixes(names: list[str | None]) -> list[str]:
+    """The neuron-name prefix of each layer (hidden layers first, output last).
+
+    The post's names: h1, h2 ... for a single hidden layer, o1, o2 ... for the
+    output layer.  With several hidden layers, layer L's neurons are hL_1,
+    hL_2 ... (h1_2 is neuron 2 of hidden layer 1).  A layer's ``name``
+    replaces its prefix: name ``g`` gives g1, g2 ...
+    """
+    hidden = len(names) - 1
+    out = []
+    for index, name in enumerate(names):
+        if name:
+            out.append(name)
+        elif index == hidden:
+            out.append("o")
+        elif hidden == 1:
+            out.append("h")
+        else:
+            out.append(f"h{index + 1}_")
+    return out
+
+
+# --------------------------------------------------------------- loading --
+
+
+def bundled_names() -> list[str]:
+    """Names of the example configs shipped with stepprop."""
+    folder = resources.files("stepprop") / "configs"
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def bundled_text(name: str) -> str:
+    folder = resources.files("stepprop") / "configs"
+    return (folder / f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def load(path: str | Path | None = None) -> Config:
+    """Load a config file; with no path, the post's network."""
+    if path is None:
+        return parse(bundled_text(BUNDLED), f"<bundled {BUNDLED}.yaml>")
+    p = Path(path)
+    name = str(path)
+    if not p.exists():
+        raise ConfigError("no such file", name)
+    if p.is_dir():
+        raise ConfigError("is a directory, not a config file", name)
+    try:
+        size = p.stat().st_size
+        if size > MAX_BYTES:
+            raise ConfigError(f"file is {size:,} bytes; a config is at most {MAX_BYTES:,}", name)
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror or exc}", name) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not a text file (invalid UTF-8 at byte {exc.start})", name) from None
+    return parse(text, name)
+
+
+def parse(text: str, source: str = "<config>") -> Config:
+    """Parse and validate config text; ``source`` names it in messages."""
+    root = _compose(text, source)
+    return _Validator(source).config(root)
+
+
+def _compose(text: str, source: str) -> Any:
+    import yaml  # imported here: --help and JSON-only runs don't pay for it
+
+    class _Loader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise ConfigError(
+                    "anchors and aliases (*name) are not supported in a config; write the values out",
+                    source, mark.line + 1, mark.column + 1,
+                )
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep", source, mark.line + 1, mark.column + 1)
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise ConfigError(f"a config is at most {MAX_BYTES:,} bytes", source)
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "invalid YAML"
+        if mark is None:
+            raise ConfigError(f"not valid YAML: {what}", source) from None
+        raise ConfigError(f"not valid YAML: {what}", source, mark.line + 1, mark.column + 1) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}", source) from None
+    finally:
+        loader.dispose()
+    if node is None:
+        raise ConfigError("the file is empty; a config is a mapping with layers, inputs, targets and eta", source)
+    return node
+
+
+# ------------------------------------------------------------ validation --
+
+_STD = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
+_NUMBER_TEXT = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
+_NAME = re.compile(r"^[A-Za-z]+$")
+
+
+def suggest(word: str, choices: Any) -> str:
+    """' (did you mean X?)' for the closest choice, or ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Validator:
+    def __init__(self, source: str):
+        self.source = source
+
+    # -- helpers
+    def error(self, node: Any, message: str) -> ConfigError:
+        mark = node.start_mark
+        return ConfigError(message, self.source, mark.line + 1, mark.column + 1)
+
+    def check_tag(self, node: Any) -> None:
+        if node.tag not in _ALLOWED_TAGS:
+            raise self.error(node, f"the tag {node.tag!r} is not allowed in a config (only plain values, lists and mappings)")
+
+    def mapping(self, node: Any, what: str, keys: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
+        import yaml
+
+        self.check_tag(node)
+        if not isinstance(node, yaml.MappingNode):
+            raise self.error(node, f"expected {what} (a mapping of keys to values), found {self.kind(node)}")
+        out: dict[str, tuple[Any, Any]] = {}
+        for key_node, value_node in node.value:
+            self.check_tag(key_node)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag != _STD + "str":
+                raise self.error(key_node, f"expected a key name in {what}, found {self.kind(key_node)}")
+            key = key_node.value
+            if key in out:
+                first = out[key][0].start_mark
+                raise self.error(key_node, f"duplicate key '{key}' (first given at line {first.line + 1})")
+            if key not in keys:
+                raise self.error(key_node, f"unknown key '{key}' in {what}{suggest(key, keys)}; allowed: {', '.join(keys)}")
+            self.check_tag(value_node)
+            out[key] = (key_node, value_node)
+        return out
+
+    @staticmethod
+    def kind(node: Any) -> str:
+        import yaml
+
+        if isinstance(node, yaml.MappingNode):
+            return "a mapping"
+        if isinstance(node, yaml.SequenceNode):
+            return "a list"
+        tag = node.tag[len(_STD):] if node.tag.startswith(_STD) else node.tag
+        if tag == "null":
+            return "nothing (an empty value)"
+        if tag == "str":
+            return f"the text '{node.value}'"
+        if tag == "bool":
+            return f"the boolean '{node.value}'"
+        return f"'{node.value}'"
+
+    def number(self, node: Any, what: str) -> float:
+        import yaml
+
+        self.check_tag(node)
+        if not isinstance(node, yaml.ScalarNode):
+            raise self.error(node, f"expected a number for {what}, found {self.kind(node)}")
+        tag = node.tag
+        text = node.value.strip()
+        if tag == _STD + "bool":
+            raise self.error(
+                node, f"expected a number for {what}, found '{node.value}', which YAML reads as a boolean; write 0 or 1"
+            )
+        if tag == _STD + "null":
+            raise self.error(node, f"expected a number for {what}, found nothing")
+        if tag == _STD + "int":
+            value: float
+            try:
+                value = float(_scalars().construct_yaml_int(node))
+            except (ValueError, OverflowError):
+                raise self.error(node, f"expected a number for {what}, found '{node.value}'") from None
+        elif tag == _STD + "float" or _NUMBER_TEXT.match(text):
+            # YAML 1.1 reads 1e-3 (no dot) as text; it is plainly a number
+            try:
+                value = float(text.replace("_", "")) if _NUMBER_TEXT.match(text) else float(
+                    _scalars().construct_yaml_float(node)
+                )
+            except (ValueError, OverflowError):
+                raise self.error(node, f"expected a number for {what}, found '{node.value}'") from None
+        else:
+            raise self.error(node, f"expected a number for {what}, found {self.kind(node)}")
+        if math.isnan(value) or math.isinf(value):
+            raise self.error(node, f"expected a finite number for {what}, found '{node.value}'")
+        return value
+
+    def numbers(self, node: Any, what: str, length: int | None = None, length_why: str = "") -> tuple[float, ...]:
+        import yaml
+
+        self.check_tag(node)
+        if not isinstance(node, yaml.SequenceNode):
+            raise self.error(node, f"expected a list of numbers for {what}, found {self.kind(node)}")
+        if not node.value:
+            raise self.error(node, f"expected a list of numbers for {what}, found an empty list")
+        if length is not None and len(node.value) != length:
+            raise self.error(node, f"expected {length} numbers for {what}{length_why}, found {len(node.value)}")
+        return tuple(self.number(item, f"{what}[{i + 1}]") for i, item in enumerate(node.value))
+
+    def string(self, node: Any, what: str, choices: tuple[str, ...] | None = None) -> str:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STD + "str":
+            expect = f"one of {', '.join(choices)}" if choices else "a name"
+            raise self.error(node, f"expected {expect} for {what}, found {self.kind(node)}")
+        value = node.value
+        if choices is not None and value not in choices:
+            raise self.error(node, f"unknown {what} '{value}'{suggest(value, choices)}; choose one of {', '.join(choices)}")
+        return value
+
+    def boolean(self, node: Any, what: str) -> bool:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STD + "bool":
+            raise self.error(node, f"expected true or false for {what}, found {self.kind(node)}")
+        return bool(_scalars().construct_yaml_bool(node))
+
+    def integer(self, node: Any, what: str) -> int:
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or node.tag != _STD + "int":
+            raise self.error(node, f"expected a whole number for {what}, found {self.kind(node)}")
+        return int(_scalars().construct_yaml_int(node))
+
+    # -- the document
+    def config(self, root: Any) -> Config:
+        top = self.mapping(root, "the config", TOP_KEYS)
+
+        def need(key: str, hint: str) -> Any:
+            if key not in top:
+                raise self.error(root, f"missing required key '{key}' ({hint})")
+            return top[key][1]
+
+        default_act = "sigmoid"
+        if "activation" in top:
+            default_act = self.string(top["activation"][1], "activation", ACTIVATIONS)
+        loss = "half_squared_error"
+        if "loss" in top:
+            loss = self.string(top["loss"][1], "loss", LOSSES)
+
+        layers_node = need("layers", "a list of layers, hidden layers first, each with 'weights'")
+        import yaml
+
+        if not isinstance(layers_node, yaml.SequenceNode) or not layers_node.value:
+            raise self.error(layers_node, f"expected a non-empty list of layers, found {self.kind(layers_node)}")
+        if len(layers_node.value) > MAX_LAYERS:
+            raise self.error(layers_node, f"at most {MAX_LAYERS} layers are supported")
+
+        # the inputs fix the width of the first layer's rows
+        samples, sample_nodes, uses_samples_key = self.samples(top, root)
+        n_in = len(samples[0][0])
+        layers: list[Layer] = []
+        names_seen: dict[str, Any] = {}
+        prev = n_in
+        prev_what = f"the {n_in} input{'s' if n_in != 1 else ''}"
+        last = len(layers_node.value) - 1
+        for li, lnode in enumerate(layers_node.value):
+            what = f"layer {li + 1}"
+            fields = self.mapping(lnode, what, LAYER_KEYS)
+            if "weights" not in fields:
+                raise self.error(lnode, f"{what} has no 'weights' (one row of {prev} numbers per neuron)")
+            wnode = fields["weights"][1]
+            if not isinstance(wnode, yaml.SequenceNode) or not wnode.value:
+                raise self.error(wnode, f"expected the weights of {what} as a list of rows, found {self.kind(wnode)}")
+            if len(wnode.value) > MAX_NEURONS:
+                raise self.error(wnode, f"{what} has {len(wnode.value)} neurons; at most {MAX_NEURONS} are supported")
+            rows = []
+            for ri, rnode in enumerate(wnode.value):
+                if not isinstance(rnode, yaml.SequenceNode):
+                    raise self.error(
+                        rnode,
+                        f"expected row {ri + 1} of the weights of {what} to be a list of {prev} numbers "
+                        f"(one per neuron of the previous layer), found {self.kind(rnode)}",
+                    )
+                rows.append(
+                    self.numbers(
+                        rnode, f"{what} weights row {ri + 1}", prev,
+                        f" (one per neuron of the previous layer: {prev_what})",
+                    )
+                )
+            size = len(rows)
+            bias: float | tuple[float, ...] | None = None
+            if "bias" in fields:
+                bnode = fields["bias"][1]
+                if isinstance(bnode, yaml.SequenceNode):
+                    bias = self.numbers(bnode, f"the biases of {what}", size, f" (one per neuron: {what} has {size})")
+                else:
+                    bias = self.number(bnode, f"the bias of {what}")
+            act = default_act
+            if "activation" in fields:
+                act = self.string(fields["activation"][1], f"activation of {what}", ACTIVATIONS)
+            if act == "softmax":
+                anode = fields["activation"][1] if "activation" in fields else top["activation"][1]
+                if li != last:
+                    raise self.error(anode, f"softmax is only allowed on the output layer, not on hidden {what}")
+                if size < 2:
+                    raise self.error(anode, "softmax needs at least 2 output neurons (with one, its output is always 1)")
+            name = None
+            if "name" in fields:
+                nnode = fields["name"][1]
+                name = self.string(nnode, f"the name of {what}")
+                if not _NAME.match(name) or len(name) > 12:
+                    raise self.error(nnode, f"a layer name is 1 to 12 letters (neurons become {name}1, {name}2, ...)")
+                if name in ("i", "w", "b", "E", "eta", "delta", "target") or name in names_seen:
+                    raise self.error(nnode, f"the layer name '{name}' is already used")
+                names_seen[name] = nnode
+            layers.append(Layer(tuple(rows), bias, act, name))
+            # a name must not collide with a default name of another layer
+            prefixes = layer_prefixes([lay.name for lay in layers] + [None] * (last - li))
+            if name and prefixes.count(name) > 1:
+                raise self.error(fields["name"][1], f"the layer name '{name}' is the default name of another layer")
+            prev = size
+            prev_what = f"{what} has {size}"
+
+        n_out = layers[-1].size
+        for (ins, outs), (snode, tnode) in zip(samples, sample_nodes):
+            if len(outs) != n_out:
+                raise self.error(
+                    tnode, f"expected {n_out} targets (one per output neuron), found {len(outs)}"
+                )
+        out_act = layers[-1].activation
+        if loss in ("cross_entropy", "binary_cross_entropy"):
+            for (ins, outs), (snode, tnode) in zip(samples, sample_nodes):
+                if any(not 0 <= t <= 1 for t in outs):
+                    raise self.error(tnode, f"{loss} needs targets between 0 and 1, found {list(outs)}")
+            if out_act not in ("sigmoid", "softmax"):
+                where = top["loss"][1]
+                raise self.error(
+                    where,
+                    f"{loss} takes the logarithm of the outputs, so the output layer needs sigmoid or softmax, not {out_act}",
+                )
+
+        eta = self.number(need("eta", "the learning rate, e.g. eta: 0.5"), "eta")
+        if eta <= 0:
+            raise self.error(top["eta"][1], f"eta (the learning rate) must be greater than 0, found {eta:g}")
+        update_biases = True
+        if "update_biases" in top:
+            update_biases = self.boolean(top["update_biases"][1], "update_biases")
+        batch_size = None
+        if "batch_size" in top:
+            batch_size = self.integer(top["batch_size"][1], "batch_size")
+            if batch_size < 1:
+                raise self.error(top["batch_size"][1], f"batch_size must be at least 1, found {batch_size}")
+
+        return Config(
+            layers=tuple(layers),
+            samples=tuple(Sample(i, t) for i, t in samples),
+            eta=eta,
+            update_biases=update_biases,
+            loss=loss,
+            activation=default_act,
+            batch_size=batch_size,
+            source=self.source,
+            uses_samples_key=uses_samples_key,
+        )
+
+    def samples(self, top: dict, root: Any) -> tuple[list, list, bool]:
+        import yaml
+
+        has_pair = "inputs" in top or "targets" in top
+        if "samples" in top and has_pair:
+            key = top["inputs"][0] if "inputs" in top else top["targets"][0]
+            raise self.error(key, "give either 'samples' or top-level 'inputs' and 'targets', not both")
+        if "samples" in top:
+            snode = top["samples"][1]
+            if not isinstance(snode, yaml.SequenceNode) or not snode.value:
+                raise self.error(snode, f"expected a non-empty list of samples ({{inputs, targets}} pairs), found {self.kind(snode)}")
+            if len(snode.value) > MAX_SAMPLES:
+                raise self.error(snode, f"at most {MAX_SAMPLES:,} samples are supported")
+            out, nodes = [], []
+            first_in = first_out = None
+            for k, item in enumerate(snode.value):
+                what = f"sample {k + 1}"
+                fields = self.mapping(item, what, SAMPLE_KEYS)
+                for key in SAMPLE_KEYS:
+                    if key not in fields:
+                        raise self.error(item, f"{what} is missing '{key}'")
+                ins = self.numbers(fields["inputs"][1], f"the inputs of {what}", first_in,
+                                   " (as many as in sample 1)")
+                outs = self.numbers(fields["targets"][1], f"the targets of {what}", first_out,
+                                    " (as many as in sample 1)")
+                first_in = first_in or len(ins)
+                first_out = first_out or len(outs)
+                out.append((ins, outs))
+                nodes.append((item, fields["targets"][1]))
+            return out, nodes, True
+        if not has_pair:
+            raise self.error(root, "missing required key 'inputs' (and 'targets'), or a list of 'samples'")
+        for key in ("inputs", "targets"):
+            if key not in top:
+                raise self.error(root, f"missing required key '{key}'")
+        ins = self.numbers(top["inputs"][1], "inputs")
+        outs = self.numbers(top["targets"][1], "targets")
+        return [(ins, outs)], [(top["inputs"][1], top["targets"][1])], False
+
+
+_constructor: Any = None
+
+
+def _scalars() -> Any:
+    """A SafeLoader used only for its scalar constructors (ints, floats, booleans)."""
+    global _constructor
+    if _constructor is None:
+        import yaml
+
+        _constructor = yaml.SafeLoader("")
+    return _constructor
+
+
+def dump(config: Config) -> str:
+    """The config as YAML text, with every number written exactly."""
+    import yaml
+
+    class _Dumper(yaml.SafeDumper):
+        pass
+
+    def _seq(dumper: Any, data: list) -> Any:  # noqa: ANN401
+        flow = all(not isinstance(x, (list, dict)) for x in data)
+        return dumper.represent_sequence(_STD + "seq", data, flow_style=flow)
+
+    _Dumper.add_representer(list, _seq)
+    header = f"# written by stepprop from {config.source}\n"
+    return header + yaml.dump(config.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)
+

@@ -1,0 +1,125 @@
+"""Names of every recorded quantity, in the post's notation.
+
+One function, :func:`sym_of`, turns a graph node into its symbol, and the
+symbols' ``ascii`` spelling is the name everywhere: in explain's text, in the
+JSON keys, and in the answers that ``check`` grades.
+
+* values: ``net_h1``, ``out_h1``, ``E_o1``, ``E_total`` (and ``E``, the mean
+  over a batch of several samples);
+* gradients of a sample's error: ``dE_total/dout_o1``, ``dE_total/dw5``, and
+  ``delta_o1`` (the same as ``dE_total/dnet_o1``);
+* local partials recorded by the engine: ``dout_o1/dnet_o1``,
+  ``dnet_o1/dw5``, ``dnet_o1/dout_h1``, ``dE_o1/dout_o1``;
+* the part of a gradient that flows through one neuron k:
+  ``dE_o1/dout_h1`` (the post's name: through o1) is delta_o1 * w5;
+* with several samples in a batch, a sample's quantities end in ``[k]``
+  (``out_o1[2]``), and ``dE/dw5`` is the gradient of the batch error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .expr import D, Sym
+
+if TYPE_CHECKING:
+    from .engine import Node
+    from .network import BatchGraph, StepTrace
+
+
+def neuron_sym(base: str, neuron: str, sample: int | None = None) -> Sym:
+    return Sym(base, neuron, "", sample)
+
+
+def param_sym(name: str) -> Sym:
+    return Sym(name[0], name[1:])
+
+
+def sym_of(graph: "BatchGraph", node: "Node") -> Sym:
+    """The symbol of a node of a batch graph."""
+    info = graph.info[node]
+    sample = graph.sample_numbers[info.sample] + 1 if (info.sample is not None and graph.multi) else None
+    role = info.role
+    if role == "param":
+        return param_sym(info.base)
+    if role == "input":
+        return Sym("i", info.base[1:], "", sample)
+    if role == "total":
+        return Sym("E", "total", "", sample)
+    if role == "batch":
+        return Sym("E")
+    base = {"net": "net", "out": "out", "error": "E", "target": "target"}[role]
+    return Sym(base, info.neuron or "", "", sample)
+
+
+def error_sym(graph: "BatchGraph", s: int) -> Sym:
+    """E_total of sample s (0-based position in the batch)."""
+    return sym_of(graph, graph.totals[s])
+
+
+def batch_sym(graph: "BatchGraph") -> Sym:
+    return sym_of(graph, graph.root)
+
+
+def delta_sym(graph: "BatchGraph", net: "Node") -> Sym:
+    s = sym_of(graph, net)
+    return Sym("delta", s.sub, "", s.sample)
+
+
+def through_sym(graph: "BatchGraph", child: "Node") -> Sym:
+    """E_k, where k is the neuron of ``child``: the error 'through' k."""
+    s = sym_of(graph, child)
+    return Sym("E", s.sub, "", s.sample)
+
+
+def is_path_share(graph: "BatchGraph", child: "Node", parent: "Node") -> bool:
+    """Whether child <- parent is an edge whose share gets a dE_k/d... name:
+    from a neuron into another neuron, or inside the output layer."""
+    ci, pi = graph.info[child], graph.info[parent]
+    if ci.role not in ("net", "out") or pi.role not in ("net", "out"):
+        return False
+    last = len(graph.net.config.layers) - 1
+    return ci.neuron != pi.neuron or ci.layer == last
+
+
+def values_of(graph: "BatchGraph") -> dict[str, float]:
+    """Every computed forward quantity by name."""
+    out = {}
+    for node in graph.tape.nodes:
+        if node.op is not None:
+            out[sym_of(graph, node).ascii] = node.data
+    return out
+
+
+def terms_of(trace: "StepTrace") -> dict[str, float]:
+    """Every chain-rule term of a step by name (see the module docstring)."""
+    graph = trace.graph
+    terms: dict[str, float] = {}
+    for s, record in enumerate(trace.samples):
+        root = error_sym(graph, s)
+        for node in graph.tape.nodes:
+            info = graph.info[node]
+            if info.sample not in (s, None) or node not in record.adjoints:
+                continue
+            if info.role in ("net", "out", "param"):
+                sym = sym_of(graph, node)
+                terms[D(root, sym).ascii] = record.adjoints[node]
+                if info.role == "net":
+                    terms[delta_sym(graph, node).ascii] = record.adjoints[node]
+        for node in graph.tape.nodes:
+            info = graph.info[node]
+            if node.op is None or info.sample != s or info.role not in ("net", "out", "error"):
+                continue
+            child = sym_of(graph, node)
+            for j, (parent, partial) in enumerate(zip(node.parents, node.partials)):
+                if not parent.requires_grad:
+                    continue
+                psym = sym_of(graph, parent)
+                terms[D(child, psym).ascii] = partial
+                if is_path_share(graph, node, parent) and (node, j) in record.contributions:
+                    terms[D(through_sym(graph, node), psym).ascii] = record.contributions[(node, j)]
+    if graph.multi:
+        batch = batch_sym(graph)
+        for name, value in trace.gradients.items():
+            terms[D(batch, param_sym(name)).ascii] = value
+    return terms

@@ -1,0 +1,138 @@
+"""Machine-readable results (plain dicts, ready for ``json.dumps``)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from . import names as N
+
+if TYPE_CHECKING:
+    from .expr import Document
+    from .network import Network, StepTrace, TrainResult
+
+FORMAT_VERSION = 1
+
+
+def _network_dict(net: "Network") -> dict[str, Any]:
+    cfg = net.config
+    return {
+        "source": cfg.source,
+        "shape": list(cfg.shape),
+        "inputs": net.input_names,
+        "neurons": net.neurons,
+        "activations": [layer.activation for layer in cfg.layers],
+        "loss": cfg.loss,
+        "eta": cfg.eta,
+        "update_biases": cfg.update_biases,
+        "samples": len(cfg.samples),
+        "batch_size": cfg.effective_batch_size,
+        "parameters": {
+            name: {
+                "kind": p.kind,
+                "from": p.source,
+                "to": list(p.targets),
+                "layer": p.layer + 1,
+                "trainable": p.trainable,
+            }
+            for name, p in net.params.items()
+        },
+    }
+
+
+def step_dict(trace: "StepTrace") -> dict[str, Any]:
+    """The JSON form of one recorded step (``stepprop explain --format json``)."""
+    net = trace.net
+    g = trace.graph
+    samples = []
+    for s in range(len(g.totals)):
+        samples.append({
+            "sample": g.sample_numbers[s] + 1,
+            "inputs": [g.by_sample[s][n].data for n in net.input_names],
+            "targets": [g.by_sample[s][f"target_{n}"].data for n in net.output_names],
+            "outputs": [g.by_sample[s][f"out_{n}"].data for n in net.output_names],
+            "error": g.totals[s].data,
+        })
+    return {
+        "stepprop": FORMAT_VERSION,
+        "command": "explain",
+        "network": _network_dict(net),
+        "batch": trace.batch_index + 1,
+        "rounding": trace.rounding,
+        "values": N.values_of(g),
+        "terms": N.terms_of(trace),
+        "gradients": dict(trace.gradients),
+        "updated": dict(trace.updated),
+        "error": trace.error,
+        "error_after": trace.error_after,
+        "samples": samples,
+        "layer_gradients": net.layers_data(trace.gradients),
+        "layers": net.layers_data(trace.updated),
+    }
+
+
+def train_dict(net: "Network", result: "TrainResult") -> dict[str, Any]:
+    """The JSON form of a training run (``stepprop train --format json``)."""
+    out: dict[str, Any] = {
+        "stepprop": FORMAT_VERSION,
+        "command": "train",
+        "network": _network_dict(net),
+        "epochs": result.epochs,
+        "interrupted": result.interrupted,
+        "error": result.error,
+        "final_error": result.final_error,
+        "outputs": result.outputs,
+        "targets": [list(s.targets) for s in net.config.samples],
+        "sample_errors": result.sample_errors,
+        "parameters": dict(result.values),
+        "layers": net.layers_data(result.values),
+    }
+    if result.history:
+        out["history"] = [[epoch, error] for epoch, error in result.history]
+    return out
+
+
+def train_document(net: "Network", result: "TrainResult", every: int | None = None) -> "Document":
+    """A training run laid out for reading (``stepprop train``)."""
+    from .expr import Document, Num, Section, Table
+
+    cfg = net.config
+    title = "Training" + (f" (interrupted at epoch {result.epochs})" if result.interrupted else "")
+    batches = len(cfg.batches())
+    intro = [
+        f"network {net.shape} from {cfg.source}",
+        f"{result.epochs} epoch{'s' if result.epochs != 1 else ''} of {batches} update{'s' if batches != 1 else ''} "
+        f"each (batch size {cfg.effective_batch_size}, {len(cfg.samples)} sample{'s' if len(cfg.samples) != 1 else ''}), "
+        f"eta = {cfg.eta!r}",
+    ]
+    if result.interrupted:
+        intro.append(f"INTERRUPTED: these are the results after epoch {result.epochs}")
+    errors = Section("The error", [Table(["", "error"], [
+        [f"last epoch (epoch {result.epochs}): mean E_total, each sample before its update", Num(result.error)],
+        ["final parameters: mean E_total over all samples", Num(result.final_error)],
+    ])])
+    headers = ["sample"]
+    for n in net.output_names:
+        headers += [f"out_{n}", f"target_{n}"]
+    headers.append("E_total")
+    rows: list[list] = []
+    for k, (outs, sample, err) in enumerate(zip(result.outputs, cfg.samples, result.sample_errors)):
+        row: list = [str(k + 1)]
+        for o, t in zip(outs, sample.targets):
+            row += [Num(o), Num(t)]
+        row.append(Num(err))
+        rows.append(row)
+    outputs = Section("The outputs", [Table(headers, rows)])
+    prows: list[list] = []
+    from .network import param_key
+
+    for name in sorted(net.params, key=param_key):
+        p = net.params[name]
+        prows.append([name, p.connects, Num(net.values[name]), Num(result.values[name]),
+                      "" if p.trainable else "fixed"])
+    params = Section("The trained parameters", [Table(["parameter", "connects", "initial", "trained", "note"], prows)])
+    sections = [errors, outputs, params]
+    if result.history:
+        sections.insert(0, Section(f"The error every {every} epochs", [
+            Table(["epoch", "error"], [[str(e), Num(err)] for e, err in result.history])
+        ]))
+    return Document(title, intro, sections)
