@@ -58,6 +58,22 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except StepPropError as exc:
             raise click.ClickException(str(exc)) from None
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+            raise
+        except RecursionError:
+            raise click.ClickException("the input is nested too deeply to process") from None
+        except MemoryError:
+            raise click.ClickException("out of memory: the network or the run is too large") from None
+        except Exception as exc:  # a bug in stepprop: say so plainly, keep the details on request
+            import os
+            import traceback
+
+            if os.environ.get("STEPPROP_DEBUG"):
+                traceback.print_exc()
+            raise click.ClickException(
+                f"internal error ({type(exc).__name__}: {exc}). This is a bug in stepprop; "
+                "please report it with the config. Set STEPPROP_DEBUG=1 to see the traceback."
+            ) from None
 
     return wrapper
 

@@ -151,9 +151,10 @@ class _Builder:
                 return Neg(Paren(Sub(t, o)))
             return mul(Frac(ONE, Const("2")), Pow(Paren(Sub(t, o)), 2))
         if loss == "mean_squared_error":
+            single = e.attrs["n"] == 1
             if derivative:
-                return Neg(mul(Frac(Const("2"), n), Paren(Sub(t, o))))
-            return Frac(Pow(Paren(Sub(t, o)), 2), n)
+                return Neg(mul(Const("2") if single else Frac(Const("2"), n), Paren(Sub(t, o))))
+            return Pow(Paren(Sub(t, o)), 2) if single else Frac(Pow(Paren(Sub(t, o)), 2), n)
         if loss == "cross_entropy":
             if derivative:
                 return Neg(Frac(t, o))
@@ -215,8 +216,8 @@ class _Builder:
             items.append(Eq(dnet, [self.sym(w), self.local(c, out)], name=dnet.ascii))
             items.append(Eq(part, [mul(N.delta_sym(self.g, c), dnet), mul(self.adj(s, c), self.local(c, out)),
                                    self.share(s, c, out)], name=part.ascii))
-        items.append(Eq(lhs, [add(*parts), add(*(self.share(s, c, out) for c in cons)), self.adj(s, out)],
-                        name=lhs.ascii, result=True))
+        numbers = [add(*(self.share(s, c, out) for c in cons))] if len(cons) > 1 else []
+        items.append(Eq(lhs, [add(*parts), *numbers, self.adj(s, out)], name=lhs.ascii, result=True))
         return items
 
     def d_out_d_net(self, s: int, out: "Node", net: "Node") -> list[Item]:
@@ -255,7 +256,7 @@ class _Builder:
             items += self.d_out_d_net(s, out, net)
         parts = [mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net))) for out in outs]
         items.append(Eq(dsym, [D(root, self.sym(net)), add(*parts),
-                               add(*(self.share(s, out, net) for out in outs)), self.adj(s, net)],
+                               add(*(mul(self.adj(s, out), self.local(out, net)) for out in outs)), self.adj(s, net)],
                         name=dsym.ascii, result=True))
         return items
 

@@ -279,7 +279,7 @@ class Tape:
         for i in range(stop, -1, -1):
             node = nodes[i]
             g = node.grad
-            if g == 0.0 or node.op is None:
+            if node.op is None or (g == 0.0 and contributions is None):
                 continue
             for j, (parent, d) in enumerate(zip(node.parents, node.partials)):
                 if not parent.requires_grad:

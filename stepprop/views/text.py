@@ -55,7 +55,7 @@ def segments(e: Expr, digits: int = DEFAULT_DIGITS) -> list[Segment]:
                 wrap(f, isinstance(f, (Add, Sub)))
         elif isinstance(x, Neg):
             out.append(("-", "op"))
-            wrap(x.x, not _atomic(x.x))
+            wrap(x.x, not _atomic(x.x) or (isinstance(x.x, Num) and x.x.value < 0))
         elif isinstance(x, Frac):
             wrap(x.num, not _atomic(x.num))
             out.append(("/", "op"))
