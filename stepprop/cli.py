@@ -125,6 +125,13 @@ def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 _CONFIG = click.argument("config", required=False, metavar="[CONFIG]")
 
+
+def _round_option(command: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--round", "round_to", type=click.IntRange(0, 15), default=None, metavar="N",
+        help="Hand-calculation mode: round every intermediate result to N decimals before it is used.",
+    )(command)
+
 HELP = f"""stepprop {__version__}: a step-by-step backpropagation calculator.
 
 Write a small network in YAML (weights, biases, inputs, targets, learning
@@ -153,8 +160,12 @@ def main() -> None:
               help="Show only these parameters' derivations: --only w5 b2 (or w5,b2).")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
               help="Which batch to take the step on (with several samples).")
+@_round_option
+@click.option("--names", "list_names", is_flag=True,
+              help="List every quantity's name (what 'stepprop check' accepts) and exit.")
 @_fail_cleanly
-def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], batch: int) -> None:
+def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], batch: int,
+            round_to: int | None, list_names: bool) -> None:
     """Print one training step: forward pass, error, chain rule, updates.
 
     \b
@@ -162,12 +173,23 @@ def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], ba
       stepprop explain
       stepprop explain configs/xor.yaml --digits 6
       stepprop explain --only w5 w1 --format json
+      stepprop explain --round 4        # as by hand, 4 decimals at every step
     """
     from . import network, report
 
     names = [n for item in only for n in item.split(",") if n]
     net = network.Network(_load(config))
-    trace = network.step(net, batch - 1)
+    rounder = network.decimal_rounder(round_to) if round_to is not None else None
+    trace = network.step(net, batch - 1, rounder, round_to)
+    if list_names:
+        from .check import checkable
+
+        known = checkable(trace)
+        if fmt == "json":
+            _emit_json({"names": list(known)})
+        else:
+            click.echo("\n".join(known))
+        return
     if fmt == "json":
         from .derivation import check_only
 
@@ -189,9 +211,10 @@ def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], ba
 @click.option("--save", type=click.Path(dir_okay=False), default=None, metavar="PATH",
               help="Write the trained network as a config that explain and train accept.")
 @click.option("--force", is_flag=True, help="With --save: replace PATH if it exists, without asking.")
+@_round_option
 @_fail_cleanly
 def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | None, save: str | None,
-          force: bool) -> None:
+          force: bool, round_to: int | None) -> None:
     """Train for a number of epochs and report the error, outputs and parameters.
 
     \b
@@ -208,7 +231,8 @@ def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | N
     stop = _Interrupts()
     with stop, _progress(epochs) as progress:
         result = network.train(net, epochs, every=every, progress=progress,
-                               progress_every=max(1, epochs // 200), should_stop=stop)
+                               progress_every=max(1, epochs // 200), should_stop=stop,
+                               rounder=network.decimal_rounder(round_to) if round_to is not None else None)
     if save is not None:
         from .config import dump
         from .files import write_atomic
@@ -216,12 +240,50 @@ def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | N
         write_atomic(save, dump(net.with_values(result.values)))
         click.echo(f"saved the trained network to {save}", err=True)
     if fmt == "json":
-        _emit_json(report.train_dict(net, result))
+        _emit_json(report.train_dict(net, result, round_to))
     else:
-        _emit_document(report.train_document(net, result, every), digits)
+        _emit_document(report.train_document(net, result, every, round_to), digits)
     if result.interrupted:
         click.echo(f"interrupted at epoch {result.epochs} of {epochs}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True, metavar="[CONFIG] ANSWERS")
+@_output_options
+@click.option("--epochs", "-n", type=click.IntRange(1, 10_000_000), default=None,
+              help="Check answers about the network after N epochs of training (then one more step).")
+@_fail_cleanly
+def check_command(paths: tuple[str, ...], fmt: str, digits: int, epochs: int | None) -> None:
+    """Grade a student's numbers against the exact ones, and name the likely mistake.
+
+    ANSWERS is a YAML file of 'name: number' lines, with the names explain
+    prints (stepprop explain --names lists them all). Each answer is correct
+    (to the digits written), rounded (matches a calculation rounded at every
+    step) or wrong; for a wrong one, stepprop re-runs the calculation with
+    common mistakes and names the one that reproduces it. Exit status: 0 when
+    nothing is wrong, 1 otherwise.
+
+    \b
+    Examples:
+      stepprop check answers.yaml
+      stepprop check mine.yaml answers.yaml --format json
+      stepprop check --epochs 10000 after-training.yaml
+    """
+    from . import check as grading
+
+    if len(paths) > 2:
+        raise click.UsageError("give at most two files: [CONFIG] ANSWERS")
+    config, answers_path = (None, paths[0]) if len(paths) == 1 else paths
+    cfg = _load(config)
+    answers = grading.load_answers(answers_path)
+    result = grading.check(cfg, answers, epochs, answers_path)
+    if fmt == "json":
+        _emit_json(result.to_dict())
+    else:
+        _emit_document(result.document(), digits)
+    if result.wrong:
+        sys.exit(EXIT_ERROR)
 
 
 def _may_write(path: str, force: bool) -> None:

@@ -172,33 +172,37 @@ def load(path: str | Path | None = None) -> Config:
     """Load a config file; with no path, the post's network."""
     if path is None:
         return parse(bundled_text(BUNDLED), f"<bundled {BUNDLED}.yaml>")
+    return parse(read_text(path), str(path))
+
+
+def read_text(path: str | Path, what: str = "a config") -> str:
+    """A small UTF-8 text file's content, or a ConfigError that says why not."""
     p = Path(path)
     name = str(path)
     if not p.exists():
         raise ConfigError("no such file", name)
     if p.is_dir():
-        raise ConfigError("is a directory, not a config file", name)
+        raise ConfigError(f"is a directory, not {what} file", name)
     try:
         size = p.stat().st_size
         if size > MAX_BYTES:
-            raise ConfigError(f"file is {size:,} bytes; a config is at most {MAX_BYTES:,}", name)
+            raise ConfigError(f"file is {size:,} bytes; {what} is at most {MAX_BYTES:,}", name)
         raw = p.read_bytes()
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", name) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not a text file (invalid UTF-8 at byte {exc.start})", name) from None
-    return parse(text, name)
 
 
 def parse(text: str, source: str = "<config>") -> Config:
     """Parse and validate config text; ``source`` names it in messages."""
-    root = _compose(text, source)
-    return _Validator(source).config(root)
+    root = compose(text, source)
+    return Validator(source).config(root)
 
 
-def _compose(text: str, source: str) -> Any:
+def compose(text: str, source: str) -> Any:
     import yaml  # imported here: --help and JSON-only runs don't pay for it
 
     class _Loader(yaml.SafeLoader):
@@ -254,7 +258,7 @@ def suggest(word: str, choices: Any) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-class _Validator:
+class Validator:
     def __init__(self, source: str):
         self.source = source
 
@@ -267,7 +271,8 @@ class _Validator:
         if node.tag not in _ALLOWED_TAGS:
             raise self.error(node, f"the tag {node.tag!r} is not allowed in a config (only plain values, lists and mappings)")
 
-    def mapping(self, node: Any, what: str, keys: tuple[str, ...]) -> dict[str, tuple[Any, Any]]:
+    def mapping(self, node: Any, what: str, keys: tuple[str, ...] | None) -> dict[str, tuple[Any, Any]]:
+        """The pairs of a mapping node by key; ``keys=None`` allows any key."""
         import yaml
 
         self.check_tag(node)
@@ -282,7 +287,7 @@ class _Validator:
             if key in out:
                 first = out[key][0].start_mark
                 raise self.error(key_node, f"duplicate key '{key}' (first given at line {first.line + 1})")
-            if key not in keys:
+            if keys is not None and key not in keys:
                 raise self.error(key_node, f"unknown key '{key}' in {what}{suggest(key, keys)}; allowed: {', '.join(keys)}")
             self.check_tag(value_node)
             out[key] = (key_node, value_node)

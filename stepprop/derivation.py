@@ -38,6 +38,9 @@ LOSS_WORDS = {
     "mean_squared_error": "the mean squared error, E_total = mean over outputs of (target - out)^2",
     "cross_entropy": "the cross-entropy, E_total = -sum of target * ln(out)",
     "binary_cross_entropy": "the binary cross-entropy, E_total = -sum of [t ln(out) + (1 - t) ln(1 - out)]",
+    # only as re-runs of hand-calculation mistakes
+    "squared_error": "the squared error without the 1/2, E_total = sum of (target - out)^2",
+    "half_mean_squared_error": "E_total = mean over outputs of 1/2 (target - out)^2",
 }
 
 
@@ -150,6 +153,14 @@ class _Builder:
             if derivative:
                 return Neg(Paren(Sub(t, o)))
             return mul(Frac(ONE, Const("2")), Pow(Paren(Sub(t, o)), 2))
+        if loss == "squared_error":
+            if derivative:
+                return Neg(mul(Const("2"), Paren(Sub(t, o))))
+            return Pow(Paren(Sub(t, o)), 2)
+        if loss == "half_mean_squared_error":
+            if derivative:
+                return Neg(Frac(Paren(Sub(t, o)), n))
+            return Frac(mul(Frac(ONE, Const("2")), Pow(Paren(Sub(t, o)), 2)), n)
         if loss == "mean_squared_error":
             single = e.attrs["n"] == 1
             if derivative:
@@ -213,7 +224,15 @@ class _Builder:
             items += self.delta(s, c)
             w = c.parents[c.parents.index(out) - c.attrs["n"]]
             dnet = D(self.sym(c), self.sym(out))
-            items.append(Eq(dnet, [self.sym(w), self.local(c, out)], name=dnet.ascii))
+            wsym = self.sym(w).updated() if self.t.rule.updated_downstream else self.sym(w)
+            layer = self.g.info[c].layer
+            if layer in self.t.rule.transposed_backward:  # re-running a mistake: the weight of the other edge
+                grid = self.net.weight_names[layer]
+                k = self.net.neurons[layer].index(self.g.info[c].neuron)
+                j = self.net.neurons[layer - 1].index(self.g.info[out].neuron)
+                wsym = N.param_sym(grid[j][k])
+            items.append(Eq(dnet, [wsym, self.local(c, out)], name=dnet.ascii,
+                            note="the already-updated weight" if self.t.rule.updated_downstream else ""))
             items.append(Eq(part, [mul(N.delta_sym(self.g, c), dnet), mul(self.adj(s, c), self.local(c, out)),
                                    self.share(s, c, out)], name=part.ascii))
         numbers = [add(*(self.share(s, c, out) for c in cons))] if len(cons) > 1 else []
@@ -225,6 +244,8 @@ class _Builder:
         if not self.once(("dout/dnet", s, out, net)):
             return [Eq(lhs, [self.local(out, net)], reused=True)]
         op = out.op.name  # type: ignore[union-attr]
+        if self.g.info[out].layer in self.t.rule.skip_activation:
+            return [Eq(lhs, [self.local(out, net)], name=lhs.ascii, note="the activation derivative left out")]
         if op == "linear":
             return [Eq(lhs, [self.local(out, net)], name=lhs.ascii, note="linear activation")]
         if op == "relu":
@@ -308,13 +329,22 @@ class _Builder:
     def update(self, pname: str) -> list[Item]:
         p = N.param_sym(pname)
         t = self.t
+        rule = t.rule
         eta = Sym("eta")
-        grad_name = D(N.batch_sym(self.g), p)
+        grad: Expr = D(N.batch_sym(self.g), p)
+        grad_num: Expr = Num(t.gradients[pname])
         if not self.net.params[pname].trainable:
             return [Eq(p.updated(), [p, Num(t.before[pname])], name=f"{pname}+",
                        note="not updated: the config says update_biases: false")]
-        return [Eq(p.updated(), [Sub(p, mul(eta, grad_name)),
-                                 Sub(Num(t.before[pname]), mul(Num(t.config.eta), Num(t.gradients[pname]))),
+        pool = next((names for li in rule.pooled_biases
+                     for names in [self.net.bias_names[li]] if names and pname in names), None)
+        if pool is not None and len(set(pool)) > 1:
+            grad = Paren(add(*(D(N.batch_sym(self.g), N.param_sym(n)) for n in pool)))
+            grad_num = Paren(add(*(Num(t.gradients[n]) for n in pool)))
+        step_sym: Expr = mul(eta, grad) if rule.use_eta else grad
+        step_num: Expr = mul(Num(t.config.eta), grad_num) if rule.use_eta else grad_num
+        combine = Sub if rule.sign > 0 else (lambda a, b: add(a, b))
+        return [Eq(p.updated(), [combine(p, step_sym), combine(Num(t.before[pname]), step_num),
                                  Num(t.updated[pname])], name=f"{pname}+", result=True)]
 
     def batch_gradient(self, pname: str) -> list[Item]:

@@ -163,6 +163,18 @@ OPS: dict[str, Op] = {
             lambda xs, a: (xs[1] - xs[0]) ** 2 / a["n"],
             lambda xs, r, a: [-2 * (xs[1] - xs[0]) / a["n"], 2 * (xs[1] - xs[0]) / a["n"]],
         ),
+        # two more squared errors, used only to re-run hand-calculation
+        # mistakes (stepprop check): no 1/2, and 1/2 with a mean over outputs
+        Op(
+            "squared_error",
+            lambda xs, a: (xs[1] - xs[0]) ** 2,
+            lambda xs, r, a: [-2 * (xs[1] - xs[0]), 2 * (xs[1] - xs[0])],
+        ),
+        Op(
+            "half_mean_squared_error",
+            lambda xs, a: 0.5 * (xs[1] - xs[0]) ** 2 / a["n"],
+            lambda xs, r, a: [-(xs[1] - xs[0]) / a["n"], (xs[1] - xs[0]) / a["n"]],
+        ),
         Op("cross_entropy", _cross_entropy, _cross_entropy_partials),
         Op("binary_cross_entropy", _bce, _bce_partials),
         Op("sum", _sum, lambda xs, r, a: [1.0] * len(xs)),

@@ -179,6 +179,8 @@ class BatchGraph:
             tape.add(node)
             self.info[node] = NodeInfo("param", name)
         multi = len(samples) > 1
+        self.nets_by_layer: list[list[Node]] = [[] for _ in cfg.layers]
+        self.outs_by_layer: list[list[Node]] = [[] for _ in cfg.layers]
         self.by_sample: list[dict[str, Node]] = []
         self.totals: list[Node] = []
         n_layers = len(cfg.layers)
@@ -204,6 +206,7 @@ class BatchGraph:
                         parents.append(leaves[net.bias_names[li][r]])
                     node = tape.apply("affine", parents, f"net_{neuron}{suffix}", n=len(ws), bias=has_bias)
                     nets.append(record(node, NodeInfo("net", f"net_{neuron}", neuron, li, s)))
+                    self.nets_by_layer[li].append(node)
                 outs = []
                 for r, neuron in enumerate(net.neurons[li]):
                     if layer.activation == "softmax":
@@ -211,6 +214,7 @@ class BatchGraph:
                     else:
                         node = tape.apply(layer.activation, [nets[r]], f"out_{neuron}{suffix}")
                     outs.append(record(node, NodeInfo("out", f"out_{neuron}", neuron, li, s)))
+                    self.outs_by_layer[li].append(node)
                 prev = outs
             errors = []
             n_out = len(prev)
@@ -245,7 +249,65 @@ class BatchGraph:
         return None
 
 
+# --------------------------------------------------------------- rounding --
+
+
+def decimal_rounder(decimals: int) -> Rounder:
+    """Round to ``decimals`` places, half away from zero, as on paper
+    (0.0190491185 -> 0.019049119), working on the decimal digits Python prints."""
+    from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+
+    quantum = Decimal(1).scaleb(-decimals)
+    context = Context(prec=80)
+
+    def rounder(x: float) -> float:
+        if not math.isfinite(x):
+            return x
+        try:
+            return float(Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP, context=context))
+        except InvalidOperation:  # too large to hold that many decimals: already coarser
+            return x
+
+    return rounder
+
+
 # --------------------------------------------------------------- one step --
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How a step turns gradients into updates.
+
+    The default is the procedure of the post.  The other settings reproduce
+    mistakes people make by hand, so that ``stepprop check`` can re-run a
+    calculation the way a student did it:
+
+    * ``sign=-1``: the gradient is added instead of subtracted;
+    * ``use_eta=False``: the learning rate is forgotten;
+    * ``updated_downstream``: hidden-layer deltas use the next layer's
+      already-updated weights;
+    * ``skip_activation``: layers (0-based) whose activation derivative is
+      left out of the deltas (taken as 1);
+    * ``pooled_biases``: layers whose per-neuron biases are treated as one
+      shared bias (each gets the sum of the layer's bias gradients);
+    * ``transposed_backward``: (square) layers whose weights the backwards
+      pass reads with rows and columns swapped (dnet_o2/dout_h1 taken as w6
+      instead of w7).
+    """
+
+    sign: float = 1.0
+    use_eta: bool = True
+    updated_downstream: bool = False
+    skip_activation: frozenset[int] = frozenset()
+    pooled_biases: frozenset[int] = frozenset()
+    transposed_backward: frozenset[int] = frozenset()
+
+    @property
+    def is_default(self) -> bool:
+        return self == Rule()
+
+
+EXACT = Rule()
 
 
 @dataclass
@@ -272,6 +334,7 @@ class StepTrace:
     after: BatchGraph  # the same batch, forward only, with the updated parameters
     batch_index: int = 0
     rounding: int | None = None
+    rule: Rule = EXACT
 
     @property
     def config(self) -> Config:
@@ -286,8 +349,76 @@ def _check_finite(graph: BatchGraph, what: str) -> None:
         )
 
 
+class _Updater:
+    """Turns gradients into new parameter values under a rule (and rounding)."""
+
+    def __init__(self, net: Network, rule: Rule, rounder: Rounder | None):
+        cfg = net.config
+        self.rule = rule
+        self.rounder = rounder
+        self.scale = (cfg.eta if rule.use_eta else 1.0) * rule.sign
+        self.trainable = [name for name, p in net.params.items() if p.trainable]
+        self.pools: list[list[str]] = []
+        for li in rule.pooled_biases:
+            names = net.bias_names[li]
+            if names is not None and len(set(names)) > 1:
+                self.pools.append(names)
+
+    def gradients(self, grads: dict[str, float]) -> dict[str, float]:
+        if not self.pools:
+            return grads
+        grads = dict(grads)
+        for names in self.pools:
+            total = math.fsum(grads[n] for n in names)
+            for n in names:
+                grads[n] = total
+        return grads
+
+    def new_value(self, value: float, grad: float) -> float:
+        r = self.rounder
+        if r is None:
+            return value - self.scale * grad
+        return r(value - r(self.scale * grad))
+
+    def updated(self, before: dict[str, float], grads: dict[str, float]) -> dict[str, float]:
+        out = dict(before)
+        for name in self.trainable:
+            out[name] = self.new_value(before[name], grads[name])
+        return out
+
+
+def _apply_rule(net: Network, graph: BatchGraph, updater: _Updater) -> None:
+    """Patch the recorded local partials so that the backward pass follows the
+    rule: an activation derivative left out, or downstream weights already
+    updated.  Call after every forward pass (which recomputes the partials)."""
+    rule = updater.rule
+    for li in rule.skip_activation:
+        for node in graph.outs_by_layer[li]:
+            k = node.attrs.get("k")
+            node.partials = [1.0 if (k is None or j == k) else 0.0 for j in range(len(node.parents))]
+    for li in rule.transposed_backward:
+        grid = net.weight_names[li]
+        for node in graph.nets_by_layer[li]:
+            r = grid.index([p.name for p in node.parents[: node.attrs["n"]]])
+            n = node.attrs["n"]
+            for j in range(n):
+                node.partials[n + j] = graph.leaves[grid[j][r]].data
+    if not rule.updated_downstream:
+        return
+    tape = graph.tape
+    for li in reversed(range(1, len(net.config.layers))):
+        tape.backward(graph.root)
+        names = [n for row in net.weight_names[li] for n in row]
+        grads = updater.gradients({n: graph.leaves[n].grad for n in net.params})
+        new = {n: updater.new_value(graph.leaves[n].data, grads[n]) for n in names}
+        for node in graph.nets_by_layer[li]:
+            n = node.attrs["n"]
+            for j in range(n):
+                node.partials[n + j] = new[node.parents[j].name]
+
+
 def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
-         rounding: int | None = None) -> StepTrace:
+         rounding: int | None = None, rule: Rule = EXACT) -> StepTrace:
     """One training step on batch ``batch_index`` of the config, fully recorded."""
     cfg = net.config
     batches = cfg.batches()
@@ -300,6 +431,8 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
             node.data = rounder(node.data)
     graph = net.build(batches[batch_index], leaves, rounder, first)
     _check_finite(graph, "in the forward pass")
+    updater = _Updater(net, rule, rounder)
+    _apply_rule(net, graph, updater)
     tape = graph.tape
     records = []
     for total in graph.totals:
@@ -309,20 +442,11 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
     tape.backward(graph.root)
     gradients = {name: leaves[name].grad for name in net.params}
     before = {name: leaves[name].data for name in net.params}
-    updated = {}
-    for name, p in net.params.items():
-        if p.trainable:
-            change = cfg.eta * gradients[name]
-            if rounder is not None:
-                change = rounder(change)
-            value = before[name] - change
-            updated[name] = value if rounder is None else rounder(value)
-        else:
-            updated[name] = before[name]
+    updated = updater.updated(before, updater.gradients(gradients))
     after = net.build(batches[batch_index], net.leaves(updated), rounder, first)
     return StepTrace(
         net, graph, records, gradients, before, updated, graph.root.data, after.root.data, after,
-        batch_index, rounding,
+        batch_index, rounding, rule,
     )
 
 
@@ -348,6 +472,8 @@ def train(
     progress: Callable[[int], None] | None = None,
     progress_every: int = 0,
     should_stop: Callable[[], bool] | None = None,
+    rule: Rule = EXACT,
+    rounder: Rounder | None = None,
 ) -> TrainResult:
     """Run ``epochs`` passes over the samples, one update per batch.
 
@@ -359,13 +485,18 @@ def train(
     if epochs < 1:
         raise StepPropError(f"epochs must be at least 1, not {epochs}")
     leaves = net.leaves()
+    if rounder is not None:
+        for node in leaves.values():
+            node.data = rounder(node.data)
     graphs = []
     first = 0
     for batch in cfg.batches():
-        graphs.append(net.build(batch, leaves, None, first))
+        graphs.append(net.build(batch, leaves, rounder, first))
         first += len(batch)
     trainable = [leaves[n] for n, p in net.params.items() if p.trainable]
     eta = cfg.eta
+    fast = rule.is_default and rounder is None
+    updater = _Updater(net, rule, rounder)
     n_samples = len(cfg.samples)
     history: list[tuple[int, float]] = []
     error = math.nan
@@ -377,9 +508,16 @@ def train(
             tape = graph.tape
             tape.forward()
             total += graph.root.data * len(graph.totals)
+            if fast:
+                tape.backward(graph.root)
+                for node in trainable:
+                    node.data -= eta * node.grad
+                continue
+            _apply_rule(net, graph, updater)
             tape.backward(graph.root)
+            grads = updater.gradients({n: leaves[n].grad for n in net.params})
             for node in trainable:
-                node.data -= eta * node.grad
+                node.data = updater.new_value(node.data, grads[node.name])
         error = total / n_samples
         if not math.isfinite(error) or not all(math.isfinite(n.data) for n in trainable):
             bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
@@ -396,7 +534,7 @@ def train(
             interrupted = epoch < epochs
             break
     values = {name: node.data for name, node in leaves.items()}
-    final = net.build(cfg.samples, net.leaves(values))
+    final = net.build(cfg.samples, net.leaves(values), rounder)
     errors = [t.data for t in final.totals]
     return TrainResult(
         epochs=done,

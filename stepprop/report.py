@@ -70,7 +70,7 @@ def step_dict(trace: "StepTrace") -> dict[str, Any]:
     }
 
 
-def train_dict(net: "Network", result: "TrainResult") -> dict[str, Any]:
+def train_dict(net: "Network", result: "TrainResult", rounding: int | None = None) -> dict[str, Any]:
     """The JSON form of a training run (``stepprop train --format json``)."""
     out: dict[str, Any] = {
         "stepprop": FORMAT_VERSION,
@@ -78,6 +78,7 @@ def train_dict(net: "Network", result: "TrainResult") -> dict[str, Any]:
         "network": _network_dict(net),
         "epochs": result.epochs,
         "interrupted": result.interrupted,
+        "rounding": rounding,
         "error": result.error,
         "final_error": result.final_error,
         "outputs": result.outputs,
@@ -91,7 +92,8 @@ def train_dict(net: "Network", result: "TrainResult") -> dict[str, Any]:
     return out
 
 
-def train_document(net: "Network", result: "TrainResult", every: int | None = None) -> "Document":
+def train_document(net: "Network", result: "TrainResult", every: int | None = None,
+                   rounding: int | None = None) -> "Document":
     """A training run laid out for reading (``stepprop train``)."""
     from .expr import Document, Num, Section, Table
 
@@ -104,6 +106,8 @@ def train_document(net: "Network", result: "TrainResult", every: int | None = No
         f"each (batch size {cfg.effective_batch_size}, {len(cfg.samples)} sample{'s' if len(cfg.samples) != 1 else ''}), "
         f"eta = {cfg.eta!r}",
     ]
+    if rounding is not None:
+        intro.append(f"hand-calculation mode: every intermediate result is rounded to {rounding} decimals")
     if result.interrupted:
         intro.append(f"INTERRUPTED: these are the results after epoch {result.epochs}")
     errors = Section("The error", [Table(["", "error"], [

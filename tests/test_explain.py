@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from stepprop import config, derivation, names, network
+from stepprop import config, derivation, network
+from stepprop.check import checkable
 from stepprop.expr import Document, Eq, Num, Section
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stepprop"
@@ -23,15 +24,6 @@ def walk(items):
 def equations(doc: Document):
     for section in doc.sections:
         yield from (i for i in walk(section.items) if isinstance(i, Eq))
-
-
-def checkable(trace) -> dict:
-    out = dict(names.values_of(trace.graph))
-    out.update(names.terms_of(trace))
-    out.update({f"{p}+": v for p, v in trace.updated.items()})
-    out["error"] = trace.error
-    out["error_after"] = trace.error_after
-    return out
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
