@@ -89,38 +89,90 @@ def _load(config: str | None) -> Any:
     return cfg.load(config)
 
 
-def _emit_json(data: dict) -> None:
-    try:
-        text = json.dumps(data, indent=2, allow_nan=False)
-    except ValueError:
-        raise click.ClickException("a result is not a finite number; nothing was written") from None
-    click.echo(text)
+class _Output:
+    """Where and how a command's result goes: one place picks the writer.
+
+    text goes to the terminal through rich, or as plain text when piped or
+    written with -o; json, markdown, latex and html are written as they are.
+    Files are written atomically and an existing file is replaced only with
+    --force or the user's yes."""
+
+    def __init__(self, fmt: str, digits: int, output: str | None = None, force: bool = False,
+                 fragment: bool = False):
+        self.fmt = fmt
+        self.digits = digits
+        self.output = output
+        self.force = force
+        self.fragment = fragment
+        if output is not None:
+            _may_write(output, force)
+
+    def _write(self, text: str) -> None:
+        if self.output is None:
+            click.echo(text, nl=not text.endswith("\n"))
+            return
+        from .files import write_atomic
+
+        write_atomic(self.output, text)
+        click.echo(f"wrote {self.output}", err=True)
+
+    def json(self, data: dict) -> None:
+        try:
+            text = json.dumps(data, indent=2, allow_nan=False)
+        except ValueError:
+            raise click.ClickException("a result is not a finite number; nothing was written") from None
+        self._write(text + "\n")
+
+    def document(self, doc: Any, svg: Callable[[], str] | None = None) -> None:
+        fmt, digits = self.fmt, self.digits
+        if fmt == "markdown":
+            from .views import markdown
+
+            self._write(markdown.render(doc, digits))
+        elif fmt == "latex":
+            from .views import latex
+
+            self._write(latex.body(doc, digits) if self.fragment else latex.document(doc, digits))
+        elif fmt == "html":
+            from .views import html
+
+            self._write(html.render(doc, digits, svg() if svg is not None else None))
+        elif self.output is None and sys.stdout.isatty():
+            from rich.console import Console
+
+            from .views.rich_view import RichDocument
+
+            Console(highlight=False).print(RichDocument(doc, digits))
+        else:
+            from .views.text import render_plain
+
+            self._write(render_plain(doc, digits))
 
 
-def _emit_document(doc: Any, digits: int) -> None:
-    """Rich on a terminal, plain text when piped."""
-    if sys.stdout.isatty():
-        from rich.console import Console
-
-        from .views.rich_view import RichDocument
-
-        Console(highlight=False).print(RichDocument(doc, digits))
-    else:
-        from .views.text import render_plain
-
-        click.echo(render_plain(doc, digits), nl=False)
+FORMATS = ["text", "json", "markdown", "latex", "html"]
 
 
-def _output_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    command = click.option(
-        "--digits", type=click.IntRange(1, 17), default=9, show_default=True,
-        help="Significant digits of printed numbers (JSON always has every digit).",
-    )(command)
-    command = click.option(
-        "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
-        help="text: for reading (rich on a terminal, plain when piped); json: for programs.",
-    )(command)
-    return command
+def _output_options(formats: list[str], files: bool = True, digits: int = 9) -> Callable[..., Any]:
+    """The output flags every command shares: --format, --digits, -o, --force."""
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        if files:
+            command = click.option("--force", is_flag=True,
+                                   help="Replace existing output files without asking.")(command)
+            command = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+                                   help="Write to FILE instead of standard output.")(command)
+        command = click.option(
+            "--digits", type=click.IntRange(1, 17), default=digits, show_default=True,
+            help="Significant digits of printed numbers (JSON always has every digit).",
+        )(command)
+        command = click.option(
+            "--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
+            help="text: for reading (rich on a terminal, plain when piped); json: for programs"
+            + ("; markdown, latex, html: worked examples for handouts" if "html" in formats else "") + ".",
+        )(command)
+        return command
+
+    return decorate
 
 
 _CONFIG = click.argument("config", required=False, metavar="[CONFIG]")
@@ -155,7 +207,8 @@ def main() -> None:
 
 @main.command(cls=_OnlyCommand)
 @_CONFIG
-@_output_options
+@_output_options(FORMATS)
+@click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
 @click.option("--only", multiple=True, metavar="NAMES",
               help="Show only these parameters' derivations: --only w5 b2 (or w5,b2).")
 @click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
@@ -164,8 +217,8 @@ def main() -> None:
 @click.option("--names", "list_names", is_flag=True,
               help="List every quantity's name (what 'stepprop check' accepts) and exit.")
 @_fail_cleanly
-def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], batch: int,
-            round_to: int | None, list_names: bool) -> None:
+def explain(config: str | None, fmt: str, digits: int, output: str | None, force: bool, fragment: bool,
+            only: tuple[str, ...], batch: int, round_to: int | None, list_names: bool) -> None:
     """Print one training step: forward pass, error, chain rule, updates.
 
     \b
@@ -173,6 +226,7 @@ def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], ba
       stepprop explain
       stepprop explain configs/xor.yaml --digits 6
       stepprop explain --only w5 w1 --format json
+      stepprop explain --format html -o step.html     # a handout with the diagram
       stepprop explain --round 4        # as by hand, 4 decimals at every step
     """
     from . import network, report
@@ -181,40 +235,84 @@ def explain(config: str | None, fmt: str, digits: int, only: tuple[str, ...], ba
     net = network.Network(_load(config))
     rounder = network.decimal_rounder(round_to) if round_to is not None else None
     trace = network.step(net, batch - 1, rounder, round_to)
+    out = _Output(fmt, digits, output, force, fragment)
     if list_names:
         from .check import checkable
 
         known = checkable(trace)
         if fmt == "json":
-            _emit_json({"names": list(known)})
+            out.json({"names": list(known)})
         else:
-            click.echo("\n".join(known))
+            out._write("\n".join(known) + "\n")
         return
     if fmt == "json":
         from .derivation import check_only
 
         check_only(trace, names)
-        _emit_json(report.step_dict(trace))
+        out.json(report.step_dict(trace))
         return
     from .derivation import explain as build
 
-    _emit_document(build(trace, names or None), digits)
+    def picture() -> str:
+        from .diagram import diagram
+        from .views.diagram import svg
+
+        return svg(diagram(trace))
+
+    out.document(build(trace, names or None), picture)
 
 
 @main.command()
 @_CONFIG
-@_output_options
+@_output_options(["svg", "text"], digits=6)
+@click.option("--after", is_flag=True, help="Label the edges with the weights after one step.")
+@click.option("--gradients", is_flag=True, help="Label the edges with the gradients dE/dw of one step.")
+@_fail_cleanly
+def diagram(config: str | None, fmt: str, digits: int, output: str | None, force: bool, after: bool,
+            gradients: bool) -> None:
+    """Draw the network with every weight on its edge (SVG).
+
+    With no -o, a terminal gets a compact text version and a pipe gets the
+    SVG; --format text or svg chooses explicitly.
+
+    \b
+    Examples:
+      stepprop diagram -o net.svg
+      stepprop diagram --after
+      stepprop diagram configs/xor.yaml --gradients -o grads.svg
+    """
+    from . import network
+    from .diagram import diagram as build
+    from .views import diagram as draw
+
+    if after and gradients:
+        raise click.UsageError("choose one of --after and --gradients")
+    net = network.Network(_load(config))
+    trace = network.step(net)
+    picture = build(trace, "after" if after else "gradients" if gradients else "before")
+    source = click.get_current_context().get_parameter_source("fmt")
+    as_text = fmt == "text" if source is not click.core.ParameterSource.DEFAULT else (
+        output is None and sys.stdout.isatty())
+    out = _Output("svg", digits, output, force)
+    out._write(draw.text(picture, digits) if as_text else draw.svg(picture, digits))
+
+
+@main.command()
+@_CONFIG
+@_output_options(["text", "json"], files=False)
 @click.option("--epochs", "-n", type=click.IntRange(1, 100_000_000), default=10_000, show_default=True,
               help="Passes over all the samples.")
 @click.option("--every", type=click.IntRange(1), default=None, metavar="K",
               help="Also report the epoch error every K epochs.")
 @click.option("--save", type=click.Path(dir_okay=False), default=None, metavar="PATH",
               help="Write the trained network as a config that explain and train accept.")
-@click.option("--force", is_flag=True, help="With --save: replace PATH if it exists, without asking.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write the error per epoch as an image: .svg, .png or .pdf (needs the 'plot' extra).")
+@click.option("--force", is_flag=True, help="Replace the --save or --plot file if it exists, without asking.")
 @_round_option
 @_fail_cleanly
 def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | None, save: str | None,
-          force: bool, round_to: int | None) -> None:
+          plot: str | None, force: bool, round_to: int | None) -> None:
     """Train for a number of epochs and report the error, outputs and parameters.
 
     \b
@@ -226,8 +324,13 @@ def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | N
     from . import network, report
 
     net = network.Network(_load(config))
-    if save is not None:
-        _may_write(save, force)
+    for path in (save, plot):
+        if path is not None:
+            _may_write(path, force)
+    if plot is not None:
+        from .views.plot import check_plot_target
+
+        check_plot_target(plot)
     stop = _Interrupts()
     with stop, _progress(epochs) as progress:
         result = network.train(net, epochs, every=every, progress=progress,
@@ -239,10 +342,20 @@ def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | N
 
         write_atomic(save, dump(net.with_values(result.values)))
         click.echo(f"saved the trained network to {save}", err=True)
+    if plot is not None:
+        from .views.plot import save as save_plot
+
+        save_plot(result.curve, plot, f"network {net.shape} from {net.config.source}")
+        click.echo(f"wrote {plot}", err=True)
+    out = _Output(fmt, digits)
     if fmt == "json":
-        _emit_json(report.train_dict(net, result, round_to))
+        out.json(report.train_dict(net, result, round_to))
     else:
-        _emit_document(report.train_document(net, result, every, round_to), digits)
+        out.document(report.train_document(net, result, every, round_to))
+        if sys.stdout.isatty():
+            from .views.plot import terminal
+
+            click.echo(terminal(result.curve))
     if result.interrupted:
         click.echo(f"interrupted at epoch {result.epochs} of {epochs}", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -250,11 +363,13 @@ def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | N
 
 @main.command("check")
 @click.argument("paths", nargs=-1, required=True, metavar="[CONFIG] ANSWERS")
-@_output_options
+@_output_options(FORMATS)
+@click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
 @click.option("--epochs", "-n", type=click.IntRange(1, 10_000_000), default=None,
               help="Check answers about the network after N epochs of training (then one more step).")
 @_fail_cleanly
-def check_command(paths: tuple[str, ...], fmt: str, digits: int, epochs: int | None) -> None:
+def check_command(paths: tuple[str, ...], fmt: str, digits: int, output: str | None, force: bool,
+                  fragment: bool, epochs: int | None) -> None:
     """Grade a student's numbers against the exact ones, and name the likely mistake.
 
     ANSWERS is a YAML file of 'name: number' lines, with the names explain
@@ -278,10 +393,11 @@ def check_command(paths: tuple[str, ...], fmt: str, digits: int, epochs: int | N
     cfg = _load(config)
     answers = grading.load_answers(answers_path)
     result = grading.check(cfg, answers, epochs, answers_path)
+    out = _Output(fmt, digits, output, force, fragment)
     if fmt == "json":
-        _emit_json(result.to_dict())
+        out.json(result.to_dict())
     else:
-        _emit_document(result.document(), digits)
+        out.document(result.document())
     if result.wrong:
         sys.exit(EXIT_ERROR)
 

@@ -452,6 +452,8 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
 
 # --------------------------------------------------------------- training --
 
+CURVE_POINTS = 1000  # the loss curve keeps about this many points, whatever the epochs
+
 
 @dataclass
 class TrainResult:
@@ -463,6 +465,7 @@ class TrainResult:
     values: dict[str, float]  # the trained parameters
     history: list[tuple[int, float]] = field(default_factory=list)
     interrupted: bool = False
+    curve: list[tuple[int, float]] = field(default_factory=list)  # a bounded sample, for plots
 
 
 def train(
@@ -499,6 +502,8 @@ def train(
     updater = _Updater(net, rule, rounder)
     n_samples = len(cfg.samples)
     history: list[tuple[int, float]] = []
+    curve: list[tuple[int, float]] = []
+    curve_every = max(1, epochs // CURVE_POINTS)
     error = math.nan
     done = 0
     interrupted = False
@@ -528,6 +533,8 @@ def train(
         done = epoch
         if every and epoch % every == 0:
             history.append((epoch, error))
+        if epoch % curve_every == 0 or epoch == 1:
+            curve.append((epoch, error))
         if progress is not None and progress_every and epoch % progress_every == 0:
             progress(epoch)
         if should_stop is not None and should_stop():
@@ -545,6 +552,7 @@ def train(
         values=values,
         history=history,
         interrupted=interrupted,
+        curve=curve if curve and curve[-1][0] == done else curve + [(done, error)],
     )
 
 

@@ -99,6 +99,7 @@ def test_per_neuron_biases_are_numbered_in_order():
 
 
 COMPUTATION = ["config.py", "engine.py", "network.py", "names.py", "derivation.py", "expr.py", "report.py",
+               "check.py", "mistakes.py", "diagram.py",
                "errors.py", "files.py"]
 
 

@@ -1,0 +1,250 @@
+"""Drawing a :class:`~stepprop.diagram.Diagram`: an SVG in the post's style,
+and a compact text version for the terminal.
+
+Every edge carries a label (``w5 = 0.4``) placed on the edge itself.  Labels
+are placed one by one at the first position along their edge that overlaps no
+node, caption or label placed before; if some label finds no room, the
+columns move apart and placement starts again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+
+from ..diagram import DEdge, Diagram, DNode
+from .numbers import fmt
+
+DIAGRAM_DIGITS = 6
+FONT = 12  # px, monospace, so that text widths are predictable
+CHAR = 0.61 * FONT  # width of one monospace character
+LABEL_H = FONT + 5
+RADIUS = 20
+ROW = 84
+MARGIN = 24
+CANDIDATES = (0.5, 0.38, 0.62, 0.3, 0.7, 0.44, 0.56, 0.24, 0.76, 0.33, 0.67, 0.2, 0.8, 0.27, 0.73, 0.17, 0.83)
+
+
+@dataclass
+class Box:
+    x: float  # left
+    y: float  # top
+    w: float
+    h: float
+
+    def overlaps(self, other: "Box", pad: float = 2.0) -> bool:
+        return not (self.x + self.w + pad <= other.x or other.x + other.w + pad <= self.x
+                    or self.y + self.h + pad <= other.y or other.y + other.h + pad <= self.y)
+
+
+@dataclass
+class Placed:
+    edge: DEdge
+    text: str
+    box: Box
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+
+def _distance(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    """From point p to the segment a-b."""
+    (px, py), (ax, ay), (bx, by) = p, a, b
+    dx, dy = bx - ax, by - ay
+    length = dx * dx + dy * dy
+    t = 0.0 if length == 0 else max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / length))
+    return ((px - ax - t * dx) ** 2 + (py - ay - t * dy) ** 2) ** 0.5
+
+
+def _crosses(box: Box, a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """Does the segment a-b pass through the box? (sampled finely enough for labels)"""
+    steps = 64
+    for k in range(steps + 1):
+        x = a[0] + (b[0] - a[0]) * k / steps
+        y = a[1] + (b[1] - a[1]) * k / steps
+        if box.x <= x <= box.x + box.w and box.y <= y <= box.y + box.h:
+            return True
+    return False
+
+
+def edge_text(edge: DEdge, digits: int) -> str | None:
+    if edge.label is None or edge.value is None:
+        return None
+    return f"{edge.label} = {fmt(edge.value, digits)}"
+
+
+def caption_text(node: DNode, digits: int) -> str:
+    if node.value is None:
+        return ""
+    return f"{node.caption} {fmt(node.value, digits)}".strip()
+
+
+class Layout:
+    def __init__(self, d: Diagram, digits: int):
+        self.d = d
+        self.digits = digits
+        longest = max([len(edge_text(e, digits) or "") for e in d.edges] + [8])
+        self.label_w = longest * CHAR + 8
+        self.caption_w = max([len(caption_text(n, digits)) * CHAR for col in d.columns for n in col]
+                             + [len(caption_text(b, digits)) * CHAR for b in d.biases] + [0])
+        gap = max(160.0, self.label_w * 1.7)
+        self.row = float(ROW)
+        for _ in range(60):
+            if self._place(gap):
+                return
+            gap += 30
+            self.row += 10
+        raise RuntimeError("no room for the edge labels")  # pragma: no cover - the layout grows without bound
+
+    def _place(self, gap: float) -> bool:
+        d = self.d
+        rows = max(len(c) for c in d.columns)
+        self.left = MARGIN + self.caption_w + 12
+        self.gap = gap
+        self.pos: dict[str, tuple[float, float]] = {}
+        top = MARGIN + 30
+        for c, column in enumerate(d.columns):
+            offset = (rows - len(column)) * self.row / 2
+            for k, node in enumerate(column):
+                self.pos[node.id] = (self.left + c * gap, top + offset + k * self.row + RADIUS)
+        bottom = top + rows * self.row + RADIUS * 0.5
+        for b in d.biases:
+            # a bias node sits below the column before the layer it feeds
+            self.pos[b.id] = (self.left + b.column * gap + gap * 0.28, bottom)
+        self.height = bottom + RADIUS + MARGIN + 10
+        width = self.left + (len(d.columns) - 1) * gap + RADIUS + 14 + self.caption_w + MARGIN
+        self.width = width
+        obstacles = [self._node_box(n) for n in self._all_nodes()]
+        obstacles += [b for b in (self._caption_box(n) for n in self._all_nodes()) if b is not None]
+        self.placed: list[Placed] = []
+        for edge in sorted(d.edges, key=lambda e: (self._col(e.target), self._col(e.source), e.target, e.source)):
+            text = edge_text(edge, self.digits)
+            if text is None:
+                continue
+            x1, y1 = self.pos[edge.source]
+            x2, y2 = self.pos[edge.target]
+            w = len(text) * CHAR + 8
+            others = [(self.pos[e.source], self.pos[e.target]) for e in d.edges if e is not edge]
+            best = None
+            for t in CANDIDATES:
+                cx, cy = x1 + t * (x2 - x1), y1 + t * (y2 - y1)
+                box = Box(cx - w / 2, cy - LABEL_H / 2, w, LABEL_H)
+                if any(box.overlaps(o) for o in obstacles):
+                    continue
+                # the label must sit clearly on its own edge, not where edges cross
+                if any(_distance((cx, cy), a, b) < 0.8 * LABEL_H for a, b in others):
+                    continue
+                crossings = sum(_crosses(box, a, b) for a, b in others)
+                if best is None or crossings < best[0]:
+                    best = (crossings, box)
+                    if crossings == 0:
+                        break
+            if best is None:
+                return False
+            obstacles.append(best[1])
+            self.placed.append(Placed(edge, text, best[1], x1, y1, x2, y2))
+        return True
+
+    def _all_nodes(self) -> list[DNode]:
+        return [n for col in self.d.columns for n in col] + list(self.d.biases)
+
+    def _col(self, node_id: str) -> int:
+        for c, col in enumerate(self.d.columns):
+            if any(n.id == node_id for n in col):
+                return c
+        return -1
+
+    def _node_box(self, node: DNode) -> Box:
+        x, y = self.pos[node.id]
+        return Box(x - RADIUS - 2, y - RADIUS - 2, 2 * RADIUS + 4, 2 * RADIUS + 4)
+
+    def _caption_box(self, node: DNode) -> Box | None:
+        text = caption_text(node, self.digits)
+        if not text:
+            return None
+        x, y = self.pos[node.id]
+        w = len(text) * CHAR
+        if node.column == 0 and not node.bias:  # inputs: to the left
+            return Box(x - RADIUS - 8 - w, y - LABEL_H / 2, w, LABEL_H)
+        if node.bias:  # below
+            return Box(x - w / 2, y + RADIUS + 2, w, LABEL_H)
+        return Box(x + RADIUS + 8, y - LABEL_H / 2, w, LABEL_H)  # outputs: to the right
+
+
+def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
+    """The diagram as a standalone SVG document."""
+    lay = Layout(d, digits)
+    w, h = round(lay.width), round(lay.height + 20)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        f'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="{FONT}">',
+        f"<title>{escape(d.title)}</title>",
+        '<rect width="100%" height="100%" fill="white"/>',
+        f'<text x="{MARGIN}" y="{MARGIN + 4}" font-size="{FONT + 1}" fill="#444">{escape(d.title)}</text>',
+    ]
+    colors = {"input": "#e8f0fe", "hidden": "#e6f4ea", "output": "#fce8e6", "bias": "#fef7e0"}
+    out.append('<g class="edges" stroke="#9aa0a6" stroke-width="1.3">')
+    for e in d.edges:
+        x1, y1 = lay.pos[e.source]
+        x2, y2 = lay.pos[e.target]
+        dash = ' stroke-dasharray="4 3"' if e.source.startswith("bias") else ""
+        out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"{dash}/>')
+    out.append("</g>")
+    last = len(d.columns) - 1
+    out.append('<g class="nodes">')
+    for node in lay._all_nodes():
+        x, y = lay.pos[node.id]
+        kind = "bias" if node.bias else ("input" if node.column == 0 else ("output" if node.column == last else "hidden"))
+        out.append(f'<g class="node {kind}" data-id="{escape(node.id)}">'
+                   f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}" fill="{colors[kind]}" stroke="#5f6368"/>'
+                   f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-weight="bold">{escape(node.title)}</text>')
+        box = lay._caption_box(node)
+        if box is not None:
+            out.append(f'<text class="caption" x="{box.x:.1f}" y="{box.y + LABEL_H - 5:.1f}" fill="#333">'
+                       f"{escape(caption_text(node, digits))}</text>")
+        out.append("</g>")
+    out.append("</g>")
+    out.append('<g class="labels">')
+    for p in lay.placed:
+        b = p.box
+        out.append(
+            f'<g class="label" data-param="{escape(p.edge.name or "")}" data-source="{escape(p.edge.source)}" '
+            f'data-target="{escape(p.edge.target)}">'
+            f'<rect x="{b.x:.1f}" y="{b.y:.1f}" width="{b.w:.1f}" height="{b.h:.1f}" rx="3" fill="white" '
+            f'fill-opacity="0.92" stroke="#dadce0"/>'
+            f'<text x="{b.x + b.w / 2:.1f}" y="{b.y + b.h - 5:.1f}" text-anchor="middle" fill="#1a1a8c">'
+            f"{escape(p.text)}</text></g>"
+        )
+    out.append("</g>")
+    acts = ", ".join(dict.fromkeys(d.activations))
+    out.append(f'<text x="{MARGIN}" y="{h - 10}" fill="#777" font-size="{FONT - 1}">activation: {escape(acts)}; '
+               "dashed: bias connections</text>")
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def text(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
+    """A compact text version, for the terminal."""
+    lines = [d.title]
+    inputs = d.columns[0]
+    lines.append("inputs: " + ", ".join(f"{n.id} = {fmt(n.value, digits)}" for n in inputs if n.value is not None))
+    by_target: dict[str, list[DEdge]] = {}
+    for e in d.edges:
+        by_target.setdefault(e.target, []).append(e)
+    biases = {b.id: b for b in d.biases}
+    last = len(d.columns) - 1
+    for c, column in enumerate(d.columns[1:], start=1):
+        what = "output layer" if c == last else (f"hidden layer {c}" if last > 2 else "hidden layer")
+        lines.append(f"{what} ({d.activations[c - 1]}):")
+        for node in column:
+            parts = []
+            for e in by_target.get(node.id, []):
+                if e.source in biases:
+                    b = biases[e.source]
+                    parts.append(f"bias {edge_text(e, digits)}" if e.label else f"bias {caption_text(b, digits)}")
+                else:
+                    parts.append(f"{e.source} ({edge_text(e, digits)})")
+            tail = f"   {caption_text(node, digits)}" if node.value is not None else ""
+            lines.append(f"  {node.id} <- " + ", ".join(parts) + tail)
+    return "\n".join(lines) + "\n"
