@@ -63,7 +63,8 @@ def agrees(x: float, answer: Answer) -> bool:
 def load_answers(path: str | Path) -> list[Answer]:
     """The answers file: a YAML mapping of quantity names to numbers."""
     source = str(path)
-    root = compose(read_text(path, "an answers"), source)
+    root = compose(read_text(path, "an answers"), source,
+                   "the answers file is empty: write one 'name: number' per line, e.g. out_h1: 0.5933")
     check = Validator(source)
     pairs = check.mapping(root, "the answers (a mapping of names to numbers, e.g. out_h1: 0.5933)", None)
     if not pairs:

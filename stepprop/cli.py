@@ -34,8 +34,8 @@ class _OnlyCommand(click.Command):
             arg = args[k]
             out.append(arg)
             k += 1
-            if arg == "--only":
-                if k < len(args):
+            if arg == "--only" or arg.startswith("--only="):
+                if arg == "--only" and k < len(args):
                     out.append(args[k])
                     k += 1
                 while k < len(args) and _PARAM_NAMES.match(args[k]):

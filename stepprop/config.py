@@ -193,7 +193,9 @@ def read_text(path: str | Path, what: str = "a config") -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"not a text file (invalid UTF-8 at byte {exc.start})", name) from None
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ConfigError(f"not a UTF-8 text file (byte {raw[exc.start]:#04x} here)", name, line, column) from None
 
 
 def parse(text: str, source: str = "<config>") -> Config:
@@ -202,7 +204,12 @@ def parse(text: str, source: str = "<config>") -> Config:
     return Validator(source).config(root)
 
 
-def compose(text: str, source: str) -> Any:
+EMPTY_CONFIG = "the file is empty; a config is a mapping with layers, inputs, targets and eta"
+
+
+def compose(text: str, source: str, empty: str = EMPTY_CONFIG) -> Any:
+    """The YAML node tree of ``text`` (safe loader, no aliases, bounded depth);
+    ``empty`` is the message for a file with no document."""
     import yaml  # imported here: --help and JSON-only runs don't pay for it
 
     class _Loader(yaml.SafeLoader):
@@ -226,8 +233,9 @@ def compose(text: str, source: str) -> Any:
 
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
         raise ConfigError(f"a config is at most {MAX_BYTES:,} bytes", source)
-    loader = _Loader(text)
+    loader = None
     try:
+        loader = _Loader(text)  # this already reads the text, and may reject a character
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -235,12 +243,19 @@ def compose(text: str, source: str) -> Any:
         if mark is None:
             raise ConfigError(f"not valid YAML: {what}", source) from None
         raise ConfigError(f"not valid YAML: {what}", source, mark.line + 1, mark.column + 1) from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise ConfigError(
+            f"not valid YAML: the character {exc.character!r} is not allowed in a config", source, line, column
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is None:
-        raise ConfigError("the file is empty; a config is a mapping with layers, inputs, targets and eta", source)
+        raise ConfigError(empty, source)
     return node
 
 
@@ -324,10 +339,19 @@ class Validator:
             )
         if tag == _STD + "null":
             raise self.error(node, f"expected a number for {what}, found nothing")
+        if ":" in text and tag in (_STD + "int", _STD + "float"):
+            raise self.error(
+                node, f"expected a number for {what}, found '{node.value}', which YAML 1.1 reads as a base-60 "
+                "number (like a time); write it as a decimal number"
+            )
         if tag == _STD + "int":
             value: float
             try:
-                value = float(_scalars().construct_yaml_int(node))
+                plain = text.replace("_", "")
+                if re.fullmatch(r"[-+]?\d+", plain):
+                    value = float(int(plain, 10))  # 010 is ten, as meant, not YAML 1.1's octal 8
+                else:
+                    value = float(_scalars().construct_yaml_int(node))
             except (ValueError, OverflowError):
                 raise self.error(node, f"expected a number for {what}, found '{node.value}'") from None
         elif tag == _STD + "float" or _NUMBER_TEXT.match(text):
@@ -353,7 +377,10 @@ class Validator:
         if not node.value:
             raise self.error(node, f"expected a list of numbers for {what}, found an empty list")
         if length is not None and len(node.value) != length:
-            raise self.error(node, f"expected {length} numbers for {what}{length_why}, found {len(node.value)}")
+            raise self.error(
+                node, f"expected {length} number{'s' if length != 1 else ''} for {what}{length_why}, "
+                f"found {len(node.value)}"
+            )
         return tuple(self.number(item, f"{what}[{i + 1}]") for i, item in enumerate(node.value))
 
     def string(self, node: Any, what: str, choices: tuple[str, ...] | None = None) -> str:
@@ -401,7 +428,8 @@ class Validator:
         import yaml
 
         if not isinstance(layers_node, yaml.SequenceNode) or not layers_node.value:
-            raise self.error(layers_node, f"expected a non-empty list of layers, found {self.kind(layers_node)}")
+            found = "an empty list" if isinstance(layers_node, yaml.SequenceNode) else self.kind(layers_node)
+            raise self.error(layers_node, f"expected a non-empty list of layers, found {found}")
         if len(layers_node.value) > MAX_LAYERS:
             raise self.error(layers_node, f"at most {MAX_LAYERS} layers are supported")
 

@@ -24,23 +24,46 @@ __all__ = ["Node", "Op", "OPS", "Tape"]
 
 
 class Op:
-    """One primitive operation: its value and its local partial derivatives.
+    """One primitive operation, written once as Python expressions.
 
-    ``forward(xs, attrs)`` returns the value from the parents' values;
-    ``partials(xs, out, attrs)`` returns d(out)/d(xs[j]) for every parent j.
+    ``value(args, attrs)`` is the expression of the result and
+    ``partials(args, out, attrs)`` the expressions of d(result)/d(args[j]),
+    where ``args`` are the names of the parents' values and ``out`` the name
+    of the result.  The recording engine compiles them into functions
+    (:meth:`compiled`); the training compiler (:mod:`stepprop.compiled`)
+    inlines the very same expressions into straight-line code, so both paths
+    compute every number with the same operations in the same order.
     """
 
-    __slots__ = ("name", "forward", "partials")
+    __slots__ = ("name", "value", "partials", "_cache")
 
     def __init__(
         self,
         name: str,
-        forward: Callable[[Sequence[float], dict], float],
-        partials: Callable[[Sequence[float], float, dict], list[float]],
+        value: Callable[[Sequence[str], dict], str],
+        partials: Callable[[Sequence[str], str, dict], list[str]],
     ) -> None:
         self.name = name
-        self.forward = forward
+        self.value = value
         self.partials = partials
+        self._cache: dict[tuple, tuple[Callable, Callable]] = {}
+
+    def compiled(self, arity: int, attrs: dict) -> tuple[Callable, Callable]:
+        """(forward(xs) -> value, partials(xs, out) -> list) for this arity and attrs."""
+        key = (arity, tuple(sorted(attrs.items())))
+        fns = self._cache.get(key)
+        if fns is None:
+            args = [f"a{j}" for j in range(arity)]
+            unpack = f"    {', '.join(args)}{',' if arity == 1 else ''} = xs\n"
+            source = (
+                f"def forward(xs):\n{unpack}    return {self.value(args, attrs)}\n"
+                f"def partials(xs, out):\n{unpack}    return [{', '.join(self.partials(args, 'out', attrs))}]\n"
+            )
+            space = dict(NAMESPACE)
+            exec(compile(source, f"<stepprop op {self.name}>", "exec"), space)  # noqa: S102 - our own text
+            fns = (space["forward"], space["partials"])
+            self._cache[key] = fns
+        return fns
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
@@ -49,136 +72,80 @@ class Op:
 # ---------------------------------------------------------------- the ops --
 
 
-def _affine(xs: Sequence[float], a: dict) -> float:
-    # parents: w1..wn, x1..xn[, b]; the value is w1*x1 + ... + wn*xn (+ b*1),
-    # summed left to right as one would on paper.
-    n = a["n"]
-    total = xs[0] * xs[n]
-    for j in range(1, n):
-        total = total + xs[j] * xs[n + j]
-    if a["bias"]:
-        total = total + xs[2 * n] * 1
-    return total
-
-
-def _affine_partials(xs: Sequence[float], out: float, a: dict) -> list[float]:
-    n = a["n"]
-    ds = list(xs[n : 2 * n]) + list(xs[:n])
-    if a["bias"]:
-        ds.append(1.0)
-    return ds
-
-
-def _sigmoid(xs: Sequence[float], a: dict) -> float:
-    x = xs[0]
-    if x >= 0:
-        return 1 / (1 + math.exp(-x))
-    # the same function, written so that exp never overflows
-    e = math.exp(x)
-    return e / (1 + e)
-
-
-def _tanh(xs: Sequence[float], a: dict) -> float:
-    return math.tanh(xs[0])
-
-
-def _relu(xs: Sequence[float], a: dict) -> float:
-    return xs[0] if xs[0] > 0 else 0.0
-
-
-def _softmax(xs: Sequence[float], a: dict) -> float:
-    # parents: every net input of the layer; this node is output number k
-    m = max(xs)
-    exps = [math.exp(x - m) for x in xs]
-    return exps[a["k"]] / math.fsum(exps)
-
-
-def _softmax_partials(xs: Sequence[float], out: float, a: dict) -> list[float]:
-    # d out_k / d net_j = out_k * (delta_kj - out_j); out_j is recomputed from
-    # the same parents so that the partials stay consistent with the values.
-    m = max(xs)
-    exps = [math.exp(x - m) for x in xs]
-    s = math.fsum(exps)
-    k = a["k"]
-    return [out * ((1.0 if j == k else 0.0) - e / s) for j, e in enumerate(exps)]
-
-
 def _log(x: float) -> float:
     return math.log(x) if x > 0 else -math.inf
 
 
-def _cross_entropy(xs: Sequence[float], a: dict) -> float:
-    out, t = xs
-    return 0.0 if t == 0 else -(t * _log(out))
+def _share(j: int, *xs: float) -> float:
+    """Softmax output number j of xs: exp(x_j - max) / sum of exp(x - max)."""
+    m = max(xs)
+    exps = [math.exp(x - m) for x in xs]
+    return exps[j] / math.fsum(exps)
 
 
-def _cross_entropy_partials(xs: Sequence[float], r: float, a: dict) -> list[float]:
-    out, t = xs
-    d_out = 0.0 if t == 0 else (-(t / out) if out != 0 else -math.inf)
-    return [d_out, -_log(out)]
+# what the expressions may call
+NAMESPACE = {"exp": math.exp, "tanh": math.tanh, "log": _log, "inf": math.inf, "softmax": _share}
 
 
-def _bce(xs: Sequence[float], a: dict) -> float:
-    out, t = xs
-    first = 0.0 if t == 0 else t * _log(out)
-    second = 0.0 if t == 1 else (1 - t) * _log(1 - out)
-    return -(first + second)
+def _affine(a: Sequence[str], at: dict) -> str:
+    # parents: w1..wn, x1..xn[, b]; w1*x1 + ... + wn*xn (+ b*1), left to right as on paper
+    n = at["n"]
+    terms = [f"{a[j]} * {a[n + j]}" for j in range(n)]
+    if at["bias"]:
+        terms.append(f"{a[2 * n]} * 1")
+    return " + ".join(terms)
 
 
-def _bce_partials(xs: Sequence[float], r: float, a: dict) -> list[float]:
-    out, t = xs
-    first = 0.0 if t == 0 else (t / out if out != 0 else math.inf)
-    second = 0.0 if t == 1 else ((1 - t) / (1 - out) if out != 1 else math.inf)
-    return [-first + second, -(_log(out) - _log(1 - out))]
+def _affine_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
+    n = at["n"]
+    return list(a[n : 2 * n]) + list(a[:n]) + (["1.0"] if at["bias"] else [])
 
 
-def _sum(xs: Sequence[float], a: dict) -> float:
-    total = xs[0]
-    for x in xs[1:]:
-        total = total + x
-    return total
+def _softmax_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
+    # d out_k / d net_j = out_k * (delta_kj - out_j)
+    xs = ", ".join(a)
+    return [f"{out} * ({'1.0' if j == at['k'] else '0.0'} - softmax({j}, {xs}))" for j in range(len(a))]
 
 
-def _mean(xs: Sequence[float], a: dict) -> float:
-    return _sum(xs, a) / len(xs)
+def _mean_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
+    return [repr(1.0 / len(a))] * len(a)
 
 
 OPS: dict[str, Op] = {
     op.name: op
     for op in (
         Op("affine", _affine, _affine_partials),
-        Op("sigmoid", _sigmoid, lambda xs, out, a: [out * (1 - out)]),
-        Op("tanh", _tanh, lambda xs, out, a: [1 - out * out]),
-        Op("relu", _relu, lambda xs, out, a: [1.0 if xs[0] > 0 else 0.0]),
-        Op("linear", lambda xs, a: xs[0], lambda xs, out, a: [1.0]),
-        Op("softmax", _softmax, _softmax_partials),
+        # the logistic function, written so that exp never overflows
+        Op("sigmoid", lambda a, at: f"(1 / (1 + exp(-{a[0]})) if {a[0]} >= 0 else exp({a[0]}) / (1 + exp({a[0]})))",
+           lambda a, out, at: [f"{out} * (1 - {out})"]),
+        Op("tanh", lambda a, at: f"tanh({a[0]})", lambda a, out, at: [f"1 - {out} * {out}"]),
+        Op("relu", lambda a, at: f"({a[0]} if {a[0]} > 0 else 0.0)",
+           lambda a, out, at: [f"(1.0 if {a[0]} > 0 else 0.0)"]),
+        Op("linear", lambda a, at: a[0], lambda a, out, at: ["1.0"]),
+        Op("softmax", lambda a, at: f"softmax({at['k']}, {', '.join(a)})", _softmax_partials),
         # per-output error terms; parents: (out, target)
-        Op(
-            "half_squared_error",
-            lambda xs, a: 0.5 * (xs[1] - xs[0]) ** 2,
-            lambda xs, r, a: [-(xs[1] - xs[0]), xs[1] - xs[0]],
-        ),
-        Op(
-            "mean_squared_error",
-            lambda xs, a: (xs[1] - xs[0]) ** 2 / a["n"],
-            lambda xs, r, a: [-2 * (xs[1] - xs[0]) / a["n"], 2 * (xs[1] - xs[0]) / a["n"]],
-        ),
+        Op("half_squared_error", lambda a, at: f"0.5 * ({a[1]} - {a[0]}) ** 2",
+           lambda a, out, at: [f"-({a[1]} - {a[0]})", f"({a[1]} - {a[0]})"]),
+        Op("mean_squared_error", lambda a, at: f"({a[1]} - {a[0]}) ** 2 / {at['n']}",
+           lambda a, out, at: [f"-2 * ({a[1]} - {a[0]}) / {at['n']}", f"2 * ({a[1]} - {a[0]}) / {at['n']}"]),
         # two more squared errors, used only to re-run hand-calculation
         # mistakes (stepprop check): no 1/2, and 1/2 with a mean over outputs
-        Op(
-            "squared_error",
-            lambda xs, a: (xs[1] - xs[0]) ** 2,
-            lambda xs, r, a: [-2 * (xs[1] - xs[0]), 2 * (xs[1] - xs[0])],
-        ),
-        Op(
-            "half_mean_squared_error",
-            lambda xs, a: 0.5 * (xs[1] - xs[0]) ** 2 / a["n"],
-            lambda xs, r, a: [-(xs[1] - xs[0]) / a["n"], (xs[1] - xs[0]) / a["n"]],
-        ),
-        Op("cross_entropy", _cross_entropy, _cross_entropy_partials),
-        Op("binary_cross_entropy", _bce, _bce_partials),
-        Op("sum", _sum, lambda xs, r, a: [1.0] * len(xs)),
-        Op("mean", _mean, lambda xs, r, a: [1.0 / len(xs)] * len(xs)),
+        Op("squared_error", lambda a, at: f"({a[1]} - {a[0]}) ** 2",
+           lambda a, out, at: [f"-2 * ({a[1]} - {a[0]})", f"2 * ({a[1]} - {a[0]})"]),
+        Op("half_mean_squared_error", lambda a, at: f"0.5 * ({a[1]} - {a[0]}) ** 2 / {at['n']}",
+           lambda a, out, at: [f"-({a[1]} - {a[0]}) / {at['n']}", f"({a[1]} - {a[0]}) / {at['n']}"]),
+        Op("cross_entropy", lambda a, at: f"(0.0 if {a[1]} == 0 else -({a[1]} * log({a[0]})))",
+           lambda a, out, at: [f"(0.0 if {a[1]} == 0 else (-({a[1]} / {a[0]}) if {a[0]} != 0 else -inf))",
+                               f"-log({a[0]})"]),
+        Op("binary_cross_entropy",
+           lambda a, at: (f"-((0.0 if {a[1]} == 0 else {a[1]} * log({a[0]})) + "
+                          f"(0.0 if {a[1]} == 1 else (1 - {a[1]}) * log(1 - {a[0]})))"),
+           lambda a, out, at: [
+               f"(-(0.0 if {a[1]} == 0 else ({a[1]} / {a[0]} if {a[0]} != 0 else inf)) + "
+               f"(0.0 if {a[1]} == 1 else ((1 - {a[1]}) / (1 - {a[0]}) if {a[0]} != 1 else inf)))",
+               f"-(log({a[0]}) - log(1 - {a[0]}))"]),
+        Op("sum", lambda a, at: " + ".join(a), lambda a, out, at: ["1.0"] * len(a)),
+        Op("mean", lambda a, at: f"({' + '.join(a)}) / {len(a)}", _mean_partials),
     )
 }
 
@@ -194,7 +161,7 @@ class Node:
     ``parents`` (ordered) and ``partials`` (d self / d parents[j], in order).
     """
 
-    __slots__ = ("data", "grad", "name", "op", "parents", "partials", "attrs", "requires_grad", "index")
+    __slots__ = ("data", "grad", "name", "op", "parents", "partials", "attrs", "requires_grad", "index", "fns")
 
     def __init__(
         self,
@@ -249,6 +216,7 @@ class Tape:
         """Record ``op`` applied to ``parents`` and compute it once."""
         the_op = OPS[op] if isinstance(op, str) else op
         node = Node(0.0, name, the_op, tuple(parents), dict(attrs))
+        node.fns = the_op.compiled(len(node.parents), node.attrs)
         node.index = len(self.nodes)
         self.nodes.append(node)
         self._evaluate(node)
@@ -256,16 +224,15 @@ class Tape:
 
     # -- running
     def _evaluate(self, node: Node) -> None:
-        op = node.op
-        assert op is not None
+        forward, partials = node.fns
         xs = [p.data for p in node.parents]
         r = self.rounder
         if r is None:
-            node.data = op.forward(xs, node.attrs)
-            node.partials = op.partials(xs, node.data, node.attrs)
+            node.data = forward(xs)
+            node.partials = partials(xs, node.data)
         else:
-            node.data = r(op.forward(xs, node.attrs))
-            node.partials = [r(d) for d in op.partials(xs, node.data, node.attrs)]
+            node.data = r(forward(xs))
+            node.partials = [r(d) for d in partials(xs, node.data)]
 
     def forward(self) -> None:
         """Re-evaluate every operation from the current leaf values."""

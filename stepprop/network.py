@@ -477,12 +477,15 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     rule: Rule = EXACT,
     rounder: Rounder | None = None,
+    compiled: bool = True,
 ) -> TrainResult:
     """Run ``epochs`` passes over the samples, one update per batch.
 
-    ``progress(epoch)`` is called every ``progress_every`` epochs;
-    ``should_stop()`` is asked after every epoch (an interrupt stops cleanly
-    between steps, never half way through an update).
+    The exact procedure runs as straight-line code compiled from the recorded
+    graph (:mod:`stepprop.compiled`); rounding, a mistake's rule, or
+    ``compiled=False`` run on the recording engine itself.  ``progress(epoch)``
+    is called now and then; ``should_stop()`` is asked between steps (an
+    interrupt stops cleanly, never half way through an update).
     """
     cfg = net.config
     if epochs < 1:
@@ -498,6 +501,8 @@ def train(
         first += len(batch)
     trainable = [leaves[n] for n, p in net.params.items() if p.trainable]
     eta = cfg.eta
+    if compiled and rule.is_default and rounder is None:
+        return _train_compiled(net, graphs, leaves, epochs, every, progress, should_stop)
     fast = rule.is_default and rounder is None
     updater = _Updater(net, rule, rounder)
     n_samples = len(cfg.samples)
@@ -540,9 +545,40 @@ def train(
         if should_stop is not None and should_stop():
             interrupted = epoch < epochs
             break
+    return _result(net, leaves, done, error, history, curve, interrupted, rounder)
+
+
+def _train_compiled(net: Network, graphs: list[BatchGraph], leaves: dict[str, Node], epochs: int,
+                    every: int | None, progress: Callable[[int], None] | None,
+                    should_stop: Callable[[], bool] | None) -> TrainResult:
+    from .compiled import Program
+
+    program = Program(net, graphs)
+    values = [leaves[name].data for name in net.params]
+    curve: list[tuple[int, float]] = []
+    history: list[tuple[int, float]] = []
+    done, error, diverged, interrupted = program.train(
+        values, epochs, max(1, epochs // CURVE_POINTS), curve, every, history, progress, should_stop)
+    for name, value in zip(net.params, values):
+        leaves[name].data = value
+    if diverged:
+        for graph in graphs:
+            graph.tape.forward()
+        bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
+        what = f"{bad.name} became {bad.data}" if bad is not None else f"the error became {error}"
+        raise TrainingDiverged(
+            f"training diverged at epoch {done}: {what}; try a smaller eta (now {net.config.eta:g})"
+        )
+    return _result(net, leaves, done, error, history, curve, interrupted)
+
+
+def _result(net: Network, leaves: dict[str, Node], done: int, error: float, history: list,
+            curve: list, interrupted: bool, rounder: Rounder | None = None) -> TrainResult:
     values = {name: node.data for name, node in leaves.items()}
-    final = net.build(cfg.samples, net.leaves(values), rounder)
+    final = net.build(net.config.samples, net.leaves(values), rounder)
     errors = [t.data for t in final.totals]
+    if curve and curve[-1][0] != done:
+        curve.append((done, error))
     return TrainResult(
         epochs=done,
         error=error,
@@ -552,7 +588,7 @@ def train(
         values=values,
         history=history,
         interrupted=interrupted,
-        curve=curve if curve and curve[-1][0] == done else curve + [(done, error)],
+        curve=curve,
     )
 
 

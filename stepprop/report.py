@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from . import names as N
-
 if TYPE_CHECKING:
     from .expr import Document
     from .network import Network, StepTrace, TrainResult
@@ -41,6 +39,8 @@ def _network_dict(net: "Network") -> dict[str, Any]:
 
 def step_dict(trace: "StepTrace") -> dict[str, Any]:
     """The JSON form of one recorded step (``stepprop explain --format json``)."""
+    from . import names as N
+
     net = trace.net
     g = trace.graph
     samples = []

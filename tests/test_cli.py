@@ -1,0 +1,435 @@
+"""The command line, driven for real through click's CliRunner.
+
+Numbers are checked against Matt Mazur's "A Step by Step Backpropagation
+Example" (the bundled default network), and the error paths are checked for
+their exit status, their one-line 'Error:' message and the absence of any
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import stepprop
+from stepprop import config as cfg
+from stepprop.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = ["xor", "softmax", "tanh-relu"]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty current folder (what runner.isolated_filesystem() gave;
+    click 8.5 deprecates that in favour of tmp_path)."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def run(runner: CliRunner, *args: str, code: int | None = 0):
+    result = runner.invoke(main, list(args), catch_exceptions=True)
+    # an exception other than SystemExit means stepprop crashed
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        result.exception, result.output)
+    assert "Traceback" not in result.output
+    if code is not None:
+        assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
+    return result
+
+
+def sections(text: str) -> list[str]:
+    """The parameter names of the derivation sections ('w5: the weight ...')."""
+    return re.findall(r"^([wb]\d+): the ", text, flags=re.M)
+
+
+# ------------------------------------------------------------ explain text --
+
+
+@pytest.fixture(scope="module")
+def default_explain():
+    return CliRunner().invoke(main, ["explain"])
+
+
+def test_explain_without_config_uses_the_posts_network(default_explain):
+    result = default_explain
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    out = result.stdout
+    assert "net_h1 = w1 * i1 + w2 * i2 + b1 * 1" in out
+    assert "w5+ = w5 - eta * dE_total/dw5 = 0.4 - 0.5 * 0.0821670406 = 0.35891648" in out
+    assert "out_h1 = 1/(1 + e^-net_h1) = 1/(1 + e^-0.3775) = 0.593269992" in out
+    assert "E_total = E_o1 + E_o2 = 0.274811083 + 0.0235600256 = 0.298371109" in out
+    # every parameter of the post gets its section, in the post's order
+    assert sections(out) == ["w5", "w6", "w7", "w8", "b2", "w1", "w2", "w3", "w4", "b1"]
+
+
+def test_digits_changes_the_printed_numbers(runner, default_explain):
+    out = run(runner, "explain", "--digits", "4").stdout
+    assert "= 1/(1 + e^-0.3775) = 0.5933\n" in out
+    assert "0.593269992" not in out
+    assert "0.593269992" in default_explain.stdout
+    assert out != default_explain.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--only", "w5", "b2"],  # space separated, greedy
+        ["--only", "b2", "w5"],  # the post's order, not the command line's
+        ["--only", "w5,b2"],
+        ["--only", "w5", "--only", "b2"],
+        ["--only", "w5,", "b2"],
+    ],
+    ids=["spaces", "spaces-reversed", "comma", "repeated", "comma-then-space"],
+)
+def test_only_shows_exactly_the_named_sections(runner, args):
+    out = run(runner, "explain", *args).stdout
+    assert sections(out) == ["w5", "b2"]
+    assert "w5: the weight h1 -> o1" in out
+    assert "b2: the bias of o1, o2" in out
+    assert "w1: the weight" not in out
+    assert "w1+ =" not in out
+
+
+def test_only_greedy_names_stop_at_the_config_argument(runner):
+    out = run(runner, "explain", "--only", "w5", "b2", "xor").stdout
+    assert "network 2-2-1 from <bundled xor.yaml>" in out
+    assert sections(out) == ["w5", "b2"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_only_unknown_name_fails_cleanly(runner, fmt):
+    result = run(runner, "explain", "--format", fmt, "--only", "w99", code=1)
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ")
+    assert "no parameter 'w99'" in result.stderr
+    # names the parameters that do exist, so the user can pick one
+    assert "w1, w2, w3, w4, w5, w6, w7, w8, b1, b2" in result.stderr
+
+
+def test_only_near_miss_suggests_the_close_name(runner):
+    result = run(runner, "explain", "--only", "w55", code=1)
+    assert "(did you mean 'w5'?)" in result.stderr
+
+
+def test_only_one_bad_name_among_good_ones_fails(runner):
+    result = run(runner, "explain", "--only", "w5,w99", code=1)
+    assert "'w99'" in result.stderr
+
+
+# ------------------------------------------------------------ explain json --
+
+
+@pytest.fixture(scope="module")
+def step_json():
+    result = CliRunner().invoke(main, ["explain", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    return json.loads(result.stdout)
+
+
+def test_json_has_the_documented_keys(step_json):
+    for key in ("values", "terms", "gradients", "updated", "error", "error_after", "layer_gradients", "layers"):
+        assert key in step_json, key
+
+
+def test_json_numbers_match_the_post(step_json):
+    d = step_json
+    assert d["values"]["out_h1"] == pytest.approx(0.593269992, abs=1e-9)
+    assert d["values"]["out_o1"] == pytest.approx(0.75136507, abs=1e-8)
+    assert d["values"]["E_total"] == pytest.approx(0.298371109, abs=1e-9)
+    assert d["terms"]["dE_o2/dout_h1"] == pytest.approx(-0.0190491182, abs=1e-10)
+    assert d["terms"]["delta_o1"] == pytest.approx(0.138498562, abs=1e-9)
+    assert d["updated"]["w5"] == pytest.approx(0.35891648, abs=1e-8)
+    assert d["updated"]["w1"] == pytest.approx(0.149780716, abs=1e-9)
+    assert d["error"] == pytest.approx(0.298371109, abs=1e-9)
+
+
+def test_json_error_after_is_exact_not_the_posts_rounded_figure(step_json):
+    # the post prints 0.291027924 (it rounds along the way); the exact value differs
+    assert step_json["error_after"] == pytest.approx(0.291027774, abs=1e-9)
+    assert abs(step_json["error_after"] - 0.291027924) > 1e-7
+
+
+def test_json_has_bias_gradients_but_fixed_biases(step_json):
+    d = step_json
+    assert set(d["gradients"]) == {"w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2"}
+    assert d["gradients"]["b2"] == pytest.approx(0.100400325, abs=1e-9)
+    assert d["updated"]["b1"] == 0.35
+    assert d["updated"]["b2"] == 0.6
+    assert d["network"]["update_biases"] is False
+
+
+def test_json_layers_have_the_config_shape(step_json):
+    d = step_json
+    u, g = d["updated"], d["gradients"]
+    assert d["layers"] == [
+        {"weights": [[u["w1"], u["w2"]], [u["w3"], u["w4"]]], "bias": 0.35},
+        {"weights": [[u["w5"], u["w6"]], [u["w7"], u["w8"]]], "bias": 0.6},
+    ]
+    assert d["layer_gradients"] == [
+        {"weights": [[g["w1"], g["w2"]], [g["w3"], g["w4"]]], "bias": g["b1"]},
+        {"weights": [[g["w5"], g["w6"]], [g["w7"], g["w8"]]], "bias": g["b2"]},
+    ]
+    # a shared bias is a single number, as in the config
+    assert isinstance(d["layers"][0]["bias"], float)
+
+
+def test_json_only_still_prints_the_whole_step(runner, step_json):
+    assert json.loads(run(runner, "explain", "--format", "json", "--only", "w5").stdout) == step_json
+
+
+# ------------------------------------------------------- bundled examples --
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_bundled_example_by_name(runner, name, fmt):
+    result = run(runner, "explain", name, "--format", fmt)
+    assert result.stderr == ""
+    if fmt == "json":
+        assert json.loads(result.stdout)["network"]["source"] == f"<bundled {name}.yaml>"
+    else:
+        assert f"from <bundled {name}.yaml>" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+@pytest.mark.parametrize("name", EXAMPLES + ["mazur"])
+def test_example_by_relative_file_path(runner, name, fmt, monkeypatch):
+    monkeypatch.chdir(REPO)
+    path = f"configs/{name}.yaml"
+    result = run(runner, "explain", path, "--format", fmt)
+    if fmt == "json":
+        assert json.loads(result.stdout)["network"]["source"] == path
+    else:
+        assert f"from {path}" in result.stdout
+
+
+def test_file_path_and_bundled_name_give_the_same_numbers(runner):
+    by_name = json.loads(run(runner, "explain", "xor", "--format", "json").stdout)
+    by_path = json.loads(run(runner, "explain", str(REPO / "stepprop" / "configs" / "xor.yaml"),
+                             "--format", "json").stdout)
+    for key in ("values", "terms", "gradients", "updated", "error", "error_after", "layers"):
+        assert by_name[key] == by_path[key], key
+
+
+def test_multi_sample_json_names_carry_sample_suffixes(runner):
+    d = json.loads(run(runner, "explain", "xor", "--format", "json").stdout)
+    for k in range(1, 5):
+        assert f"out_o1[{k}]" in d["values"]
+        assert f"dE_total/dw1[{k}]" in d["terms"]
+    assert "out_o1" not in d["values"]
+    # the batch's gradient is dE/dw (the mean over the four samples), not dE_total/dw
+    assert "dE_total/dw1" not in d["terms"]
+    for p, grad in d["gradients"].items():
+        assert d["terms"][f"dE/d{p}"] == grad
+    mean = sum(d["terms"][f"dE_total/dw1[{k}]"] for k in range(1, 5)) / 4
+    assert d["terms"]["dE/dw1"] == pytest.approx(mean, rel=1e-12)
+    # a bias per neuron comes out as a list
+    assert isinstance(d["layers"][0]["bias"], list) and len(d["layers"][0]["bias"]) == 2
+
+
+def test_softmax_batches(runner):
+    first = json.loads(run(runner, "explain", "softmax", "--format", "json").stdout)
+    assert "out_o1[2]" in first["values"] and "out_o1[3]" not in first["values"]
+    assert [s["sample"] for s in first["samples"]] == [1, 2]
+    # the second batch holds sample 3 alone: no suffixes
+    second = json.loads(run(runner, "explain", "softmax", "--format", "json", "--batch", "2").stdout)
+    assert [s["sample"] for s in second["samples"]] == [3]
+    assert "out_o1" in second["values"]
+
+
+# ------------------------------------------------------------------ train --
+
+
+@pytest.fixture(scope="module")
+def train_json():
+    result = CliRunner().invoke(main, ["train", "--epochs", "10000", "--every", "1000", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_train_10000_epochs_matches_the_post(train_json):
+    d = train_json
+    assert d["epochs"] == 10000
+    assert round(d["error"], 10) == 3.51085e-05
+    assert d["outputs"][0] == pytest.approx([0.0159136, 0.9840643], abs=1e-7)
+    assert d["interrupted"] is False
+
+
+def test_train_every_adds_a_history(train_json):
+    history = train_json["history"]
+    assert len(history) == 10
+    assert [epoch for epoch, _ in history] == list(range(1000, 10001, 1000))
+    errors = [error for _, error in history]
+    assert errors == sorted(errors, reverse=True)  # the error keeps falling here
+    assert errors[-1] == pytest.approx(train_json["error"], rel=1e-12)
+
+
+def test_train_without_every_has_no_history(runner):
+    d = json.loads(run(runner, "train", "--epochs", "5", "--format", "json").stdout)
+    assert "history" not in d
+    assert d["epochs"] == 5
+
+
+def test_train_text_has_its_sections(runner):
+    result = run(runner, "train", "--epochs", "100", "--every", "50")
+    out = result.stdout
+    for title in ("Training", "The error every 50 epochs", "The error", "The outputs",
+                  "The trained parameters"):
+        assert re.search(rf"^{re.escape(title)}\n[-=]+$", out, flags=re.M), title
+    assert "100 epochs of 1 update each" in out
+    assert result.stderr == ""
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_train_bundled_examples(runner, name):
+    d = json.loads(run(runner, "train", name, "--epochs", "20", "--format", "json").stdout)
+    assert d["epochs"] == 20
+    assert len(d["outputs"]) == len(d["targets"]) == d["network"]["samples"]
+
+
+# -------------------------------------------------------------- train --save --
+
+
+def test_train_save_round_trip_and_overwrite_rules(runner, workdir):
+    first = run(runner, "train", "--epochs", "100", "--format", "json", "--save", "out.yaml")
+    assert "saved the trained network to out.yaml" in first.stderr
+    layers = json.loads(first.stdout)["layers"]
+    saved = Path("out.yaml").read_bytes()
+
+    # explain and train accept the saved config
+    step = json.loads(run(runner, "explain", "out.yaml", "--format", "json").stdout)
+    assert step["network"]["source"] == "out.yaml"
+    run(runner, "train", "out.yaml", "--epochs", "3")
+
+    # its weights are exactly the trained ones
+    loaded = cfg.load("out.yaml").to_dict()
+    assert loaded["layers"] == layers
+    assert loaded["eta"] == 0.5 and loaded["update_biases"] is False
+
+    # an existing file is not replaced without --force
+    refused = run(runner, "train", "--epochs", "5", "--save", "out.yaml", code=None)
+    assert refused.exit_code != 0
+    assert refused.stderr.startswith("Error: ")
+    assert "out.yaml exists" in refused.stderr
+    assert Path("out.yaml").read_bytes() == saved
+
+    # with --force it is
+    forced = run(runner, "train", "--epochs", "5", "--format", "json", "--save", "out.yaml", "--force")
+    assert Path("out.yaml").read_bytes() != saved
+    assert cfg.load("out.yaml").to_dict()["layers"] == json.loads(forced.stdout)["layers"]
+
+    assert sorted(os.listdir(workdir)) == ["out.yaml"]  # no temporary files left
+
+
+def test_train_save_then_continue_equals_one_long_run(runner, workdir):
+    # numbers are written exactly: 50 + 50 epochs == 100 epochs, to the bit
+    run(runner, "train", "xor", "--epochs", "50", "--save", "half.yaml")
+    resumed = json.loads(run(runner, "train", "half.yaml", "--epochs", "50", "--format", "json").stdout)
+    whole = json.loads(run(runner, "train", "xor", "--epochs", "100", "--format", "json").stdout)
+    assert resumed["parameters"] == whole["parameters"]
+    assert resumed["error"] == whole["error"]
+    assert cfg.load("half.yaml").samples == cfg.load(str(REPO / "configs" / "xor.yaml")).samples
+
+
+def test_train_save_into_a_missing_folder_fails_cleanly(runner, workdir):
+    result = run(runner, "train", "--epochs", "2", "--save", "nowhere/out.yaml", code=1)
+    assert result.stderr.startswith("Error: ")
+    assert "does not exist" in result.stderr
+    assert os.listdir(".") == []
+
+
+# --------------------------------------------------------- error handling --
+
+
+@pytest.mark.parametrize("command", ["explain", "train", "diagram"])
+def test_missing_file(runner, command, workdir):
+    result = run(runner, command, "nope.yaml", code=1)
+    assert result.stderr == "Error: nope.yaml: no such file\n"
+    assert result.stdout == ""
+
+
+def test_directory_instead_of_a_file(runner, workdir):
+    os.mkdir("conf")
+    result = run(runner, "explain", "conf", code=1)
+    assert result.stderr.startswith("Error: conf: is a directory")
+
+
+def test_invalid_yaml_names_file_line_column(runner, workdir):
+    # line 2 "eta: 0.5: 1": the second ':' is the 9th character
+    Path("bad.yaml").write_text("inputs: [0.05, 0.10]\neta: 0.5: 1\n")
+    result = run(runner, "explain", "bad.yaml", code=1)
+    assert result.stderr.startswith("Error: bad.yaml:2:9: not valid YAML")
+    assert result.stderr.count("\n") == 1
+    result = run(runner, "train", "bad.yaml", code=1)
+    assert result.stderr.startswith("Error: bad.yaml:2:9: ")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["train", "--epochs", "0"],
+        ["train", "--epochs", "many"],
+        ["train", "--every", "0"],
+        ["explain", "--digits", "0"],
+        ["explain", "--digits", "18"],
+        ["explain", "--format", "yaml"],
+        ["explain", "--batch", "0"],
+        ["explain", "--bogus"],
+        ["explain", "--only"],
+        ["train", "--format", "html"],
+        ["diagram", "--after", "--gradients"],
+        ["frobnicate"],
+    ],
+    ids=lambda a: " ".join(a),
+)
+def test_usage_errors_exit_2(runner, args):
+    result = run(runner, *args, code=2)
+    assert "Error:" in result.stderr
+    assert result.stdout == ""
+
+
+# ---------------------------------------------------------- version, help --
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(runner, flag):
+    result = run(runner, flag)
+    assert result.stdout == f"stepprop, version {stepprop.__version__}\n"
+
+
+@pytest.mark.parametrize("command", [None] + sorted(main.commands))
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_help_for_every_command(runner, command, flag):
+    args = [flag] if command is None else [command, flag]
+    result = run(runner, *args)
+    assert result.stdout.startswith("Usage: ")
+    assert result.stderr == ""
+
+
+def test_the_group_lists_its_commands(runner):
+    out = run(runner, "--help").stdout
+    for name in ("explain", "train", "diagram", "check"):
+        assert re.search(rf"^\s+{name}\s", out, flags=re.M), name
+
+
+def test_python_dash_m():
+    proc = subprocess.run([sys.executable, "-m", "stepprop", "--help"], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("Usage: stepprop ")
+    assert "explain" in proc.stdout
