@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,9 @@ MAX_ROUNDED_EPOCHS = 3
 # how close (relative) a mistake's number must be to count when it does not
 # agree to every digit the student wrote (their own rounding along the way)
 LOOSE = 1e-4
+
+
+_DECIMAL = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ def load_answers(path: str | Path) -> list[Answer]:
     answers = []
     for key, (knode, vnode) in pairs.items():
         value = check.number(vnode, key)
+        if not _DECIMAL.match(str(vnode.value).strip()):
+            mark = vnode.start_mark
+            raise ConfigError(f"write the answer for {key} as a decimal number (like 0.5933), not '{vnode.value}'",
+                              source, mark.line + 1, mark.column + 1)
         answers.append(Answer(key, str(vnode.value), value, knode.start_mark.line + 1, knode.start_mark.column + 1))
     return answers
 
@@ -157,7 +165,7 @@ class Checker:
         if self.epochs:
             result = train(net, self.epochs, rule=rule, rounder=rounder)
             net = Network(net.with_values(result.values))
-            extra = {"error": result.error, "final_error": result.final_error}
+            extra = {"error": result.error}  # in this mode: the last epoch's error, as train reports it
         trace = step(net, 0, rounder, decimals, rule)
         values = checkable(trace)
         values.update(extra)
@@ -310,7 +318,7 @@ def _symbol(name: str) -> Sym:
 
 def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake | None = None) -> list[Eq]:
     """The equations of a worked example that define ``name`` (with numbers)."""
-    if epochs and name in ("error", "final_error"):
+    if epochs and name == "error":
         return []
     doc = derivation.explain(trace)
     found: list[Eq] = []

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ConfigError
 
@@ -33,8 +33,7 @@ MAX_SAMPLES = 100_000
 BUNDLED = "mazur"  # the post's network, used when no config is given
 
 
-@dataclass(frozen=True)
-class Layer:
+class Layer(NamedTuple):
     weights: tuple[tuple[float, ...], ...]  # one row per neuron of this layer
     bias: float | tuple[float, ...] | None  # shared, per neuron, or none
     activation: str
@@ -45,8 +44,7 @@ class Layer:
         return len(self.weights)
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(NamedTuple):
     inputs: tuple[float, ...]
     targets: tuple[float, ...]
 

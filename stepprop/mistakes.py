@@ -89,7 +89,7 @@ def catalogue(config: Config) -> list[Mistake]:
         pairs = []
         for li in chosen:
             w = layers[li].weights
-            new_layers[li] = replace(layers[li], weights=tuple(tuple(w[r][c] for r in range(len(w)))
+            new_layers[li] = layers[li]._replace(weights=tuple(tuple(w[r][c] for r in range(len(w)))
                                                               for c in range(len(w[0]))))
             names = net.weight_names[li]
             for a in range(len(names)):
@@ -211,7 +211,7 @@ def catalogue(config: Config) -> list[Mistake]:
         ))
     shared = [li for li, layer in enumerate(layers) if isinstance(layer.bias, float) and layer.size > 1]
     if shared:
-        new_layers = [replace(layer, bias=(layer.bias,) * layer.size) if li in shared else layer
+        new_layers = [layer._replace(bias=(layer.bias,) * layer.size) if li in shared else layer
                       for li, layer in enumerate(layers)]
         variant = replace(config, layers=tuple(new_layers))
         vnet = Network(variant)

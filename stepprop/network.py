@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 from .config import Config, Sample, layer_prefixes
 from .engine import Node, Tape
@@ -21,8 +21,7 @@ from .errors import StepPropError, TrainingDiverged
 Rounder = Callable[[float], float]
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One trainable number: a weight or a (possibly shared) bias."""
 
     name: str  # w5, b2
@@ -47,8 +46,7 @@ def param_key(name: str) -> tuple[bool, int]:
     return (name[0] != "w", int(name[1:]))
 
 
-@dataclass(frozen=True)
-class NodeInfo:
+class NodeInfo(NamedTuple):
     """What a graph node means to a reader of the post."""
 
     role: str  # param, input, target, net, out, error, total, batch
@@ -274,8 +272,7 @@ def decimal_rounder(decimals: int) -> Rounder:
 # --------------------------------------------------------------- one step --
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """How a step turns gradients into updates.
 
     The default is the procedure of the post.  The other settings reproduce
@@ -310,8 +307,7 @@ class Rule:
 EXACT = Rule()
 
 
-@dataclass
-class SampleRecord:
+class SampleRecord(NamedTuple):
     """One sample's part of a step: its adjoints (d E_total / d node) and the
     share of each path (child, position) -> number, as the engine summed them."""
 

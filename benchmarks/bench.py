@@ -1,0 +1,204 @@
+"""How fast is `stepprop train`?  Ratios against its peers, measured side by side.
+
+    python benchmarks/bench.py            # the full run (a few minutes)
+    python benchmarks/bench.py --quick    # fewer repetitions
+
+Every peer trains the post's network (2-2-2, sigmoid, squared error, eta 0.5)
+for 10,000 epochs, each as a whole process, so start-up counts:
+
+* stepprop: ``python -m stepprop train --epochs 10000 --format json``;
+* the floor: importing click, rich and pyyaml, plus a hand-unrolled float loop
+  written below (the same arithmetic, no framework);
+* micrograd's Value engine and PyTorch eager (float64, one thread), each when
+  it is installed, and skipped with a note when it is not.
+
+Runs are interleaved (A B C A B C ...) so that a busy machine slows all of
+them alike; the medians are compared.  Then: 1,000,000 epochs, peak memory at
+1,000 vs 1,000,000 epochs, and a ladder of network sizes showing that the
+cost per epoch grows with parameters x samples and nothing worse.
+
+It prints figures; it asserts nothing.  The tests never time anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+PY = sys.executable
+
+HAND = textwrap.dedent("""
+    import math
+    def main(epochs):
+        w1, w2, w3, w4, w5, w6, w7, w8 = .15, .2, .25, .3, .4, .45, .5, .55
+        b1, b2, i1, i2, t1, t2, eta = .35, .6, .05, .1, .01, .99, .5
+        exp = math.exp
+        for _ in range(epochs):
+            nh1 = w1 * i1 + w2 * i2 + b1; nh2 = w3 * i1 + w4 * i2 + b1
+            h1 = 1 / (1 + exp(-nh1)); h2 = 1 / (1 + exp(-nh2))
+            no1 = w5 * h1 + w6 * h2 + b2; no2 = w7 * h1 + w8 * h2 + b2
+            o1 = 1 / (1 + exp(-no1)); o2 = 1 / (1 + exp(-no2))
+            e = 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+            d1 = -(t1 - o1) * o1 * (1 - o1); d2 = -(t2 - o2) * o2 * (1 - o2)
+            dh1 = (d1 * w5 + d2 * w7) * h1 * (1 - h1); dh2 = (d1 * w6 + d2 * w8) * h2 * (1 - h2)
+            w5 -= eta * d1 * h1; w6 -= eta * d1 * h2; w7 -= eta * d2 * h1; w8 -= eta * d2 * h2
+            w1 -= eta * dh1 * i1; w2 -= eta * dh1 * i2; w3 -= eta * dh2 * i1; w4 -= eta * dh2 * i2
+        return e
+    print(main(EPOCHS))
+""")
+
+MICROGRAD = textwrap.dedent("""
+    from micrograd.engine import Value
+    def sig(x):
+        return 1 / (1 + (-x).exp())
+    ws = [Value(v) for v in (.15, .2, .25, .3, .4, .45, .5, .55)]
+    b1, b2, i1, i2, t1, t2, eta = .35, .6, .05, .1, .01, .99, .5
+    for _ in range(EPOCHS):
+        w1, w2, w3, w4, w5, w6, w7, w8 = ws
+        h1 = sig(w1 * i1 + w2 * i2 + b1); h2 = sig(w3 * i1 + w4 * i2 + b1)
+        o1 = sig(w5 * h1 + w6 * h2 + b2); o2 = sig(w7 * h1 + w8 * h2 + b2)
+        e = 0.5 * (t1 - o1) ** 2 + 0.5 * (t2 - o2) ** 2
+        for w in ws:
+            w.grad = 0.0
+        e.backward()
+        for w in ws:
+            w.data -= eta * w.grad
+    print(e.data)
+""")
+
+TORCH = textwrap.dedent("""
+    import torch
+    torch.set_num_threads(1)
+    d = torch.float64
+    W1 = torch.tensor([[.15, .2], [.25, .3]], dtype=d, requires_grad=True)
+    W2 = torch.tensor([[.4, .45], [.5, .55]], dtype=d, requires_grad=True)
+    b1, b2 = torch.tensor(.35, dtype=d), torch.tensor(.6, dtype=d)
+    x, t = torch.tensor([.05, .1], dtype=d), torch.tensor([.01, .99], dtype=d)
+    for _ in range(EPOCHS):
+        h = torch.sigmoid(W1 @ x + b1)
+        o = torch.sigmoid(W2 @ h + b2)
+        e = (0.5 * (t - o) ** 2).sum()
+        e.backward()
+        with torch.no_grad():
+            W1 -= 0.5 * W1.grad; W2 -= 0.5 * W2.grad
+            W1.grad.zero_(); W2.grad.zero_()
+    print(e.item())
+""")
+
+
+def script(body: str, epochs: int, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.py"
+    path.write_text(body.replace("EPOCHS", str(epochs)))
+    return path
+
+
+def run(cmd: list[str]) -> tuple[float, int]:
+    """Wall time of a whole process, and its peak memory (KiB)."""
+    began = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    spent = time.perf_counter() - began
+    if status != 0:
+        raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
+    return spent, usage.ru_maxrss
+
+
+def medians(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {k: [] for k in commands}
+    for name, cmd in commands.items():  # warm the file cache
+        run(cmd)
+    for _ in range(repeat):
+        for name, cmd in commands.items():
+            times[name].append(run(cmd)[0])
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def ladder(quick: bool) -> None:
+    import random
+
+    import yaml
+
+    from stepprop import config, network
+
+    print("\nThe size ladder: seconds per epoch against parameters x samples (in-process, no start-up)")
+    print(f"{'network':>14} {'samples':>8} {'params':>7} {'epochs':>7} {'s/epoch':>11} {'us per param-sample':>20}")
+    rnd = random.Random(1)
+    for shape, samples in [((2, 2, 2), 1), ((4, 8, 4), 8), ((8, 16, 16, 4), 32), ((8, 32, 32, 4), 64)]:
+        layers = [{"weights": [[round(rnd.uniform(-0.5, 0.5), 3) for _ in range(a)] for _ in range(b)],
+                   "bias": [0.0] * b} for a, b in zip(shape, shape[1:])]
+        data = [{"inputs": [round(rnd.random(), 3) for _ in range(shape[0])],
+                 "targets": [round(rnd.random(), 3) for _ in range(shape[-1])]} for _ in range(samples)]
+        cfg = config.parse(yaml.safe_dump({"samples": data, "eta": 0.1, "batch_size": 16, "layers": layers}))
+        net = network.Network(cfg)
+        params = len(net.params)
+        epochs = 1
+        while True:
+            began = time.perf_counter()
+            network.train(net, epochs)
+            spent = time.perf_counter() - began
+            if spent > (0.3 if quick else 1.0) or epochs >= 10_000:
+                break
+            epochs *= 4
+        per = spent / epochs
+        print(f"{'-'.join(map(str, shape)):>14} {samples:>8} {params:>7} {epochs:>7} {per:>11.3g} "
+              f"{per / (params * samples) * 1e6:>20.3g}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions")
+    args = parser.parse_args()
+    repeat = 5 if args.quick else 15
+    folder = Path(tempfile.mkdtemp(prefix="stepprop-bench-"))
+    print(f"stepprop benchmark, {time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
+          f"{platform.machine()}, {os.cpu_count()} cores")
+    commands = {
+        "stepprop train": [PY, "-m", "stepprop", "train", "--epochs", "10000", "--format", "json"],
+        "import click, rich, yaml": [PY, "-c", "import click, rich, yaml"],
+        "hand-unrolled loop": [PY, str(script(HAND, 10_000, folder, "hand"))],
+        "empty python": [PY, "-c", "pass"],
+    }
+    notes = []
+    if importlib.util.find_spec("micrograd"):
+        commands["micrograd"] = [PY, str(script(MICROGRAD, 10_000, folder, "micro"))]
+    else:
+        notes.append("micrograd is not installed here (pip install micrograd): skipped")
+    if importlib.util.find_spec("torch"):
+        commands["PyTorch eager"] = [PY, str(script(TORCH, 10_000, folder, "torch"))]
+    else:
+        notes.append("PyTorch is not installed here (pip install torch): skipped")
+    m = medians(commands, repeat)
+    print(f"\nThe post's network, 10,000 epochs, whole process (median of {repeat}, interleaved):")
+    for name, seconds in m.items():
+        print(f"  {name:<26} {seconds * 1000:8.1f} ms")
+    for note in notes:
+        print(f"  {note}")
+    floor = m["import click, rich, yaml"] + m["hand-unrolled loop"] - m["empty python"]
+    ours = m["stepprop train"]
+    print("\nRatios:")
+    print(f"  stepprop / (import floor + hand loop)   {ours / floor:6.2f}   (goal: at most 1.5)")
+    if "PyTorch eager" in m:
+        print(f"  PyTorch eager / stepprop                {m['PyTorch eager'] / ours:6.1f}   (goal: at least 25)")
+    if "micrograd" in m:
+        print(f"  micrograd / stepprop                    {m['micrograd'] / ours:6.1f}   (goal: at least 5)")
+
+    spent, _ = run([PY, "-m", "stepprop", "train", "--epochs", "1000000", "--format", "json"])
+    print(f"\n1,000,000 epochs of the post's network: {spent:.2f} s (whole process)")
+    _, small = run([PY, "-m", "stepprop", "train", "--epochs", "1000", "--format", "json"])
+    _, large = run([PY, "-m", "stepprop", "train", "--epochs", "1000000", "--format", "json"])
+    print(f"Peak memory: {small / 1024:.1f} MiB at 1,000 epochs, {large / 1024:.1f} MiB at 1,000,000 "
+          f"({(large - small) / small * 100:+.1f}%)")
+    ladder(args.quick)
+
+
+if __name__ == "__main__":
+    main()

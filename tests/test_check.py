@@ -1,0 +1,761 @@
+"""``stepprop check``: grading a student's numbers and naming the mistake.
+
+Every expected number below is worked out by hand in this file, with plain
+float arithmetic on the post's network (inputs 0.05, 0.10; targets 0.01,
+0.99; w1..w8 = .15 .2 .25 .3 .4 .45 .5 .55; b1 = .35 shared by h1 and h2;
+b2 = .6 shared by o1 and o2; eta 0.5; sigmoid; E = sum of 1/2 (t - out)^2;
+biases fixed) or on small configs written out here.  A wrong answer is the
+number a student gets by making one mistake of the catalogue; the test then
+asks check to name that mistake and no other.  Nothing expected is read back
+from stepprop itself, except in the ``explain --names`` round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from stepprop import config as configs
+from stepprop.check import check, load_answers
+from stepprop.cli import main
+from stepprop.errors import StepPropError
+
+DATA = Path(__file__).parent / "data"
+STEP_ANSWERS = DATA / "mazur-step-answers.yaml"
+TRAINED_ANSWERS = DATA / "mazur-10000-answers.yaml"
+
+ALL_IDS = {
+    "weights_transposed": 1,
+    "updated_weights_in_hidden_deltas": 2,
+    "activation_derivative_left_out": 3,
+    "gradient_added": 4,
+    "squared_error_without_half": 5,
+    "mean_instead_of_sum": 5,
+    "sum_instead_of_mean": 5,
+    "learning_rate_forgotten": 6,
+    "fixed_bias_updated": 7,
+    "bias_not_updated": 7,
+    "shared_bias_split": 7,
+    "biases_pooled": 7,
+}
+
+
+# ------------------------------------------------------------ by hand --
+
+
+def sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def fmt(x: float, places: int = 9) -> str:
+    """A number as a student writes it, to ``places`` decimals."""
+    return f"{x:.{places}f}"
+
+
+def agrees(x: float, text: str) -> bool:
+    """Does ``x`` read ``text`` to the digits written (half a unit of the last place)?"""
+    given = Decimal(text)
+    return abs(Decimal(repr(x)) - given) <= Decimal(5).scaleb(given.as_tuple().exponent - 1)
+
+
+# The post's network, the forward and backward pass written out.
+I1, I2 = 0.05, 0.10
+T1, T2 = 0.01, 0.99
+W1, W2, W3, W4, W5, W6, W7, W8 = 0.15, 0.20, 0.25, 0.30, 0.40, 0.45, 0.50, 0.55
+B1, B2 = 0.35, 0.60
+ETA = 0.5
+
+NET_H1 = W1 * I1 + W2 * I2 + B1
+NET_H2 = W3 * I1 + W4 * I2 + B1
+OUT_H1, OUT_H2 = sigmoid(NET_H1), sigmoid(NET_H2)
+NET_O1 = W5 * OUT_H1 + W6 * OUT_H2 + B2
+NET_O2 = W7 * OUT_H1 + W8 * OUT_H2 + B2
+OUT_O1, OUT_O2 = sigmoid(NET_O1), sigmoid(NET_O2)
+E_TOTAL = 0.5 * (T1 - OUT_O1) ** 2 + 0.5 * (T2 - OUT_O2) ** 2
+DELTA_O1 = (OUT_O1 - T1) * OUT_O1 * (1 - OUT_O1)
+DELTA_O2 = (OUT_O2 - T2) * OUT_O2 * (1 - OUT_O2)
+DE_DOUT_H1 = DELTA_O1 * W5 + DELTA_O2 * W7
+DE_DOUT_H2 = DELTA_O1 * W6 + DELTA_O2 * W8
+DELTA_H1 = DE_DOUT_H1 * OUT_H1 * (1 - OUT_H1)
+DELTA_H2 = DE_DOUT_H2 * OUT_H2 * (1 - OUT_H2)
+GRAD = {
+    "w1": DELTA_H1 * I1, "w2": DELTA_H1 * I2, "w3": DELTA_H2 * I1, "w4": DELTA_H2 * I2,
+    "w5": DELTA_O1 * OUT_H1, "w6": DELTA_O1 * OUT_H2, "w7": DELTA_O2 * OUT_H1, "w8": DELTA_O2 * OUT_H2,
+}
+WEIGHTS = {"w1": W1, "w2": W2, "w3": W3, "w4": W4, "w5": W5, "w6": W6, "w7": W7, "w8": W8}
+
+
+def post_error(w: dict[str, float], b1: float = B1, b2: float = B2) -> float:
+    """E_total of the post's sample with these weights (a forward pass by hand)."""
+    h1 = sigmoid(w["w1"] * I1 + w["w2"] * I2 + b1)
+    h2 = sigmoid(w["w3"] * I1 + w["w4"] * I2 + b1)
+    o1 = sigmoid(w["w5"] * h1 + w["w6"] * h2 + b2)
+    o2 = sigmoid(w["w7"] * h1 + w["w8"] * h2 + b2)
+    return 0.5 * (T1 - o1) ** 2 + 0.5 * (T2 - o2) ** 2
+
+
+def test_the_hand_calculation_is_the_posts():
+    """The hand calculation above reproduces the post's printed figures."""
+    assert agrees(OUT_H1, "0.593269992")
+    assert agrees(OUT_O2, "0.772928465")
+    assert agrees(E_TOTAL, "0.298371109")
+    assert agrees(DELTA_O1, "0.138498562")
+    assert agrees(GRAD["w5"], "0.082167041")
+    assert agrees(DE_DOUT_H1, "0.036350306")
+    assert agrees(W1 - ETA * GRAD["w1"], "0.149780716")
+
+
+# The post's network with biases that are updated (shared_bias_split, bias_not_updated).
+POST_UPDATING_BIASES = """\
+inputs: [0.05, 0.10]
+targets: [0.01, 0.99]
+eta: 0.5
+update_biases: true
+layers:
+  - weights: [[0.15, 0.20], [0.25, 0.30]]
+    bias: 0.35
+  - weights: [[0.40, 0.45], [0.50, 0.55]]
+    bias: 0.60
+"""
+
+# A 2-2-3 network of our own: one bias per neuron, updated, the mean squared
+# error (three outputs, so that neither the sum of (t - out)^2 nor of
+# 1/2 (t - out)^2 is the same as the mean), eta 0.4.
+# Names: w1 w2 (h1), w3 w4 (h2), w5 w6 (o1), w7 w8 (o2), w9 w10 (o3);
+# b1 b2 (h1, h2), b3 b4 b5 (o1, o2, o3).
+OWN = """\
+inputs: [0.1, 0.2]
+targets: [0.2, 0.7, 0.9]
+eta: 0.4
+update_biases: true
+loss: mean_squared_error
+layers:
+  - weights: [[0.1, 0.3], [0.2, 0.4]]
+    bias: [0.1, 0.2]
+  - weights: [[0.5, 0.6], [0.7, 0.8], [0.3, 0.9]]
+    bias: [0.3, 0.4, 0.5]
+"""
+OWN_X = [0.1, 0.2]
+OWN_T = [0.2, 0.7, 0.9]
+OWN_W1 = [[0.1, 0.3], [0.2, 0.4]]
+OWN_B1 = [0.1, 0.2]
+OWN_W2 = [[0.5, 0.6], [0.7, 0.8], [0.3, 0.9]]
+OWN_B2 = [0.3, 0.4, 0.5]
+OWN_ETA = 0.4
+
+
+def own_by_hand() -> dict[str, object]:
+    """Forward pass and output/hidden deltas of OWN, with the mean squared error."""
+    h = [sigmoid(sum(w * x for w, x in zip(row, OWN_X)) + b) for row, b in zip(OWN_W1, OWN_B1)]
+    o = [sigmoid(sum(w * x for w, x in zip(row, h)) + b) for row, b in zip(OWN_W2, OWN_B2)]
+    n = len(o)
+    d_out = [2 * (ok - tk) / n for ok, tk in zip(o, OWN_T)]  # d/d out of (1/n) sum (t - out)^2
+    delta_o = [g * ok * (1 - ok) for g, ok in zip(d_out, o)]
+    delta_h = [sum(delta_o[k] * OWN_W2[k][j] for k in range(n)) * h[j] * (1 - h[j]) for j in range(len(h))]
+    return {"h": h, "o": o, "delta_o": delta_o, "delta_h": delta_h,
+            "mse": sum((tk - ok) ** 2 for ok, tk in zip(o, OWN_T)) / n}
+
+
+# ------------------------------------------------------------- helpers --
+
+
+def write_answers(folder: Path, answers: dict[str, str], name: str = "answers.yaml") -> Path:
+    path = folder / name
+    path.write_text("".join(f"{json.dumps(k)}: {v}\n" for k, v in answers.items()), encoding="utf-8")
+    return path
+
+
+def grade(folder: Path, answers: dict[str, str], config_text: str | None = None,
+          epochs: int | None = None) -> dict[str, dict]:
+    """Grade through the library; the JSON form of each answer by name."""
+    path = write_answers(folder, answers)
+    cfg = configs.load() if config_text is None else configs.parse(config_text, "own.yaml")
+    report = check(cfg, load_answers(path), epochs, str(path))
+    return {a["name"]: a for a in report.to_dict()["answers"]}
+
+
+def run(*args: str) -> Result:
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result
+
+
+# ------------------------------------------------ the post's own numbers --
+
+
+@pytest.fixture(scope="module")
+def step_json() -> dict:
+    result = run("check", str(STEP_ANSWERS), "--format", "json")
+    assert result.exit_code == 1, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def trained_json() -> dict:
+    """The post's figures after 10,000 epochs (trained once for the module)."""
+    result = run("check", "--epochs", "10000", str(TRAINED_ANSWERS), "--format", "json")
+    assert result.exit_code == 1, result.output
+    return json.loads(result.stdout)
+
+
+def by_name(data: dict) -> dict[str, dict]:
+    return {a["name"]: a for a in data["answers"]}
+
+
+def test_the_posts_step_figures(step_json):
+    answers = by_name(step_json)
+    written = [line.split(":")[0] for line in STEP_ANSWERS.read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+    assert list(answers) == written
+    for name, a in answers.items():
+        if name == "error_after":
+            assert a["status"] == "wrong"
+            assert a["given_text"] == "0.291027924"
+            assert a["mistake"] == "updated_weights_in_hidden_deltas"
+            assert "mistake 2" in a["note"]
+        elif name == "dE_o2/dout_h1":
+            assert a["status"] == "rounded", a
+            assert a["mistake"] is None
+        else:
+            assert a["status"] == "correct", a
+            assert a["mistake"] is None and a["mistakes"] == []
+    assert step_json["counts"] == {"correct": len(answers) - 2, "rounded": 1, "wrong": 1}
+    assert step_json["epochs"] is None
+
+
+def test_error_after_exact_value_is_the_hand_calculation(step_json):
+    updated = {n: WEIGHTS[n] - ETA * GRAD[n] for n in WEIGHTS}
+    exact_after = post_error(updated)
+    a = by_name(step_json)["error_after"]
+    assert a["exact"] == pytest.approx(exact_after, rel=1e-12)
+    assert not agrees(exact_after, "0.291027924")
+    # mistake 2 by hand: the hidden deltas with w5+ ... w8+
+    d_h1 = (DELTA_O1 * updated["w5"] + DELTA_O2 * updated["w7"]) * OUT_H1 * (1 - OUT_H1)
+    d_h2 = (DELTA_O1 * updated["w6"] + DELTA_O2 * updated["w8"]) * OUT_H2 * (1 - OUT_H2)
+    mistaken = dict(updated)
+    for n, d, x in (("w1", d_h1, I1), ("w2", d_h1, I2), ("w3", d_h2, I1), ("w4", d_h2, I2)):
+        mistaken[n] = WEIGHTS[n] - ETA * d * x
+    assert agrees(post_error(mistaken), "0.291027924")
+    assert set(a["mistakes"]) == {"updated_weights_in_hidden_deltas"}
+
+
+def test_the_posts_figures_after_10000_epochs(trained_json):
+    answers = by_name(trained_json)
+    assert trained_json["epochs"] == 10000
+    assert answers["error"]["status"] == "correct"
+    for name, given in (("out_o1", "0.015912196"), ("out_o2", "0.984065734")):
+        a = answers[name]
+        assert a["given_text"] == given
+        assert a["status"] == "wrong", a
+        assert a["mistake"] == "updated_weights_in_hidden_deltas"
+        assert set(a["mistakes"]) == {"updated_weights_in_hidden_deltas"}
+        assert "mistake 2" in a["note"]
+    assert trained_json["counts"] == {"correct": 1, "rounded": 0, "wrong": 2}
+
+
+def test_the_posts_figure_that_was_rounded_along_the_way(step_json):
+    """-0.019049119 is delta_o2 rounded to 9 decimals, times w7: a hand calculation."""
+    a = by_name(step_json)["dE_o2/dout_h1"]
+    assert a["exact"] == pytest.approx(DELTA_O2 * W7, rel=1e-12)
+    assert not agrees(DELTA_O2 * W7, "-0.019049119")
+    assert a["rounded_value"] is not None and agrees(a["rounded_value"], "-0.019049119")
+
+
+# ------------------------------------------------------ each mistake --
+
+# (id, quantity, the mistaken number worked out by hand, config or None for the post's)
+MISTAKE_CASES = [
+    # 1: weights read column by column: net_h1 = w1*i1 + w3*i2 + b1
+    pytest.param("weights_transposed", "net_h1", W1 * I1 + W3 * I2 + B1, None, id="1-net_h1"),
+    # 1: the output layer read column by column: net_o1 = w5*out_h1 + w7*out_h2 + b2
+    pytest.param("weights_transposed", "net_o1", W5 * OUT_H1 + W7 * OUT_H2 + B2, None, id="1-net_o1"),
+    # 1, backwards pass only: dnet_o2/dout_h1 taken as w6 (h2 -> o1), not w7
+    pytest.param("weights_transposed", "dE_o2/dout_h1", DELTA_O2 * W6, None, id="1b-dE_o2/dout_h1"),
+    pytest.param("weights_transposed", "dE_total/dout_h1", DELTA_O1 * W5 + DELTA_O2 * W6, None,
+                 id="1b-dE_total/dout_h1"),
+    # 2: the hidden deltas with the updated w5+, w7+
+    pytest.param("updated_weights_in_hidden_deltas", "dE_total/dout_h1",
+                 DELTA_O1 * (W5 - ETA * GRAD["w5"]) + DELTA_O2 * (W7 - ETA * GRAD["w7"]), None, id="2-dout_h1"),
+    pytest.param("updated_weights_in_hidden_deltas", "dE_total/dw1",
+                 (DELTA_O1 * (W5 - ETA * GRAD["w5"]) + DELTA_O2 * (W7 - ETA * GRAD["w7"]))
+                 * OUT_H1 * (1 - OUT_H1) * I1, None, id="2-dw1"),
+    # 3: out_o1 * (1 - out_o1) left out: dE/dw5 = (out_o1 - t1) * out_h1
+    pytest.param("activation_derivative_left_out", "dE_total/dw5", (OUT_O1 - T1) * OUT_H1, None, id="3-dw5"),
+    # 3: out_h1 * (1 - out_h1) left out: dE/dw1 = dE/dout_h1 * i1
+    pytest.param("activation_derivative_left_out", "dE_total/dw1", DE_DOUT_H1 * I1, None, id="3-dw1"),
+    # 4: w5+ = w5 + eta * dE/dw5
+    pytest.param("gradient_added", "w5+", W5 + ETA * GRAD["w5"], None, id="4-w5+"),
+    pytest.param("gradient_added", "w1+", W1 + ETA * GRAD["w1"], None, id="4-w1+"),
+    # 5: (t - out)^2 without the 1/2: dE/dout_o1 = 2 (out_o1 - t1)
+    pytest.param("squared_error_without_half", "dE_total/dout_o1", 2 * (OUT_O1 - T1), None, id="5-no-half"),
+    pytest.param("squared_error_without_half", "E_total", (T1 - OUT_O1) ** 2 + (T2 - OUT_O2) ** 2, None,
+                 id="5-no-half-E"),
+    # 5: the mean over the two outputs of 1/2 (t - out)^2
+    pytest.param("mean_instead_of_sum", "E_total", E_TOTAL / 2, None, id="5-mean-E"),
+    pytest.param("mean_instead_of_sum", "dE_total/dout_o1", (OUT_O1 - T1) / 2, None, id="5-mean-dout"),
+    # 6: the learning rate forgotten; with the post's eta = 0.5 the updates are
+    # those of "no 1/2" too, but the error after them is not (it has the 1/2)
+    pytest.param("learning_rate_forgotten", "error_after",
+                 post_error({n: WEIGHTS[n] - GRAD[n] for n in WEIGHTS}), None, id="6-error_after"),
+    # 7: the post's fixed b2 updated anyway: b2+ = b2 - eta * (delta_o1 + delta_o2)
+    pytest.param("fixed_bias_updated", "b2+", B2 - ETA * (DELTA_O1 + DELTA_O2), None, id="7-fixed-b2"),
+    pytest.param("fixed_bias_updated", "b1+", B1 - ETA * (DELTA_H1 + DELTA_H2), None, id="7-fixed-b1"),
+    # 7: a shared bias treated as o1's own: b2+ = b2 - eta * delta_o1 (biases updated)
+    pytest.param("shared_bias_split", "b2+", B2 - ETA * DELTA_O1, POST_UPDATING_BIASES, id="7-split-b2"),
+    pytest.param("shared_bias_split", "b1+", B1 - ETA * DELTA_H1, POST_UPDATING_BIASES, id="7-split-b1"),
+    # 7: biases that should be updated kept fixed
+    pytest.param("bias_not_updated", "b2+", B2, POST_UPDATING_BIASES, id="7-not-updated-b2"),
+]
+
+
+def _own_cases() -> list:
+    h = own_by_hand()
+    o, d_o, d_h = h["o"], h["delta_o"], h["delta_h"]
+    return [
+        # 5: the sum of (t - out)^2 where the config takes the mean
+        pytest.param("sum_instead_of_mean", "E_total", sum((t - ok) ** 2 for ok, t in zip(o, OWN_T)), OWN,
+                     id="5-sum-E"),
+        # 5: the sum of 1/2 (t - out)^2: dE/dout_o1 = out_o1 - t1
+        pytest.param("sum_instead_of_mean", "dE_total/dout_o1", o[0] - OWN_T[0], OWN, id="5-sum-half-dout"),
+        # 6: w5+ = w5 - dE/dw5 (eta = 0.4 forgotten)
+        pytest.param("learning_rate_forgotten", "w5+", OWN_W2[0][0] - d_o[0] * h["h"][0], OWN, id="6-own-w5+"),
+        # 7: per-neuron biases kept fixed
+        pytest.param("bias_not_updated", "b3+", OWN_B2[0], OWN, id="7-own-not-updated"),
+        # 7: per-neuron biases pooled: b3+ = b3 - eta * (delta_o1 + delta_o2 + delta_o3)
+        pytest.param("biases_pooled", "b3+", OWN_B2[0] - OWN_ETA * sum(d_o), OWN, id="7-pooled-b3"),
+        pytest.param("biases_pooled", "b2+", OWN_B1[1] - OWN_ETA * sum(d_h), OWN, id="7-pooled-b2"),
+    ]
+
+
+MISTAKE_CASES += _own_cases()
+
+
+def _exact(name: str, config_text: str | None) -> float:
+    """The exact value of a quantity of MISTAKE_CASES, by hand."""
+    if config_text is None:
+        table = {
+            "net_h1": NET_H1, "net_o1": NET_O1, "dE_o2/dout_h1": DELTA_O2 * W7, "dE_total/dout_h1": DE_DOUT_H1,
+            "dE_total/dw1": GRAD["w1"], "dE_total/dw5": GRAD["w5"], "w5+": W5 - ETA * GRAD["w5"],
+            "w1+": W1 - ETA * GRAD["w1"], "dE_total/dout_o1": OUT_O1 - T1, "E_total": E_TOTAL,
+            "error_after": post_error({n: WEIGHTS[n] - ETA * GRAD[n] for n in WEIGHTS}), "b2+": B2, "b1+": B1,
+        }
+        return table[name]
+    if config_text == POST_UPDATING_BIASES:
+        return {"b2+": B2 - ETA * (DELTA_O1 + DELTA_O2), "b1+": B1 - ETA * (DELTA_H1 + DELTA_H2)}[name]
+    h = own_by_hand()
+    return {
+        "E_total": h["mse"], "dE_total/dout_o1": 2 * (h["o"][0] - OWN_T[0]) / 3,
+        "w5+": OWN_W2[0][0] - OWN_ETA * h["delta_o"][0] * h["h"][0],
+        "b3+": OWN_B2[0] - OWN_ETA * h["delta_o"][0], "b2+": OWN_B1[1] - OWN_ETA * h["delta_h"][1],
+    }[name]
+
+
+@pytest.mark.parametrize("mistake,name,value,config_text", MISTAKE_CASES)
+def test_each_mistake_is_named_alone(tmp_path, mistake, name, value, config_text):
+    given = fmt(value)
+    exact = _exact(name, config_text)
+    assert not agrees(exact, given), "the mistaken number must differ from the exact one"
+    a = grade(tmp_path, {name: given}, config_text)[name]
+    assert a["exact"] == pytest.approx(exact, rel=1e-12, abs=1e-15)
+    assert a["status"] == "wrong", a
+    assert a["mistake"] == mistake, a
+    assert set(a["mistakes"]) == {mistake}, a
+    assert a["note"].startswith(f"mistake {ALL_IDS[mistake]}:"), a
+    assert "close" not in a["note"]  # reproduced to every digit, not approximately
+    assert a["explanation"]
+
+
+def test_every_catalogue_mistake_has_a_case():
+    from stepprop.mistakes import catalogue
+
+    covered = {p.values[0] for p in MISTAKE_CASES}
+    assert covered == set(ALL_IDS)
+    for text in (None, POST_UPDATING_BIASES, OWN):
+        cfg = configs.load() if text is None else configs.parse(text)
+        for m in catalogue(cfg):
+            assert m.id in ALL_IDS and ALL_IDS[m.id] == m.number, m
+
+
+def test_a_readers_comment_transposed_weight_in_the_backwards_pass(tmp_path):
+    """A reader wrote dE_o2/dout_h1 = -0.017144288, close to delta_o2 * w6
+    (= -0.0171442...): w6 (h2 -> o1) used where w7 (h1 -> o2) belongs."""
+    assert abs(DELTA_O2 * W6 - (-0.017144288)) < 1e-4 * abs(DELTA_O2 * W6)
+    assert not agrees(DELTA_O2 * W6, "-0.017144288")
+    a = grade(tmp_path, {"dE_o2/dout_h1": "-0.017144288"})["dE_o2/dout_h1"]
+    assert a["status"] == "wrong"
+    assert a["mistake"] == "weights_transposed"
+    assert set(a["mistakes"]) == {"weights_transposed"}
+    assert "mistake 1" in a["note"] and "close" in a["note"]  # near, not to every digit
+    assert "w6" in a["explanation"] and "w7" in a["explanation"]
+
+
+def test_a_readers_comment_in_the_text_output(tmp_path):
+    path = write_answers(tmp_path, {"dE_o2/dout_h1": "-0.017144288"})
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    details = result.stdout.split("dE_o2/dout_h1: -0.017144288 is wrong", 1)[1]
+    assert "mistake 1" in details and "w6" in details and "w7" in details
+
+
+def test_a_wrong_number_no_mistake_explains(tmp_path):
+    a = grade(tmp_path, {"out_h1": "0.123456"})["out_h1"]
+    assert a["status"] == "wrong"
+    assert a["mistake"] is None and a["mistakes"] == []
+    assert a["note"]
+
+
+# ------------------------------------------------- digits and rounding --
+
+
+def test_fewer_digits(tmp_path):
+    graded = grade(tmp_path, {"out_h1": "0.5933", "out_h2": "0.5969", "net_h1": "0.38"})
+    assert graded["out_h1"]["status"] == "correct"
+    assert graded["out_h2"]["status"] == "correct"
+    assert graded["net_h1"]["status"] == "correct"
+    assert grade(tmp_path, {"out_h1": "0.59"})["out_h1"]["status"] == "correct"
+    for wrong in ("0.5932", "0.5934", "0.594", "0.60"):
+        assert grade(tmp_path, {"out_h1": wrong})["out_h1"]["status"] == "wrong", wrong
+
+
+def half_up(x: float, places: int) -> float:
+    return float(Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+
+
+def hand_rounded(places: int | None) -> dict[str, float]:
+    """The post's step by hand, every intermediate rounded (half up) to ``places``:
+    each value, each local derivative, each product and each sum."""
+    r = (lambda x: x) if places is None else (lambda x: half_up(x, places))
+    v: dict[str, float] = {}
+    v["net_h1"] = nh1 = r(W1 * I1 + W2 * I2 + B1)
+    v["net_h2"] = nh2 = r(W3 * I1 + W4 * I2 + B1)
+    v["out_h1"] = h1 = r(sigmoid(nh1))
+    v["out_h2"] = h2 = r(sigmoid(nh2))
+    v["net_o1"] = no1 = r(W5 * h1 + W6 * h2 + B2)
+    v["net_o2"] = no2 = r(W7 * h1 + W8 * h2 + B2)
+    v["out_o1"] = o1 = r(sigmoid(no1))
+    v["out_o2"] = o2 = r(sigmoid(no2))
+    v["E_o1"] = e1 = r(0.5 * (T1 - o1) ** 2)
+    v["E_o2"] = e2 = r(0.5 * (T2 - o2) ** 2)
+    v["E_total"] = r(e1 + e2)
+    v["dE_total/dout_o1"] = g1 = r(o1 - T1)
+    v["dE_total/dout_o2"] = g2 = r(o2 - T2)
+    v["dout_o1/dnet_o1"] = s1 = r(o1 * (1 - o1))
+    v["dout_o2/dnet_o2"] = s2 = r(o2 * (1 - o2))
+    v["delta_o1"] = d1 = r(g1 * s1)
+    v["delta_o2"] = d2 = r(g2 * s2)
+    grads = {"w5": r(d1 * h1), "w6": r(d1 * h2), "w7": r(d2 * h1), "w8": r(d2 * h2)}
+    v["dE_o1/dout_h1"] = a1 = r(d1 * W5)
+    v["dE_o2/dout_h1"] = a2 = r(d2 * W7)
+    v["dE_total/dout_h1"] = gh1 = r(a1 + a2)
+    v["dE_total/dout_h2"] = gh2 = r(r(d1 * W6) + r(d2 * W8))
+    v["dout_h1/dnet_h1"] = sh1 = r(h1 * (1 - h1))
+    v["dout_h2/dnet_h2"] = sh2 = r(h2 * (1 - h2))
+    v["delta_h1"] = dh1 = r(gh1 * sh1)
+    v["delta_h2"] = dh2 = r(gh2 * sh2)
+    grads.update({"w1": r(dh1 * I1), "w2": r(dh1 * I2), "w3": r(dh2 * I1), "w4": r(dh2 * I2)})
+    for n, g in grads.items():
+        v[f"dE_total/d{n}"] = g
+        v[f"{n}+"] = r(WEIGHTS[n] - r(ETA * g))
+    return v
+
+
+@pytest.mark.parametrize("places", [4, 3])
+def test_hand_rounded_chains_are_rounded(tmp_path, places):
+    exact = hand_rounded(None)
+    by_hand = hand_rounded(places)
+    differ = [n for n in by_hand if by_hand[n] != half_up(exact[n], places)]
+    same = [n for n in by_hand if n not in differ]
+    if places == 4:
+        # these come out differently when every step is rounded to 4 decimals
+        assert {"dE_o2/dout_h1", "dE_total/dout_h1", "delta_h2", "w2+", "w6+"} <= set(differ)
+        # and these don't (then they are simply correct)
+        assert {"out_h1", "dE_total/dw5"} <= set(same)
+    assert len(differ) >= 5
+    graded = grade(tmp_path, {n: fmt(v, places) for n, v in by_hand.items()})
+    for n in differ:
+        assert graded[n]["status"] == "rounded", (n, by_hand[n], graded[n])
+        assert graded[n]["rounded_value"] == pytest.approx(by_hand[n], abs=10.0 ** -(places + 3))
+        assert graded[n]["mistake"] is None
+    for n in same:
+        assert graded[n]["status"] == "correct", (n, by_hand[n], graded[n])
+
+
+def test_a_mistake_made_while_rounding(tmp_path):
+    """The gradient added, every step rounded to 4 decimals: w2+ = w2 + eta * dE/dw2
+    comes out 0.2005 by hand, not 0.2004 (the exact mistaken number, rounded)."""
+    by_hand = hand_rounded(4)
+    mistaken = half_up(W2 + half_up(ETA * by_hand["dE_total/dw2"], 4), 4)
+    assert fmt(mistaken, 4) == "0.2005"
+    assert half_up(W2 + ETA * GRAD["w2"], 4) != mistaken
+    for given in (fmt(mistaken, 4), fmt(W2 + ETA * GRAD["w2"], 4)):
+        a = grade(tmp_path, {"w2+": given})["w2+"]
+        assert a["status"] == "wrong", a
+        assert a["mistake"] == "gradient_added" and set(a["mistakes"]) == {"gradient_added"}, a
+
+
+def test_rounding_is_not_accepted_after_many_epochs(trained_json):
+    """After 10,000 epochs a hand calculation is not done: only exact or wrong."""
+    assert all(a["status"] != "rounded" for a in trained_json["answers"])
+
+
+# -------------------------------------------------------------- errors --
+
+
+def test_unknown_name(tmp_path):
+    path = write_answers(tmp_path, {"out_h1": "0.5933", "dE_totl/dw5": "0.082167041"})
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    err = result.stderr
+    assert f"{path}:2:1" in err
+    assert "unknown quantity 'dE_totl/dw5'" in err
+    assert "did you mean" in err and "'dE_total/dw5'" in err
+    assert "explain --names" in err
+    assert result.stdout == ""
+
+
+def test_unknown_name_library_error(tmp_path):
+    path = write_answers(tmp_path, {"out_h1": "0.5933", "net_o3": "1.1"})
+    with pytest.raises(StepPropError) as info:
+        check(configs.load(), load_answers(path), None, str(path))
+    assert str(info.value).startswith(f"{path}:2:1:")
+    assert "did you mean" in str(info.value) and "'net_o1'" in str(info.value)
+
+
+@pytest.mark.parametrize("text,words", [
+    ("out_h1: abc\n", ["1:9", "out_h1", "number"]),
+    ("out_h1: true\n", ["1:9", "number"]),
+    ("out_h1:\n", ["1:8", "number"]),
+    ("out_h1: .nan\n", ["number"]),
+    ("out_h1: [0.5]\n", ["number"]),
+    ("- 0.5933\n", ["mapping"]),
+    ("{}\n", ["no answers"]),
+    ("out_h1: 0.5933\nout_h1: 0.5933\n", ["2:1", "out_h1"]),
+    ("out_h1: 0.5933\n  bad: [\n", ["YAML"]),
+])
+def test_bad_answers_files(tmp_path, text, words):
+    path = tmp_path / "answers.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: ")
+    assert str(path) in result.stderr
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+    assert "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("text", ["", "# nothing but a comment\n", "\n\n"])
+def test_empty_answers_file(tmp_path, text):
+    path = tmp_path / "answers.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:" in result.stderr and "empty" in result.stderr
+    assert "internal error" not in result.stderr
+
+
+def test_empty_answers_file_is_not_called_a_config(tmp_path):
+    """The message is about an answers file, not about a config's layers."""
+    path = tmp_path / "answers.yaml"
+    path.write_text("", encoding="utf-8")
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    assert "config" not in result.stderr and "layers" not in result.stderr
+    assert "answer" in result.stderr
+
+
+@pytest.mark.parametrize("text", ["0x1F", "0b1"])
+def test_hex_and_binary_answers(tmp_path, text):
+    path = tmp_path / "answers.yaml"
+    path.write_text(f"out_h1: {text}\n", encoding="utf-8")
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    assert "internal error" not in result.output
+    assert f"{path}:1:9: write the answer for out_h1 as a decimal number" in result.stderr
+
+
+def test_missing_answers_file(tmp_path):
+    result = run("check", str(tmp_path / "nowhere.yaml"))
+    assert result.exit_code == 1
+    assert str(tmp_path / "nowhere.yaml") in result.stderr and "no such file" in result.stderr
+
+
+def test_missing_config_file(tmp_path):
+    answers = write_answers(tmp_path, {"out_h1": "0.5933"})
+    result = run("check", str(tmp_path / "nowhere.yaml"), str(answers))
+    assert result.exit_code == 1
+    assert "no such file" in result.stderr
+
+
+def test_answers_file_is_a_directory(tmp_path):
+    result = run("check", str(tmp_path))
+    assert result.exit_code == 1
+    assert "directory" in result.stderr
+
+
+def test_too_many_files(tmp_path):
+    answers = write_answers(tmp_path, {"out_h1": "0.5933"})
+    result = run("check", str(answers), str(answers), str(answers))
+    assert result.exit_code == 2
+    assert "[CONFIG] ANSWERS" in result.stderr
+
+
+def test_no_files():
+    result = run("check")
+    assert result.exit_code == 2
+
+
+# ----------------------------------------------------------------- CLI --
+
+
+def test_text_output(tmp_path):
+    wrong_w5 = fmt(W5 + ETA * GRAD["w5"])
+    path = write_answers(tmp_path, {"out_h1": "0.5933", "dE_o2/dout_h1": "-0.019049119", "w5+": wrong_w5,
+                                    "out_o1": "0.42"})
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    out = result.stdout
+    table = out.split("\n")
+    header = next(line for line in table if line.split()[:5] == ["name", "student", "stepprop", "status", "note"])
+    row: dict[str, str] = {}
+    for line in table[table.index(header):]:  # the table's rows come first, then the details
+        if line.split() and line.split()[0] in ("out_h1", "dE_o2/dout_h1", "w5+", "out_o1"):
+            row.setdefault(line.split()[0], line)
+    assert "correct" in row["out_h1"] and "0.5933" in row["out_h1"] and "0.593269992" in row["out_h1"]
+    assert "rounded" in row["dE_o2/dout_h1"] and "9 decimals" in row["dE_o2/dout_h1"]
+    assert "wrong" in row["w5+"] and "mistake 4" in row["w5+"] and wrong_w5 in row["w5+"]
+    assert "wrong" in row["out_o1"]
+    assert "1 correct, 1 rounded, 2 wrong" in out
+    # a details section for each wrong answer, and only for those
+    assert f"w5+: {wrong_w5} is wrong" in out
+    details = out.split(f"w5+: {wrong_w5} is wrong", 1)[1].split("out_o1: 0.42 is wrong")[0]
+    assert "mistake 4" in details and "subtract" in details
+    assert "out_o1: 0.42 is wrong" in out
+    assert out.count(" is wrong") == 2
+
+
+def test_text_output_of_the_posts_step():
+    result = run("check", str(STEP_ANSWERS))
+    assert result.exit_code == 1
+    out = result.stdout
+    assert "error_after: 0.291027924 is wrong" in out
+    details = out.split("error_after: 0.291027924 is wrong", 1)[1]
+    assert "mistake 2" in details and "updated" in details
+    assert out.count(" is wrong") == 1
+
+
+def test_json_output_fields(tmp_path):
+    wrong = fmt(W1 * I1 + W3 * I2 + B1)
+    path = write_answers(tmp_path, {"out_h1": "0.5933", "net_h1": wrong})
+    result = run("check", str(path), "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["command"] == "check"
+    assert data["answers_file"] == str(path)
+    assert data["counts"] == {"correct": 1, "rounded": 0, "wrong": 1}
+    first, second = data["answers"]
+    assert first["name"] == "out_h1" and first["given"] == 0.5933 and first["status"] == "correct"
+    assert first["exact"] == pytest.approx(OUT_H1, rel=1e-14)
+    assert first["mistake"] is None
+    assert second["name"] == "net_h1" and second["given"] == float(wrong) and second["status"] == "wrong"
+    assert second["exact"] == pytest.approx(NET_H1, rel=1e-14)
+    assert second["mistake"] == "weights_transposed"
+    assert "w2" in second["explanation"] and "w3" in second["explanation"]
+
+
+@pytest.mark.parametrize("fmt_,heading", [("markdown", "## error_after: 0.291027924 is wrong"),
+                                          ("latex", "error\\_after: 0.291027924 is wrong"),
+                                          ("html", "error_after: 0.291027924 is wrong")])
+def test_other_formats(fmt_, heading):
+    result = run("check", str(STEP_ANSWERS), "--format", fmt_)
+    assert result.exit_code == 1
+    assert heading in result.stdout
+    assert "mistake 2" in result.stdout
+
+
+def test_exit_status_zero_when_nothing_is_wrong(tmp_path):
+    path = write_answers(tmp_path, {"out_h1": "0.593269992", "dE_o2/dout_h1": "-0.019049119"})
+    for fmt_ in ("text", "json"):
+        result = run("check", str(path), "--format", fmt_)
+        assert result.exit_code == 0, result.output
+    data = json.loads(run("check", str(path), "--format", "json").stdout)
+    assert data["counts"] == {"correct": 1, "rounded": 1, "wrong": 0}
+
+
+def test_explicit_config_file(tmp_path):
+    cfg = tmp_path / "own.yaml"
+    cfg.write_text(OWN, encoding="utf-8")
+    h = own_by_hand()
+    pooled = OWN_B2[0] - OWN_ETA * sum(h["delta_o"])
+    answers = write_answers(tmp_path, {"out_o3": fmt(h["o"][2]), "E_total": fmt(h["mse"]), "b3+": fmt(pooled)})
+    result = run("check", str(cfg), str(answers), "--format", "json")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["config"] == str(cfg)
+    graded = by_name(data)
+    assert graded["out_o3"]["status"] == "correct"
+    assert graded["E_total"]["status"] == "correct"
+    assert graded["b3+"]["status"] == "wrong" and graded["b3+"]["mistake"] == "biases_pooled"
+    # the same answers are wrong for the post's network, which has no o3
+    result = run("check", str(answers))
+    assert result.exit_code == 1 and "unknown quantity 'out_o3'" in result.stderr
+    # and only correct ones: exit 0
+    ok = write_answers(tmp_path, {"out_o3": fmt(h["o"][2])}, "ok.yaml")
+    assert run("check", str(cfg), str(ok)).exit_code == 0
+
+
+def test_bundled_config_by_name(tmp_path):
+    answers = write_answers(tmp_path, {"out_h1": "0.5933"})
+    assert run("check", "mazur", str(answers)).exit_code == 0
+
+
+# ------------------------------------------------------- explain --names --
+
+
+@pytest.mark.parametrize("bundled", ["mazur", "xor", "softmax", "tanh-relu"])
+def test_every_listed_name_is_accepted_and_correct(tmp_path, bundled):
+    names_text = run("explain", bundled, "--names").stdout.split()
+    names = json.loads(run("explain", bundled, "--names", "--format", "json").stdout)["names"]
+    assert names == names_text
+    assert len(names) == len(set(names))
+    step = json.loads(run("explain", bundled, "--format", "json").stdout)
+    exact = {**step["values"], **step["terms"], **{f"{p}+": v for p, v in step["updated"].items()},
+             "error": step["error"], "error_after": step["error_after"]}
+    assert set(names) <= set(exact)
+    path = write_answers(tmp_path, {n: repr(exact[n]) for n in names})
+    result = run("check", bundled, str(path), "--format", "json")
+    assert result.exit_code == 0, result.output
+    graded = json.loads(result.stdout)["answers"]
+    assert [a["name"] for a in graded] == names
+    assert all(a["status"] == "correct" for a in graded), [a for a in graded if a["status"] != "correct"]
+
+
+def test_after_training_the_listed_names_are_accepted(tmp_path):
+    """With --epochs, the names explain --names lists are still accepted (1 epoch: fast)."""
+    names = run("explain", "--names").stdout.split()
+    path = write_answers(tmp_path, {n: "0.5" for n in names})
+    result = run("check", "--epochs", "1", str(path), "--format", "json")
+    assert result.exit_code == 1
+    assert [a["name"] for a in json.loads(result.stdout)["answers"]] == names
+
+
+def test_every_name_check_accepts_after_training_is_listed(tmp_path):
+    names = run("explain", "--names").stdout.split()
+    path = write_answers(tmp_path, {"final_error": "0.2910"})
+    result = run("check", "--epochs", "1", str(path), "--format", "json")
+    accepted = result.exit_code in (0, 1) and result.stdout.startswith("{")
+    assert not accepted or "final_error" in names
+
+
+def test_the_posts_names_include_every_quantity_of_the_post():
+    names = set(run("explain", "--names").stdout.split())
+    written = {line.split(":")[0] for line in STEP_ANSWERS.read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert written <= names
+    assert {"b1+", "b2+", "delta_h1", "dE_total/db2", "dnet_o2/dout_h1"} <= names
