@@ -57,7 +57,16 @@ HAND = textwrap.dedent("""
 """)
 
 MICROGRAD = textwrap.dedent("""
+    import math
     from micrograd.engine import Value
+    if not hasattr(Value, "exp"):  # micrograd 0.1.0 on PyPI has no exp: add it, micrograd's way
+        def exp(self):
+            out = Value(math.exp(self.data), (self,), "exp")
+            def _backward():
+                self.grad += out.data * out.grad
+            out._backward = _backward
+            return out
+        Value.exp = exp
     def sig(x):
         return 1 / (1 + (-x).exp())
     ws = [Value(v) for v in (.15, .2, .25, .3, .4, .45, .5, .55)]
@@ -96,7 +105,7 @@ TORCH = textwrap.dedent("""
 
 
 def script(body: str, epochs: int, folder: Path, name: str) -> Path:
-    path = folder / f"{name}.py"
+    path = folder / f"peer_{name}.py"
     path.write_text(body.replace("EPOCHS", str(epochs)))
     return path
 
@@ -129,8 +138,9 @@ def ladder(quick: bool) -> None:
 
     from stepprop import config, network
 
-    print("\nThe size ladder: seconds per epoch against parameters x samples (in-process, no start-up)")
-    print(f"{'network':>14} {'samples':>8} {'params':>7} {'epochs':>7} {'s/epoch':>11} {'us per param-sample':>20}")
+    print("\nThe size ladder: the cost of one more epoch, against parameters x samples")
+    print("(in-process; the one-off cost of recording and compiling the graph is shown apart)")
+    print(f"{'network':>14} {'samples':>8} {'params':>7} {'setup s':>8} {'s/epoch':>11} {'ns per param-sample':>20}")
     rnd = random.Random(1)
     for shape, samples in [((2, 2, 2), 1), ((4, 8, 4), 8), ((8, 16, 16, 4), 32), ((8, 32, 32, 4), 64)]:
         layers = [{"weights": [[round(rnd.uniform(-0.5, 0.5), 3) for _ in range(a)] for _ in range(b)],
@@ -140,17 +150,20 @@ def ladder(quick: bool) -> None:
         cfg = config.parse(yaml.safe_dump({"samples": data, "eta": 0.1, "batch_size": 16, "layers": layers}))
         net = network.Network(cfg)
         params = len(net.params)
-        epochs = 1
+        began = time.perf_counter()
+        network.train(net, 1)
+        setup = time.perf_counter() - began
+        epochs = 2
         while True:
             began = time.perf_counter()
             network.train(net, epochs)
             spent = time.perf_counter() - began
-            if spent > (0.3 if quick else 1.0) or epochs >= 10_000:
+            if spent - setup > (0.3 if quick else 1.0) or epochs >= 1_000_000:
                 break
-            epochs *= 4
-        per = spent / epochs
-        print(f"{'-'.join(map(str, shape)):>14} {samples:>8} {params:>7} {epochs:>7} {per:>11.3g} "
-              f"{per / (params * samples) * 1e6:>20.3g}")
+            epochs *= 2
+        per = max(spent - setup, 0.0) / (epochs - 1)
+        print(f"{'-'.join(map(str, shape)):>14} {samples:>8} {params:>7} {setup:>8.3f} {per:>11.3g} "
+              f"{per / (params * samples) * 1e9:>20.3g}")
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 # networks up to this many recorded nodes (all batches) are inlined whole
-INLINE_NODES = 4000
+INLINE_NODES = 1000
 
 
 class Program:
@@ -58,7 +58,9 @@ class Program:
             for b, graph in enumerate(graphs):
                 lines += self._batch_function(b, graph, eta)
         params = ", ".join(f"p{k}" for k in range(len(self.params))) + ","
-        lines += ["def run(P, first, last, curve_every, curve, every, history):"]
+        # the helpers as default arguments: local variables are the fastest to read
+        helpers = ", ".join(f"{name}={name}" for name in NAMESPACE)
+        lines += [f"def run(P, first, last, curve_every, curve, every, history, {helpers}):"]
         if inline:
             lines.append(f"    {params} = P")
         lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0"]
@@ -124,11 +126,12 @@ class Program:
                 if not parent.requires_grad or parent not in grads:
                     continue
                 target = grads[parent]
-                share = f"{grads[node]} * ({d})"
+                # g * 1.0 is g, and 0.0 + x is x: the same numbers, fewer operations
+                share = grads[node] if d == "1.0" else f"{grads[node]} * ({d})"
                 if target in started:
                     lines.append(f"{target} = {target} + {share}")
                 else:
-                    lines.append(f"{target} = 0.0 + {share}")
+                    lines.append(f"{target} = {share}")
                     started.add(target)
         return lines
 
@@ -156,7 +159,8 @@ class Program:
         def one(items: list[str]) -> str:
             return ", ".join(items) + ("," if len(items) == 1 else "")
 
-        lines = ["def sample(P, G, X, T, seed):",
+        helpers = ", ".join(f"{name}={name}" for name in NAMESPACE)
+        lines = [f"def sample(P, G, X, T, seed, {helpers}):",
                  f"    {one([f'p{k}' for k in range(len(self.params))])} = P",
                  f"    {one([f'x{j}' for j in range(len(inputs))])} = X",
                  f"    {one([f't{j}' for j in range(len(targets))])} = T"]

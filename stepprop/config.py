@@ -6,13 +6,10 @@ Nothing in the file is ever constructed as a Python object except numbers,
 strings and booleans; anchors, aliases and non-standard tags are refused.
 """
 
-from __future__ import annotations
 
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -49,8 +46,7 @@ class Sample(NamedTuple):
     targets: tuple[float, ...]
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     layers: tuple[Layer, ...]
     samples: tuple[Sample, ...]
     eta: float
@@ -59,7 +55,7 @@ class Config:
     activation: str = "sigmoid"
     batch_size: int | None = None
     source: str = "<config>"
-    uses_samples_key: bool = field(default=False, compare=False)
+    uses_samples_key: bool = False  # written with 'samples:' (kept when saving)
 
     @property
     def n_inputs(self) -> int:
@@ -91,10 +87,7 @@ class Config:
                     old.name,
                 )
             )
-        return Config(
-            tuple(new), self.samples, self.eta, self.update_biases, self.loss, self.activation,
-            self.batch_size, self.source, self.uses_samples_key,
-        )
+        return self._replace(layers=tuple(new))
 
     def to_dict(self) -> dict[str, Any]:
         """The config in its file format (as plain data, ready for YAML)."""
@@ -155,15 +148,17 @@ def layer_prefixes(names: list[str | None]) -> list[str]:
 # --------------------------------------------------------------- loading --
 
 
+# the example configs ship as package data, next to this module
+BUNDLED_DIR = Path(__file__).resolve().parent / "configs"
+
+
 def bundled_names() -> list[str]:
     """Names of the example configs shipped with stepprop."""
-    folder = resources.files("stepprop") / "configs"
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return sorted(p.name[:-5] for p in BUNDLED_DIR.iterdir() if p.name.endswith(".yaml"))
 
 
 def bundled_text(name: str) -> str:
-    folder = resources.files("stepprop") / "configs"
-    return (folder / f"{name}.yaml").read_text(encoding="utf-8")
+    return (BUNDLED_DIR / f"{name}.yaml").read_text(encoding="utf-8")
 
 
 def load(path: str | Path | None = None) -> Config:
@@ -207,45 +202,69 @@ EMPTY_CONFIG = "the file is empty; a config is a mapping with layers, inputs, ta
 
 def compose(text: str, source: str, empty: str = EMPTY_CONFIG) -> Any:
     """The YAML node tree of ``text`` (safe loader, no aliases, bounded depth);
-    ``empty`` is the message for a file with no document."""
+    ``empty`` is the message for a file with no document.
+
+    With libyaml (the usual case) the events are checked first, then the
+    tree is composed in C; without it, PyYAML's own loader does both."""
     import yaml  # imported here: --help and JSON-only runs don't pay for it
+
+    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
+        raise ConfigError(f"a config is at most {MAX_BYTES:,} bytes", source)
+
+    def alias(mark: Any) -> ConfigError:
+        return ConfigError("anchors and aliases (*name) are not supported in a config; write the values out",
+                           source, mark.line + 1, mark.column + 1)
+
+    def too_deep(mark: Any) -> ConfigError:
+        return ConfigError(f"nested more than {MAX_DEPTH} levels deep", source, mark.line + 1, mark.column + 1)
 
     class _Loader(yaml.SafeLoader):
         depth = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:  # noqa: ANN401
             if self.check_event(yaml.AliasEvent):
-                mark = self.peek_event().start_mark
-                raise ConfigError(
-                    "anchors and aliases (*name) are not supported in a config; write the values out",
-                    source, mark.line + 1, mark.column + 1,
-                )
+                raise alias(self.peek_event().start_mark)
             self.depth += 1
             if self.depth > MAX_DEPTH:
-                mark = self.peek_event().start_mark
-                raise ConfigError(f"nested more than {MAX_DEPTH} levels deep", source, mark.line + 1, mark.column + 1)
+                raise too_deep(self.peek_event().start_mark)
             try:
                 return super().compose_node(parent, index)
             finally:
                 self.depth -= 1
 
-    if len(text.encode("utf-8", "replace")) > MAX_BYTES:
-        raise ConfigError(f"a config is at most {MAX_BYTES:,} bytes", source)
     loader = None
     try:
-        loader = _Loader(text)  # this already reads the text, and may reject a character
-        node = loader.get_single_node()
+        if getattr(yaml, "__with_libyaml__", False):
+            depth = 0
+            for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+                if isinstance(event, yaml.AliasEvent):
+                    raise alias(event.start_mark)
+                if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                    depth += 1
+                    if depth > MAX_DEPTH:
+                        raise too_deep(event.start_mark)
+                elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                    depth -= 1
+            node = yaml.compose(text, Loader=yaml.CSafeLoader)
+        else:
+            loader = _Loader(text)  # this already reads the text, and may reject a character
+            node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         what = exc.problem or exc.context or "invalid YAML"
         if mark is None:
             raise ConfigError(f"not valid YAML: {what}", source) from None
+        lines = text.splitlines()
+        here = lines[mark.line][mark.column : mark.column + 1] if mark.line < len(lines) else ""
+        if here == "\t":
+            what += " (a tab '\\t': YAML indents with spaces only)"
         raise ConfigError(f"not valid YAML: {what}", source, mark.line + 1, mark.column + 1) from None
     except yaml.reader.ReaderError as exc:
         before = text[: exc.position]
         line, column = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        char = chr(exc.character) if isinstance(exc.character, int) else exc.character
         raise ConfigError(
-            f"not valid YAML: the character {exc.character!r} is not allowed in a config", source, line, column
+            f"not valid YAML: the character {char!r} is not allowed in a config", source, line, column
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"not valid YAML: {exc}", source) from None

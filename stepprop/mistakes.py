@@ -11,7 +11,7 @@ one and names the mistake whose numbers reproduce a student's answer.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .config import Config
 from .network import EXACT, Network, Rule
@@ -109,7 +109,7 @@ def catalogue(config: Config) -> list[Mistake]:
             "weights_transposed", 1, "weights read column by column",
             f"you read the weights of {where} with the other convention (rows as columns): "
             f"{'; '.join(pairs)}; for example net_{neuron} = {example} + ...",
-            replace(config, layers=tuple(new_layers)), EXACT, mapping,
+            config._replace(layers=tuple(new_layers)), EXACT, mapping,
         ))
 
     # 1b. the same, in the backwards pass only: the weight on the wrong edge
@@ -185,7 +185,7 @@ def catalogue(config: Config) -> list[Mistake]:
         ],
     }
     for loss, ident, title, text in losses.get(config.loss, []):
-        out.append(Mistake(ident, 5, title, text, replace(config, loss=loss)))
+        out.append(Mistake(ident, 5, title, text, config._replace(loss=loss)))
 
     # 6. the learning rate forgotten
     if config.eta != 1:
@@ -201,19 +201,19 @@ def catalogue(config: Config) -> list[Mistake]:
         out.append(Mistake(
             "fixed_bias_updated", 7, "fixed biases updated",
             "you updated the biases, but this config keeps them fixed (update_biases: false)",
-            replace(config, update_biases=True),
+            config._replace(update_biases=True),
         ))
     if has_bias and config.update_biases:
         out.append(Mistake(
             "bias_not_updated", 7, "biases not updated",
             "you kept the biases fixed, but this config updates them (update_biases: true)",
-            replace(config, update_biases=False),
+            config._replace(update_biases=False),
         ))
     shared = [li for li, layer in enumerate(layers) if isinstance(layer.bias, float) and layer.size > 1]
     if shared:
         new_layers = [layer._replace(bias=(layer.bias,) * layer.size) if li in shared else layer
                       for li, layer in enumerate(layers)]
-        variant = replace(config, layers=tuple(new_layers))
+        variant = config._replace(layers=tuple(new_layers))
         vnet = Network(variant)
         mapping = {}
         for li in range(len(layers)):

@@ -8,10 +8,8 @@ updates and the error after them: everything ``explain`` shows is read from
 it.  No click, no rich.
 """
 
-from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Callable, NamedTuple, Sequence
 
 from .config import Config, Sample, layer_prefixes
@@ -315,8 +313,7 @@ class SampleRecord(NamedTuple):
     contributions: dict[tuple[Node, int], float]
 
 
-@dataclass
-class StepTrace:
+class StepTrace(NamedTuple):
     """Everything about one training step on one batch."""
 
     net: Network
@@ -451,17 +448,16 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
 CURVE_POINTS = 1000  # the loss curve keeps about this many points, whatever the epochs
 
 
-@dataclass
-class TrainResult:
+class TrainResult(NamedTuple):
     epochs: int  # epochs completed
     error: float  # the last epoch's mean per-sample E_total, each before its update
     final_error: float  # mean E_total of all samples with the final parameters
     outputs: list[list[float]]
     sample_errors: list[float]
     values: dict[str, float]  # the trained parameters
-    history: list[tuple[int, float]] = field(default_factory=list)
-    interrupted: bool = False
-    curve: list[tuple[int, float]] = field(default_factory=list)  # a bounded sample, for plots
+    history: list[tuple[int, float]]
+    interrupted: bool
+    curve: list[tuple[int, float]]  # a bounded sample, for plots
 
 
 def train(

@@ -81,7 +81,7 @@ CASES = [
     # -- not YAML at all
     # "eta: 0.5: 1": the second ':' is character 9
     case("yaml-mapping-in-value", edit(BASE, {3: "eta: 0.5: 1"}), 3, 9,
-         "not valid YAML", "mapping values are not allowed here"),
+         "not valid YAML", "mapping values are not allowed"),
     # the unclosed '[' of line 1 is noticed at the ':' of "targets:" (line 2, character 8)
     case("yaml-unclosed-bracket", edit(BASE, {1: "inputs: [0.05, 0.10"}), 2, 8,
          "not valid YAML", "expected ',' or ']'"),
@@ -351,3 +351,33 @@ def test_yaml11_base60_number_is_explained():
         config.parse(edit(BASE, {3: "eta: 1:30"}), "bad.yaml")
     assert "base-60" in info.value.message
     assert (info.value.line, info.value.column) == (3, 6)
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+@pytest.mark.parametrize("lines,changes,where,fragment", [
+    (BASE, {3: "eta: *a"}, (3, 6), "aliases"),
+    (BASE, {3: "eta: 0.5\x07"}, (3, 9), "not allowed"),
+    (BASE, {4: "eta: 0.6"}, (4, 1), "duplicate key 'eta'"),
+])
+def test_both_yaml_parsers_give_the_same_positions(monkeypatch, libyaml, lines, changes, where, fragment):
+    import yaml
+
+    if libyaml and not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML was built without libyaml here")
+    monkeypatch.setattr(yaml, "__with_libyaml__", libyaml)
+    with pytest.raises(ConfigError) as info:
+        config.parse(edit(lines, changes), "bad.yaml")
+    assert (info.value.line, info.value.column) == where
+    assert fragment in info.value.message
+
+
+@pytest.mark.parametrize("libyaml", [True, False], ids=["libyaml", "pure-python"])
+def test_both_yaml_parsers_stop_deep_nesting(monkeypatch, libyaml):
+    import yaml
+
+    if libyaml and not getattr(yaml, "__with_libyaml__", False):
+        pytest.skip("PyYAML was built without libyaml here")
+    monkeypatch.setattr(yaml, "__with_libyaml__", libyaml)
+    with pytest.raises(ConfigError) as info:
+        config.parse("eta: " + "[" * DEPTH + "]" * DEPTH + "\n", "deep.yaml")
+    assert "nested more than" in info.value.message
