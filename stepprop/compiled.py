@@ -63,14 +63,18 @@ class Program:
         lines += [f"def run(P, first, last, curve_every, curve, every, history, {helpers}):"]
         if inline:
             lines.append(f"    {params} = P")
-        lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0"]
+        back = f"            P[:] = [{params}]" if inline else "            pass"
+        lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0",
+                  "        try:"]
         for b, graph in enumerate(graphs):
             if inline:
-                lines += ["        " + line for line in self._batch_inline(b, graph, eta)]
+                lines += ["            " + line for line in self._batch_inline(b, graph, eta)]
             else:
-                lines.append(f"        total += batch{b}(P) * {len(graph.totals)}")
-        back = f"            P[:] = [{params}]" if inline else "            pass"
+                lines.append(f"            total += batch{b}(P) * {len(graph.totals)}")
         lines += [
+            "        except (OverflowError, ZeroDivisionError):",  # a number too large: diverged
+            back,
+            "            return epoch, nan, True",
             f"        err = total / {n_samples}",
             "        if not -inf < err < inf:",
             back,

@@ -124,15 +124,17 @@ OPS: dict[str, Op] = {
         Op("linear", lambda a, at: a[0], lambda a, out, at: ["1.0"]),
         Op("softmax", lambda a, at: f"softmax({at['k']}, {', '.join(a)})", _softmax_partials),
         # per-output error terms; parents: (out, target)
-        Op("half_squared_error", lambda a, at: f"0.5 * ({a[1]} - {a[0]}) ** 2",
+        # squares written d * d: correctly rounded, and inf (not an exception) on overflow
+        Op("half_squared_error", lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]}))",
            lambda a, out, at: [f"-({a[1]} - {a[0]})", f"({a[1]} - {a[0]})"]),
-        Op("mean_squared_error", lambda a, at: f"({a[1]} - {a[0]}) ** 2 / {at['n']}",
+        Op("mean_squared_error", lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]}) / {at['n']}",
            lambda a, out, at: [f"-2 * ({a[1]} - {a[0]}) / {at['n']}", f"2 * ({a[1]} - {a[0]}) / {at['n']}"]),
         # two more squared errors, used only to re-run hand-calculation
         # mistakes (stepprop check): no 1/2, and 1/2 with a mean over outputs
-        Op("squared_error", lambda a, at: f"({a[1]} - {a[0]}) ** 2",
+        Op("squared_error", lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]})",
            lambda a, out, at: [f"-2 * ({a[1]} - {a[0]})", f"2 * ({a[1]} - {a[0]})"]),
-        Op("half_mean_squared_error", lambda a, at: f"0.5 * ({a[1]} - {a[0]}) ** 2 / {at['n']}",
+        Op("half_mean_squared_error",
+           lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]})) / {at['n']}",
            lambda a, out, at: [f"-({a[1]} - {a[0]}) / {at['n']}", f"({a[1]} - {a[0]}) / {at['n']}"]),
         Op("cross_entropy", lambda a, at: f"(0.0 if {a[1]} == 0 else -({a[1]} * log({a[0]})))",
            lambda a, out, at: [f"(0.0 if {a[1]} == 0 else (-({a[1]} / {a[0]}) if {a[0]} != 0 else -inf))",

@@ -422,7 +422,11 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
     if rounder is not None:
         for node in leaves.values():
             node.data = rounder(node.data)
-    graph = net.build(batches[batch_index], leaves, rounder, first)
+    try:
+        graph = net.build(batches[batch_index], leaves, rounder, first)
+    except (OverflowError, ZeroDivisionError):
+        raise TrainingDiverged("a number of this config is too large to compute with (floating-point overflow); "
+                               "check the weights and inputs") from None
     _check_finite(graph, "in the forward pass")
     updater = _Updater(net, rule, rounder)
     _apply_rule(net, graph, updater)
@@ -506,20 +510,23 @@ def train(
     interrupted = False
     for epoch in range(1, epochs + 1):
         total = 0.0
-        for graph in graphs:
-            tape = graph.tape
-            tape.forward()
-            total += graph.root.data * len(graph.totals)
-            if fast:
+        try:
+            for graph in graphs:
+                tape = graph.tape
+                tape.forward()
+                total += graph.root.data * len(graph.totals)
+                if fast:
+                    tape.backward(graph.root)
+                    for node in trainable:
+                        node.data -= eta * node.grad
+                    continue
+                _apply_rule(net, graph, updater)
                 tape.backward(graph.root)
+                grads = updater.gradients({n: leaves[n].grad for n in net.params})
                 for node in trainable:
-                    node.data -= eta * node.grad
-                continue
-            _apply_rule(net, graph, updater)
-            tape.backward(graph.root)
-            grads = updater.gradients({n: leaves[n].grad for n in net.params})
-            for node in trainable:
-                node.data = updater.new_value(node.data, grads[node.name])
+                    node.data = updater.new_value(node.data, grads[node.name])
+        except (OverflowError, ZeroDivisionError):  # a number too large: diverged
+            total = math.nan
         error = total / n_samples
         if not math.isfinite(error) or not all(math.isfinite(n.data) for n in trainable):
             bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
