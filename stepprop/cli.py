@@ -402,6 +402,60 @@ def check_command(paths: tuple[str, ...], fmt: str, digits: int, output: str | N
         sys.exit(EXIT_ERROR)
 
 
+@main.command()
+@_CONFIG
+@_output_options(["text", "json"], files=False)
+@click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
+              help="Which batch to take the step on (with several samples).")
+@click.option("--no-torch", is_flag=True, help="Skip the PyTorch comparison even when PyTorch is installed.")
+@_fail_cleanly
+def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool) -> None:
+    """Check every gradient of one step against finite differences (and PyTorch).
+
+    Each gradient the engine computes is compared with central finite
+    differences of the batch error (forward passes only) and, when PyTorch is
+    installed, with its autograd in float64. Exit status: 0 when all agree
+    within the tolerance, 1 otherwise.
+
+    \b
+    Examples:
+      stepprop verify
+      stepprop verify configs/softmax.yaml --batch 2
+      stepprop verify mine.yaml --format json
+    """
+    from . import verify as checking
+    from .expr import Document, Num, Section, Table
+
+    cfg = _load(config)
+    if not 1 <= batch <= len(cfg.batches()):
+        raise click.UsageError(f"--batch {batch}: this config has {len(cfg.batches())} batches")
+    result = checking.verify(cfg, batch - 1, use_torch=not no_torch)
+    out = _Output(fmt, digits)
+    if fmt == "json":
+        out.json(result.to_dict())
+    else:
+        headers = ["parameter", "engine", "finite difference", "rel. error"]
+        if result.torch_available:
+            headers += ["PyTorch", "rel. error"]
+        headers += ["result", "note"]
+        rows: list[list] = []
+        for r in result.rows:
+            row: list = [r.name, Num(r.engine), Num(r.numeric), f"{r.numeric_error:.1e}"]
+            if result.torch_available:
+                row += [Num(r.torch) if r.torch is not None else "", f"{r.torch_error:.1e}" if r.torch_error is not None else ""]
+            row += ["ok" if r.ok else "DISAGREES", r.note]
+            rows.append(row)
+        intro = [f"network from {cfg.source}, batch {batch}",
+                 f"central finite differences with step h = {result.h:g} x max(1, |p|); tolerance "
+                 f"{checking.TOLERANCE:g} relative (or {checking.ABSOLUTE:g} absolute)"]
+        if result.torch_note:
+            intro.append(result.torch_note)
+        verdict = "every gradient agrees" if result.ok else "SOME GRADIENTS DISAGREE"
+        out.document(Document(f"Verifying the gradients: {verdict}", intro, [Section("The gradients", [Table(headers, rows)])]))
+    if not result.ok:
+        sys.exit(EXIT_ERROR)
+
+
 def _may_write(path: str, force: bool) -> None:
     """Refuse to replace an existing file unless --force or the user agrees."""
     from pathlib import Path

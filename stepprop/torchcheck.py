@@ -1,0 +1,91 @@
+"""The same step in PyTorch (float64), as an independent check of the gradients.
+
+PyTorch is an optional extra: nothing else in stepprop imports it.  The
+network is written here with PyTorch's own operations (matrix products,
+torch.sigmoid, torch.softmax, ...), from the config's numbers, with the same
+semantics: a shared bias is one parameter, the batch error is the mean of the
+samples' E_total, and each loss is the per-sample sum (or mean) over outputs.
+"""
+
+from typing import Any, Sequence
+
+from .config import Sample
+from .network import Network
+
+
+def available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("torch") is not None
+
+
+def gradients(net: Network, batch: Sequence[Sample]) -> dict[str, float]:
+    """d(batch error)/d p for every parameter, by PyTorch autograd."""
+    import warnings
+
+    with warnings.catch_warnings():  # e.g. "Failed to initialize NumPy": not needed here
+        warnings.simplefilter("ignore")
+        import torch
+
+    d = torch.float64
+    cfg = net.config
+    weights, biases = [], []
+    for layer in cfg.layers:
+        weights.append(torch.tensor(layer.weights, dtype=d, requires_grad=True))
+        if layer.bias is None:
+            biases.append(None)
+        elif isinstance(layer.bias, tuple):
+            biases.append(torch.tensor(layer.bias, dtype=d, requires_grad=True))
+        else:
+            biases.append(torch.tensor(layer.bias, dtype=d, requires_grad=True))  # one scalar, broadcast
+    x = torch.tensor([s.inputs for s in batch], dtype=d)  # samples x inputs
+    t = torch.tensor([s.targets for s in batch], dtype=d)
+    out = x
+    for layer, w, b in zip(cfg.layers, weights, biases):
+        net_in = out @ w.T
+        if b is not None:
+            net_in = net_in + b
+        out = _activation(torch, layer.activation, net_in)
+    per_sample = _loss(torch, cfg.loss, out, t)
+    error = per_sample.mean()
+    error.backward()
+    grads: dict[str, float] = {}
+    for li in range(len(cfg.layers)):
+        gw = weights[li].grad
+        for r, row in enumerate(net.weight_names[li]):
+            for c, name in enumerate(row):
+                grads[name] = float(gw[r, c])
+        names = net.bias_names[li]
+        if names is not None:
+            gb: Any = biases[li].grad  # type: ignore[union-attr]
+            if gb.dim() == 0:
+                grads[names[0]] = float(gb)
+            else:
+                for r, name in enumerate(names):
+                    grads[name] = float(gb[r])
+    return grads
+
+
+def _activation(torch: Any, name: str, x: Any) -> Any:
+    if name == "sigmoid":
+        return torch.sigmoid(x)
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "relu":
+        return torch.relu(x)
+    if name == "softmax":
+        return torch.softmax(x, dim=1)
+    return x
+
+
+def _loss(torch: Any, name: str, out: Any, t: Any) -> Any:
+    """E_total of each sample."""
+    if name == "half_squared_error":
+        return (0.5 * (t - out) ** 2).sum(dim=1)
+    if name == "mean_squared_error":
+        return ((t - out) ** 2).mean(dim=1)
+    if name == "cross_entropy":
+        return -(t * torch.log(out)).sum(dim=1)
+    if name == "binary_cross_entropy":
+        return -(t * torch.log(out) + (1 - t) * torch.log(1 - out)).sum(dim=1)
+    raise ValueError(f"no PyTorch version of the loss {name}")

@@ -1,0 +1,64 @@
+"""`stepprop verify`: the engine's gradients against finite differences and PyTorch."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from stepprop import config, engine
+from stepprop.cli import main
+from stepprop.verify import verify
+
+CONFIGS = sorted(p.stem for p in config.BUNDLED_DIR.glob("*.yaml"))
+
+
+def run(*args):
+    result = CliRunner().invoke(main, list(args))
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_bundled_config_verifies(name):
+    result = run("verify", name, "--no-torch")
+    assert result.exit_code == 0, result.output
+    assert "every gradient agrees" in result.stdout
+
+
+def test_json_lists_every_parameter():
+    data = json.loads(run("verify", "--format", "json", "--no-torch").stdout)
+    assert data["ok"] is True
+    assert [g["name"] for g in data["gradients"]] == ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2"]
+    w5 = next(g for g in data["gradients"] if g["name"] == "w5")
+    assert abs(w5["engine"] - 0.082167041) < 1e-9 and w5["numeric_error"] < 1e-6
+
+
+def test_a_wrong_derivative_is_caught(monkeypatch):
+    """Sabotage the sigmoid's recorded partial: verify must say so and fail."""
+    sigmoid = engine.OPS["sigmoid"]
+    monkeypatch.setattr(sigmoid, "partials", lambda a, out, at: [f"{out} * (1 - {out}) * 1.001"])
+    monkeypatch.setattr(sigmoid, "_cache", {})
+    result = run("verify", "--no-torch")
+    assert result.exit_code == 1
+    assert "DISAGREES" in result.stdout and "SOME GRADIENTS DISAGREE" in result.stdout
+
+
+def test_without_torch_says_how_to_get_it(monkeypatch):
+    from stepprop import torchcheck
+
+    monkeypatch.setattr(torchcheck, "available", lambda: False)
+    result = run("verify")
+    assert result.exit_code == 0
+    assert "pip install 'stepprop[torch]'" in result.stdout
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_pytorch_autograd_agrees(name):
+    pytest.importorskip("torch", reason="PyTorch is an optional extra; this check runs where it is installed")
+    result = verify(config.load(config.BUNDLED_DIR / f"{name}.yaml"))
+    assert result.torch_available and result.ok
+    assert max(r.torch_error for r in result.rows) < 1e-12
+
+
+def test_verify_bad_batch_is_a_usage_error():
+    assert run("verify", "--batch", "3").exit_code == 2
