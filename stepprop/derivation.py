@@ -87,6 +87,20 @@ class _Builder:
     def consumers(self, s: int, node: "Node") -> list["Node"]:
         return [c for c, _ in self.uses.get(node, []) if self.g.info[c].sample == s]
 
+    def outs_of(self, s: int, net: "Node") -> list["Node"]:
+        """The activations that read a net input."""
+        return [c for c in self.consumers(s, net) if self.g.info[c].role == "out"]
+
+    def direct_of(self, s: int, net: "Node") -> list["Node"]:
+        """Cross-entropy errors that take the gradient straight from the net
+        input, because out is saturated (see the ops in stepprop.engine)."""
+        return [c for c in self.consumers(s, net) if self.g.info[c].role == "error" and self.local(c, net).value != 0]
+
+    @staticmethod
+    def saturated(e: "Node") -> bool:
+        return e.op.name in ("cross_entropy", "binary_cross_entropy") and any(  # type: ignore[union-attr]
+            d != 0 for d in e.partials[2:])
+
     def once(self, key: object) -> bool:
         """True the first time a derivation is asked for (it is then shown)."""
         if key in self.shown:
@@ -144,7 +158,7 @@ class _Builder:
         return ONE
 
     def loss_formula(self, e: "Node", numbers: bool, derivative: bool) -> Expr:
-        out, target = e.parents
+        out, target = e.parents[0], e.parents[1]
         o: Expr = Num(out.data) if numbers else self.sym(out)
         t: Expr = Num(target.data) if numbers else self.sym(target)
         loss = e.op.name  # type: ignore[union-attr]
@@ -214,6 +228,10 @@ class _Builder:
         lhs = D(root, self.sym(out))
         if len(cons) == 1 and self.g.info[cons[0]].role == "error":
             e = cons[0]
+            if self.saturated(e):
+                return [Eq(lhs, [self.adj(s, out)], name=lhs.ascii,
+                           note=f"{self.sym(out).ascii} is exactly {_plain(out.data)} in floating point: "
+                                f"the gradient takes the direct path from the net input instead")]
             return [Eq(lhs, [D(self.sym(e), self.sym(out)), self.loss_formula(e, False, True),
                              self.loss_formula(e, True, True), self.adj(s, out)], name=lhs.ascii)]
         # a hidden neuron: the sum over the neurons it feeds
@@ -260,9 +278,10 @@ class _Builder:
         if not self.once(("delta", s, net)):
             return [Eq(dsym, [self.adj(s, net)], reused=True)]
         root = N.error_sym(self.g, s)
-        outs = self.consumers(s, net)
+        outs = self.outs_of(s, net)
+        direct = self.direct_of(s, net)
         items: list[Item] = []
-        if len(outs) == 1:
+        if len(outs) == 1 and not direct:
             out = outs[0]
             if parts:
                 items += self.d_error_d_out(s, out)
@@ -275,9 +294,14 @@ class _Builder:
         for out in outs:
             items += self.d_error_d_out(s, out)
             items += self.d_out_d_net(s, out, net)
-        parts = [mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net))) for out in outs]
-        items.append(Eq(dsym, [D(root, self.sym(net)), add(*parts),
-                               add(*(mul(self.adj(s, out), self.local(out, net)) for out in outs)), self.adj(s, net)],
+        parts: list[Expr] = [mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net))) for out in outs]
+        numbers: list[Expr] = [mul(self.adj(s, out), self.local(out, net)) for out in outs]
+        for e in direct:  # saturation: the cross-entropy's direct edge, out - target
+            edge = D(self.sym(e), self.sym(net))
+            items.append(Eq(edge, [self.local(e, net)], note="direct, because out is saturated: out - target"))
+            parts.append(edge)
+            numbers.append(self.share(s, e, net))
+        items.append(Eq(dsym, [D(root, self.sym(net)), add(*parts), add(*numbers), self.adj(s, net)],
                         name=dsym.ascii, result=True))
         return items
 
@@ -290,7 +314,7 @@ class _Builder:
         items: list[Item] = []
         if len(nets) == 1:
             net = nets[0]
-            outs = self.consumers(s, net)
+            outs = self.outs_of(s, net) if not self.direct_of(s, net) else []
             dnet = D(self.sym(net), p)
             source = net.parents[net.parents.index(leaf) + net.attrs["n"]] if leaf in net.parents[: net.attrs["n"]] else None
             factor_eq = Eq(dnet, [self.sym(source) if source is not None else ONE, self.local(net, leaf)], name=dnet.ascii)
@@ -312,10 +336,10 @@ class _Builder:
             dsym = N.delta_sym(self.g, net)
             if source is not None:
                 items.append(Eq(lhs, [mul(dsym, self.sym(source)), mul(self.adj(s, net), self.local(net, leaf)),
-                                      self.adj(s, leaf)], name=lhs.ascii, note="the delta rule", result=len(outs) > 1))
+                                      self.adj(s, leaf)], name=lhs.ascii, note="the delta rule", result=len(outs) != 1))
             else:
                 items.append(Eq(lhs, [dsym, self.adj(s, leaf)], name=lhs.ascii, note="the delta rule",
-                                result=len(outs) > 1))
+                                result=len(outs) != 1))
             return items
         # a bias shared by several neurons: one path per neuron
         for net in nets:

@@ -83,8 +83,6 @@ def _share(j: int, *xs: float) -> float:
     return exps[j] / math.fsum(exps)
 
 
-# what the expressions may call
-NAMESPACE = {"exp": math.exp, "tanh": math.tanh, "log": _log, "inf": math.inf, "softmax": _share}
 
 
 def _affine(a: Sequence[str], at: dict) -> str:
@@ -107,8 +105,70 @@ def _softmax_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
     return [f"{out} * ({'1.0' if j == at['k'] else '0.0'} - softmax({j}, {xs}))" for j in range(len(a))]
 
 
+def _softplus(x: float) -> float:
+    """log(1 + e^x), without overflow: -log(sigmoid(-x))."""
+    return (x if x > 0 else 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _log_softmax(k: int, *xs: float) -> float:
+    m = max(xs)
+    return xs[k] - m - math.log(math.fsum(math.exp(x - m) for x in xs))
+
+
+def _ce_value(a: Sequence[str], at: dict) -> str:
+    # parents: out, target, then the net input(s): one (sigmoid) or the layer's (softmax)
+    out, t, nets = a[0], a[1], a[2:]
+    log_out = (f"log_softmax({at['k']}, {', '.join(nets)})" if at["act"] == "softmax"
+               else f"-softplus(-{nets[0]})")
+    return f"(0.0 if {t} == 0 else -({t} * {log_out}))"
+
+
+def _ce_partials(a: Sequence[str], r: str, at: dict) -> list[str]:
+    out, t, nets = a[0], a[1], a[2:]
+    saturated = f"({out} == 0 and {t} != 0)"
+    parts = [f"(0.0 if {saturated} else (0.0 if {t} == 0 else -({t} / {out})))",
+             f"(softplus(-{nets[0]}) if {out} != 0 else inf)" if at["act"] == "sigmoid" else f"-log({out})"]
+    if at["act"] == "softmax":
+        k = at["k"]
+        parts += [f"(-{t} * ({'1.0' if j == k else '0.0'} - softmax({j}, {', '.join(nets)})) if {saturated} else 0.0)"
+                  for j in range(len(nets))]
+    else:
+        parts.append(f"(-{t} * (1 - {out}) if {saturated} else 0.0)")
+    return parts
+
+
+def _bce_value(a: Sequence[str], at: dict) -> str:
+    # -[t ln(out) + (1 - t) ln(1 - out)]; after a sigmoid (parents: out, target, net),
+    # ln(out) = -softplus(-net) and ln(1 - out) = -softplus(net)
+    if len(a) == 2:
+        out, t = a
+        return (f"-((0.0 if {t} == 0 else {t} * log({out})) + "
+                f"(0.0 if {t} == 1 else (1 - {t}) * log(1 - {out})))")
+    out, t, net = a
+    return (f"((0.0 if {t} == 0 else {t} * softplus(-{net})) + "
+            f"(0.0 if {t} == 1 else (1 - {t}) * softplus({net})))")
+
+
+def _bce_partials(a: Sequence[str], r: str, at: dict) -> list[str]:
+    if len(a) == 2:  # after a softmax: the textbook derivative only
+        out, t = a
+        return [f"(-(0.0 if {t} == 0 else ({t} / {out} if {out} != 0 else inf)) + "
+                f"(0.0 if {t} == 1 else ((1 - {t}) / (1 - {out}) if {out} != 1 else inf)))",
+                f"-(log({out}) - log(1 - {out}))"]
+    out, t, net = a
+    saturated = f"({out} == 0 or {out} == 1)"
+    return [f"(0.0 if {saturated} else -({t} / {out}) + (1 - {t}) / (1 - {out}))",
+            f"-{net}",
+            f"({out} - {t} if {saturated} else 0.0)"]
+
+
 def _mean_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
     return [repr(1.0 / len(a))] * len(a)
+
+
+# what the expressions may call
+NAMESPACE = {"exp": math.exp, "tanh": math.tanh, "log": _log, "inf": math.inf, "softmax": _share,
+             "softplus": _softplus, "log_softmax": _log_softmax}
 
 
 OPS: dict[str, Op] = {
@@ -136,16 +196,14 @@ OPS: dict[str, Op] = {
         Op("half_mean_squared_error",
            lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]})) / {at['n']}",
            lambda a, out, at: [f"-({a[1]} - {a[0]}) / {at['n']}", f"({a[1]} - {a[0]}) / {at['n']}"]),
-        Op("cross_entropy", lambda a, at: f"(0.0 if {a[1]} == 0 else -({a[1]} * log({a[0]})))",
-           lambda a, out, at: [f"(0.0 if {a[1]} == 0 else (-({a[1]} / {a[0]}) if {a[0]} != 0 else -inf))",
-                               f"-log({a[0]})"]),
-        Op("binary_cross_entropy",
-           lambda a, at: (f"-((0.0 if {a[1]} == 0 else {a[1]} * log({a[0]})) + "
-                          f"(0.0 if {a[1]} == 1 else (1 - {a[1]}) * log(1 - {a[0]})))"),
-           lambda a, out, at: [
-               f"(-(0.0 if {a[1]} == 0 else ({a[1]} / {a[0]} if {a[0]} != 0 else inf)) + "
-               f"(0.0 if {a[1]} == 1 else ((1 - {a[1]}) / (1 - {a[0]}) if {a[0]} != 1 else inf)))",
-               f"-(log({a[0]}) - log(1 - {a[0]}))"]),
+        # the cross-entropies take the output layer's net inputs as well, for two reasons:
+        # their value comes from the net inputs (log-sigmoid, log-softmax), finite even
+        # where out is exactly 0 or 1 in floating point; and where out is saturated the
+        # chain dE/dout * dout/dnet is inf * 0, so the gradient goes by the direct
+        # edge instead (out - target, the well-known simplification), and the edge
+        # through out carries 0.  Elsewhere the direct edge carries 0.
+        Op("cross_entropy", _ce_value, _ce_partials),
+        Op("binary_cross_entropy", _bce_value, _bce_partials),
         Op("sum", lambda a, at: " + ".join(a), lambda a, out, at: ["1.0"] * len(a)),
         Op("mean", lambda a, at: f"({' + '.join(a)}) / {len(a)}", _mean_partials),
     )

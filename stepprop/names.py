@@ -114,6 +114,8 @@ def terms_of(trace: "StepTrace") -> dict[str, float]:
             for j, (parent, partial) in enumerate(zip(node.parents, node.partials)):
                 if not parent.requires_grad:
                     continue
+                if info.role == "error" and graph.info[parent].role == "net":
+                    continue  # a cross-entropy's direct edge, used only where out is saturated
                 psym = sym_of(graph, parent)
                 terms[D(child, psym).ascii] = partial
                 if is_path_share(graph, node, parent) and (node, j) in record.contributions:

@@ -219,7 +219,17 @@ class BatchGraph:
                     tape.leaf(f"target_{neuron}{suffix}", t, requires_grad=False),
                     NodeInfo("target", f"target_{neuron}", neuron, n_layers - 1, s),
                 )
-                node = tape.apply(cfg.loss, [out, target], f"E_{neuron}{suffix}", n=n_out)
+                parents = [out, target]
+                attrs: dict = {"n": n_out}
+                act = cfg.layers[-1].activation
+                last_nets = self.nets_by_layer[-1][-n_out:]
+                # see the ops: a cross-entropy's value and saturated gradient come from the net inputs
+                if cfg.loss == "cross_entropy":
+                    parents += last_nets if act == "softmax" else [last_nets[r]]
+                    attrs = {"n": n_out, "act": act, "k": r}
+                elif cfg.loss == "binary_cross_entropy" and act == "sigmoid":
+                    parents.append(last_nets[r])
+                node = tape.apply(cfg.loss, parents, f"E_{neuron}{suffix}", **attrs)
                 errors.append(record(node, NodeInfo("error", f"E_{neuron}", neuron, n_layers - 1, s)))
             total = tape.apply("sum", errors, f"E_total{suffix}")
             self.totals.append(record(total, NodeInfo("total", "E_total", None, None, s)))
@@ -438,6 +448,10 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
         records.append(SampleRecord({n: n.grad for n in tape.nodes if n.requires_grad}, contributions))
     tape.backward(graph.root)
     gradients = {name: leaves[name].grad for name in net.params}
+    for name, value in gradients.items():
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"the gradient dE/d{name} is {value}: the numbers of this config overflow in "
+                                   "the backwards pass; try smaller weights or inputs")
     before = {name: leaves[name].data for name in net.params}
     updated = updater.updated(before, updater.gradients(gradients))
     after = net.build(batches[batch_index], net.leaves(updated), rounder, first)
