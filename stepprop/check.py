@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from . import derivation, names
-from .config import Config, ConfigError, Validator, compose, read_text
+from .config import Config, ConfigError, Validator, compose, read_text, show
 from .expr import D, Document, Eq, Expr, Num, Section, Sym, Table, Text
 from .mistakes import Mistake, catalogue, rename_name
 from .network import EXACT, Network, StepTrace, decimal_rounder, step, train
@@ -78,7 +78,8 @@ def load_answers(path: str | Path) -> list[Answer]:
         value = check.number(vnode, key)
         if not _DECIMAL.match(str(vnode.value).strip()):
             mark = vnode.start_mark
-            raise ConfigError(f"write the answer for {key} as a decimal number (like 0.5933), not '{vnode.value}'",
+            raise ConfigError(f"write the answer for {show(key)} as a decimal number (like 0.5933), "
+                              f"not '{show(vnode.value)}'",
                               source, mark.line + 1, mark.column + 1)
         answers.append(Answer(key, str(vnode.value), value, knode.start_mark.line + 1, knode.start_mark.column + 1))
     return answers
@@ -186,7 +187,7 @@ class Checker:
         exact = exact_run.values.get(answer.name)
         if exact is None:
             raise ConfigError(
-                f"unknown quantity '{answer.name}'{_closest(answer.name, exact_run.values)}; "
+                f"unknown quantity '{show(answer.name)}'{_closest(answer.name, exact_run.values)}; "
                 "'stepprop explain --names' lists every name",
                 "", answer.line, answer.column,
             )

@@ -284,6 +284,12 @@ _NUMBER_TEXT = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 _NAME = re.compile(r"^[A-Za-z]+$")
 
 
+def show(text: str, limit: int = 40) -> str:
+    """User text for a one-line message: shortened, with invisible characters escaped."""
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def suggest(word: str, choices: Any) -> str:
     """' (did you mean X?)' for the closest choice, or ''."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
@@ -318,9 +324,9 @@ class Validator:
             key = key_node.value
             if key in out:
                 first = out[key][0].start_mark
-                raise self.error(key_node, f"duplicate key '{key}' (first given at line {first.line + 1})")
+                raise self.error(key_node, f"duplicate key '{show(key)}' (first given at line {first.line + 1})")
             if keys is not None and key not in keys:
-                raise self.error(key_node, f"unknown key '{key}' in {what}{suggest(key, keys)}; allowed: {', '.join(keys)}")
+                raise self.error(key_node, f"unknown key '{show(key)}' in {what}{suggest(key, keys)}; allowed: {', '.join(keys)}")
             self.check_tag(value_node)
             out[key] = (key_node, value_node)
         return out
@@ -337,10 +343,10 @@ class Validator:
         if tag == "null":
             return "nothing (an empty value)"
         if tag == "str":
-            return f"the text '{node.value}'"
+            return f"the text '{show(node.value)}'"
         if tag == "bool":
-            return f"the boolean '{node.value}'"
-        return f"'{node.value}'"
+            return f"the boolean '{show(node.value)}'"
+        return f"'{show(node.value)}'"
 
     def number(self, node: Any, what: str) -> float:
         import yaml
@@ -352,13 +358,13 @@ class Validator:
         text = node.value.strip()
         if tag == _STD + "bool":
             raise self.error(
-                node, f"expected a number for {what}, found '{node.value}', which YAML reads as a boolean; write 0 or 1"
+                node, f"expected a number for {what}, found '{show(node.value)}', which YAML reads as a boolean; write 0 or 1"
             )
         if tag == _STD + "null":
             raise self.error(node, f"expected a number for {what}, found nothing")
         if ":" in text and tag in (_STD + "int", _STD + "float"):
             raise self.error(
-                node, f"expected a number for {what}, found '{node.value}', which YAML 1.1 reads as a base-60 "
+                node, f"expected a number for {what}, found '{show(node.value)}', which YAML 1.1 reads as a base-60 "
                 "number (like a time); write it as a decimal number"
             )
         if tag == _STD + "int":
@@ -370,7 +376,7 @@ class Validator:
                 else:
                     value = float(_scalars().construct_yaml_int(node))
             except (ValueError, OverflowError):
-                raise self.error(node, f"expected a number for {what}, found '{node.value}'") from None
+                raise self.error(node, f"expected a number for {what}, found '{show(node.value)}'") from None
         elif tag == _STD + "float" or _NUMBER_TEXT.match(text):
             # YAML 1.1 reads 1e-3 (no dot) as text; it is plainly a number
             try:
@@ -378,11 +384,11 @@ class Validator:
                     _scalars().construct_yaml_float(node)
                 )
             except (ValueError, OverflowError):
-                raise self.error(node, f"expected a number for {what}, found '{node.value}'") from None
+                raise self.error(node, f"expected a number for {what}, found '{show(node.value)}'") from None
         else:
             raise self.error(node, f"expected a number for {what}, found {self.kind(node)}")
         if math.isnan(value) or math.isinf(value):
-            raise self.error(node, f"expected a finite number for {what}, found '{node.value}'")
+            raise self.error(node, f"expected a finite number for {what}, found '{show(node.value)}'")
         return value
 
     def numbers(self, node: Any, what: str, length: int | None = None, length_why: str = "") -> tuple[float, ...]:
@@ -408,7 +414,7 @@ class Validator:
             raise self.error(node, f"expected {expect} for {what}, found {self.kind(node)}")
         value = node.value
         if choices is not None and value not in choices:
-            raise self.error(node, f"unknown {what} '{value}'{suggest(value, choices)}; choose one of {', '.join(choices)}")
+            raise self.error(node, f"unknown {what} '{show(value)}'{suggest(value, choices)}; choose one of {', '.join(choices)}")
         return value
 
     def boolean(self, node: Any, what: str) -> bool:
@@ -506,7 +512,7 @@ class Validator:
                 if not _NAME.match(name) or len(name) > 12:
                     raise self.error(nnode, f"a layer name is 1 to 12 letters (neurons become {name}1, {name}2, ...)")
                 if name in ("i", "w", "b", "E", "eta", "delta", "target") or name in names_seen:
-                    raise self.error(nnode, f"the layer name '{name}' is already used")
+                    raise self.error(nnode, f"the layer name '{show(name)}' is already used")
                 names_seen[name] = nnode
             layers.append(Layer(tuple(rows), bias, act, name))
             # a name must not collide with a default name of another layer
