@@ -456,6 +456,79 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
         sys.exit(EXIT_ERROR)
 
 
+@main.command()
+@click.argument("shape", required=False)
+@click.option("--from", "source", metavar="EXAMPLE", default=None,
+              help="Copy a bundled example instead (see 'stepprop examples').")
+@click.option("--activation", type=click.Choice(["sigmoid", "tanh", "relu", "linear"]), default="sigmoid",
+              show_default=True, help="The activation of every layer (the output follows the loss where it must).")
+@click.option("--loss", type=click.Choice(["half_squared_error", "mean_squared_error", "cross_entropy",
+                                           "binary_cross_entropy"]), default="half_squared_error", show_default=True)
+@click.option("--bias", type=click.Choice(["shared", "per-neuron", "none"]), default="shared", show_default=True,
+              help="One bias per layer (as the post), one per neuron, or none.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Write to FILE instead of standard output.")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@_fail_cleanly
+def init(shape: str | None, source: str | None, activation: str, loss: str, bias: str, seed: int,
+         output: str | None, force: bool) -> None:
+    """Write a new config with a comment on every key.
+
+    SHAPE is the number of neurons per layer, inputs first: 2-3-1 is two
+    inputs, three hidden neurons and one output. The weights are random
+    (seeded); the inputs and targets are placeholders to replace.
+
+    \b
+    Examples:
+      stepprop init 2-2-2 -o mine.yaml
+      stepprop init 2-3-1 --activation tanh --loss cross_entropy --seed 7 -o mine.yaml
+      stepprop init --from xor -o xor.yaml
+    """
+    from . import config as cfg
+
+    if (shape is None) == (source is None):
+        raise click.UsageError("give a SHAPE such as 2-3-1, or --from EXAMPLE")
+    if source is not None:
+        if source not in cfg.bundled_names():
+            from .config import suggest
+
+            raise click.ClickException(f"no bundled example '{source}'{suggest(source, cfg.bundled_names())}; "
+                                       f"there are: {', '.join(cfg.bundled_names())}")
+        text = cfg.bundled_text(source)
+    else:
+        from .init import new_config
+
+        text = new_config(shape or "", activation, loss, seed, bias)
+    _Output("text", 9, output, force)._write(text)
+
+
+@main.command()
+@_fail_cleanly
+def examples() -> None:
+    """List the example configs that come with stepprop.
+
+    Use one by name in place of a file, or copy it to edit it.
+
+    \b
+    Examples:
+      stepprop examples
+      stepprop explain xor
+      stepprop init --from softmax -o mine.yaml
+    """
+    from . import config as cfg
+
+    rows = []
+    for name in cfg.bundled_names():
+        text = cfg.bundled_text(name)
+        first = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
+        shape = "-".join(str(n) for n in cfg.parse(text, name).shape)
+        rows.append((name, shape, first))
+    width = max(len(n) for n, _, _ in rows)
+    for name, shape, first in rows:
+        click.echo(f"{name.ljust(width)}  {shape:<8}  {first}")
+
+
 def _may_write(path: str, force: bool) -> None:
     """Refuse to replace an existing file unless --force or the user agrees."""
     from pathlib import Path

@@ -1,0 +1,129 @@
+"""`stepprop init`: a new config, with a comment on every key.
+
+The names in the comments (h1, w5, b2 ...) come from :class:`Network`, the
+same code that names them everywhere else, so a comment can never disagree
+with what `explain` prints.
+"""
+
+import random
+import re
+
+from .config import ACTIVATIONS, LOSSES, Config, Layer, Sample, parse
+from .errors import StepPropError
+from .network import Network
+
+BIAS_MODES = ("shared", "per-neuron", "none")
+MAX_INIT_NEURONS = 64
+
+LOSS_NOTES = {
+    "half_squared_error": "E_total = sum over outputs of 1/2 (target - out)^2 (the post's)",
+    "mean_squared_error": "E_total = mean over outputs of (target - out)^2",
+    "cross_entropy": "E_total = -sum of target * ln(out); targets between 0 and 1",
+    "binary_cross_entropy": "E_total = -sum of [t ln(out) + (1 - t) ln(1 - out)]; targets between 0 and 1",
+}
+
+
+def parse_shape(shape: str) -> list[int]:
+    """'2-3-1' -> [2, 3, 1]: inputs, hidden layers, outputs."""
+    if not re.fullmatch(r"\d+(-\d+)+", shape.strip()):
+        raise StepPropError(f"the shape '{shape}' should look like 2-3-1: inputs, hidden layers..., outputs")
+    sizes = [int(x) for x in shape.strip().split("-")]
+    if any(n < 1 or n > MAX_INIT_NEURONS for n in sizes):
+        raise StepPropError(f"each layer of the shape needs 1 to {MAX_INIT_NEURONS} neurons, not {shape}")
+    return sizes
+
+
+def new_config(shape: str, activation: str = "sigmoid", loss: str = "half_squared_error", seed: int = 0,
+               bias: str = "shared", eta: float = 0.5) -> str:
+    """The text of a new, valid, commented config."""
+    sizes = parse_shape(shape)
+    if activation not in ACTIVATIONS or activation == "softmax":
+        raise StepPropError(f"--activation must be one of {', '.join(a for a in ACTIVATIONS if a != 'softmax')}")
+    if loss not in LOSSES:
+        raise StepPropError(f"--loss must be one of {', '.join(LOSSES)}")
+    if bias not in BIAS_MODES:
+        raise StepPropError(f"--bias must be one of {', '.join(BIAS_MODES)}")
+    rnd = random.Random(seed)
+    n_out = sizes[-1]
+    out_act = activation  # the cross-entropies need outputs between 0 and 1
+    if loss == "cross_entropy":
+        out_act = "softmax" if n_out > 1 else "sigmoid"
+    elif loss == "binary_cross_entropy":
+        out_act = "sigmoid"
+    layers = []
+    for prev, size in zip(sizes, sizes[1:]):
+        weights = tuple(tuple(round(rnd.uniform(-0.5, 0.5), 2) for _ in range(prev)) for _ in range(size))
+        b: float | tuple[float, ...] | None
+        if bias == "shared":
+            b = round(rnd.uniform(-0.5, 0.5), 2)
+        elif bias == "per-neuron":
+            b = tuple(round(rnd.uniform(-0.5, 0.5), 2) for _ in range(size))
+        else:
+            b = None
+        layers.append(Layer(weights, b, activation))
+    layers[-1] = layers[-1]._replace(activation=out_act)
+    inputs = tuple(round(0.05 * (k + 1), 2) for k in range(sizes[0]))
+    if loss == "cross_entropy" and n_out > 1:
+        targets = tuple(1.0 if k == 0 else 0.0 for k in range(n_out))
+    else:
+        targets = tuple(round(0.01 + 0.98 * (k % 2), 2) for k in range(n_out))
+    cfg = Config(tuple(layers), (Sample(inputs, targets),), eta, True, loss, activation)
+    text = render(cfg, f"{shape}, seed {seed}")
+    parse(text, "<stepprop init>")  # what we write must load
+    return text
+
+
+def render(cfg: Config, origin: str) -> str:
+    net = Network(cfg)
+    names = [net.input_names] + net.neurons
+    lines = [
+        f"# A network for stepprop ({origin}). Change any number; keep the shapes.",
+        "# Try: stepprop explain this.yaml   (every number of one training step)",
+        "#      stepprop train this.yaml --epochs 10000",
+        "",
+        f"inputs: {_list(cfg.samples[0].inputs)}    # the input values: {', '.join(net.input_names)}",
+        f"targets: {_list(cfg.samples[0].targets)}    # what the outputs should be: "
+        + ", ".join(f"target_{n}" for n in net.output_names),
+        f"eta: {cfg.eta!r}    # the learning rate: w+ = w - eta * dE/dw",
+        f"update_biases: {'true' if cfg.update_biases else 'false'}    # false keeps every bias fixed, as the post does",
+        f"activation: {cfg.activation}    # for every layer unless a layer says otherwise: "
+        + ", ".join(a for a in ACTIVATIONS if a != "softmax") + " (softmax: output layer only)",
+        f"loss: {cfg.loss}    # {LOSS_NOTES[cfg.loss]}",
+        "# For several training samples, replace inputs and targets with",
+        "#   samples: [{inputs: [...], targets: [...]}, ...]   and optionally batch_size: N",
+        "",
+        "# Layers: hidden layers first, the output layer last. Row r of a layer's weights holds",
+        "# the weights INTO its neuron r, one per neuron of the previous layer; weights are",
+        "# numbered w1, w2, ... layer by layer and row by row.",
+        "layers:",
+    ]
+    for li, layer in enumerate(cfg.layers):
+        last = len(cfg.layers) - 1
+        kind = "output layer" if li == last else ("hidden layer" if last == 1 else f"hidden layer {li + 1}")
+        lines.append(f"  - # {kind}: neurons {', '.join(names[li + 1])}")
+        rows = []
+        for r, row in enumerate(layer.weights):
+            target = names[li + 1][r]
+            wnames = net.weight_names[li][r]
+            rows.append((_list(row), f"{target} <- {', '.join(names[li])}: {', '.join(wnames)}"))
+        width = max(len(text) for text, _ in rows)
+        for r, (text, note) in enumerate(rows):
+            head = "    weights: [" if r == 0 else "              "
+            tail = "]" if r == len(rows) - 1 else ","
+            lines.append(f"{head}{(text + tail).ljust(width + 1)}   # {note}")
+        if layer.bias is None:
+            lines.append("    # no bias: add 'bias: 0.1' (shared) or 'bias: [..]' (one per neuron)")
+        elif isinstance(layer.bias, tuple):
+            bnames = net.bias_names[li] or []
+            lines.append(f"    bias: {_list(layer.bias)}    # one per neuron: "
+                         + ", ".join(f"{b} ({n})" for b, n in zip(bnames, names[li + 1])))
+        else:
+            bname = (net.bias_names[li] or ["?"])[0]
+            lines.append(f"    bias: {layer.bias!r}    # {bname}, one bias shared by {', '.join(names[li + 1])}")
+        if layer.activation != cfg.activation:
+            lines.append(f"    activation: {layer.activation}")
+    return "\n".join(lines) + "\n"
+
+
+def _list(values: tuple[float, ...]) -> str:
+    return "[" + ", ".join(repr(float(v)) for v in values) + "]"
