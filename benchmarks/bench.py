@@ -123,7 +123,7 @@ def run(cmd: list[str]) -> tuple[float, int]:
 
 def medians(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in commands}
-    for name, cmd in commands.items():  # warm the file cache
+    for cmd in commands.values():  # warm the file cache
         run(cmd)
     for _ in range(repeat):
         for name, cmd in commands.items():
@@ -143,10 +143,17 @@ def ladder(quick: bool) -> None:
     print(f"{'network':>14} {'samples':>8} {'params':>7} {'setup s':>8} {'s/epoch':>11} {'ns per param-sample':>20}")
     rnd = random.Random(1)
     for shape, samples in [((2, 2, 2), 1), ((4, 8, 4), 8), ((8, 16, 16, 4), 32), ((8, 32, 32, 4), 64)]:
-        layers = [{"weights": [[round(rnd.uniform(-0.5, 0.5), 3) for _ in range(a)] for _ in range(b)],
-                   "bias": [0.0] * b} for a, b in zip(shape, shape[1:])]
-        data = [{"inputs": [round(rnd.random(), 3) for _ in range(shape[0])],
-                 "targets": [round(rnd.random(), 3) for _ in range(shape[-1])]} for _ in range(samples)]
+        layers = [
+            {"weights": [[round(rnd.uniform(-0.5, 0.5), 3) for _ in range(a)] for _ in range(b)], "bias": [0.0] * b}
+            for a, b in zip(shape, shape[1:])
+        ]
+        data = [
+            {
+                "inputs": [round(rnd.random(), 3) for _ in range(shape[0])],
+                "targets": [round(rnd.random(), 3) for _ in range(shape[-1])],
+            }
+            for _ in range(samples)
+        ]
         cfg = config.parse(yaml.safe_dump({"samples": data, "eta": 0.1, "batch_size": 16, "layers": layers}))
         net = network.Network(cfg)
         params = len(net.params)
@@ -162,8 +169,10 @@ def ladder(quick: bool) -> None:
                 break
             epochs *= 2
         per = max(spent - setup, 0.0) / (epochs - 1)
-        print(f"{'-'.join(map(str, shape)):>14} {samples:>8} {params:>7} {setup:>8.3f} {per:>11.3g} "
-              f"{per / (params * samples) * 1e9:>20.3g}")
+        print(
+            f"{'-'.join(map(str, shape)):>14} {samples:>8} {params:>7} {setup:>8.3f} {per:>11.3g} "
+            f"{per / (params * samples) * 1e9:>20.3g}"
+        )
 
 
 def main() -> None:
@@ -172,8 +181,10 @@ def main() -> None:
     args = parser.parse_args()
     repeat = 5 if args.quick else 15
     folder = Path(tempfile.mkdtemp(prefix="stepprop-bench-"))
-    print(f"stepprop benchmark, {time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
-          f"{platform.machine()}, {os.cpu_count()} cores")
+    print(
+        f"stepprop benchmark, {time.strftime('%Y-%m-%d')}, Python {platform.python_version()}, "
+        f"{platform.machine()}, {os.cpu_count()} cores"
+    )
     commands = {
         "stepprop train": [PY, "-m", "stepprop", "train", "--epochs", "10000", "--format", "json"],
         "import click, rich, yaml": [PY, "-c", "import click, rich, yaml"],
@@ -208,8 +219,10 @@ def main() -> None:
     print(f"\n1,000,000 epochs of the post's network: {spent:.2f} s (whole process)")
     _, small = run([PY, "-m", "stepprop", "train", "--epochs", "1000", "--format", "json"])
     _, large = run([PY, "-m", "stepprop", "train", "--epochs", "1000000", "--format", "json"])
-    print(f"Peak memory: {small / 1024:.1f} MiB at 1,000 epochs, {large / 1024:.1f} MiB at 1,000,000 "
-          f"({(large - small) / small * 100:+.1f}%)")
+    print(
+        f"Peak memory: {small / 1024:.1f} MiB at 1,000 epochs, {large / 1024:.1f} MiB at 1,000,000 "
+        f"({(large - small) / small * 100:+.1f}%)"
+    )
     ladder(args.quick)
 
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from . import derivation, names
 from .config import Config, ConfigError, Validator, compose, read_text, show
@@ -67,8 +67,11 @@ def agrees(x: float, answer: Answer) -> bool:
 def load_answers(path: str | Path) -> list[Answer]:
     """The answers file: a YAML mapping of quantity names to numbers."""
     source = str(path)
-    root = compose(read_text(path, "an answers"), source,
-                   "the answers file is empty: write one 'name: number' per line, e.g. out_h1: 0.5933")
+    root = compose(
+        read_text(path, "an answers"),
+        source,
+        "the answers file is empty: write one 'name: number' per line, e.g. out_h1: 0.5933",
+    )
     check = Validator(source)
     pairs = check.mapping(root, "the answers (a mapping of names to numbers, e.g. out_h1: 0.5933)", None)
     if not pairs:
@@ -78,9 +81,12 @@ def load_answers(path: str | Path) -> list[Answer]:
         value = check.number(vnode, key)
         if not _DECIMAL.match(str(vnode.value).strip()):
             mark = vnode.start_mark
-            raise ConfigError(f"write the answer for {show(key)} as a decimal number (like 0.5933), "
-                              f"not '{show(vnode.value)}'",
-                              source, mark.line + 1, mark.column + 1)
+            raise ConfigError(
+                f"write the answer for {show(key)} as a decimal number (like 0.5933), not '{show(vnode.value)}'",
+                source,
+                mark.line + 1,
+                mark.column + 1,
+            )
         answers.append(Answer(key, str(vnode.value), value, knode.start_mark.line + 1, knode.start_mark.column + 1))
     return answers
 
@@ -189,15 +195,22 @@ class Checker:
             raise ConfigError(
                 f"unknown quantity '{show(answer.name)}'{_closest(answer.name, exact_run.values)}; "
                 "'stepprop explain --names' lists every name",
-                "", answer.line, answer.column,
+                "",
+                answer.line,
+                answer.column,
             )
         if agrees(exact, answer):
             return Graded(answer, CORRECT, exact)
         if self.rounding_applies:
             rounded = self.run(None, answer.decimals).values[answer.name]
             if agrees(rounded, answer):
-                return Graded(answer, ROUNDED, exact, rounded_value=rounded,
-                              note=f"a hand calculation rounded to {answer.decimals} decimals at every step")
+                return Graded(
+                    answer,
+                    ROUNDED,
+                    exact,
+                    rounded_value=rounded,
+                    note=f"a hand calculation rounded to {answer.decimals} decimals at every step",
+                )
         graded = Graded(answer, WRONG, exact)
         self._diagnose(graded)
         return graded
@@ -223,7 +236,9 @@ class Checker:
                 graded.mistaken = found[0][1]
                 graded.approximate = loose
                 first = found[0][0]
-                graded.note = f"mistake {first.number}: {first.title}" + (" (close, not to every digit)" if loose else "")
+                graded.note = f"mistake {first.number}: {first.title}" + (
+                    " (close, not to every digit)" if loose else ""
+                )
                 return
         # no mistake: perhaps the number belongs to another quantity
         for other, value in self.run().values.items():
@@ -240,7 +255,7 @@ def _closest(name: str, known: Any) -> str:
     return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
 
 
-def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> "Report":
+def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Report:
     checker = Checker(config, epochs)
     graded = []
     for answer in answers:
@@ -276,8 +291,11 @@ class Report:
 
     def document(self) -> Document:
         cfg = self.checker.config
-        when = f"after {self.checker.epochs} epochs of training and one more step" if self.checker.epochs else \
-            "one training step"
+        when = (
+            f"after {self.checker.epochs} epochs of training and one more step"
+            if self.checker.epochs
+            else "one training step"
+        )
         intro = [f"answers from {self.source} for {cfg.source}: {when}"]
         counts = {s: sum(g.status == s for g in self.graded) for s in (CORRECT, ROUNDED, WRONG)}
         intro.append(", ".join(f"{n} {s}" for s, n in counts.items()))
@@ -293,8 +311,7 @@ class Report:
     def _details(self, g: Graded) -> Section:
         name = g.answer.name
         items: list = [Text(f"you wrote {g.answer.text}; the exact value is shown below")]
-        items += _lines_for(self.checker.run().trace, name, self.checker.epochs) or [
-            Eq(_symbol(name), [Num(g.exact)])]
+        items += _lines_for(self.checker.run().trace, name, self.checker.epochs) or [Eq(_symbol(name), [Num(g.exact)])]
         if g.mistakes:
             first = g.mistakes[0]
             items.append(Text(("Likely " if g.approximate else "") + f"mistake {first.number}: {first.explain(name)}."))
@@ -328,8 +345,12 @@ def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake
             if eq.name == name and not eq.reused:
                 found.append(eq)
     if mistake is not None and mistake.rename is not None:
-        found = [dataclasses.replace(eq, lhs=_rename(eq.lhs, mistake.rename),
-                                     rhs=[_rename(r, mistake.rename) for r in eq.rhs]) for eq in found]
+        found = [
+            dataclasses.replace(
+                eq, lhs=_rename(eq.lhs, mistake.rename), rhs=[_rename(r, mistake.rename) for r in eq.rhs]
+            )
+            for eq in found
+        ]
     # the main line: the result with its factors and numbers
     results = [eq for eq in found if eq.result]
     return (results or found)[-1:]
@@ -354,15 +375,12 @@ def _rename(e: Expr, mapping: dict[str, str]) -> Expr:
             return dataclasses.replace(e, base=new[0], sub=new[1:])
         return e
     if isinstance(e, D):
-        return D(_rename(e.num, mapping), _rename(e.den, mapping))  # type: ignore[arg-type]
-    if dataclasses.is_dataclass(e):
-        changes = {}
-        for f in dataclasses.fields(e):
-            value = getattr(e, f.name)
-            if isinstance(value, tuple):
-                changes[f.name] = tuple(_rename(v, mapping) for v in value)
-            elif dataclasses.is_dataclass(value):
-                changes[f.name] = _rename(value, mapping)
-        return dataclasses.replace(e, **changes)
-    return e
-
+        return D(cast(Sym, _rename(e.num, mapping)), cast(Sym, _rename(e.den, mapping)))
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(e):
+        value = getattr(e, f.name)
+        if isinstance(value, tuple):
+            changes[f.name] = tuple(_rename(v, mapping) for v in value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            changes[f.name] = _rename(cast(Expr, value), mapping)
+    return cast(Expr, dataclasses.replace(e, **changes))

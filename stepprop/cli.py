@@ -11,7 +11,8 @@ import functools
 import json
 import re
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -97,8 +98,7 @@ class _Output:
     Files are written atomically and an existing file is replaced only with
     --force or the user's yes."""
 
-    def __init__(self, fmt: str, digits: int, output: str | None = None, force: bool = False,
-                 fragment: bool = False):
+    def __init__(self, fmt: str, digits: int, output: str | None = None, force: bool = False, fragment: bool = False):
         self.fmt = fmt
         self.digits = digits
         self.output = output
@@ -157,18 +157,33 @@ def _output_options(formats: list[str], files: bool = True, digits: int = 9) -> 
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         if files:
-            command = click.option("--force", is_flag=True,
-                                   help="Replace existing output files without asking.")(command)
-            command = click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-                                   help="Write to FILE instead of standard output.")(command)
+            command = click.option("--force", is_flag=True, help="Replace existing output files without asking.")(
+                command
+            )
+            command = click.option(
+                "-o",
+                "--output",
+                type=click.Path(dir_okay=False),
+                default=None,
+                metavar="FILE",
+                help="Write to FILE instead of standard output.",
+            )(command)
         command = click.option(
-            "--digits", type=click.IntRange(1, 17), default=digits, show_default=True,
+            "--digits",
+            type=click.IntRange(1, 17),
+            default=digits,
+            show_default=True,
             help="Significant digits of printed numbers (JSON always has every digit).",
         )(command)
         command = click.option(
-            "--format", "fmt", type=click.Choice(formats), default=formats[0], show_default=True,
+            "--format",
+            "fmt",
+            type=click.Choice(formats),
+            default=formats[0],
+            show_default=True,
             help="text: for reading (rich on a terminal, plain when piped); json: for programs"
-            + ("; markdown, latex, html: worked examples for handouts" if "html" in formats else "") + ".",
+            + ("; markdown, latex, html: worked examples for handouts" if "html" in formats else "")
+            + ".",
         )(command)
         return command
 
@@ -180,9 +195,14 @@ _CONFIG = click.argument("config", required=False, metavar="[CONFIG]")
 
 def _round_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
-        "--round", "round_to", type=click.IntRange(0, 15), default=None, metavar="N",
+        "--round",
+        "round_to",
+        type=click.IntRange(0, 15),
+        default=None,
+        metavar="N",
         help="Hand-calculation mode: round every intermediate result to N decimals before it is used.",
     )(command)
+
 
 HELP = f"""stepprop {__version__}: a step-by-step backpropagation calculator.
 
@@ -209,16 +229,33 @@ def main() -> None:
 @_CONFIG
 @_output_options(FORMATS)
 @click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
-@click.option("--only", multiple=True, metavar="NAMES",
-              help="Show only these parameters' derivations: --only w5 b2 (or w5,b2).")
-@click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
-              help="Which batch to take the step on (with several samples).")
+@click.option(
+    "--only", multiple=True, metavar="NAMES", help="Show only these parameters' derivations: --only w5 b2 (or w5,b2)."
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Which batch to take the step on (with several samples).",
+)
 @_round_option
-@click.option("--names", "list_names", is_flag=True,
-              help="List every quantity's name (what 'stepprop check' accepts) and exit.")
+@click.option(
+    "--names", "list_names", is_flag=True, help="List every quantity's name (what 'stepprop check' accepts) and exit."
+)
 @_fail_cleanly
-def explain(config: str | None, fmt: str, digits: int, output: str | None, force: bool, fragment: bool,
-            only: tuple[str, ...], batch: int, round_to: int | None, list_names: bool) -> None:
+def explain(
+    config: str | None,
+    fmt: str,
+    digits: int,
+    output: str | None,
+    force: bool,
+    fragment: bool,
+    only: tuple[str, ...],
+    batch: int,
+    round_to: int | None,
+    list_names: bool,
+) -> None:
     """Print one training step: forward pass, error, chain rule, updates.
 
     \b
@@ -268,8 +305,9 @@ def explain(config: str | None, fmt: str, digits: int, output: str | None, force
 @click.option("--after", is_flag=True, help="Label the edges with the weights after one step.")
 @click.option("--gradients", is_flag=True, help="Label the edges with the gradients dE/dw of one step.")
 @_fail_cleanly
-def diagram(config: str | None, fmt: str, digits: int, output: str | None, force: bool, after: bool,
-            gradients: bool) -> None:
+def diagram(
+    config: str | None, fmt: str, digits: int, output: str | None, force: bool, after: bool, gradients: bool
+) -> None:
     """Draw the network with every weight on its edge (SVG).
 
     With no -o, a terminal gets a compact text version and a pipe gets the
@@ -291,8 +329,9 @@ def diagram(config: str | None, fmt: str, digits: int, output: str | None, force
     trace = network.step(net)
     picture = build(trace, "after" if after else "gradients" if gradients else "before")
     source = click.get_current_context().get_parameter_source("fmt")
-    as_text = fmt == "text" if source is not click.core.ParameterSource.DEFAULT else (
-        output is None and sys.stdout.isatty())
+    as_text = (
+        fmt == "text" if source is not click.core.ParameterSource.DEFAULT else (output is None and sys.stdout.isatty())
+    )
     out = _Output("svg", digits, output, force)
     out._write(draw.text(picture, digits) if as_text else draw.svg(picture, digits))
 
@@ -300,19 +339,45 @@ def diagram(config: str | None, fmt: str, digits: int, output: str | None, force
 @main.command()
 @_CONFIG
 @_output_options(["text", "json"], files=False)
-@click.option("--epochs", "-n", type=click.IntRange(1, 100_000_000), default=10_000, show_default=True,
-              help="Passes over all the samples.")
-@click.option("--every", type=click.IntRange(1), default=None, metavar="K",
-              help="Also report the epoch error every K epochs.")
-@click.option("--save", type=click.Path(dir_okay=False), default=None, metavar="PATH",
-              help="Write the trained network as a config that explain and train accept.")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Write the error per epoch as an image: .svg, .png or .pdf (needs the 'plot' extra).")
+@click.option(
+    "--epochs",
+    "-n",
+    type=click.IntRange(1, 100_000_000),
+    default=10_000,
+    show_default=True,
+    help="Passes over all the samples.",
+)
+@click.option(
+    "--every", type=click.IntRange(1), default=None, metavar="K", help="Also report the epoch error every K epochs."
+)
+@click.option(
+    "--save",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="PATH",
+    help="Write the trained network as a config that explain and train accept.",
+)
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Write the error per epoch as an image: .svg, .png or .pdf (needs the 'plot' extra).",
+)
 @click.option("--force", is_flag=True, help="Replace the --save or --plot file if it exists, without asking.")
 @_round_option
 @_fail_cleanly
-def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | None, save: str | None,
-          plot: str | None, force: bool, round_to: int | None) -> None:
+def train(
+    config: str | None,
+    fmt: str,
+    digits: int,
+    epochs: int,
+    every: int | None,
+    save: str | None,
+    plot: str | None,
+    force: bool,
+    round_to: int | None,
+) -> None:
     """Train for a number of epochs and report the error, outputs and parameters.
 
     \b
@@ -333,9 +398,15 @@ def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | N
         check_plot_target(plot)
     stop = _Interrupts()
     with stop, _progress(epochs) as progress:
-        result = network.train(net, epochs, every=every, progress=progress,
-                               progress_every=max(1, epochs // 200), should_stop=stop,
-                               rounder=network.decimal_rounder(round_to) if round_to is not None else None)
+        result = network.train(
+            net,
+            epochs,
+            every=every,
+            progress=progress,
+            progress_every=max(1, epochs // 200),
+            should_stop=stop,
+            rounder=network.decimal_rounder(round_to) if round_to is not None else None,
+        )
     if save is not None:
         from .config import dump
         from .files import write_atomic
@@ -365,11 +436,17 @@ def train(config: str | None, fmt: str, digits: int, epochs: int, every: int | N
 @click.argument("paths", nargs=-1, required=True, metavar="[CONFIG] ANSWERS")
 @_output_options(FORMATS)
 @click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
-@click.option("--epochs", "-n", type=click.IntRange(1, 10_000_000), default=None,
-              help="Check answers about the network after N epochs of training (then one more step).")
+@click.option(
+    "--epochs",
+    "-n",
+    type=click.IntRange(1, 10_000_000),
+    default=None,
+    help="Check answers about the network after N epochs of training (then one more step).",
+)
 @_fail_cleanly
-def check_command(paths: tuple[str, ...], fmt: str, digits: int, output: str | None, force: bool,
-                  fragment: bool, epochs: int | None) -> None:
+def check_command(
+    paths: tuple[str, ...], fmt: str, digits: int, output: str | None, force: bool, fragment: bool, epochs: int | None
+) -> None:
     """Grade a student's numbers against the exact ones, and name the likely mistake.
 
     ANSWERS is a YAML file of 'name: number' lines, with the names explain
@@ -405,8 +482,13 @@ def check_command(paths: tuple[str, ...], fmt: str, digits: int, output: str | N
 @main.command()
 @_CONFIG
 @_output_options(["text", "json"], files=False)
-@click.option("--batch", type=click.IntRange(1), default=1, show_default=True,
-              help="Which batch to take the step on (with several samples).")
+@click.option(
+    "--batch",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Which batch to take the step on (with several samples).",
+)
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch comparison even when PyTorch is installed.")
 @_fail_cleanly
 def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool) -> None:
@@ -442,37 +524,77 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
         for r in result.rows:
             row: list = [r.name, Num(r.engine), Num(r.numeric), f"{r.numeric_error:.1e}"]
             if result.torch_available:
-                row += [Num(r.torch) if r.torch is not None else "", f"{r.torch_error:.1e}" if r.torch_error is not None else ""]
+                row += [
+                    Num(r.torch) if r.torch is not None else "",
+                    f"{r.torch_error:.1e}" if r.torch_error is not None else "",
+                ]
             row += ["ok" if r.ok else "DISAGREES", r.note]
             rows.append(row)
-        intro = [f"network from {cfg.source}, batch {batch}",
-                 f"central finite differences with step h = {result.h:g} x max(1, |p|); tolerance "
-                 f"{checking.TOLERANCE:g} relative (or {checking.ABSOLUTE:g} absolute)"]
+        intro = [
+            f"network from {cfg.source}, batch {batch}",
+            f"central finite differences with step h = {result.h:g} x max(1, |p|); tolerance "
+            f"{checking.TOLERANCE:g} relative (or {checking.ABSOLUTE:g} absolute)",
+        ]
         if result.torch_note:
             intro.append(result.torch_note)
         verdict = "every gradient agrees" if result.ok else "SOME GRADIENTS DISAGREE"
-        out.document(Document(f"Verifying the gradients: {verdict}", intro, [Section("The gradients", [Table(headers, rows)])]))
+        out.document(
+            Document(f"Verifying the gradients: {verdict}", intro, [Section("The gradients", [Table(headers, rows)])])
+        )
     if not result.ok:
         sys.exit(EXIT_ERROR)
 
 
 @main.command()
 @click.argument("shape", required=False)
-@click.option("--from", "source", metavar="EXAMPLE", default=None,
-              help="Copy a bundled example instead (see 'stepprop examples').")
-@click.option("--activation", type=click.Choice(["sigmoid", "tanh", "relu", "linear"]), default="sigmoid",
-              show_default=True, help="The activation of every layer (the output follows the loss where it must).")
-@click.option("--loss", type=click.Choice(["half_squared_error", "mean_squared_error", "cross_entropy",
-                                           "binary_cross_entropy"]), default="half_squared_error", show_default=True)
-@click.option("--bias", type=click.Choice(["shared", "per-neuron", "none"]), default="shared", show_default=True,
-              help="One bias per layer (as the post), one per neuron, or none.")
+@click.option(
+    "--from",
+    "source",
+    metavar="EXAMPLE",
+    default=None,
+    help="Copy a bundled example instead (see 'stepprop examples').",
+)
+@click.option(
+    "--activation",
+    type=click.Choice(["sigmoid", "tanh", "relu", "linear"]),
+    default="sigmoid",
+    show_default=True,
+    help="The activation of every layer (the output follows the loss where it must).",
+)
+@click.option(
+    "--loss",
+    type=click.Choice(["half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy"]),
+    default="half_squared_error",
+    show_default=True,
+)
+@click.option(
+    "--bias",
+    type=click.Choice(["shared", "per-neuron", "none"]),
+    default="shared",
+    show_default=True,
+    help="One bias per layer (as the post), one per neuron, or none.",
+)
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, metavar="FILE",
-              help="Write to FILE instead of standard output.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Write to FILE instead of standard output.",
+)
 @click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @_fail_cleanly
-def init(shape: str | None, source: str | None, activation: str, loss: str, bias: str, seed: int,
-         output: str | None, force: bool) -> None:
+def init(
+    shape: str | None,
+    source: str | None,
+    activation: str,
+    loss: str,
+    bias: str,
+    seed: int,
+    output: str | None,
+    force: bool,
+) -> None:
     """Write a new config with a comment on every key.
 
     SHAPE is the number of neurons per layer, inputs first: 2-3-1 is two
@@ -493,8 +615,10 @@ def init(shape: str | None, source: str | None, activation: str, loss: str, bias
         if source not in cfg.bundled_names():
             from .config import suggest
 
-            raise click.ClickException(f"no bundled example '{source}'{suggest(source, cfg.bundled_names())}; "
-                                       f"there are: {', '.join(cfg.bundled_names())}")
+            raise click.ClickException(
+                f"no bundled example '{source}'{suggest(source, cfg.bundled_names())}; "
+                f"there are: {', '.join(cfg.bundled_names())}"
+            )
         text = cfg.bundled_text(source)
     else:
         from .init import new_config
@@ -551,7 +675,7 @@ class _Interrupts:
     def __call__(self) -> bool:
         return self.hit
 
-    def __enter__(self) -> "_Interrupts":
+    def __enter__(self) -> _Interrupts:
         import signal
         import threading
 
@@ -584,8 +708,14 @@ class _progress:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self.bar = Progress(TextColumn("training"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=Console(stderr=True), transient=True)
+        self.bar = Progress(
+            TextColumn("training"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
         self.bar.start()
         task = self.bar.add_task("train", total=self.epochs)
         return lambda epoch: self.bar.update(task, completed=epoch)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 from .engine import NAMESPACE, Node
 
@@ -32,7 +33,7 @@ INLINE_NODES = 1000
 class Program:
     """The compiled training loop of one network (all of its batches)."""
 
-    def __init__(self, net: "Network", graphs: list["BatchGraph"]):
+    def __init__(self, net: Network, graphs: list[BatchGraph]):
         self.net = net
         self.params = list(net.params)
         self.trainable = [k for k, name in enumerate(self.params) if net.params[name].trainable]
@@ -40,10 +41,10 @@ class Program:
         space = dict(NAMESPACE)
         space["nan"] = math.nan
         exec(compile(self.source, "<stepprop compiled training>", "exec"), space)  # noqa: S102 - our own text
-        self.run: Callable = space["run"]
+        self.run = cast(Callable, space["run"])
 
     # ------------------------------------------------------------ source --
-    def _source(self, graphs: list["BatchGraph"]) -> str:
+    def _source(self, graphs: list[BatchGraph]) -> str:
         """Small networks: the whole epoch inlined, parameters in local
         variables, like a loop written by hand.  Larger ones: one function for
         a sample (the code grows with the parameters, not with the samples),
@@ -64,8 +65,7 @@ class Program:
         if inline:
             lines.append(f"    {params} = P")
         back = f"            P[:] = [{params}]" if inline else "            pass"
-        lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0",
-                  "        try:"]
+        lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0", "        try:"]
         for b, graph in enumerate(graphs):
             if inline:
                 lines += ["            " + line for line in self._batch_inline(b, graph, eta)]
@@ -89,7 +89,7 @@ class Program:
         lines += ["    return last, err, False", ""]
         return "\n".join(lines)
 
-    def _batch_inline(self, b: int, graph: "BatchGraph", eta: str) -> list[str]:
+    def _batch_inline(self, b: int, graph: BatchGraph, eta: str) -> list[str]:
         """One update on a batch, statement by statement in the tape's order."""
         names: dict[Node, str] = {}
         for k, pname in enumerate(self.params):
@@ -117,8 +117,9 @@ class Program:
                 lines.append(f"p{k} -= {eta} * gp{k}")
         return lines
 
-    def _backward(self, ops: list[Node], names: dict[Node, str], grads: dict[Node, str], started: set[str]
-                  ) -> list[str]:
+    def _backward(
+        self, ops: list[Node], names: dict[Node, str], grads: dict[Node, str], started: set[str]
+    ) -> list[str]:
         """The reverse pass: each edge's share, added in the engine's order."""
         lines = []
         for node in reversed(ops):
@@ -139,7 +140,7 @@ class Program:
                     started.add(target)
         return lines
 
-    def _sample_function(self, graph: "BatchGraph") -> list[str]:
+    def _sample_function(self, graph: BatchGraph) -> list[str]:
         """def sample(P, G, X, T, seed): one sample's forward and backward pass.
 
         Adds the sample's share of every trainable parameter's gradient to
@@ -164,10 +165,12 @@ class Program:
             return ", ".join(items) + ("," if len(items) == 1 else "")
 
         helpers = ", ".join(f"{name}={name}" for name in NAMESPACE)
-        lines = [f"def sample(P, G, X, T, seed, {helpers}):",
-                 f"    {one([f'p{k}' for k in range(len(self.params))])} = P",
-                 f"    {one([f'x{j}' for j in range(len(inputs))])} = X",
-                 f"    {one([f't{j}' for j in range(len(targets))])} = T"]
+        lines = [
+            f"def sample(P, G, X, T, seed, {helpers}):",
+            f"    {one([f'p{k}' for k in range(len(self.params))])} = P",
+            f"    {one([f'x{j}' for j in range(len(inputs))])} = X",
+            f"    {one([f't{j}' for j in range(len(targets))])} = T",
+        ]
         for node in ops:
             assert node.op is not None
             args = [names[p] for p in node.parents]
@@ -184,7 +187,7 @@ class Program:
         lines.append("")
         return lines
 
-    def _batch_function(self, b: int, graph: "BatchGraph", eta: str) -> list[str]:
+    def _batch_function(self, b: int, graph: BatchGraph, eta: str) -> list[str]:
         """def batchB(P): one update on batch B; returns the batch error."""
         net = self.net
         size = len(graph.totals)

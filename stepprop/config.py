@@ -6,7 +6,6 @@ Nothing in the file is ever constructed as a Python object except numbers,
 strings and booleans; anchors, aliases and non-standard tags are refused.
 """
 
-
 import difflib
 import math
 import re
@@ -212,8 +211,12 @@ def compose(text: str, source: str, empty: str = EMPTY_CONFIG) -> Any:
         raise ConfigError(f"a config is at most {MAX_BYTES:,} bytes", source)
 
     def alias(mark: Any) -> ConfigError:
-        return ConfigError("anchors and aliases (*name) are not supported in a config; write the values out",
-                           source, mark.line + 1, mark.column + 1)
+        return ConfigError(
+            "anchors and aliases (*name) are not supported in a config; write the values out",
+            source,
+            mark.line + 1,
+            mark.column + 1,
+        )
 
     def too_deep(mark: Any) -> ConfigError:
         return ConfigError(f"nested more than {MAX_DEPTH} levels deep", source, mark.line + 1, mark.column + 1)
@@ -307,7 +310,9 @@ class Validator:
 
     def check_tag(self, node: Any) -> None:
         if node.tag not in _ALLOWED_TAGS:
-            raise self.error(node, f"the tag {node.tag!r} is not allowed in a config (only plain values, lists and mappings)")
+            raise self.error(
+                node, f"the tag {node.tag!r} is not allowed in a config (only plain values, lists and mappings)"
+            )
 
     def mapping(self, node: Any, what: str, keys: tuple[str, ...] | None) -> dict[str, tuple[Any, Any]]:
         """The pairs of a mapping node by key; ``keys=None`` allows any key."""
@@ -326,7 +331,9 @@ class Validator:
                 first = out[key][0].start_mark
                 raise self.error(key_node, f"duplicate key '{show(key)}' (first given at line {first.line + 1})")
             if keys is not None and key not in keys:
-                raise self.error(key_node, f"unknown key '{show(key)}' in {what}{suggest(key, keys)}; allowed: {', '.join(keys)}")
+                raise self.error(
+                    key_node, f"unknown key '{show(key)}' in {what}{suggest(key, keys)}; allowed: {', '.join(keys)}"
+                )
             self.check_tag(value_node)
             out[key] = (key_node, value_node)
         return out
@@ -339,7 +346,7 @@ class Validator:
             return "a mapping"
         if isinstance(node, yaml.SequenceNode):
             return "a list"
-        tag = node.tag[len(_STD):] if node.tag.startswith(_STD) else node.tag
+        tag = node.tag[len(_STD) :] if node.tag.startswith(_STD) else node.tag
         if tag == "null":
             return "nothing (an empty value)"
         if tag == "str":
@@ -358,14 +365,17 @@ class Validator:
         text = node.value.strip()
         if tag == _STD + "bool":
             raise self.error(
-                node, f"expected a number for {what}, found '{show(node.value)}', which YAML reads as a boolean; write 0 or 1"
+                node,
+                f"expected a number for {what}, found '{show(node.value)}', which YAML reads as a boolean; "
+                "write 0 or 1",
             )
         if tag == _STD + "null":
             raise self.error(node, f"expected a number for {what}, found nothing")
         if ":" in text and tag in (_STD + "int", _STD + "float"):
             raise self.error(
-                node, f"expected a number for {what}, found '{show(node.value)}', which YAML 1.1 reads as a base-60 "
-                "number (like a time); write it as a decimal number"
+                node,
+                f"expected a number for {what}, found '{show(node.value)}', which YAML 1.1 reads as a base-60 "
+                "number (like a time); write it as a decimal number",
             )
         if tag == _STD + "int":
             value: float
@@ -380,8 +390,10 @@ class Validator:
         elif tag == _STD + "float" or _NUMBER_TEXT.match(text):
             # YAML 1.1 reads 1e-3 (no dot) as text; it is plainly a number
             try:
-                value = float(text.replace("_", "")) if _NUMBER_TEXT.match(text) else float(
-                    _scalars().construct_yaml_float(node)
+                value = (
+                    float(text.replace("_", ""))
+                    if _NUMBER_TEXT.match(text)
+                    else float(_scalars().construct_yaml_float(node))
                 )
             except (ValueError, OverflowError):
                 raise self.error(node, f"expected a number for {what}, found '{show(node.value)}'") from None
@@ -401,8 +413,8 @@ class Validator:
             raise self.error(node, f"expected a list of numbers for {what}, found an empty list")
         if length is not None and len(node.value) != length:
             raise self.error(
-                node, f"expected {length} number{'s' if length != 1 else ''} for {what}{length_why}, "
-                f"found {len(node.value)}"
+                node,
+                f"expected {length} number{'s' if length != 1 else ''} for {what}{length_why}, found {len(node.value)}",
             )
         return tuple(self.number(item, f"{what}[{i + 1}]") for i, item in enumerate(node.value))
 
@@ -414,7 +426,9 @@ class Validator:
             raise self.error(node, f"expected {expect} for {what}, found {self.kind(node)}")
         value = node.value
         if choices is not None and value not in choices:
-            raise self.error(node, f"unknown {what} '{show(value)}'{suggest(value, choices)}; choose one of {', '.join(choices)}")
+            raise self.error(
+                node, f"unknown {what} '{show(value)}'{suggest(value, choices)}; choose one of {', '.join(choices)}"
+            )
         return value
 
     def boolean(self, node: Any, what: str) -> bool:
@@ -484,7 +498,9 @@ class Validator:
                     )
                 rows.append(
                     self.numbers(
-                        rnode, f"{what} weights row {ri + 1}", prev,
+                        rnode,
+                        f"{what} weights row {ri + 1}",
+                        prev,
                         f" (one per neuron of the previous layer: {prev_what})",
                     )
                 )
@@ -504,7 +520,9 @@ class Validator:
                 if li != last:
                     raise self.error(anode, f"softmax is only allowed on the output layer, not on hidden {what}")
                 if size < 2:
-                    raise self.error(anode, "softmax needs at least 2 output neurons (with one, its output is always 1)")
+                    raise self.error(
+                        anode, "softmax needs at least 2 output neurons (with one, its output is always 1)"
+                    )
             name = None
             if "name" in fields:
                 nnode = fields["name"][1]
@@ -523,21 +541,20 @@ class Validator:
             prev_what = f"{what} has {size}"
 
         n_out = layers[-1].size
-        for (ins, outs), (snode, tnode) in zip(samples, sample_nodes):
+        for (_ins, outs), (_snode, tnode) in zip(samples, sample_nodes):
             if len(outs) != n_out:
-                raise self.error(
-                    tnode, f"expected {n_out} targets (one per output neuron), found {len(outs)}"
-                )
+                raise self.error(tnode, f"expected {n_out} targets (one per output neuron), found {len(outs)}")
         out_act = layers[-1].activation
         if loss in ("cross_entropy", "binary_cross_entropy"):
-            for (ins, outs), (snode, tnode) in zip(samples, sample_nodes):
+            for (_ins, outs), (_snode, tnode) in zip(samples, sample_nodes):
                 if any(not 0 <= t <= 1 for t in outs):
                     raise self.error(tnode, f"{loss} needs targets between 0 and 1, found {list(outs)}")
             if out_act not in ("sigmoid", "softmax"):
                 where = top["loss"][1]
                 raise self.error(
                     where,
-                    f"{loss} takes the logarithm of the outputs, so the output layer needs sigmoid or softmax, not {out_act}",
+                    f"{loss} takes the logarithm of the outputs, so the output layer needs sigmoid or softmax, "
+                    f"not {out_act}",
                 )
 
         eta = self.number(need("eta", "the learning rate, e.g. eta: 0.5"), "eta")
@@ -574,7 +591,9 @@ class Validator:
         if "samples" in top:
             snode = top["samples"][1]
             if not isinstance(snode, yaml.SequenceNode) or not snode.value:
-                raise self.error(snode, f"expected a non-empty list of samples ({{inputs, targets}} pairs), found {self.kind(snode)}")
+                raise self.error(
+                    snode, f"expected a non-empty list of samples ({{inputs, targets}} pairs), found {self.kind(snode)}"
+                )
             if len(snode.value) > MAX_SAMPLES:
                 raise self.error(snode, f"at most {MAX_SAMPLES:,} samples are supported")
             out, nodes = [], []
@@ -585,10 +604,10 @@ class Validator:
                 for key in SAMPLE_KEYS:
                     if key not in fields:
                         raise self.error(item, f"{what} is missing '{key}'")
-                ins = self.numbers(fields["inputs"][1], f"the inputs of {what}", first_in,
-                                   " (as many as in sample 1)")
-                outs = self.numbers(fields["targets"][1], f"the targets of {what}", first_out,
-                                    " (as many as in sample 1)")
+                ins = self.numbers(fields["inputs"][1], f"the inputs of {what}", first_in, " (as many as in sample 1)")
+                outs = self.numbers(
+                    fields["targets"][1], f"the targets of {what}", first_out, " (as many as in sample 1)"
+                )
                 first_in = first_in or len(ins)
                 first_out = first_out or len(outs)
                 out.append((ins, outs))
@@ -631,4 +650,3 @@ def dump(config: Config) -> str:
     _Dumper.add_representer(list, _seq)
     header = f"# written by stepprop from {config.source}\n"
     return header + yaml.dump(config.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)
-

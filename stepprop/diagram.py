@@ -50,7 +50,7 @@ class Diagram:
     activations: list[str]
 
 
-def diagram(trace: "StepTrace", mode: str = "before") -> Diagram:
+def diagram(trace: StepTrace, mode: str = "before") -> Diagram:
     if mode not in MODES:
         raise ValueError(mode)
     net = trace.net
@@ -98,8 +98,10 @@ def diagram(trace: "StepTrace", mode: str = "before") -> Diagram:
             biases.append(DNode(bias_id, li, bnames[0], f"{label} =", value, bias=True))
             for target in net.neurons[li]:
                 edges.append(DEdge(bias_id, target, None, None, None))
-    what = {"before": "the weights", "after": "the weights after one step",
-            "gradients": "the gradients of one step"}[mode]
+    what = {"before": "the weights", "after": "the weights after one step", "gradients": "the gradients of one step"}[
+        mode
+    ]
     sample = " (sample 1)" if len(cfg.samples) > 1 else ""
-    return Diagram(columns, biases, edges, mode, f"network {net.shape}: {what}{sample}",
-                   [layer.activation for layer in cfg.layers])
+    return Diagram(
+        columns, biases, edges, mode, f"network {net.shape}: {what}{sample}", [layer.activation for layer in cfg.layers]
+    )

@@ -18,7 +18,8 @@ This module knows nothing about neurons, layers, click or rich.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import cast
 
 __all__ = ["Node", "Op", "OPS", "Tape"]
 
@@ -51,8 +52,8 @@ class Op:
     def compiled(self, arity: int, attrs: dict) -> tuple[Callable, Callable]:
         """(forward(xs) -> value, partials(xs, out) -> list) for this arity and attrs."""
         key = (arity, tuple(sorted(attrs.items())))
-        fns = self._cache.get(key)
-        if fns is None:
+        cached = self._cache.get(key)
+        if cached is None:
             args = [f"a{j}" for j in range(arity)]
             unpack = f"    {', '.join(args)}{',' if arity == 1 else ''} = xs\n"
             source = (
@@ -61,9 +62,9 @@ class Op:
             )
             space = dict(NAMESPACE)
             exec(compile(source, f"<stepprop op {self.name}>", "exec"), space)  # noqa: S102 - our own text
-            fns = (space["forward"], space["partials"])
-            self._cache[key] = fns
-        return fns
+            cached = (cast(Callable, space["forward"]), cast(Callable, space["partials"]))
+            self._cache[key] = cached
+        return cached
 
     def __repr__(self) -> str:
         return f"Op({self.name})"
@@ -81,8 +82,6 @@ def _share(j: int, *xs: float) -> float:
     m = max(xs)
     exps = [math.exp(x - m) for x in xs]
     return exps[j] / math.fsum(exps)
-
-
 
 
 def _affine(a: Sequence[str], at: dict) -> str:
@@ -117,21 +116,24 @@ def _log_softmax(k: int, *xs: float) -> float:
 
 def _ce_value(a: Sequence[str], at: dict) -> str:
     # parents: out, target, then the net input(s): one (sigmoid) or the layer's (softmax)
-    out, t, nets = a[0], a[1], a[2:]
-    log_out = (f"log_softmax({at['k']}, {', '.join(nets)})" if at["act"] == "softmax"
-               else f"-softplus(-{nets[0]})")
+    _out, t, nets = a[0], a[1], a[2:]
+    log_out = f"log_softmax({at['k']}, {', '.join(nets)})" if at["act"] == "softmax" else f"-softplus(-{nets[0]})"
     return f"(0.0 if {t} == 0 else -({t} * {log_out}))"
 
 
 def _ce_partials(a: Sequence[str], r: str, at: dict) -> list[str]:
     out, t, nets = a[0], a[1], a[2:]
     saturated = f"({out} == 0 and {t} != 0)"
-    parts = [f"(0.0 if {saturated} else (0.0 if {t} == 0 else -({t} / {out})))",
-             f"(softplus(-{nets[0]}) if {out} != 0 else inf)" if at["act"] == "sigmoid" else f"-log({out})"]
+    parts = [
+        f"(0.0 if {saturated} else (0.0 if {t} == 0 else -({t} / {out})))",
+        f"(softplus(-{nets[0]}) if {out} != 0 else inf)" if at["act"] == "sigmoid" else f"-log({out})",
+    ]
     if at["act"] == "softmax":
         k = at["k"]
-        parts += [f"(-{t} * ({'1.0' if j == k else '0.0'} - softmax({j}, {', '.join(nets)})) if {saturated} else 0.0)"
-                  for j in range(len(nets))]
+        parts += [
+            f"(-{t} * ({'1.0' if j == k else '0.0'} - softmax({j}, {', '.join(nets)})) if {saturated} else 0.0)"
+            for j in range(len(nets))
+        ]
     else:
         parts.append(f"(-{t} * (1 - {out}) if {saturated} else 0.0)")
     return parts
@@ -142,24 +144,26 @@ def _bce_value(a: Sequence[str], at: dict) -> str:
     # ln(out) = -softplus(-net) and ln(1 - out) = -softplus(net)
     if len(a) == 2:
         out, t = a
-        return (f"-((0.0 if {t} == 0 else {t} * log({out})) + "
-                f"(0.0 if {t} == 1 else (1 - {t}) * log(1 - {out})))")
+        return f"-((0.0 if {t} == 0 else {t} * log({out})) + (0.0 if {t} == 1 else (1 - {t}) * log(1 - {out})))"
     out, t, net = a
-    return (f"((0.0 if {t} == 0 else {t} * softplus(-{net})) + "
-            f"(0.0 if {t} == 1 else (1 - {t}) * softplus({net})))")
+    return f"((0.0 if {t} == 0 else {t} * softplus(-{net})) + (0.0 if {t} == 1 else (1 - {t}) * softplus({net})))"
 
 
 def _bce_partials(a: Sequence[str], r: str, at: dict) -> list[str]:
     if len(a) == 2:  # after a softmax: the textbook derivative only
         out, t = a
-        return [f"(-(0.0 if {t} == 0 else ({t} / {out} if {out} != 0 else inf)) + "
-                f"(0.0 if {t} == 1 else ((1 - {t}) / (1 - {out}) if {out} != 1 else inf)))",
-                f"-(log({out}) - log(1 - {out}))"]
+        return [
+            f"(-(0.0 if {t} == 0 else ({t} / {out} if {out} != 0 else inf)) + "
+            f"(0.0 if {t} == 1 else ((1 - {t}) / (1 - {out}) if {out} != 1 else inf)))",
+            f"-(log({out}) - log(1 - {out}))",
+        ]
     out, t, net = a
     saturated = f"({out} == 0 or {out} == 1)"
-    return [f"(0.0 if {saturated} else -({t} / {out}) + (1 - {t}) / (1 - {out}))",
-            f"-{net}",
-            f"({out} - {t} if {saturated} else 0.0)"]
+    return [
+        f"(0.0 if {saturated} else -({t} / {out}) + (1 - {t}) / (1 - {out}))",
+        f"-{net}",
+        f"({out} - {t} if {saturated} else 0.0)",
+    ]
 
 
 def _mean_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
@@ -167,8 +171,15 @@ def _mean_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
 
 
 # what the expressions may call
-NAMESPACE = {"exp": math.exp, "tanh": math.tanh, "log": _log, "inf": math.inf, "softmax": _share,
-             "softplus": _softplus, "log_softmax": _log_softmax}
+NAMESPACE = {
+    "exp": math.exp,
+    "tanh": math.tanh,
+    "log": _log,
+    "inf": math.inf,
+    "softmax": _share,
+    "softplus": _softplus,
+    "log_softmax": _log_softmax,
+}
 
 
 OPS: dict[str, Op] = {
@@ -176,26 +187,43 @@ OPS: dict[str, Op] = {
     for op in (
         Op("affine", _affine, _affine_partials),
         # the logistic function, written so that exp never overflows
-        Op("sigmoid", lambda a, at: f"(1 / (1 + exp(-{a[0]})) if {a[0]} >= 0 else exp({a[0]}) / (1 + exp({a[0]})))",
-           lambda a, out, at: [f"{out} * (1 - {out})"]),
+        Op(
+            "sigmoid",
+            lambda a, at: f"(1 / (1 + exp(-{a[0]})) if {a[0]} >= 0 else exp({a[0]}) / (1 + exp({a[0]})))",
+            lambda a, out, at: [f"{out} * (1 - {out})"],
+        ),
         Op("tanh", lambda a, at: f"tanh({a[0]})", lambda a, out, at: [f"1 - {out} * {out}"]),
-        Op("relu", lambda a, at: f"({a[0]} if {a[0]} > 0 else 0.0)",
-           lambda a, out, at: [f"(1.0 if {a[0]} > 0 else 0.0)"]),
+        Op(
+            "relu",
+            lambda a, at: f"({a[0]} if {a[0]} > 0 else 0.0)",
+            lambda a, out, at: [f"(1.0 if {a[0]} > 0 else 0.0)"],
+        ),
         Op("linear", lambda a, at: a[0], lambda a, out, at: ["1.0"]),
         Op("softmax", lambda a, at: f"softmax({at['k']}, {', '.join(a)})", _softmax_partials),
         # per-output error terms; parents: (out, target)
         # squares written d * d: correctly rounded, and inf (not an exception) on overflow
-        Op("half_squared_error", lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]}))",
-           lambda a, out, at: [f"-({a[1]} - {a[0]})", f"({a[1]} - {a[0]})"]),
-        Op("mean_squared_error", lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]}) / {at['n']}",
-           lambda a, out, at: [f"-2 * ({a[1]} - {a[0]}) / {at['n']}", f"2 * ({a[1]} - {a[0]}) / {at['n']}"]),
+        Op(
+            "half_squared_error",
+            lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]}))",
+            lambda a, out, at: [f"-({a[1]} - {a[0]})", f"({a[1]} - {a[0]})"],
+        ),
+        Op(
+            "mean_squared_error",
+            lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]}) / {at['n']}",
+            lambda a, out, at: [f"-2 * ({a[1]} - {a[0]}) / {at['n']}", f"2 * ({a[1]} - {a[0]}) / {at['n']}"],
+        ),
         # two more squared errors, used only to re-run hand-calculation
         # mistakes (stepprop check): no 1/2, and 1/2 with a mean over outputs
-        Op("squared_error", lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]})",
-           lambda a, out, at: [f"-2 * ({a[1]} - {a[0]})", f"2 * ({a[1]} - {a[0]})"]),
-        Op("half_mean_squared_error",
-           lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]})) / {at['n']}",
-           lambda a, out, at: [f"-({a[1]} - {a[0]}) / {at['n']}", f"({a[1]} - {a[0]}) / {at['n']}"]),
+        Op(
+            "squared_error",
+            lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]})",
+            lambda a, out, at: [f"-2 * ({a[1]} - {a[0]})", f"2 * ({a[1]} - {a[0]})"],
+        ),
+        Op(
+            "half_mean_squared_error",
+            lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]})) / {at['n']}",
+            lambda a, out, at: [f"-({a[1]} - {a[0]}) / {at['n']}", f"({a[1]} - {a[0]}) / {at['n']}"],
+        ),
         # the cross-entropies take the output layer's net inputs as well, for two reasons:
         # their value comes from the net inputs (log-sigmoid, log-softmax), finite even
         # where out is exactly 0 or 1 in floating point; and where out is saturated the
@@ -213,6 +241,13 @@ OPS: dict[str, Op] = {
 # ---------------------------------------------------------------- nodes ----
 
 
+def _no_op(*args: object) -> float:  # pragma: no cover - a leaf is never evaluated
+    raise TypeError("a leaf has no operation")
+
+
+_LEAF = (_no_op, _no_op)
+
+
 class Node:
     """One recorded scalar.
 
@@ -228,7 +263,7 @@ class Node:
         data: float,
         name: str,
         op: Op | None = None,
-        parents: tuple["Node", ...] = (),
+        parents: tuple[Node, ...] = (),
         attrs: dict | None = None,
         requires_grad: bool = True,
     ) -> None:
@@ -241,6 +276,7 @@ class Node:
         self.attrs = attrs or {}
         self.requires_grad = requires_grad
         self.index = -1
+        self.fns: tuple[Callable, Callable] = _LEAF
 
     def __repr__(self) -> str:
         return f"Node({self.name}={self.data!r}, grad={self.grad!r})"

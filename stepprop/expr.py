@@ -9,7 +9,6 @@ every printed number is a number the engine recorded.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class Sym:
             text = self.base
         return text + self.sup + (f"[{self.sample}]" if self.sample is not None else "")
 
-    def updated(self) -> "Sym":
+    def updated(self) -> Sym:
         return Sym(self.base, self.sub, "+", self.sample)
 
 
@@ -69,39 +68,39 @@ class Const:
 
 @dataclass(frozen=True)
 class Add:
-    terms: tuple["Expr", ...]
+    terms: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
 class Sub:
-    a: "Expr"
-    b: "Expr"
+    a: Expr
+    b: Expr
 
 
 @dataclass(frozen=True)
 class Mul:
-    factors: tuple["Expr", ...]
+    factors: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
 class Neg:
-    x: "Expr"
+    x: Expr
 
 
 @dataclass(frozen=True)
 class Frac:
-    num: "Expr"
-    den: "Expr"
+    num: Expr
+    den: Expr
 
 
 @dataclass(frozen=True)
 class Paren:
-    x: "Expr"
+    x: Expr
 
 
 @dataclass(frozen=True)
 class Pow:
-    x: "Expr"
+    x: Expr
     power: int
 
 
@@ -109,7 +108,7 @@ class Pow:
 class Exp:
     """e to the power x."""
 
-    x: "Expr"
+    x: Expr
 
 
 @dataclass(frozen=True)
@@ -117,10 +116,10 @@ class Func:
     """A named function: ln, tanh, max."""
 
     name: str
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
 
 
-Expr = Union[Sym, D, Num, Const, Add, Sub, Mul, Neg, Frac, Paren, Pow, Exp, Func]
+Expr = Sym | D | Num | Const | Add | Sub | Mul | Neg | Frac | Paren | Pow | Exp | Func
 
 
 def add(*terms: Expr) -> Expr:
@@ -154,17 +153,17 @@ class Text:
 @dataclass
 class Table:
     headers: list[str]
-    rows: list[list[Union[str, Expr]]]
+    rows: list[list[str | Expr]]
     title: str = ""
 
 
 @dataclass
 class Section:
     title: str
-    items: list[Union["Section", Eq, Text, Table]] = field(default_factory=list)
+    items: list[Section | Eq | Text | Table] = field(default_factory=list)
 
 
-Item = Union[Section, Eq, Text, Table]
+Item = Section | Eq | Text | Table
 
 
 @dataclass

@@ -33,8 +33,14 @@ def parse_shape(shape: str) -> list[int]:
     return sizes
 
 
-def new_config(shape: str, activation: str = "sigmoid", loss: str = "half_squared_error", seed: int = 0,
-               bias: str = "shared", eta: float = 0.5) -> str:
+def new_config(
+    shape: str,
+    activation: str = "sigmoid",
+    loss: str = "half_squared_error",
+    seed: int = 0,
+    bias: str = "shared",
+    eta: float = 0.5,
+) -> str:
     """The text of a new, valid, commented config."""
     sizes = parse_shape(shape)
     if activation not in ACTIVATIONS or activation == "softmax":
@@ -85,9 +91,11 @@ def render(cfg: Config, origin: str) -> str:
         f"targets: {_list(cfg.samples[0].targets)}    # what the outputs should be: "
         + ", ".join(f"target_{n}" for n in net.output_names),
         f"eta: {cfg.eta!r}    # the learning rate: w+ = w - eta * dE/dw",
-        f"update_biases: {'true' if cfg.update_biases else 'false'}    # false keeps every bias fixed, as the post does",
+        f"update_biases: {'true' if cfg.update_biases else 'false'}"
+        "    # false keeps every bias fixed, as the post does",
         f"activation: {cfg.activation}    # for every layer unless a layer says otherwise: "
-        + ", ".join(a for a in ACTIVATIONS if a != "softmax") + " (softmax: output layer only)",
+        + ", ".join(a for a in ACTIVATIONS if a != "softmax")
+        + " (softmax: output layer only)",
         f"loss: {cfg.loss}    # {LOSS_NOTES[cfg.loss]}",
         "# For several training samples, replace inputs and targets with",
         "#   samples: [{inputs: [...], targets: [...]}, ...]   and optionally batch_size: N",
@@ -115,8 +123,10 @@ def render(cfg: Config, origin: str) -> str:
             lines.append("    # no bias: add 'bias: 0.1' (shared) or 'bias: [..]' (one per neuron)")
         elif isinstance(layer.bias, tuple):
             bnames = net.bias_names[li] or []
-            lines.append(f"    bias: {_list(layer.bias)}    # one per neuron: "
-                         + ", ".join(f"{b} ({n})" for b, n in zip(bnames, names[li + 1])))
+            lines.append(
+                f"    bias: {_list(layer.bias)}    # one per neuron: "
+                + ", ".join(f"{b} ({n})" for b, n in zip(bnames, names[li + 1]))
+            )
         else:
             bname = (net.bias_names[li] or ["?"])[0]
             lines.append(f"    bias: {layer.bias!r}    # {bname}, one bias shared by {', '.join(names[li + 1])}")

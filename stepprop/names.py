@@ -35,7 +35,7 @@ def param_sym(name: str) -> Sym:
     return Sym(name[0], name[1:])
 
 
-def sym_of(graph: "BatchGraph", node: "Node") -> Sym:
+def sym_of(graph: BatchGraph, node: Node) -> Sym:
     """The symbol of a node of a batch graph."""
     info = graph.info[node]
     sample = graph.sample_numbers[info.sample] + 1 if (info.sample is not None and graph.multi) else None
@@ -52,27 +52,27 @@ def sym_of(graph: "BatchGraph", node: "Node") -> Sym:
     return Sym(base, info.neuron or "", "", sample)
 
 
-def error_sym(graph: "BatchGraph", s: int) -> Sym:
+def error_sym(graph: BatchGraph, s: int) -> Sym:
     """E_total of sample s (0-based position in the batch)."""
     return sym_of(graph, graph.totals[s])
 
 
-def batch_sym(graph: "BatchGraph") -> Sym:
+def batch_sym(graph: BatchGraph) -> Sym:
     return sym_of(graph, graph.root)
 
 
-def delta_sym(graph: "BatchGraph", net: "Node") -> Sym:
+def delta_sym(graph: BatchGraph, net: Node) -> Sym:
     s = sym_of(graph, net)
     return Sym("delta", s.sub, "", s.sample)
 
 
-def through_sym(graph: "BatchGraph", child: "Node") -> Sym:
+def through_sym(graph: BatchGraph, child: Node) -> Sym:
     """E_k, where k is the neuron of ``child``: the error 'through' k."""
     s = sym_of(graph, child)
     return Sym("E", s.sub, "", s.sample)
 
 
-def is_path_share(graph: "BatchGraph", child: "Node", parent: "Node") -> bool:
+def is_path_share(graph: BatchGraph, child: Node, parent: Node) -> bool:
     """Whether child <- parent is an edge whose share gets a dE_k/d... name:
     from a neuron into another neuron, or inside the output layer."""
     ci, pi = graph.info[child], graph.info[parent]
@@ -82,7 +82,7 @@ def is_path_share(graph: "BatchGraph", child: "Node", parent: "Node") -> bool:
     return ci.neuron != pi.neuron or ci.layer == last
 
 
-def values_of(graph: "BatchGraph") -> dict[str, float]:
+def values_of(graph: BatchGraph) -> dict[str, float]:
     """Every computed forward quantity by name."""
     out = {}
     for node in graph.tape.nodes:
@@ -91,7 +91,7 @@ def values_of(graph: "BatchGraph") -> dict[str, float]:
     return out
 
 
-def terms_of(trace: "StepTrace") -> dict[str, float]:
+def terms_of(trace: StepTrace) -> dict[str, float]:
     """Every chain-rule term of a step by name (see the module docstring)."""
     graph = trace.graph
     terms: dict[str, float] = {}

@@ -8,9 +8,9 @@ updates and the error after them: everything ``explain`` shows is read from
 it.  No click, no rich.
 """
 
-
 import math
-from typing import Callable, NamedTuple, Sequence
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from .config import Config, Sample, layer_prefixes
 from .engine import Node, Tape
@@ -140,9 +140,7 @@ class Network:
 
     def with_values(self, values: dict[str, float]) -> Config:
         """The config with these parameter values."""
-        return self.config.with_parameters(
-            [(d["weights"], d.get("bias")) for d in self.layers_data(values)]
-        )
+        return self.config.with_parameters([(d["weights"], d.get("bias")) for d in self.layers_data(values)])
 
     # ------------------------------------------------------------ graph --
     def leaves(self, values: dict[str, float] | None = None) -> dict[str, Node]:
@@ -150,8 +148,9 @@ class Network:
         values = values if values is not None else self.values
         return {name: Node(float(values[name]), name) for name in self.params}
 
-    def build(self, samples: Sequence[Sample], leaves: dict[str, Node], rounder: Rounder | None = None,
-              first_index: int = 0) -> "BatchGraph":
+    def build(
+        self, samples: Sequence[Sample], leaves: dict[str, Node], rounder: Rounder | None = None, first_index: int = 0
+    ) -> "BatchGraph":
         """Record the forward pass of ``samples`` (one batch) on a new tape."""
         return BatchGraph(self, samples, leaves, rounder, first_index)
 
@@ -163,8 +162,14 @@ class BatchGraph:
     samples' E_total (named E).
     """
 
-    def __init__(self, net: Network, samples: Sequence[Sample], leaves: dict[str, Node],
-                 rounder: Rounder | None, first_index: int):
+    def __init__(
+        self,
+        net: Network,
+        samples: Sequence[Sample],
+        leaves: dict[str, Node],
+        rounder: Rounder | None,
+        first_index: int,
+    ):
         cfg = net.config
         self.net = net
         self.tape = tape = Tape(rounder)
@@ -184,22 +189,25 @@ class BatchGraph:
             suffix = f"[{first_index + s + 1}]" if multi else ""
             named: dict[str, Node] = {}
 
-            def record(node: Node, info: NodeInfo) -> Node:
+            def record(node: Node, info: NodeInfo, named: dict[str, Node] = named) -> Node:
                 self.info[node] = info
                 named[info.base] = node
                 return node
 
             prev = []
-            for j, (name, x) in enumerate(zip(net.input_names, sample.inputs)):
-                prev.append(record(tape.leaf(name + suffix, x, requires_grad=False), NodeInfo("input", name, name, None, s)))
+            for _j, (name, x) in enumerate(zip(net.input_names, sample.inputs)):
+                prev.append(
+                    record(tape.leaf(name + suffix, x, requires_grad=False), NodeInfo("input", name, name, None, s))
+                )
             for li, layer in enumerate(cfg.layers):
                 nets = []
                 for r, neuron in enumerate(net.neurons[li]):
                     ws = [leaves[n] for n in net.weight_names[li][r]]
                     parents = ws + prev
-                    has_bias = net.bias_names[li] is not None
-                    if has_bias:
-                        parents.append(leaves[net.bias_names[li][r]])
+                    bias_names = net.bias_names[li]
+                    has_bias = bias_names is not None
+                    if bias_names is not None:
+                        parents.append(leaves[bias_names[r]])
                     node = tape.apply("affine", parents, f"net_{neuron}{suffix}", n=len(ws), bias=has_bias)
                     nets.append(record(node, NodeInfo("net", f"net_{neuron}", neuron, li, s)))
                     self.nets_by_layer[li].append(node)
@@ -347,9 +355,7 @@ class StepTrace(NamedTuple):
 def _check_finite(graph: BatchGraph, what: str) -> None:
     bad = graph.first_bad()
     if bad is not None:
-        raise TrainingDiverged(
-            f"{bad.name} is {bad.data} {what}; the numbers of this config overflow"
-        )
+        raise TrainingDiverged(f"{bad.name} is {bad.data} {what}; the numbers of this config overflow")
 
 
 class _Updater:
@@ -420,8 +426,9 @@ def _apply_rule(net: Network, graph: BatchGraph, updater: _Updater) -> None:
                 node.partials[n + j] = new[node.parents[j].name]
 
 
-def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
-         rounding: int | None = None, rule: Rule = EXACT) -> StepTrace:
+def step(
+    net: Network, batch_index: int = 0, rounder: Rounder | None = None, rounding: int | None = None, rule: Rule = EXACT
+) -> StepTrace:
     """One training step on batch ``batch_index`` of the config, fully recorded."""
     cfg = net.config
     batches = cfg.batches()
@@ -435,8 +442,10 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
     try:
         graph = net.build(batches[batch_index], leaves, rounder, first)
     except (OverflowError, ZeroDivisionError):
-        raise TrainingDiverged("a number of this config is too large to compute with (floating-point overflow); "
-                               "check the weights and inputs") from None
+        raise TrainingDiverged(
+            "a number of this config is too large to compute with (floating-point overflow); "
+            "check the weights and inputs"
+        ) from None
     _check_finite(graph, "in the forward pass")
     updater = _Updater(net, rule, rounder)
     _apply_rule(net, graph, updater)
@@ -450,14 +459,26 @@ def step(net: Network, batch_index: int = 0, rounder: Rounder | None = None,
     gradients = {name: leaves[name].grad for name in net.params}
     for name, value in gradients.items():
         if not math.isfinite(value):
-            raise TrainingDiverged(f"the gradient dE/d{name} is {value}: the numbers of this config overflow in "
-                                   "the backwards pass; try smaller weights or inputs")
+            raise TrainingDiverged(
+                f"the gradient dE/d{name} is {value}: the numbers of this config overflow in "
+                "the backwards pass; try smaller weights or inputs"
+            )
     before = {name: leaves[name].data for name in net.params}
     updated = updater.updated(before, updater.gradients(gradients))
     after = net.build(batches[batch_index], net.leaves(updated), rounder, first)
     return StepTrace(
-        net, graph, records, gradients, before, updated, graph.root.data, after.root.data, after,
-        batch_index, rounding, rule,
+        net,
+        graph,
+        records,
+        gradients,
+        before,
+        updated,
+        graph.root.data,
+        after.root.data,
+        after,
+        batch_index,
+        rounding,
+        rule,
     )
 
 
@@ -545,9 +566,7 @@ def train(
         if not math.isfinite(error) or not all(math.isfinite(n.data) for n in trainable):
             bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
             what = f"{bad.name} became {bad.data}" if bad is not None else "a parameter became infinite"
-            raise TrainingDiverged(
-                f"training diverged at epoch {epoch}: {what}; try a smaller eta (now {eta:g})"
-            )
+            raise TrainingDiverged(f"training diverged at epoch {epoch}: {what}; try a smaller eta (now {eta:g})")
         done = epoch
         if every and epoch % every == 0:
             history.append((epoch, error))
@@ -561,9 +580,15 @@ def train(
     return _result(net, leaves, done, error, history, curve, interrupted, rounder)
 
 
-def _train_compiled(net: Network, graphs: list[BatchGraph], leaves: dict[str, Node], epochs: int,
-                    every: int | None, progress: Callable[[int], None] | None,
-                    should_stop: Callable[[], bool] | None) -> TrainResult:
+def _train_compiled(
+    net: Network,
+    graphs: list[BatchGraph],
+    leaves: dict[str, Node],
+    epochs: int,
+    every: int | None,
+    progress: Callable[[int], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
     from .compiled import Program
 
     program = Program(net, graphs)
@@ -571,7 +596,8 @@ def _train_compiled(net: Network, graphs: list[BatchGraph], leaves: dict[str, No
     curve: list[tuple[int, float]] = []
     history: list[tuple[int, float]] = []
     done, error, diverged, interrupted = program.train(
-        values, epochs, max(1, epochs // CURVE_POINTS), curve, every, history, progress, should_stop)
+        values, epochs, max(1, epochs // CURVE_POINTS), curve, every, history, progress, should_stop
+    )
     for name, value in zip(net.params, values):
         leaves[name].data = value
     if diverged:
@@ -579,14 +605,20 @@ def _train_compiled(net: Network, graphs: list[BatchGraph], leaves: dict[str, No
             graph.tape.forward()
         bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
         what = f"{bad.name} became {bad.data}" if bad is not None else f"the error became {error}"
-        raise TrainingDiverged(
-            f"training diverged at epoch {done}: {what}; try a smaller eta (now {net.config.eta:g})"
-        )
+        raise TrainingDiverged(f"training diverged at epoch {done}: {what}; try a smaller eta (now {net.config.eta:g})")
     return _result(net, leaves, done, error, history, curve, interrupted)
 
 
-def _result(net: Network, leaves: dict[str, Node], done: int, error: float, history: list,
-            curve: list, interrupted: bool, rounder: Rounder | None = None) -> TrainResult:
+def _result(
+    net: Network,
+    leaves: dict[str, Node],
+    done: int,
+    error: float,
+    history: list,
+    curve: list,
+    interrupted: bool,
+    rounder: Rounder | None = None,
+) -> TrainResult:
     values = {name: node.data for name, node in leaves.items()}
     final = net.build(net.config.samples, net.leaves(values), rounder)
     errors = [t.data for t in final.totals]
@@ -608,4 +640,3 @@ def _result(net: Network, leaves: dict[str, Node], done: int, error: float, hist
 def evaluate(net: Network, values: dict[str, float] | None = None) -> BatchGraph:
     """The forward pass of every sample with the given (or the config's) parameters."""
     return net.build(net.config.samples, net.leaves(values))
-

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 FORMAT_VERSION = 1
 
 
-def _network_dict(net: "Network") -> dict[str, Any]:
+def _network_dict(net: Network) -> dict[str, Any]:
     cfg = net.config
     return {
         "source": cfg.source,
@@ -37,7 +37,7 @@ def _network_dict(net: "Network") -> dict[str, Any]:
     }
 
 
-def step_dict(trace: "StepTrace") -> dict[str, Any]:
+def step_dict(trace: StepTrace) -> dict[str, Any]:
     """The JSON form of one recorded step (``stepprop explain --format json``)."""
     from . import names as N
 
@@ -45,13 +45,15 @@ def step_dict(trace: "StepTrace") -> dict[str, Any]:
     g = trace.graph
     samples = []
     for s in range(len(g.totals)):
-        samples.append({
-            "sample": g.sample_numbers[s] + 1,
-            "inputs": [g.by_sample[s][n].data for n in net.input_names],
-            "targets": [g.by_sample[s][f"target_{n}"].data for n in net.output_names],
-            "outputs": [g.by_sample[s][f"out_{n}"].data for n in net.output_names],
-            "error": g.totals[s].data,
-        })
+        samples.append(
+            {
+                "sample": g.sample_numbers[s] + 1,
+                "inputs": [g.by_sample[s][n].data for n in net.input_names],
+                "targets": [g.by_sample[s][f"target_{n}"].data for n in net.output_names],
+                "outputs": [g.by_sample[s][f"out_{n}"].data for n in net.output_names],
+                "error": g.totals[s].data,
+            }
+        )
     return {
         "stepprop": FORMAT_VERSION,
         "command": "explain",
@@ -70,7 +72,7 @@ def step_dict(trace: "StepTrace") -> dict[str, Any]:
     }
 
 
-def train_dict(net: "Network", result: "TrainResult", rounding: int | None = None) -> dict[str, Any]:
+def train_dict(net: Network, result: TrainResult, rounding: int | None = None) -> dict[str, Any]:
     """The JSON form of a training run (``stepprop train --format json``)."""
     out: dict[str, Any] = {
         "stepprop": FORMAT_VERSION,
@@ -92,8 +94,9 @@ def train_dict(net: "Network", result: "TrainResult", rounding: int | None = Non
     return out
 
 
-def train_document(net: "Network", result: "TrainResult", every: int | None = None,
-                   rounding: int | None = None) -> "Document":
+def train_document(
+    net: Network, result: TrainResult, every: int | None = None, rounding: int | None = None
+) -> Document:
     """A training run laid out for reading (``stepprop train``)."""
     from .expr import Document, Num, Section, Table
 
@@ -103,17 +106,29 @@ def train_document(net: "Network", result: "TrainResult", every: int | None = No
     intro = [
         f"network {net.shape} from {cfg.source}",
         f"{result.epochs} epoch{'s' if result.epochs != 1 else ''} of {batches} update{'s' if batches != 1 else ''} "
-        f"each (batch size {cfg.effective_batch_size}, {len(cfg.samples)} sample{'s' if len(cfg.samples) != 1 else ''}), "
+        f"each (batch size {cfg.effective_batch_size}, "
+        f"{len(cfg.samples)} sample{'s' if len(cfg.samples) != 1 else ''}), "
         f"eta = {cfg.eta!r}",
     ]
     if rounding is not None:
         intro.append(f"hand-calculation mode: every intermediate result is rounded to {rounding} decimals")
     if result.interrupted:
         intro.append(f"INTERRUPTED: these are the results after epoch {result.epochs}")
-    errors = Section("The error", [Table(["", "error"], [
-        [f"last epoch (epoch {result.epochs}): mean E_total, each sample before its update", Num(result.error)],
-        ["final parameters: mean E_total over all samples", Num(result.final_error)],
-    ])])
+    errors = Section(
+        "The error",
+        [
+            Table(
+                ["", "error"],
+                [
+                    [
+                        f"last epoch (epoch {result.epochs}): mean E_total, each sample before its update",
+                        Num(result.error),
+                    ],
+                    ["final parameters: mean E_total over all samples", Num(result.final_error)],
+                ],
+            )
+        ],
+    )
     headers = ["sample"]
     for n in net.output_names:
         headers += [f"out_{n}", f"target_{n}"]
@@ -131,12 +146,17 @@ def train_document(net: "Network", result: "TrainResult", every: int | None = No
 
     for name in sorted(net.params, key=param_key):
         p = net.params[name]
-        prows.append([name, p.connects, Num(net.values[name]), Num(result.values[name]),
-                      "" if p.trainable else "fixed"])
+        prows.append(
+            [name, p.connects, Num(net.values[name]), Num(result.values[name]), "" if p.trainable else "fixed"]
+        )
     params = Section("The trained parameters", [Table(["parameter", "connects", "initial", "trained", "note"], prows)])
     sections = [errors, outputs, params]
     if result.history:
-        sections.insert(0, Section(f"The error every {every} epochs", [
-            Table(["epoch", "error"], [[str(e), Num(err)] for e, err in result.history])
-        ]))
+        sections.insert(
+            0,
+            Section(
+                f"The error every {every} epochs",
+                [Table(["epoch", "error"], [[str(e), Num(err)] for e, err in result.history])],
+            ),
+        )
     return Document(title, intro, sections)

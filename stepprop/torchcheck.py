@@ -7,7 +7,8 @@ semantics: a shared bias is one parameter, the batch error is the mean of the
 samples' E_total, and each loss is the per-sample sum (or mean) over outputs.
 """
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from .config import Sample
 from .network import Network
@@ -29,7 +30,8 @@ def gradients(net: Network, batch: Sequence[Sample]) -> dict[str, float]:
 
     d = torch.float64
     cfg = net.config
-    weights, biases = [], []
+    weights: list[Any] = []
+    biases: list[Any] = []
     for layer in cfg.layers:
         weights.append(torch.tensor(layer.weights, dtype=d, requires_grad=True))
         if layer.bias is None:
@@ -57,7 +59,7 @@ def gradients(net: Network, batch: Sequence[Sample]) -> dict[str, float]:
                 grads[name] = float(gw[r, c])
         names = net.bias_names[li]
         if names is not None:
-            gb: Any = biases[li].grad  # type: ignore[union-attr]
+            gb: Any = biases[li].grad
             if gb.dim() == 0:
                 grads[names[0]] = float(gb)
             else:

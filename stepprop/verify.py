@@ -98,10 +98,23 @@ def verify(config: Config, batch_index: int = 0, h: float = 1e-6, use_torch: boo
         t = torch_grads.get(name) if torch_grads is not None else None
         fd_ok = _agree(engine, numeric) or bool(kinks)
         torch_ok = t is None or _agree(engine, t)
-        row_note = "a ReLU input is at its kink: finite differences don't apply" if kinks and not _agree(
-            engine, numeric) else ""
-        rows.append(Row(name, engine, numeric, relative(engine, numeric), t,
-                        None if t is None else relative(engine, t), fd_ok and torch_ok, row_note))
+        row_note = (
+            "a ReLU input is at its kink: finite differences don't apply"
+            if kinks and not _agree(engine, numeric)
+            else ""
+        )
+        rows.append(
+            Row(
+                name,
+                engine,
+                numeric,
+                relative(engine, numeric),
+                t,
+                None if t is None else relative(engine, t),
+                fd_ok and torch_ok,
+                row_note,
+            )
+        )
     return Verification(config, rows, torch_grads is not None, note, h)
 
 

@@ -84,8 +84,14 @@ DE_DOUT_H2 = DELTA_O1 * W6 + DELTA_O2 * W8
 DELTA_H1 = DE_DOUT_H1 * OUT_H1 * (1 - OUT_H1)
 DELTA_H2 = DE_DOUT_H2 * OUT_H2 * (1 - OUT_H2)
 GRAD = {
-    "w1": DELTA_H1 * I1, "w2": DELTA_H1 * I2, "w3": DELTA_H2 * I1, "w4": DELTA_H2 * I2,
-    "w5": DELTA_O1 * OUT_H1, "w6": DELTA_O1 * OUT_H2, "w7": DELTA_O2 * OUT_H1, "w8": DELTA_O2 * OUT_H2,
+    "w1": DELTA_H1 * I1,
+    "w2": DELTA_H1 * I2,
+    "w3": DELTA_H2 * I1,
+    "w4": DELTA_H2 * I2,
+    "w5": DELTA_O1 * OUT_H1,
+    "w6": DELTA_O1 * OUT_H2,
+    "w7": DELTA_O2 * OUT_H1,
+    "w8": DELTA_O2 * OUT_H2,
 }
 WEIGHTS = {"w1": W1, "w2": W2, "w3": W3, "w4": W4, "w5": W5, "w6": W6, "w7": W7, "w8": W8}
 
@@ -157,8 +163,13 @@ def own_by_hand() -> dict[str, object]:
     d_out = [2 * (ok - tk) / n for ok, tk in zip(o, OWN_T)]  # d/d out of (1/n) sum (t - out)^2
     delta_o = [g * ok * (1 - ok) for g, ok in zip(d_out, o)]
     delta_h = [sum(delta_o[k] * OWN_W2[k][j] for k in range(n)) * h[j] * (1 - h[j]) for j in range(len(h))]
-    return {"h": h, "o": o, "delta_o": delta_o, "delta_h": delta_h,
-            "mse": sum((tk - ok) ** 2 for ok, tk in zip(o, OWN_T)) / n}
+    return {
+        "h": h,
+        "o": o,
+        "delta_o": delta_o,
+        "delta_h": delta_h,
+        "mse": sum((tk - ok) ** 2 for ok, tk in zip(o, OWN_T)) / n,
+    }
 
 
 # ------------------------------------------------------------- helpers --
@@ -170,8 +181,9 @@ def write_answers(folder: Path, answers: dict[str, str], name: str = "answers.ya
     return path
 
 
-def grade(folder: Path, answers: dict[str, str], config_text: str | None = None,
-          epochs: int | None = None) -> dict[str, dict]:
+def grade(
+    folder: Path, answers: dict[str, str], config_text: str | None = None, epochs: int | None = None
+) -> dict[str, dict]:
     """Grade through the library; the JSON form of each answer by name."""
     path = write_answers(folder, answers)
     cfg = configs.load() if config_text is None else configs.parse(config_text, "own.yaml")
@@ -210,8 +222,11 @@ def by_name(data: dict) -> dict[str, dict]:
 
 def test_the_posts_step_figures(step_json):
     answers = by_name(step_json)
-    written = [line.split(":")[0] for line in STEP_ANSWERS.read_text().splitlines()
-               if line.strip() and not line.startswith("#")]
+    written = [
+        line.split(":")[0]
+        for line in STEP_ANSWERS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
     assert list(answers) == written
     for name, a in answers.items():
         if name == "error_after":
@@ -277,14 +292,24 @@ MISTAKE_CASES = [
     pytest.param("weights_transposed", "net_o1", W5 * OUT_H1 + W7 * OUT_H2 + B2, None, id="1-net_o1"),
     # 1, backwards pass only: dnet_o2/dout_h1 taken as w6 (h2 -> o1), not w7
     pytest.param("weights_transposed", "dE_o2/dout_h1", DELTA_O2 * W6, None, id="1b-dE_o2/dout_h1"),
-    pytest.param("weights_transposed", "dE_total/dout_h1", DELTA_O1 * W5 + DELTA_O2 * W6, None,
-                 id="1b-dE_total/dout_h1"),
+    pytest.param(
+        "weights_transposed", "dE_total/dout_h1", DELTA_O1 * W5 + DELTA_O2 * W6, None, id="1b-dE_total/dout_h1"
+    ),
     # 2: the hidden deltas with the updated w5+, w7+
-    pytest.param("updated_weights_in_hidden_deltas", "dE_total/dout_h1",
-                 DELTA_O1 * (W5 - ETA * GRAD["w5"]) + DELTA_O2 * (W7 - ETA * GRAD["w7"]), None, id="2-dout_h1"),
-    pytest.param("updated_weights_in_hidden_deltas", "dE_total/dw1",
-                 (DELTA_O1 * (W5 - ETA * GRAD["w5"]) + DELTA_O2 * (W7 - ETA * GRAD["w7"]))
-                 * OUT_H1 * (1 - OUT_H1) * I1, None, id="2-dw1"),
+    pytest.param(
+        "updated_weights_in_hidden_deltas",
+        "dE_total/dout_h1",
+        DELTA_O1 * (W5 - ETA * GRAD["w5"]) + DELTA_O2 * (W7 - ETA * GRAD["w7"]),
+        None,
+        id="2-dout_h1",
+    ),
+    pytest.param(
+        "updated_weights_in_hidden_deltas",
+        "dE_total/dw1",
+        (DELTA_O1 * (W5 - ETA * GRAD["w5"]) + DELTA_O2 * (W7 - ETA * GRAD["w7"])) * OUT_H1 * (1 - OUT_H1) * I1,
+        None,
+        id="2-dw1",
+    ),
     # 3: out_o1 * (1 - out_o1) left out: dE/dw5 = (out_o1 - t1) * out_h1
     pytest.param("activation_derivative_left_out", "dE_total/dw5", (OUT_O1 - T1) * OUT_H1, None, id="3-dw5"),
     # 3: out_h1 * (1 - out_h1) left out: dE/dw1 = dE/dout_h1 * i1
@@ -294,15 +319,21 @@ MISTAKE_CASES = [
     pytest.param("gradient_added", "w1+", W1 + ETA * GRAD["w1"], None, id="4-w1+"),
     # 5: (t - out)^2 without the 1/2: dE/dout_o1 = 2 (out_o1 - t1)
     pytest.param("squared_error_without_half", "dE_total/dout_o1", 2 * (OUT_O1 - T1), None, id="5-no-half"),
-    pytest.param("squared_error_without_half", "E_total", (T1 - OUT_O1) ** 2 + (T2 - OUT_O2) ** 2, None,
-                 id="5-no-half-E"),
+    pytest.param(
+        "squared_error_without_half", "E_total", (T1 - OUT_O1) ** 2 + (T2 - OUT_O2) ** 2, None, id="5-no-half-E"
+    ),
     # 5: the mean over the two outputs of 1/2 (t - out)^2
     pytest.param("mean_instead_of_sum", "E_total", E_TOTAL / 2, None, id="5-mean-E"),
     pytest.param("mean_instead_of_sum", "dE_total/dout_o1", (OUT_O1 - T1) / 2, None, id="5-mean-dout"),
     # 6: the learning rate forgotten; with the post's eta = 0.5 the updates are
     # those of "no 1/2" too, but the error after them is not (it has the 1/2)
-    pytest.param("learning_rate_forgotten", "error_after",
-                 post_error({n: WEIGHTS[n] - GRAD[n] for n in WEIGHTS}), None, id="6-error_after"),
+    pytest.param(
+        "learning_rate_forgotten",
+        "error_after",
+        post_error({n: WEIGHTS[n] - GRAD[n] for n in WEIGHTS}),
+        None,
+        id="6-error_after",
+    ),
     # 7: the post's fixed b2 updated anyway: b2+ = b2 - eta * (delta_o1 + delta_o2)
     pytest.param("fixed_bias_updated", "b2+", B2 - ETA * (DELTA_O1 + DELTA_O2), None, id="7-fixed-b2"),
     pytest.param("fixed_bias_updated", "b1+", B1 - ETA * (DELTA_H1 + DELTA_H2), None, id="7-fixed-b1"),
@@ -319,8 +350,9 @@ def _own_cases() -> list:
     o, d_o, d_h = h["o"], h["delta_o"], h["delta_h"]
     return [
         # 5: the sum of (t - out)^2 where the config takes the mean
-        pytest.param("sum_instead_of_mean", "E_total", sum((t - ok) ** 2 for ok, t in zip(o, OWN_T)), OWN,
-                     id="5-sum-E"),
+        pytest.param(
+            "sum_instead_of_mean", "E_total", sum((t - ok) ** 2 for ok, t in zip(o, OWN_T)), OWN, id="5-sum-E"
+        ),
         # 5: the sum of 1/2 (t - out)^2: dE/dout_o1 = out_o1 - t1
         pytest.param("sum_instead_of_mean", "dE_total/dout_o1", o[0] - OWN_T[0], OWN, id="5-sum-half-dout"),
         # 6: w5+ = w5 - dE/dw5 (eta = 0.4 forgotten)
@@ -340,19 +372,30 @@ def _exact(name: str, config_text: str | None) -> float:
     """The exact value of a quantity of MISTAKE_CASES, by hand."""
     if config_text is None:
         table = {
-            "net_h1": NET_H1, "net_o1": NET_O1, "dE_o2/dout_h1": DELTA_O2 * W7, "dE_total/dout_h1": DE_DOUT_H1,
-            "dE_total/dw1": GRAD["w1"], "dE_total/dw5": GRAD["w5"], "w5+": W5 - ETA * GRAD["w5"],
-            "w1+": W1 - ETA * GRAD["w1"], "dE_total/dout_o1": OUT_O1 - T1, "E_total": E_TOTAL,
-            "error_after": post_error({n: WEIGHTS[n] - ETA * GRAD[n] for n in WEIGHTS}), "b2+": B2, "b1+": B1,
+            "net_h1": NET_H1,
+            "net_o1": NET_O1,
+            "dE_o2/dout_h1": DELTA_O2 * W7,
+            "dE_total/dout_h1": DE_DOUT_H1,
+            "dE_total/dw1": GRAD["w1"],
+            "dE_total/dw5": GRAD["w5"],
+            "w5+": W5 - ETA * GRAD["w5"],
+            "w1+": W1 - ETA * GRAD["w1"],
+            "dE_total/dout_o1": OUT_O1 - T1,
+            "E_total": E_TOTAL,
+            "error_after": post_error({n: WEIGHTS[n] - ETA * GRAD[n] for n in WEIGHTS}),
+            "b2+": B2,
+            "b1+": B1,
         }
         return table[name]
     if config_text == POST_UPDATING_BIASES:
         return {"b2+": B2 - ETA * (DELTA_O1 + DELTA_O2), "b1+": B1 - ETA * (DELTA_H1 + DELTA_H2)}[name]
     h = own_by_hand()
     return {
-        "E_total": h["mse"], "dE_total/dout_o1": 2 * (h["o"][0] - OWN_T[0]) / 3,
+        "E_total": h["mse"],
+        "dE_total/dout_o1": 2 * (h["o"][0] - OWN_T[0]) / 3,
         "w5+": OWN_W2[0][0] - OWN_ETA * h["delta_o"][0] * h["h"][0],
-        "b3+": OWN_B2[0] - OWN_ETA * h["delta_o"][0], "b2+": OWN_B1[1] - OWN_ETA * h["delta_h"][1],
+        "b3+": OWN_B2[0] - OWN_ETA * h["delta_o"][0],
+        "b2+": OWN_B1[1] - OWN_ETA * h["delta_h"][1],
     }[name]
 
 
@@ -527,17 +570,20 @@ def test_unknown_name_library_error(tmp_path):
     assert "did you mean" in str(info.value) and "'net_o1'" in str(info.value)
 
 
-@pytest.mark.parametrize("text,words", [
-    ("out_h1: abc\n", ["1:9", "out_h1", "number"]),
-    ("out_h1: true\n", ["1:9", "number"]),
-    ("out_h1:\n", ["1:8", "number"]),
-    ("out_h1: .nan\n", ["number"]),
-    ("out_h1: [0.5]\n", ["number"]),
-    ("- 0.5933\n", ["mapping"]),
-    ("{}\n", ["no answers"]),
-    ("out_h1: 0.5933\nout_h1: 0.5933\n", ["2:1", "out_h1"]),
-    ("out_h1: 0.5933\n  bad: [\n", ["YAML"]),
-])
+@pytest.mark.parametrize(
+    "text,words",
+    [
+        ("out_h1: abc\n", ["1:9", "out_h1", "number"]),
+        ("out_h1: true\n", ["1:9", "number"]),
+        ("out_h1:\n", ["1:8", "number"]),
+        ("out_h1: .nan\n", ["number"]),
+        ("out_h1: [0.5]\n", ["number"]),
+        ("- 0.5933\n", ["mapping"]),
+        ("{}\n", ["no answers"]),
+        ("out_h1: 0.5933\nout_h1: 0.5933\n", ["2:1", "out_h1"]),
+        ("out_h1: 0.5933\n  bad: [\n", ["YAML"]),
+    ],
+)
 def test_bad_answers_files(tmp_path, text, words):
     path = tmp_path / "answers.yaml"
     path.write_text(text, encoding="utf-8")
@@ -616,15 +662,16 @@ def test_no_files():
 
 def test_text_output(tmp_path):
     wrong_w5 = fmt(W5 + ETA * GRAD["w5"])
-    path = write_answers(tmp_path, {"out_h1": "0.5933", "dE_o2/dout_h1": "-0.019049119", "w5+": wrong_w5,
-                                    "out_o1": "0.42"})
+    path = write_answers(
+        tmp_path, {"out_h1": "0.5933", "dE_o2/dout_h1": "-0.019049119", "w5+": wrong_w5, "out_o1": "0.42"}
+    )
     result = run("check", str(path))
     assert result.exit_code == 1
     out = result.stdout
     table = out.split("\n")
     header = next(line for line in table if line.split()[:5] == ["name", "student", "stepprop", "status", "note"])
     row: dict[str, str] = {}
-    for line in table[table.index(header):]:  # the table's rows come first, then the details
+    for line in table[table.index(header) :]:  # the table's rows come first, then the details
         if line.split() and line.split()[0] in ("out_h1", "dE_o2/dout_h1", "w5+", "out_o1"):
             row.setdefault(line.split()[0], line)
     assert "correct" in row["out_h1"] and "0.5933" in row["out_h1"] and "0.593269992" in row["out_h1"]
@@ -669,9 +716,14 @@ def test_json_output_fields(tmp_path):
     assert "w2" in second["explanation"] and "w3" in second["explanation"]
 
 
-@pytest.mark.parametrize("fmt_,heading", [("markdown", "## error_after: 0.291027924 is wrong"),
-                                          ("latex", "error\\_after: 0.291027924 is wrong"),
-                                          ("html", "error_after: 0.291027924 is wrong")])
+@pytest.mark.parametrize(
+    "fmt_,heading",
+    [
+        ("markdown", "## error_after: 0.291027924 is wrong"),
+        ("latex", "error\\_after: 0.291027924 is wrong"),
+        ("html", "error_after: 0.291027924 is wrong"),
+    ],
+)
 def test_other_formats(fmt_, heading):
     result = run("check", str(STEP_ANSWERS), "--format", fmt_)
     assert result.exit_code == 1
@@ -725,8 +777,13 @@ def test_every_listed_name_is_accepted_and_correct(tmp_path, bundled):
     assert names == names_text
     assert len(names) == len(set(names))
     step = json.loads(run("explain", bundled, "--format", "json").stdout)
-    exact = {**step["values"], **step["terms"], **{f"{p}+": v for p, v in step["updated"].items()},
-             "error": step["error"], "error_after": step["error_after"]}
+    exact = {
+        **step["values"],
+        **step["terms"],
+        **{f"{p}+": v for p, v in step["updated"].items()},
+        "error": step["error"],
+        "error_after": step["error_after"],
+    }
     assert set(names) <= set(exact)
     path = write_answers(tmp_path, {n: repr(exact[n]) for n in names})
     result = run("check", bundled, str(path), "--format", "json")
@@ -755,7 +812,10 @@ def test_every_name_check_accepts_after_training_is_listed(tmp_path):
 
 def test_the_posts_names_include_every_quantity_of_the_post():
     names = set(run("explain", "--names").stdout.split())
-    written = {line.split(":")[0] for line in STEP_ANSWERS.read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    written = {
+        line.split(":")[0]
+        for line in STEP_ANSWERS.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert written <= names
     assert {"b1+", "b2+", "delta_h1", "dE_total/db2", "dnet_o2/dout_h1"} <= names

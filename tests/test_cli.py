@@ -42,8 +42,7 @@ def workdir(tmp_path, monkeypatch) -> Path:
 def run(runner: CliRunner, *args: str, code: int | None = 0):
     result = runner.invoke(main, list(args), catch_exceptions=True)
     # an exception other than SystemExit means stepprop crashed
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        result.exception, result.output)
+    assert result.exception is None or isinstance(result.exception, SystemExit), (result.exception, result.output)
     assert "Traceback" not in result.output
     if code is not None:
         assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
@@ -220,8 +219,9 @@ def test_example_by_relative_file_path(runner, name, fmt, monkeypatch):
 
 def test_file_path_and_bundled_name_give_the_same_numbers(runner):
     by_name = json.loads(run(runner, "explain", "xor", "--format", "json").stdout)
-    by_path = json.loads(run(runner, "explain", str(REPO / "stepprop" / "configs" / "xor.yaml"),
-                             "--format", "json").stdout)
+    by_path = json.loads(
+        run(runner, "explain", str(REPO / "stepprop" / "configs" / "xor.yaml"), "--format", "json").stdout
+    )
     for key in ("values", "terms", "gradients", "updated", "error", "error_after", "layers"):
         assert by_name[key] == by_path[key], key
 
@@ -288,8 +288,7 @@ def test_train_without_every_has_no_history(runner):
 def test_train_text_has_its_sections(runner):
     result = run(runner, "train", "--epochs", "100", "--every", "50")
     out = result.stdout
-    for title in ("Training", "The error every 50 epochs", "The error", "The outputs",
-                  "The trained parameters"):
+    for title in ("Training", "The error every 50 epochs", "The error", "The outputs", "The trained parameters"):
         assert re.search(rf"^{re.escape(title)}\n[-=]+$", out, flags=re.M), title
     assert "100 epochs of 1 update each" in out
     assert result.stderr == ""
@@ -428,8 +427,7 @@ def test_the_group_lists_its_commands(runner):
 
 
 def test_python_dash_m():
-    proc = subprocess.run([sys.executable, "-m", "stepprop", "--help"], capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run([sys.executable, "-m", "stepprop", "--help"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Usage: stepprop ")
     assert "explain" in proc.stdout

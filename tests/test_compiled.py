@@ -56,17 +56,21 @@ ACTS = ["sigmoid", "tanh", "relu", "linear"]
 @st.composite
 def networks(draw):
     sizes = draw(st.lists(st.integers(1, 3), min_size=2, max_size=4))
-    loss = draw(st.sampled_from(["half_squared_error", "mean_squared_error", "cross_entropy",
-                                 "binary_cross_entropy"]))
-    out_act = draw(st.sampled_from(["sigmoid", "softmax"] if loss in ("cross_entropy", "binary_cross_entropy")
-                                   else ACTS + ["softmax"]))
+    loss = draw(st.sampled_from(["half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy"]))
+    out_act = draw(
+        st.sampled_from(
+            ["sigmoid", "softmax"] if loss in ("cross_entropy", "binary_cross_entropy") else ACTS + ["softmax"]
+        )
+    )
     if out_act == "softmax" and sizes[-1] < 2:
         sizes[-1] = 2
     weight = st.floats(-1.5, 1.5, allow_nan=False).map(lambda x: round(x, 3))
     layers = []
     for k, (prev, size) in enumerate(zip(sizes, sizes[1:])):
-        layer = {"weights": [[draw(weight) for _ in range(prev)] for _ in range(size)],
-                 "activation": out_act if k == len(sizes) - 2 else draw(st.sampled_from(ACTS))}
+        layer = {
+            "weights": [[draw(weight) for _ in range(prev)] for _ in range(size)],
+            "activation": out_act if k == len(sizes) - 2 else draw(st.sampled_from(ACTS)),
+        }
         mode = draw(st.sampled_from(["shared", "per-neuron", "none"]))
         if mode == "shared":
             layer["bias"] = draw(weight)
@@ -75,11 +79,18 @@ def networks(draw):
         layers.append(layer)
     n = draw(st.integers(1, 4))
     target = st.floats(0.05, 0.95).map(lambda x: round(x, 2))
-    samples = [{"inputs": [draw(weight) for _ in range(sizes[0])],
-                "targets": [draw(target) for _ in range(sizes[-1])]} for _ in range(n)]
-    doc = {"samples": samples, "eta": draw(st.sampled_from([0.05, 0.1, 0.3])), "loss": loss,
-           "update_biases": draw(st.booleans()), "layers": layers,
-           "batch_size": draw(st.integers(1, n))}
+    samples = [
+        {"inputs": [draw(weight) for _ in range(sizes[0])], "targets": [draw(target) for _ in range(sizes[-1])]}
+        for _ in range(n)
+    ]
+    doc = {
+        "samples": samples,
+        "eta": draw(st.sampled_from([0.05, 0.1, 0.3])),
+        "loss": loss,
+        "update_biases": draw(st.booleans()),
+        "layers": layers,
+        "batch_size": draw(st.integers(1, n)),
+    }
     return config.parse(yaml.safe_dump(doc))
 
 
@@ -103,9 +114,11 @@ def test_random_networks(cfg, inline):
 
 def test_generated_code_holds_only_stepprops_names_and_numbers():
     # a config whose layer name and numbers would be dangerous as code
-    text = ("inputs: [1e-3, 2]\ntargets: [0.5]\neta: 0.5\nlayers:\n"
-            "  - {name: zz, weights: [[0.1, 0.2], [0.3, 0.4]], bias: [0.1, 0.2]}\n"
-            "  - {weights: [[0.5, 0.6]]}\n")
+    text = (
+        "inputs: [1e-3, 2]\ntargets: [0.5]\neta: 0.5\nlayers:\n"
+        "  - {name: zz, weights: [[0.1, 0.2], [0.3, 0.4]], bias: [0.1, 0.2]}\n"
+        "  - {weights: [[0.5, 0.6]]}\n"
+    )
     net = network.Network(config.parse(text))
     graphs = [net.build(b, net.leaves()) for b in net.config.batches()]
     for limit in (10**9, 0):
@@ -116,11 +129,45 @@ def test_generated_code_holds_only_stepprops_names_and_numbers():
             compiled.INLINE_NODES = 1000
         assert "zz" not in source
         words = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", source))
-        allowed = {"def", "run", "sample", "P", "G", "X", "T", "seed", "first", "last", "curve_every", "curve",
-                   "every", "history", "err", "for", "epoch", "in", "range", "total", "if", "not", "return",
-                   "True", "False", "or", "and", "else", "append", "error", "nan", "inf", "pass", "try", "except",
-                   "OverflowError", "ZeroDivisionError"} | set(
-            compiled.NAMESPACE)
+        allowed = {
+            "def",
+            "run",
+            "sample",
+            "P",
+            "G",
+            "X",
+            "T",
+            "seed",
+            "first",
+            "last",
+            "curve_every",
+            "curve",
+            "every",
+            "history",
+            "err",
+            "for",
+            "epoch",
+            "in",
+            "range",
+            "total",
+            "if",
+            "not",
+            "return",
+            "True",
+            "False",
+            "or",
+            "and",
+            "else",
+            "append",
+            "error",
+            "nan",
+            "inf",
+            "pass",
+            "try",
+            "except",
+            "OverflowError",
+            "ZeroDivisionError",
+        } | set(compiled.NAMESPACE)
         generated = {w for w in words if re.fullmatch(r"(g?v\d+(_\d+)?|g?p\d+|x\d+|t\d+|e\d+|batch\d+|gv\d+_\d+)", w)}
         assert words - allowed - generated == set(), words - allowed - generated
         for number in re.findall(r"\d+\.\d+(?:e-?\d+)?", source):
@@ -129,8 +176,10 @@ def test_generated_code_holds_only_stepprops_names_and_numbers():
 
 
 def test_the_compiled_loop_stops_on_divergence_with_the_epoch_and_quantity():
-    text = ("inputs: [1, 1]\ntargets: [1]\neta: 1000000\nactivation: linear\n"
-            "layers:\n  - {weights: [[1, 1], [1, 1]]}\n  - {weights: [[1, 1]]}\n")
+    text = (
+        "inputs: [1, 1]\ntargets: [1]\neta: 1000000\nactivation: linear\n"
+        "layers:\n  - {weights: [[1, 1], [1, 1]]}\n  - {weights: [[1, 1]]}\n"
+    )
     with pytest.raises(network.TrainingDiverged) as info:
         network.train(network.Network(config.parse(text)), 1000)
     message = str(info.value)

@@ -61,8 +61,14 @@ def test_only_restricts_to_the_named_parameters(path):
 def test_weight_numbering_follows_the_post():
     net = network.Network(config.load())
     expect = {
-        "w1": ("i1", "h1"), "w2": ("i2", "h1"), "w3": ("i1", "h2"), "w4": ("i2", "h2"),
-        "w5": ("h1", "o1"), "w6": ("h2", "o1"), "w7": ("h1", "o2"), "w8": ("h2", "o2"),
+        "w1": ("i1", "h1"),
+        "w2": ("i2", "h1"),
+        "w3": ("i1", "h2"),
+        "w4": ("i2", "h2"),
+        "w5": ("h1", "o1"),
+        "w6": ("h2", "o1"),
+        "w7": ("h1", "o2"),
+        "w8": ("h2", "o2"),
     }
     for name, (source, target) in expect.items():
         p = net.params[name]
@@ -94,13 +100,26 @@ def test_per_neuron_biases_are_numbered_in_order():
     )
     net = network.Network(cfg)
     assert [(b, net.params[b].targets) for b in ("b1", "b2", "b3")] == [
-        ("b1", ("h1",)), ("b2", ("h2",)), ("b3", ("o1",))
+        ("b1", ("h1",)),
+        ("b2", ("h2",)),
+        ("b3", ("o1",)),
     ]
 
 
-COMPUTATION = ["config.py", "engine.py", "network.py", "names.py", "derivation.py", "expr.py", "report.py",
-               "check.py", "mistakes.py", "diagram.py",
-               "errors.py", "files.py"]
+COMPUTATION = [
+    "config.py",
+    "engine.py",
+    "network.py",
+    "names.py",
+    "derivation.py",
+    "expr.py",
+    "report.py",
+    "check.py",
+    "mistakes.py",
+    "diagram.py",
+    "errors.py",
+    "files.py",
+]
 
 
 @pytest.mark.parametrize("module", COMPUTATION)

@@ -50,8 +50,10 @@ def test_markdown_has_the_posts_lines():
     md = (GOLDEN / "mazur.md").read_text(encoding="utf-8")
     # $$ blocks are balanced and every one holds math
     assert md.count("$$") % 2 == 0
-    assert "w_{5}^{+} &= w_{5} - \\eta \\cdot \\frac{\\partial E_{total}}{\\partial w_{5}} \\\\\n" \
-           "&= 0.4 - 0.5 \\cdot 0.0821670406 \\\\\n&= 0.35891648" in md
+    assert (
+        "w_{5}^{+} &= w_{5} - \\eta \\cdot \\frac{\\partial E_{total}}{\\partial w_{5}} \\\\\n"
+        "&= 0.4 - 0.5 \\cdot 0.0821670406 \\\\\n&= 0.35891648" in md
+    )
     assert "&= 0.0553994247 + -0.0190491183" in md  # dE_o1/dout_h1 + dE_o2/dout_h1
     for figure in ["0.593269992", "0.75136507", "0.298371109", "0.186815602", "0.149780716", "0.291027774"]:
         assert figure in md
@@ -77,8 +79,13 @@ def test_latex_compiles(tmp_path):
     for name in ("mazur", "softmax", "tanh-relu"):
         src = tmp_path / f"{name}.tex"
         assert run("explain", name, "--format", "latex", "-o", str(src)).exit_code == 0
-        proc = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", src.name],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [engine, "-interaction=nonstopmode", "-halt-on-error", src.name],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
 
@@ -136,8 +143,9 @@ def _geometry(svg_text):
         if g.get("class") == "label":
             r = g.find(f"{SVG}rect")
             box = tuple(float(r.get(k)) for k in ("x", "y", "width", "height"))
-            labels.append((g.get("data-param"), g.get("data-source"), g.get("data-target"),
-                           g.find(f"{SVG}text").text, box))
+            labels.append(
+                (g.get("data-param"), g.get("data-source"), g.get("data-target"), g.find(f"{SVG}text").text, box)
+            )
     return centers, labels
 
 
@@ -162,7 +170,7 @@ def _check_layout(svg_text):
             assert (nearest_x - nx) ** 2 + (nearest_y - ny) ** 2 > r * r, (name, node)
     boxes = [b for *_, b in labels]
     for i, (x1, y1, w1, h1) in enumerate(boxes):
-        for x2, y2, w2, h2 in boxes[i + 1:]:
+        for x2, y2, w2, h2 in boxes[i + 1 :]:
             assert x1 + w1 <= x2 or x2 + w2 <= x1 or y1 + h1 <= y2 or y2 + h2 <= y1, "labels overlap"
     return centers, labels
 
@@ -171,9 +179,16 @@ def test_post_diagram_labels_every_weight_at_its_edge():
     svg_text = run("diagram", "--format", "svg").stdout
     centers, labels = _check_layout(svg_text)
     found = {name: (source, target, text) for name, source, target, text, _ in labels}
-    expect = {"w1": ("i1", "h1", "0.15"), "w2": ("i2", "h1", "0.2"), "w3": ("i1", "h2", "0.25"),
-              "w4": ("i2", "h2", "0.3"), "w5": ("h1", "o1", "0.4"), "w6": ("h2", "o1", "0.45"),
-              "w7": ("h1", "o2", "0.5"), "w8": ("h2", "o2", "0.55")}
+    expect = {
+        "w1": ("i1", "h1", "0.15"),
+        "w2": ("i2", "h1", "0.2"),
+        "w3": ("i1", "h2", "0.25"),
+        "w4": ("i2", "h2", "0.3"),
+        "w5": ("h1", "o1", "0.4"),
+        "w6": ("h2", "o1", "0.45"),
+        "w7": ("h1", "o2", "0.5"),
+        "w8": ("h2", "o2", "0.55"),
+    }
     for name, (source, target, value) in expect.items():
         assert found[name] == (source, target, f"{name} = {value}")
     # the shared biases are drawn as the post draws them: a node with edges to its neurons
@@ -196,8 +211,11 @@ def test_diagram_text_version():
 
 
 @settings(max_examples=12, deadline=None)
-@given(st.lists(st.integers(1, 5), min_size=2, max_size=5), st.sampled_from(["shared", "per-neuron", "none"]),
-       st.integers(0, 10_000))
+@given(
+    st.lists(st.integers(1, 5), min_size=2, max_size=5),
+    st.sampled_from(["shared", "per-neuron", "none"]),
+    st.integers(0, 10_000),
+)
 def test_diagram_labels_never_overlap(shape, bias, seed):
     import random
 

@@ -20,13 +20,13 @@ def run(*args, **kw):
 
 @pytest.mark.parametrize("shape", ["2-2-2", "2-3-1", "3-4-4-2", "1-1"])
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "linear"])
-@pytest.mark.parametrize("loss", ["half_squared_error", "mean_squared_error", "cross_entropy",
-                                  "binary_cross_entropy"])
+@pytest.mark.parametrize("loss", ["half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy"])
 @pytest.mark.parametrize("bias", ["shared", "per-neuron", "none"])
 def test_init_writes_a_valid_config(tmp_path, shape, activation, loss, bias):
     path = tmp_path / "mine.yaml"
-    result = run("init", shape, "--activation", activation, "--loss", loss, "--bias", bias, "--seed", "7",
-                 "-o", str(path))
+    result = run(
+        "init", shape, "--activation", activation, "--loss", loss, "--bias", bias, "--seed", "7", "-o", str(path)
+    )
     assert result.exit_code == 0, result.output
     cfg = config.load(path)
     assert "-".join(map(str, cfg.shape)) == shape
@@ -37,8 +37,11 @@ def test_init_writes_a_valid_config(tmp_path, shape, activation, loss, bias):
 
 def test_init_comments_every_key_and_the_numbering(tmp_path):
     text = run("init", "2-3-1").stdout
-    keys = [line.split(":")[0].strip() for line in text.splitlines()
-            if re.match(r"^\s*(- )?[a-z_]+:", line) and not line.strip().startswith("#")]
+    keys = [
+        line.split(":")[0].strip()
+        for line in text.splitlines()
+        if re.match(r"^\s*(- )?[a-z_]+:", line) and not line.strip().startswith("#")
+    ]
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith(("#", "- #")) or not stripped:

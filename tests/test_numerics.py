@@ -20,8 +20,16 @@ from stepprop.cli import main
 
 def one_neuron(net_input: float, target: float, act: str, loss: str) -> str:
     # one input of 1.0, weight = the net input we want, no bias
-    return yaml.safe_dump({"inputs": [1.0], "targets": [target], "eta": 0.1, "activation": act, "loss": loss,
-                           "layers": [{"weights": [[net_input]]}]})
+    return yaml.safe_dump(
+        {
+            "inputs": [1.0],
+            "targets": [target],
+            "eta": 0.1,
+            "activation": act,
+            "loss": loss,
+            "layers": [{"weights": [[net_input]]}],
+        }
+    )
 
 
 def softplus(x: float) -> float:
@@ -43,8 +51,15 @@ def test_sigmoid_binary_cross_entropy_stays_finite_and_right(z, t):
 @pytest.mark.parametrize("z", [1000.0, -1000.0, 0.5])
 def test_softmax_cross_entropy_stays_finite_and_right(z):
     # two outputs, net inputs z and -z, target class 2
-    text = yaml.safe_dump({"inputs": [1.0], "targets": [0.0, 1.0], "eta": 0.1, "loss": "cross_entropy",
-                           "layers": [{"weights": [[z], [-z]], "activation": "softmax"}]})
+    text = yaml.safe_dump(
+        {
+            "inputs": [1.0],
+            "targets": [0.0, 1.0],
+            "eta": 0.1,
+            "loss": "cross_entropy",
+            "layers": [{"weights": [[z], [-z]], "activation": "softmax"}],
+        }
+    )
     trace = network.step(network.Network(config.parse(text)))
     # E = -ln softmax_2 = ln(1 + e^(2z)) = softplus(2z)
     assert trace.error == pytest.approx(softplus(2 * z), rel=1e-12)
@@ -79,8 +94,17 @@ def test_explain_shows_no_nan_or_inf_at_saturation(z, t):
 
 def test_divergence_stops_at_once_naming_epoch_and_quantity(tmp_path):
     path = tmp_path / "big-eta.yaml"
-    path.write_text(yaml.safe_dump({"inputs": [1.0, 1.0], "targets": [1.0], "eta": 1e6, "activation": "linear",
-                                    "layers": [{"weights": [[1.0, 1.0], [1.0, 1.0]]}, {"weights": [[1.0, 1.0]]}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "inputs": [1.0, 1.0],
+                "targets": [1.0],
+                "eta": 1e6,
+                "activation": "linear",
+                "layers": [{"weights": [[1.0, 1.0], [1.0, 1.0]]}, {"weights": [[1.0, 1.0]]}],
+            }
+        )
+    )
     result = CliRunner().invoke(main, ["train", str(path), "--epochs", "100000"])
     assert result.exit_code == 1
     assert "diverged at epoch" in result.stderr and "smaller eta" in result.stderr
@@ -89,8 +113,17 @@ def test_divergence_stops_at_once_naming_epoch_and_quantity(tmp_path):
 
 def test_overflow_in_a_single_step_is_reported_not_printed(tmp_path):
     path = tmp_path / "huge.yaml"
-    path.write_text(yaml.safe_dump({"inputs": [1e200], "targets": [1.0], "eta": 0.1, "activation": "linear",
-                                    "layers": [{"weights": [[1e200]]}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "inputs": [1e200],
+                "targets": [1.0],
+                "eta": 0.1,
+                "activation": "linear",
+                "layers": [{"weights": [[1e200]]}],
+            }
+        )
+    )
     result = CliRunner().invoke(main, ["explain", str(path)])
     assert result.exit_code == 1
     assert "overflow" in result.stderr and "Traceback" not in result.output

@@ -10,7 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from stepprop import config, network, names
+from stepprop import config, names, network
 
 # (name, the figure as the post prints it)
 FORWARD = [

@@ -26,9 +26,12 @@ from stepprop.cli import main
 from stepprop.errors import ConfigError
 
 VALID = [config.bundled_text(name) for name in config.bundled_names()]
+
+
 def fuzz(examples: int) -> settings:
-    return settings(max_examples=examples, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    return settings(
+        max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    )
 
 
 def loads_or_fails_cleanly(text: str) -> None:
@@ -58,7 +61,7 @@ def mutated(draw):
         lines = text.split("\n")
         if kind == "delete" and text:
             i = draw(st.integers(0, len(text) - 1))
-            text = text[:i] + text[i + 1:]
+            text = text[:i] + text[i + 1 :]
         elif kind == "insert":
             i = draw(st.integers(0, len(text)))
             text = text[:i] + draw(st.sampled_from(SPECIAL)) + text[i:]
@@ -84,12 +87,17 @@ def test_mutated_configs(text):
     loads_or_fails_cleanly(text)
 
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                    st.text(max_size=12))
-documents = st.recursive(scalars, lambda children: st.one_of(
-    st.lists(children, max_size=4),
-    st.dictionaries(st.sampled_from(list(config.TOP_KEYS) + list(config.LAYER_KEYS) + ["x"]), children, max_size=5),
-), max_leaves=25)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=True), st.text(max_size=12)
+)
+documents = st.recursive(
+    scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(list(config.TOP_KEYS) + list(config.LAYER_KEYS) + ["x"]), children, max_size=5),
+    ),
+    max_leaves=25,
+)
 
 
 @fuzz(600)
@@ -99,19 +107,49 @@ def test_random_documents(doc):
 
 
 OPTIONS = [
-    [], ["--format", "json"], ["--format", "text"], ["--format", "markdown"], ["--format", "latex"],
-    ["--format", "html"], ["--format", "svg"], ["--format", "nope"], ["--digits", "3"], ["--digits", "0"],
-    ["--digits", "x"], ["--only", "w5"], ["--only", "w5", "b9"], ["--only"], ["--batch", "2"], ["--batch", "-1"],
-    ["--round", "4"], ["--round", "99"], ["--names"], ["--epochs", "3"], ["--epochs", "0"], ["--epochs", "-5"],
-    ["--epochs", "1e9"], ["--every", "1"], ["--every", "0"], ["--after"], ["--gradients"], ["--no-torch"],
-    ["--fragment"], ["-n", "2"], ["--force"], ["--unknown"], ["--", "-x"],
+    [],
+    ["--format", "json"],
+    ["--format", "text"],
+    ["--format", "markdown"],
+    ["--format", "latex"],
+    ["--format", "html"],
+    ["--format", "svg"],
+    ["--format", "nope"],
+    ["--digits", "3"],
+    ["--digits", "0"],
+    ["--digits", "x"],
+    ["--only", "w5"],
+    ["--only", "w5", "b9"],
+    ["--only"],
+    ["--batch", "2"],
+    ["--batch", "-1"],
+    ["--round", "4"],
+    ["--round", "99"],
+    ["--names"],
+    ["--epochs", "3"],
+    ["--epochs", "0"],
+    ["--epochs", "-5"],
+    ["--epochs", "1e9"],
+    ["--every", "1"],
+    ["--every", "0"],
+    ["--after"],
+    ["--gradients"],
+    ["--no-torch"],
+    ["--fragment"],
+    ["-n", "2"],
+    ["--force"],
+    ["--unknown"],
+    ["--", "-x"],
 ]
 ARGUMENTS = [[], ["mazur"], ["xor"], ["softmax"], ["tanh-relu"], ["no-such-file.yaml"], ["."], ["a", "b", "c"]]
 
 
 @fuzz(300)
-@given(st.sampled_from(["explain", "train", "check", "diagram", "verify", "nosuch"]),
-       st.sampled_from(ARGUMENTS), st.lists(st.sampled_from(OPTIONS), max_size=3))
+@given(
+    st.sampled_from(["explain", "train", "check", "diagram", "verify", "nosuch"]),
+    st.sampled_from(ARGUMENTS),
+    st.lists(st.sampled_from(OPTIONS), max_size=3),
+)
 def test_random_command_lines(command, arguments, options):
     args = [command] + arguments + [token for option in options for token in option]
     result = CliRunner().invoke(main, args)
@@ -130,7 +168,10 @@ def test_ctrl_c_during_train_stops_cleanly(tmp_path):
     saved = tmp_path / "trained.yaml"
     proc = subprocess.Popen(
         [sys.executable, "-m", "stepprop", "train", "--epochs", "100000000", "--save", str(saved)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     time.sleep(2.5)  # well into training

@@ -32,9 +32,13 @@ class Box:
     w: float
     h: float
 
-    def overlaps(self, other: "Box", pad: float = 2.0) -> bool:
-        return not (self.x + self.w + pad <= other.x or other.x + other.w + pad <= self.x
-                    or self.y + self.h + pad <= other.y or other.y + other.h + pad <= self.y)
+    def overlaps(self, other: Box, pad: float = 2.0) -> bool:
+        return not (
+            self.x + self.w + pad <= other.x
+            or other.x + other.w + pad <= self.x
+            or self.y + self.h + pad <= other.y
+            or other.y + other.h + pad <= self.y
+        )
 
 
 @dataclass
@@ -86,8 +90,11 @@ class Layout:
         self.digits = digits
         longest = max([len(edge_text(e, digits) or "") for e in d.edges] + [8])
         self.label_w = longest * CHAR + 8
-        self.caption_w = max([len(caption_text(n, digits)) * CHAR for col in d.columns for n in col]
-                             + [len(caption_text(b, digits)) * CHAR for b in d.biases] + [0])
+        self.caption_w = max(
+            [len(caption_text(n, digits)) * CHAR for col in d.columns for n in col]
+            + [len(caption_text(b, digits)) * CHAR for b in d.biases]
+            + [0]
+        )
         gap = max(160.0, self.label_w * 1.7)
         self.row = float(ROW)
         for _ in range(60):
@@ -195,14 +202,20 @@ def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
     out.append('<g class="nodes">')
     for node in lay._all_nodes():
         x, y = lay.pos[node.id]
-        kind = "bias" if node.bias else ("input" if node.column == 0 else ("output" if node.column == last else "hidden"))
-        out.append(f'<g class="node {kind}" data-id="{escape(node.id)}">'
-                   f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}" fill="{colors[kind]}" stroke="#5f6368"/>'
-                   f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-weight="bold">{escape(node.title)}</text>')
+        kind = (
+            "bias" if node.bias else ("input" if node.column == 0 else ("output" if node.column == last else "hidden"))
+        )
+        out.append(
+            f'<g class="node {kind}" data-id="{escape(node.id)}">'
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}" fill="{colors[kind]}" stroke="#5f6368"/>'
+            f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle" font-weight="bold">{escape(node.title)}</text>'
+        )
         box = lay._caption_box(node)
         if box is not None:
-            out.append(f'<text class="caption" x="{box.x:.1f}" y="{box.y + LABEL_H - 5:.1f}" fill="#333">'
-                       f"{escape(caption_text(node, digits))}</text>")
+            out.append(
+                f'<text class="caption" x="{box.x:.1f}" y="{box.y + LABEL_H - 5:.1f}" fill="#333">'
+                f"{escape(caption_text(node, digits))}</text>"
+            )
         out.append("</g>")
     out.append("</g>")
     out.append('<g class="labels">')
@@ -218,8 +231,10 @@ def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
         )
     out.append("</g>")
     acts = ", ".join(dict.fromkeys(d.activations))
-    out.append(f'<text x="{MARGIN}" y="{h - 10}" fill="#777" font-size="{FONT - 1}">activation: {escape(acts)}; '
-               "dashed: bias connections</text>")
+    out.append(
+        f'<text x="{MARGIN}" y="{h - 10}" fill="#777" font-size="{FONT - 1}">activation: {escape(acts)}; '
+        "dashed: bias connections</text>"
+    )
     out.append("</svg>")
     return "\n".join(out) + "\n"
 

@@ -6,7 +6,24 @@ from __future__ import annotations
 from html import escape
 
 from ..expr import (
-    Add, Const, D, Document, Eq, Exp, Expr, Frac, Func, Mul, Neg, Num, Paren, Pow, Section, Sub, Sym, Table,
+    Add,
+    Const,
+    D,
+    Document,
+    Eq,
+    Exp,
+    Expr,
+    Frac,
+    Func,
+    Mul,
+    Neg,
+    Num,
+    Paren,
+    Pow,
+    Section,
+    Sub,
+    Sym,
+    Table,
     Text,
 )
 from .numbers import DEFAULT_DIGITS, fmt
@@ -82,8 +99,11 @@ def equation(eq: Eq, digits: int = DEFAULT_DIGITS) -> str:
         if k == last and eq.result and isinstance(r, Num):
             right = right.replace("<mn>", '<mn class="result">', 1)
         rows.append(f"<mtr><mtd>{left}</mtd><mtd><mo>=</mo>{right}</mtd></mtr>")
-    math = ('<math display="block"><mtable columnalign="right left" columnspacing="0.2em">'
-            + "".join(rows) + "</mtable></math>")
+    math = (
+        '<math display="block"><mtable columnalign="right left" columnspacing="0.2em">'
+        + "".join(rows)
+        + "</mtable></math>"
+    )
     note = "from above" if eq.reused else eq.note
     cls = "eq result" if eq.result else ("eq reused" if eq.reused else "eq")
     title = f' data-name="{escape(eq.name)}"' if eq.name else ""
@@ -116,13 +136,22 @@ figure svg { max-width: 100%; height: auto; }
 
 
 def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> str:
-    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-           f"<title>{escape(doc.title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-           f"<h1>{escape(doc.title)}</h1>", '<ul class="intro">']
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f"<title>{escape(doc.title)}</title>",
+        f"<style>{CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{escape(doc.title)}</h1>",
+        '<ul class="intro">',
+    ]
     out += [f"<li>{escape(line)}</li>" for line in doc.intro]
     out.append("</ul>")
     if svg:
-        out.append(f'<figure>{svg}<figcaption>The network, every edge labelled with its weight.</figcaption></figure>')
+        out.append(f"<figure>{svg}<figcaption>The network, every edge labelled with its weight.</figcaption></figure>")
 
     def section(sec: Section, level: int) -> None:
         h = min(level + 1, 6)

@@ -3,16 +3,43 @@
 from __future__ import annotations
 
 from ..expr import (
-    Add, Const, D, Document, Eq, Exp, Expr, Frac, Func, Mul, Neg, Num, Paren, Pow, Section, Sub, Sym, Table,
+    Add,
+    Const,
+    D,
+    Document,
+    Eq,
+    Exp,
+    Expr,
+    Frac,
+    Func,
+    Mul,
+    Neg,
+    Num,
+    Paren,
+    Pow,
+    Section,
+    Sub,
+    Sym,
+    Table,
     Text,
 )
 from .numbers import DEFAULT_DIGITS, fmt
 
 _GREEK = {"delta": r"\delta", "eta": r"\eta"}
-_SPECIAL = str.maketrans({
-    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-})
+_SPECIAL = str.maketrans(
+    {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
+)
 
 
 def escape(text: str) -> str:
@@ -41,6 +68,7 @@ def _atomic(e: Expr) -> bool:
 
 def tex(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     """An expression in LaTeX math, in the post's notation."""
+
     def wrap(x: Expr, when: bool) -> str:
         inner = tex(x, digits)
         return rf"\left({inner}\right)" if when else inner
@@ -92,8 +120,13 @@ def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True) -> str:
 def _table(table: Table, digits: int) -> list[str]:
     numeric = [all(not isinstance(row[k], str) for row in table.rows) for k in range(len(table.headers))]
     spec = "".join("r" if n else "l" for n in numeric)
-    out = [r"\begin{center}", rf"\begin{{tabular}}{{{spec}}}", r"\hline",
-           " & ".join(escape(h) for h in table.headers) + r" \\", r"\hline"]
+    out = [
+        r"\begin{center}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\hline",
+        " & ".join(escape(h) for h in table.headers) + r" \\",
+        r"\hline",
+    ]
     for row in table.rows:
         cells = [escape(c) if isinstance(c, str) else f"${tex(c, digits)}$" for c in row]
         out.append(" & ".join(cells) + r" \\")
@@ -139,14 +172,16 @@ def body(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
 
 def document(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
     """A complete LaTeX document (pdflatex, amsmath)."""
-    return "\n".join([
-        r"\documentclass[10pt]{article}",
-        r"\usepackage{amsmath}",
-        r"\usepackage[a4paper,margin=1.6cm]{geometry}",
-        r"\allowdisplaybreaks",
-        r"\setlength{\parindent}{0pt}",
-        r"\begin{document}",
-        body(doc, digits),
-        r"\end{document}",
-        "",
-    ])
+    return "\n".join(
+        [
+            r"\documentclass[10pt]{article}",
+            r"\usepackage{amsmath}",
+            r"\usepackage[a4paper,margin=1.6cm]{geometry}",
+            r"\allowdisplaybreaks",
+            r"\setlength{\parindent}{0pt}",
+            r"\begin{document}",
+            body(doc, digits),
+            r"\end{document}",
+            "",
+        ]
+    )

@@ -14,8 +14,10 @@ def _cell(text: str) -> str:
 
 def _table(table: Table, digits: int) -> list[str]:
     numeric = [all(not isinstance(row[k], str) for row in table.rows) for k in range(len(table.headers))]
-    out = ["| " + " | ".join(_cell(h) or " " for h in table.headers) + " |",
-           "|" + "|".join("---:" if n else "---" for n in numeric) + "|"]
+    out = [
+        "| " + " | ".join(_cell(h) or " " for h in table.headers) + " |",
+        "|" + "|".join("---:" if n else "---" for n in numeric) + "|",
+    ]
     for row in table.rows:
         out.append("| " + " | ".join(_cell(c if isinstance(c, str) else plain(c, digits)) for c in row) + " |")
     return out

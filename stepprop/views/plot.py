@@ -38,8 +38,10 @@ def terminal(curve: list[tuple[int, float]], width: int = 70, height: int = 15) 
         import plotext as plt
     except ImportError:
         scale = " (log scale)" if use_log_scale([e for _, e in curve]) else ""
-        return (f"error per epoch{scale}: {sparkline(curve)}\n"
-                f"  epoch {first[0]}: {first[1]:.6g}   epoch {last[0]}: {last[1]:.6g}\n")
+        return (
+            f"error per epoch{scale}: {sparkline(curve)}\n"
+            f"  epoch {first[0]}: {first[1]:.6g}   epoch {last[0]}: {last[1]:.6g}\n"
+        )
     plt.clear_figure()
     plt.plot_size(width, height)
     xs = [e for e, _ in curve]
@@ -76,8 +78,9 @@ def save(curve: list[tuple[int, float]], path: str, title: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import io
+
+    import matplotlib.pyplot as plt
 
     from ..files import write_bytes_atomic
 

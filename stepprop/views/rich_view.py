@@ -6,9 +6,9 @@ Used only when stdout is a terminal; rich drops colour by itself under
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.console import Console, ConsoleOptions, ConsoleRenderable, Group, RenderResult
 from rich.padding import Padding
 from rich.rule import Rule
 from rich.table import Table as RichTable
@@ -42,7 +42,7 @@ class RichDocument:
         for section in self.doc.sections:
             yield from self._section(section, 1)
 
-    def _section(self, section: Section, level: int) -> Iterator[object]:
+    def _section(self, section: Section, level: int) -> Iterator[ConsoleRenderable]:
         if level == 1:
             yield RichText("")
             yield Rule(RichText(section.title, style="bold"), align="left")
@@ -53,7 +53,7 @@ class RichDocument:
             yield RichText("")
             yield Padding(RichText(section.title, style="bold magenta"), (0, 0, 0, 2 * (level - 3)))
         indent = 2 * max(level - 2, 0)
-        body = []
+        body: list[ConsoleRenderable] = []
         for item in section.items:
             if isinstance(item, Section):
                 if body:

@@ -3,10 +3,27 @@ view styles: every expression becomes a list of (text, kind) segments."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..expr import (
-    Add, Const, D, Document, Eq, Exp, Expr, Frac, Func, Mul, Neg, Num, Paren, Pow, Section, Sub, Sym, Table,
+    Add,
+    Const,
+    D,
+    Document,
+    Eq,
+    Exp,
+    Expr,
+    Frac,
+    Func,
+    Mul,
+    Neg,
+    Num,
+    Paren,
+    Pow,
+    Section,
+    Sub,
+    Sym,
+    Table,
     Text,
 )
 from .numbers import DEFAULT_DIGITS, fmt
@@ -129,8 +146,7 @@ def document_lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]
     """The whole worked example as plain text lines."""
     yield doc.title
     yield "=" * len(doc.title)
-    for line in doc.intro:
-        yield line
+    yield from doc.intro
     for section in doc.sections:
         yield from _section_lines(section, 1, digits)
 
