@@ -458,18 +458,26 @@ def check_command(
 
     \b
     Examples:
-      stepprop check answers.yaml
+      stepprop check mazur-post-step        # the post's own figures
       stepprop check mine.yaml answers.yaml --format json
-      stepprop check --epochs 10000 after-training.yaml
+      stepprop check --epochs 10000 mazur-post-10000
     """
     from . import check as grading
 
     if len(paths) > 2:
         raise click.UsageError("give at most two files: [CONFIG] ANSWERS")
     config, answers_path = (None, paths[0]) if len(paths) == 1 else paths
+    from pathlib import Path
+
+    from .config import bundled_answers
+
+    shown = answers_path
+    bundled = bundled_answers(answers_path)
+    if not Path(answers_path).exists() and bundled is not None:
+        answers_path, shown = str(bundled), f"<bundled {answers_path}.yaml>"
     cfg = _load(config)
     answers = grading.load_answers(answers_path)
-    result = grading.check(cfg, answers, epochs, answers_path)
+    result = grading.check(cfg, answers, epochs, shown)
     out = _Output(fmt, digits, output, force, fragment)
     if fmt == "json":
         out.json(result.to_dict())
@@ -651,6 +659,9 @@ def examples() -> None:
     width = max(len(n) for n, _, _ in rows)
     for name, shape, first in rows:
         click.echo(f"{name.ljust(width)}  {shape:<8}  {first}")
+    click.echo("\nanswers files for 'stepprop check', with the post's own figures:")
+    for name in cfg.bundled_answer_names():
+        click.echo(f"  {name}")
 
 
 def _may_write(path: str, force: bool) -> None:

@@ -156,6 +156,16 @@ def bundled_names() -> list[str]:
     return sorted(p.name[:-5] for p in BUNDLED_DIR.iterdir() if p.name.endswith(".yaml"))
 
 
+def bundled_answers(name: str) -> Path | None:
+    """A bundled answers file (the post's own figures, for `stepprop check`), by name."""
+    path = BUNDLED_DIR / "answers" / f"{name}.yaml"
+    return path if path.is_file() else None
+
+
+def bundled_answer_names() -> list[str]:
+    return sorted(p.name[:-5] for p in (BUNDLED_DIR / "answers").glob("*.yaml"))
+
+
 def bundled_text(name: str) -> str:
     return (BUNDLED_DIR / f"{name}.yaml").read_text(encoding="utf-8")
 

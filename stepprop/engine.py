@@ -123,7 +123,7 @@ def _ce_value(a: Sequence[str], at: dict) -> str:
 
 def _ce_partials(a: Sequence[str], r: str, at: dict) -> list[str]:
     out, t, nets = a[0], a[1], a[2:]
-    saturated = f"({out} == 0 and {t} != 0)"
+    saturated = f"({out} < 1e-300 and {t} != 0)"  # t / out would overflow
     parts = [
         f"(0.0 if {saturated} else (0.0 if {t} == 0 else -({t} / {out})))",
         f"(softplus(-{nets[0]}) if {out} != 0 else inf)" if at["act"] == "sigmoid" else f"-log({out})",
@@ -158,7 +158,7 @@ def _bce_partials(a: Sequence[str], r: str, at: dict) -> list[str]:
             f"-(log({out}) - log(1 - {out}))",
         ]
     out, t, net = a
-    saturated = f"({out} == 0 or {out} == 1)"
+    saturated = f"({out} < 1e-300 or {out} == 1)"  # t / out or 1 / (1 - out) would overflow
     return [
         f"(0.0 if {saturated} else -({t} / {out}) + (1 - {t}) / (1 - {out}))",
         f"-{net}",

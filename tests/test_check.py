@@ -25,9 +25,9 @@ from stepprop.check import check, load_answers
 from stepprop.cli import main
 from stepprop.errors import StepPropError
 
-DATA = Path(__file__).parent / "data"
-STEP_ANSWERS = DATA / "mazur-step-answers.yaml"
-TRAINED_ANSWERS = DATA / "mazur-10000-answers.yaml"
+DATA = Path(__file__).resolve().parent.parent / "stepprop" / "configs" / "answers"
+STEP_ANSWERS = DATA / "mazur-post-step.yaml"
+TRAINED_ANSWERS = DATA / "mazur-post-10000.yaml"
 
 ALL_IDS = {
     "weights_transposed": 1,
