@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from . import __version__
+from .config import ACTIVATIONS, BIAS_MODES, LOSSES
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -564,20 +565,20 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
 )
 @click.option(
     "--activation",
-    type=click.Choice(["sigmoid", "tanh", "relu", "linear"]),
+    type=click.Choice([a for a in ACTIVATIONS if a != "softmax"]),
     default="sigmoid",
     show_default=True,
     help="The activation of every layer (the output follows the loss where it must).",
 )
 @click.option(
     "--loss",
-    type=click.Choice(["half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy"]),
+    type=click.Choice(list(LOSSES)),
     default="half_squared_error",
     show_default=True,
 )
 @click.option(
     "--bias",
-    type=click.Choice(["shared", "per-neuron", "none"]),
+    type=click.Choice(list(BIAS_MODES)),
     default="shared",
     show_default=True,
     help="One bias per layer (as the post), one per neuron, or none.",

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from .errors import ConfigError
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+BIAS_MODES = ("shared", "per-neuron", "none")  # what `stepprop init --bias` offers
 LOSSES = ("half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy")
 TOP_KEYS = ("inputs", "targets", "samples", "eta", "update_biases", "layers", "activation", "loss", "batch_size")
 LAYER_KEYS = ("weights", "bias", "activation", "name")

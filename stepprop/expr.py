@@ -122,6 +122,12 @@ class Func:
 Expr = Sym | D | Num | Const | Add | Sub | Mul | Neg | Frac | Paren | Pow | Exp | Func
 
 
+def is_atomic(e: Expr, fraction: bool = False) -> bool:
+    """Needs no parentheses around it (a fraction too, where it is drawn as a
+    built-up fraction: LaTeX, MathML)."""
+    return isinstance(e, (Sym, D, Num, Const, Paren, Func)) or (fraction and isinstance(e, Frac))
+
+
 def add(*terms: Expr) -> Expr:
     return terms[0] if len(terms) == 1 else Add(tuple(terms))
 

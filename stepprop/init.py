@@ -8,11 +8,10 @@ with what `explain` prints.
 import random
 import re
 
-from .config import ACTIVATIONS, LOSSES, Config, Layer, Sample, parse
+from .config import ACTIVATIONS, BIAS_MODES, LOSSES, Config, Layer, Sample, parse
 from .errors import StepPropError
 from .network import Network
 
-BIAS_MODES = ("shared", "per-neuron", "none")
 MAX_INIT_NEURONS = 64
 
 LOSS_NOTES = {

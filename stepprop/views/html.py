@@ -25,6 +25,7 @@ from ..expr import (
     Sym,
     Table,
     Text,
+    is_atomic,
 )
 from .numbers import DEFAULT_DIGITS, fmt
 from .text import plain
@@ -49,7 +50,7 @@ def _sym(s: Sym) -> str:
 
 
 def _atomic(e: Expr) -> bool:
-    return isinstance(e, (Sym, D, Num, Const, Paren, Func, Frac))
+    return is_atomic(e, fraction=True)
 
 
 def mathml(e: Expr, digits: int = DEFAULT_DIGITS) -> str:

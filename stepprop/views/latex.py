@@ -22,6 +22,7 @@ from ..expr import (
     Sym,
     Table,
     Text,
+    is_atomic,
 )
 from .numbers import DEFAULT_DIGITS, fmt
 
@@ -63,7 +64,7 @@ def sym(s: Sym) -> str:
 
 
 def _atomic(e: Expr) -> bool:
-    return isinstance(e, (Sym, D, Num, Const, Paren, Func, Frac))
+    return is_atomic(e, fraction=True)
 
 
 def tex(e: Expr, digits: int = DEFAULT_DIGITS) -> str:

@@ -25,6 +25,7 @@ from ..expr import (
     Sym,
     Table,
     Text,
+    is_atomic,
 )
 from .numbers import DEFAULT_DIGITS, fmt
 
@@ -34,7 +35,7 @@ ONE_LINE = 100  # an equation longer than this is broken at its = signs
 
 
 def _atomic(e: Expr) -> bool:
-    return isinstance(e, (Sym, D, Num, Const, Paren, Func))
+    return is_atomic(e, fraction=False)
 
 
 def segments(e: Expr, digits: int = DEFAULT_DIGITS) -> list[Segment]:
