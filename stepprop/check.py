@@ -54,6 +54,16 @@ class Answer:
         places = len(mantissa.split(".")[1]) if "." in mantissa else 0
         return max(0, places - (int(exponent) if exponent else 0))
 
+    @property
+    def significant(self) -> int:
+        """Significant digits written: 0.5933 -> 4, 0.4 -> 1, 0 -> 0."""
+        t = self.text.strip().lower().lstrip("+-").replace("_", "").partition("e")[0].replace(".", "")
+        return len(t.lstrip("0"))
+
+
+# an answer with fewer significant digits than this can't tell a mistake apart
+FEW_DIGITS = 3
+
 
 def agrees(x: float, answer: Answer) -> bool:
     """Does the number agree with the answer to the digits the student wrote?"""
@@ -64,8 +74,16 @@ def agrees(x: float, answer: Answer) -> bool:
     return abs(Decimal(repr(x)) - given) <= half
 
 
-def load_answers(path: str | Path) -> list[Answer]:
-    """The answers file: a YAML mapping of quantity names to numbers."""
+class Answers(list[Answer]):
+    """The answers of a file, and its settings (``epochs: N`` for answers
+    about the network after N epochs of training)."""
+
+    epochs: int | None = None
+
+
+def load_answers(path: str | Path) -> Answers:
+    """The answers file: a YAML mapping of quantity names to numbers,
+    and optionally ``epochs: N``."""
     source = str(path)
     root = compose(
         read_text(path, "an answers"),
@@ -76,8 +94,18 @@ def load_answers(path: str | Path) -> list[Answer]:
     pairs = check.mapping(root, "the answers (a mapping of names to numbers, e.g. out_h1: 0.5933)", None)
     if not pairs:
         raise ConfigError("no answers: write one 'name: number' per line, e.g. out_h1: 0.5933", source)
-    answers = []
+    if "layers" in pairs:
+        raise ConfigError(
+            "this is a config, not an answers file: the command is stepprop check [CONFIG] ANSWERS", source
+        )
+    answers = Answers()
+    if "epochs" in pairs:
+        answers.epochs = check.integer(pairs["epochs"][1], "epochs")
+        if answers.epochs < 1:
+            raise check.error(pairs["epochs"][1], "epochs must be at least 1")
     for key, (knode, vnode) in pairs.items():
+        if key == "epochs":
+            continue
         value = check.number(vnode, key)
         if not _DECIMAL.match(str(vnode.value).strip()):
             mark = vnode.start_mark
@@ -98,6 +126,8 @@ def checkable(trace: StepTrace) -> dict[str, float]:
     out.update({f"{p}+": v for p, v in trace.updated.items()})
     out["error"] = trace.error
     out["error_after"] = trace.error_after
+    # the same two numbers by the names the worked example shows them under
+    out[names.batch_sym(trace.graph).updated().ascii] = trace.error_after
     return out
 
 
@@ -200,7 +230,13 @@ class Checker:
                 answer.column,
             )
         if agrees(exact, answer):
-            return Graded(answer, CORRECT, exact)
+            graded = Graded(answer, CORRECT, exact)
+            if answer.significant < FEW_DIGITS:
+                same = [m.title for m in self.mistakes if agrees(self.run(m).values.get(answer.name, math.nan), answer)]
+                if same:
+                    digits = f"{answer.significant} significant digit{'s' if answer.significant != 1 else ''}"
+                    graded.note = f"but only {digits}: '{same[0]}' and other mistakes give the same"
+            return graded
         if self.rounding_applies:
             rounded = self.run(None, answer.decimals).values[answer.name]
             if agrees(rounded, answer):
@@ -217,10 +253,14 @@ class Checker:
 
     def _diagnose(self, graded: Graded) -> None:
         answer = graded.answer
+        if _truncated(graded.exact, answer):
+            graded.note = "the exact value cut off in the last digit: round it instead"
+            return
         tiers: list[tuple[int | None, bool]] = [(None, False)]
         if self.rounding_applies:
             tiers.append((answer.decimals, False))
-        tiers.append((None, True))
+        if answer.significant >= FEW_DIGITS:
+            tiers.append((None, True))
         for decimals, loose in tiers:
             found = []
             for m in self.mistakes:
@@ -241,11 +281,24 @@ class Checker:
                 )
                 return
         # no mistake: perhaps the number belongs to another quantity
+        if answer.significant < FEW_DIGITS:
+            graded.note = "no common mistake reproduces it"
+            return
         for other, value in self.run().values.items():
             if other != answer.name and abs(value) > 1e-12 and abs(value - 1) > 1e-12 and agrees(value, answer):
                 graded.note = f"this is the value of {other}"
                 return
         graded.note = "no common mistake reproduces it"
+
+
+def _truncated(exact: float, answer: Answer) -> bool:
+    """Is the answer the exact value with its digits cut off, not rounded?"""
+    if answer.significant < FEW_DIGITS or not math.isfinite(exact):
+        return False
+    places = Decimal(1).scaleb(-answer.decimals)
+    from decimal import ROUND_DOWN
+
+    return Decimal(repr(exact)).quantize(places, rounding=ROUND_DOWN) == Decimal(answer.text.strip().replace("_", ""))
 
 
 def _closest(name: str, known: Any) -> str:
@@ -256,6 +309,8 @@ def _closest(name: str, known: Any) -> str:
 
 
 def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Report:
+    if epochs is None:
+        epochs = getattr(answers, "epochs", None)
     checker = Checker(config, epochs)
     graded = []
     for answer in answers:

@@ -87,7 +87,7 @@ def _load(config: str | None) -> Any:
     from . import config as cfg
 
     if config is not None and not Path(config).exists() and config in cfg.bundled_names():
-        return cfg.parse(cfg.bundled_text(config), f"<bundled {config}.yaml>")
+        return cfg.parse(cfg.bundled_text(config), f"the bundled {config}.yaml")
     return cfg.load(config)
 
 
@@ -461,7 +461,7 @@ def check_command(
     Examples:
       stepprop check mazur-post-step        # the post's own figures
       stepprop check mine.yaml answers.yaml --format json
-      stepprop check --epochs 10000 mazur-post-10000
+      stepprop check mazur-post-10000       # answers after 10,000 epochs
     """
     from . import check as grading
 
@@ -473,9 +473,15 @@ def check_command(
     from .config import bundled_answers
 
     shown = answers_path
+    from .config import bundled_names
+
+    if not Path(answers_path).exists() and answers_path in bundled_names():
+        raise click.UsageError(
+            f"{answers_path} is a bundled config, not an answers file: stepprop check [CONFIG] ANSWERS"
+        )
     bundled = bundled_answers(answers_path)
     if not Path(answers_path).exists() and bundled is not None:
-        answers_path, shown = str(bundled), f"<bundled {answers_path}.yaml>"
+        answers_path, shown = str(bundled), f"the bundled {answers_path}.yaml"
     cfg = _load(config)
     answers = grading.load_answers(answers_path)
     result = grading.check(cfg, answers, epochs, shown)

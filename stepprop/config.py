@@ -174,7 +174,7 @@ def bundled_text(name: str) -> str:
 def load(path: str | Path | None = None) -> Config:
     """Load a config file; with no path, the post's network."""
     if path is None:
-        return parse(bundled_text(BUNDLED), f"<bundled {BUNDLED}.yaml>")
+        return parse(bundled_text(BUNDLED), f"the bundled {BUNDLED}.yaml")
     return parse(read_text(path), str(path))
 
 
@@ -560,8 +560,14 @@ class Validator:
             for (_ins, outs), (_snode, tnode) in zip(samples, sample_nodes):
                 if any(not 0 <= t <= 1 for t in outs):
                     raise self.error(tnode, f"{loss} needs targets between 0 and 1, found {list(outs)}")
+            where = top["loss"][1]
+            if loss == "cross_entropy" and out_act != "softmax":
+                raise self.error(
+                    where,
+                    "cross_entropy (-sum of target * ln(out)) needs a softmax output layer: after a "
+                    f"{out_act} it never penalises an output above its target; use binary_cross_entropy",
+                )
             if out_act not in ("sigmoid", "softmax"):
-                where = top["loss"][1]
                 raise self.error(
                     where,
                     f"{loss} takes the logarithm of the outputs, so the output layer needs sigmoid or softmax, "

@@ -51,8 +51,13 @@ def new_config(
     rnd = random.Random(seed)
     n_out = sizes[-1]
     out_act = activation  # the cross-entropies need outputs between 0 and 1
+    asked = loss
+    if loss == "cross_entropy" and n_out == 1:
+        # softmax needs two outputs; for one output, the cross-entropy of a yes/no
+        # answer is the binary one, after a sigmoid
+        loss = "binary_cross_entropy"
     if loss == "cross_entropy":
-        out_act = "softmax" if n_out > 1 else "sigmoid"
+        out_act = "softmax"
     elif loss == "binary_cross_entropy":
         out_act = "sigmoid"
     layers = []
@@ -73,16 +78,20 @@ def new_config(
     else:
         targets = tuple(round(0.01 + 0.98 * (k % 2), 2) for k in range(n_out))
     cfg = Config(tuple(layers), (Sample(inputs, targets),), eta, True, loss, activation)
-    text = render(cfg, f"{shape}, seed {seed}")
+    note = ""
+    if asked != loss:
+        note = "cross_entropy was asked for one output: for one output that is binary_cross_entropy"
+    text = render(cfg, f"{shape}, seed {seed}", note)
     parse(text, "<stepprop init>")  # what we write must load
     return text
 
 
-def render(cfg: Config, origin: str) -> str:
+def render(cfg: Config, origin: str, note: str = "") -> str:
     net = Network(cfg)
     names = [net.input_names] + net.neurons
     lines = [
         f"# A network for stepprop ({origin}). Change any number; keep the shapes.",
+        *([f"# Note: {note}."] if note else []),
         "# Try: stepprop explain this.yaml   (every number of one training step)",
         "#      stepprop train this.yaml --epochs 10000",
         "",

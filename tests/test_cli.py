@@ -105,7 +105,7 @@ def test_only_shows_exactly_the_named_sections(runner, args):
 
 def test_only_greedy_names_stop_at_the_config_argument(runner):
     out = run(runner, "explain", "--only", "w5", "b2", "xor").stdout
-    assert "network 2-2-1 from <bundled xor.yaml>" in out
+    assert "network 2-2-1 from the bundled xor.yaml" in out
     assert sections(out) == ["w5", "b2"]
 
 
@@ -200,9 +200,9 @@ def test_bundled_example_by_name(runner, name, fmt):
     result = run(runner, "explain", name, "--format", fmt)
     assert result.stderr == ""
     if fmt == "json":
-        assert json.loads(result.stdout)["network"]["source"] == f"<bundled {name}.yaml>"
+        assert json.loads(result.stdout)["network"]["source"] == f"the bundled {name}.yaml"
     else:
-        assert f"from <bundled {name}.yaml>" in result.stdout
+        assert f"from the bundled {name}.yaml" in result.stdout
 
 
 @pytest.mark.parametrize("fmt", ["text", "json"])

@@ -59,7 +59,7 @@ def networks(draw):
     loss = draw(st.sampled_from(["half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy"]))
     out_act = draw(
         st.sampled_from(
-            ["sigmoid", "softmax"] if loss in ("cross_entropy", "binary_cross_entropy") else ACTS + ["softmax"]
+            {"cross_entropy": ["softmax"], "binary_cross_entropy": ["sigmoid", "softmax"]}.get(loss, ACTS + ["softmax"])
         )
     )
     if out_act == "softmax" and sizes[-1] < 2:

@@ -355,7 +355,7 @@ CASES = [
         edit(BASE, {4: "loss: cross_entropy", 9: "    activation: linear"}),
         4,
         7,
-        "output layer needs sigmoid or softmax, not linear",
+        "needs a softmax output layer",
     ),
     case(
         "unknown-activation",

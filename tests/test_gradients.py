@@ -73,7 +73,8 @@ def cases(draw, min_samples: int = 1, max_samples: int = 4, min_batch: int = 1) 
     n_in = draw(st.integers(1, 3))
     n_layers = draw(st.integers(1, 3))
     acts = [draw(st.sampled_from(HIDDEN)) for _ in range(n_layers - 1)]
-    acts.append(draw(st.sampled_from(("sigmoid", "softmax") if loss in CE_LOSSES else ACTIVATIONS)))
+    out_acts = {"cross_entropy": ("softmax",), "binary_cross_entropy": ("sigmoid", "softmax")}
+    acts.append(draw(st.sampled_from(out_acts.get(loss, ACTIVATIONS))))
     sizes = [draw(st.integers(1, 4)) for _ in range(n_layers)]
     if acts[-1] == "softmax":
         sizes[-1] = max(sizes[-1], 2)
@@ -416,14 +417,12 @@ def test_training_follows_the_steps(case, epochs):
     [
         ("binary_cross_entropy", "sigmoid", [40.0, -40.0]),  # out is exactly 1.0 in floating point
         ("binary_cross_entropy", "sigmoid", [800.0, -800.0]),  # exactly 1.0 and 0.0
-        ("cross_entropy", "sigmoid", [800.0, -800.0]),
         ("cross_entropy", "softmax", [800.0, -800.0]),  # the second share underflows to 0.0
         ("cross_entropy", "softmax", [30.0, -30.0]),
         ("half_squared_error", "sigmoid", [800.0, -800.0]),
         # between about -745 and -710 an output is a subnormal number, not 0:
         # the error is finite, and t / out would overflow, so the direct path is taken
         ("binary_cross_entropy", "sigmoid", [-720.0, 0.0]),
-        ("cross_entropy", "sigmoid", [-720.0, 0.0]),
         ("cross_entropy", "softmax", [-720.0, 0.0]),
     ],
 )

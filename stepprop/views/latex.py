@@ -39,13 +39,16 @@ _SPECIAL = str.maketrans(
         "}": r"\}",
         "~": r"\textasciitilde{}",
         "^": r"\textasciicircum{}",
+        "<": r"\textless{}",
+        ">": r"\textgreater{}",
+        "|": r"\textbar{}",
     }
 )
 
 
 def escape(text: str) -> str:
     """Plain text made safe for LaTeX (outside math)."""
-    return text.translate(_SPECIAL).replace("->", r"$\to$")
+    return "$\\to$".join(part.translate(_SPECIAL) for part in text.split("->"))
 
 
 def sym(s: Sym) -> str:

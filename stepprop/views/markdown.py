@@ -8,8 +8,13 @@ from .numbers import DEFAULT_DIGITS
 from .text import plain
 
 
+def _text(text: str) -> str:
+    """Plain text that Markdown must not read as HTML."""
+    return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", r"\|")
+    return _text(text).replace("|", r"\|")
 
 
 def _table(table: Table, digits: int) -> list[str]:
@@ -25,7 +30,7 @@ def _table(table: Table, digits: int) -> list[str]:
 
 def render(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
     out = [f"# {doc.title}", ""]
-    out += [f"- {line}" for line in doc.intro]
+    out += [f"- {_text(line)}" for line in doc.intro]
     out.append("")
 
     def section(sec: Section, level: int) -> None:
@@ -42,7 +47,7 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
             elif isinstance(item, Table):
                 out.extend(_table(item, digits) + [""])
             elif isinstance(item, Text):
-                out.extend([item.text, ""])
+                out.extend([_text(item.text), ""])
 
     for sec in doc.sections:
         section(sec, 1)
