@@ -11,7 +11,6 @@ reproduce the student's is named.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import re
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from . import derivation, names
-from .config import Config, ConfigError, Validator, compose, read_text, show
+from .config import Config, ConfigError, Validator, compose, read_text, show, suggest
 from .expr import D, Document, Eq, Expr, Num, Section, Sym, Table, Text
 from .mistakes import Mistake, catalogue, rename_name
 from .network import EXACT, Network, StepTrace, decimal_rounder, step, train
@@ -215,15 +214,12 @@ class Checker:
             values = renamed
         return Run(values, trace, mistake, decimals)
 
-    def names(self) -> list[str]:
-        return list(self.run().values)
-
     def grade(self, answer: Answer) -> Graded:
         exact_run = self.run()
         exact = exact_run.values.get(answer.name)
         if exact is None:
             raise ConfigError(
-                f"unknown quantity '{show(answer.name)}'{_closest(answer.name, exact_run.values)}; "
+                f"unknown quantity '{show(answer.name)}'{suggest(answer.name, exact_run.values, 3)}; "
                 "'stepprop explain --names' lists every name",
                 "",
                 answer.line,
@@ -301,13 +297,6 @@ def _truncated(exact: float, answer: Answer) -> bool:
     return Decimal(repr(exact)).quantize(places, rounding=ROUND_DOWN) == Decimal(answer.text.strip().replace("_", ""))
 
 
-def _closest(name: str, known: Any) -> str:
-    close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
-    if not close:
-        return ""
-    return " (did you mean " + " or ".join(f"'{c}'" for c in close) + "?)"
-
-
 def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Report:
     if epochs is None:
         epochs = getattr(answers, "epochs", None)
@@ -366,7 +355,7 @@ class Report:
     def _details(self, g: Graded) -> Section:
         name = g.answer.name
         items: list = [Text(f"you wrote {g.answer.text}; the exact value is shown below")]
-        items += _lines_for(self.checker.run().trace, name, self.checker.epochs) or [Eq(_symbol(name), [Num(g.exact)])]
+        items += _lines_for(self.checker.run().trace, name, self.checker.epochs) or [Eq(Sym(name), [Num(g.exact)])]
         if g.mistakes:
             first = g.mistakes[0]
             items.append(Text(("Likely " if g.approximate else "") + f"mistake {first.number}: {first.explain(name)}."))
@@ -383,10 +372,6 @@ class Report:
         else:
             items.append(Text(g.note[0].upper() + g.note[1:] + "."))
         return Section(f"{name}: {g.answer.text} is wrong", items)
-
-
-def _symbol(name: str) -> Sym:
-    return Sym(name)
 
 
 def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake | None = None) -> list[Eq]:

@@ -22,7 +22,7 @@ from .config import ACTIVATIONS, BIAS_MODES, LOSSES
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
-_PARAM_NAMES = re.compile(r"^[wb]\d+(,[wb]\d+)*,?$")
+_PARAM_NAMES = re.compile(r"^[wbWB]\d+(,[wbWB]\d+)*,?$")
 
 
 class _OnlyCommand(click.Command):
@@ -60,8 +60,16 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
             return command(*args, **kwargs)
         except StepPropError as exc:
             raise click.ClickException(str(exc)) from None
-        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt, SystemExit):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit):
             raise
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except BrokenPipeError:  # the reader went away (| head): nothing more to say
+            sys.stderr.close()
+            sys.exit(EXIT_ERROR)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write the output: {exc.strerror or exc}") from None
         except RecursionError:
             raise click.ClickException("the input is nested too deeply to process") from None
         except MemoryError:
@@ -100,6 +108,8 @@ class _Output:
     --force or the user's yes."""
 
     def __init__(self, fmt: str, digits: int, output: str | None = None, force: bool = False, fragment: bool = False):
+        if output == "-":
+            output = None  # the usual spelling of standard output
         self.fmt = fmt
         self.digits = digits
         self.output = output
@@ -151,6 +161,39 @@ class _Output:
 
 
 FORMATS = ["text", "json", "markdown", "latex", "html"]
+EXTENSIONS = {
+    ".txt": "text",
+    ".json": "json",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".tex": "latex",
+    ".html": "html",
+    ".htm": "html",
+    ".svg": "svg",
+}
+
+
+def _format(fmt: str, output: str | None, allowed: list[str]) -> str:
+    """--format as given; if it was left at its default, what -o FILE's extension says."""
+    from pathlib import Path
+
+    source = click.get_current_context().get_parameter_source("fmt")
+    if output is None or output == "-" or source is not click.core.ParameterSource.DEFAULT:
+        return fmt
+    guess = EXTENSIONS.get(Path(output).suffix.lower())
+    if guess is None:
+        return fmt
+    if guess not in allowed:
+        raise click.UsageError(f"-o {output}: this command writes {', '.join(allowed)}, not {guess}")
+    return guess
+
+
+def _batch(cfg: Any, batch: int) -> int:
+    """--batch N (1-based) as an index, or a usage error."""
+    count = len(cfg.batches())
+    if not 1 <= batch <= count:
+        raise click.UsageError(f"--batch {batch}: this config has {count} batch{'es' if count != 1 else ''}")
+    return batch - 1
 
 
 def _output_options(formats: list[str], files: bool = True, digits: int = 9) -> Callable[..., Any]:
@@ -263,16 +306,17 @@ def explain(
     Examples:
       stepprop explain
       stepprop explain configs/xor.yaml --digits 6
-      stepprop explain --only w5 w1 --format json
+      stepprop explain --only w5 w1 --format markdown
       stepprop explain --format html -o step.html     # a handout with the diagram
       stepprop explain --round 4        # as by hand, 4 decimals at every step
     """
     from . import network, report
 
     names = [n for item in only for n in item.split(",") if n]
+    fmt = _format(fmt, output, FORMATS)
     net = network.Network(_load(config))
     rounder = network.decimal_rounder(round_to) if round_to is not None else None
-    trace = network.step(net, batch - 1, rounder, round_to)
+    trace = network.step(net, _batch(net.config, batch), rounder, round_to)
     out = _Output(fmt, digits, output, force, fragment)
     if list_names:
         from .check import checkable
@@ -326,12 +370,20 @@ def diagram(
 
     if after and gradients:
         raise click.UsageError("choose one of --after and --gradients")
+    if output not in (None, "-"):
+        from pathlib import Path
+
+        if Path(output).suffix.lower() not in (".svg", ".txt"):
+            raise click.UsageError(f"-o {output}: the diagram is an SVG; name the file .svg (or .txt for text)")
+        fmt = _format(fmt, output, ["svg", "text"])
     net = network.Network(_load(config))
     trace = network.step(net)
     picture = build(trace, "after" if after else "gradients" if gradients else "before")
     source = click.get_current_context().get_parameter_source("fmt")
     as_text = (
-        fmt == "text" if source is not click.core.ParameterSource.DEFAULT else (output is None and sys.stdout.isatty())
+        fmt == "text"
+        if source is not click.core.ParameterSource.DEFAULT or output not in (None, "-")
+        else sys.stdout.isatty()
     )
     out = _Output("svg", digits, output, force)
     out._write(draw.text(picture, digits) if as_text else draw.svg(picture, digits))
@@ -485,6 +537,7 @@ def check_command(
     cfg = _load(config)
     answers = grading.load_answers(answers_path)
     result = grading.check(cfg, answers, epochs, shown)
+    fmt = _format(fmt, output, FORMATS)
     out = _Output(fmt, digits, output, force, fragment)
     if fmt == "json":
         out.json(result.to_dict())
@@ -524,9 +577,7 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
     from .expr import Document, Num, Section, Table
 
     cfg = _load(config)
-    if not 1 <= batch <= len(cfg.batches()):
-        raise click.UsageError(f"--batch {batch}: this config has {len(cfg.batches())} batches")
-    result = checking.verify(cfg, batch - 1, use_torch=not no_torch)
+    result = checking.verify(cfg, _batch(cfg, batch), use_torch=not no_torch)
     out = _Output(fmt, digits)
     if fmt == "json":
         out.json(result.to_dict())
@@ -625,7 +676,11 @@ def init(
     from . import config as cfg
 
     if (shape is None) == (source is None):
-        raise click.UsageError("give a SHAPE such as 2-3-1, or --from EXAMPLE")
+        raise click.UsageError(
+            "give a SHAPE such as 2-3-1 or --from EXAMPLE, not both"
+            if shape and source
+            else "give a SHAPE such as 2-3-1, or --from EXAMPLE"
+        )
     if source is not None:
         if source not in cfg.bundled_names():
             from .config import suggest

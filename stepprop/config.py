@@ -15,6 +15,15 @@ from typing import Any, NamedTuple
 from .errors import ConfigError
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
+# what each error function is, in words (the last two only re-run hand-calculation mistakes)
+LOSS_FORMULAS = {
+    "half_squared_error": "E_total = sum over outputs of 1/2 (target - out)^2",
+    "mean_squared_error": "E_total = mean over outputs of (target - out)^2",
+    "cross_entropy": "E_total = -sum of target * ln(out)",
+    "binary_cross_entropy": "E_total = -sum of [t ln(out) + (1 - t) ln(1 - out)]",
+    "squared_error": "E_total = sum over outputs of (target - out)^2 (no 1/2)",
+    "half_mean_squared_error": "E_total = mean over outputs of 1/2 (target - out)^2",
+}
 BIAS_MODES = ("shared", "per-neuron", "none")  # what `stepprop init --bias` offers
 LOSSES = ("half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy")
 TOP_KEYS = ("inputs", "targets", "samples", "eta", "update_biases", "layers", "activation", "loss", "batch_size")
@@ -304,10 +313,13 @@ def show(text: str, limit: int = 40) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def suggest(word: str, choices: Any) -> str:
-    """' (did you mean X?)' for the closest choice, or ''."""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+def suggest(word: str, choices: Any, n: int = 1) -> str:
+    """' (did you mean X?)' for the closest choice (or up to n of them), or ''."""
+    same = [c for c in choices if c.lower() == word.lower()]
+    close = same or difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6 if n == 1 else 0.5)
+    if not close:
+        return ""
+    return " (did you mean " + " or ".join(f"'{c}'" for c in close[:n]) + "?)"
 
 
 class Validator:
@@ -331,7 +343,8 @@ class Validator:
 
         self.check_tag(node)
         if not isinstance(node, yaml.MappingNode):
-            raise self.error(node, f"expected {what} (a mapping of keys to values), found {self.kind(node)}")
+            plain = "" if "mapping" in what else " (a mapping of keys to values)"
+            raise self.error(node, f"expected {what}{plain}, found {self.kind(node)}")
         out: dict[str, tuple[Any, Any]] = {}
         for key_node, value_node in node.value:
             self.check_tag(key_node)
@@ -496,7 +509,8 @@ class Validator:
                 raise self.error(lnode, f"{what} has no 'weights' (one row of {prev} numbers per neuron)")
             wnode = fields["weights"][1]
             if not isinstance(wnode, yaml.SequenceNode) or not wnode.value:
-                raise self.error(wnode, f"expected the weights of {what} as a list of rows, found {self.kind(wnode)}")
+                found = "an empty list" if isinstance(wnode, yaml.SequenceNode) else self.kind(wnode)
+                raise self.error(wnode, f"expected the weights of {what} as a list of rows, found {found}")
             if len(wnode.value) > MAX_NEURONS:
                 raise self.error(wnode, f"{what} has {len(wnode.value)} neurons; at most {MAX_NEURONS} are supported")
             rows = []

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import names as N
+from .config import LOSS_FORMULAS
 from .errors import StepPropError
 from .expr import (
     Const,
@@ -49,15 +50,6 @@ ACTIVATION_WORDS = {
     "relu": "ReLU",
     "linear": "the identity (linear)",
     "softmax": "softmax",
-}
-LOSS_WORDS = {
-    "half_squared_error": "the squared error, E_total = sum of 1/2 (target - out)^2",
-    "mean_squared_error": "the mean squared error, E_total = mean over outputs of (target - out)^2",
-    "cross_entropy": "the cross-entropy, E_total = -sum of target * ln(out)",
-    "binary_cross_entropy": "the binary cross-entropy, E_total = -sum of [t ln(out) + (1 - t) ln(1 - out)]",
-    # only as re-runs of hand-calculation mistakes
-    "squared_error": "the squared error without the 1/2, E_total = sum of (target - out)^2",
-    "half_mean_squared_error": "E_total = mean over outputs of 1/2 (target - out)^2",
 }
 
 
@@ -635,7 +627,7 @@ class _Builder:
         acts = sorted({layer.activation for layer in cfg.layers}, key=list(ACTIVATION_WORDS).index)
         lines = [
             f"network {self.net.shape} from {cfg.source}",
-            f"activation: {', '.join(ACTIVATION_WORDS[a] for a in acts)}; error: {LOSS_WORDS[cfg.loss]}",
+            f"activation: {', '.join(ACTIVATION_WORDS[a] for a in acts)}; error: {cfg.loss}, {LOSS_FORMULAS[cfg.loss]}",
             f"learning rate eta = {_plain(cfg.eta)}; biases "
             + ("are updated" if cfg.update_biases else "stay fixed (update_biases: false)"),
         ]

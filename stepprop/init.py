@@ -8,18 +8,11 @@ with what `explain` prints.
 import random
 import re
 
-from .config import ACTIVATIONS, BIAS_MODES, LOSSES, Config, Layer, Sample, parse
+from .config import ACTIVATIONS, BIAS_MODES, LOSS_FORMULAS, LOSSES, Config, Layer, Sample, parse
 from .errors import StepPropError
 from .network import Network
 
 MAX_INIT_NEURONS = 64
-
-LOSS_NOTES = {
-    "half_squared_error": "E_total = sum over outputs of 1/2 (target - out)^2 (the post's)",
-    "mean_squared_error": "E_total = mean over outputs of (target - out)^2",
-    "cross_entropy": "E_total = -sum of target * ln(out); targets between 0 and 1",
-    "binary_cross_entropy": "E_total = -sum of [t ln(out) + (1 - t) ln(1 - out)]; targets between 0 and 1",
-}
 
 
 def parse_shape(shape: str) -> list[int]:
@@ -104,7 +97,7 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
         f"activation: {cfg.activation}    # for every layer unless a layer says otherwise: "
         + ", ".join(a for a in ACTIVATIONS if a != "softmax")
         + " (softmax: output layer only)",
-        f"loss: {cfg.loss}    # {LOSS_NOTES[cfg.loss]}",
+        f"loss: {cfg.loss}    # {LOSS_FORMULAS[cfg.loss]}",
         "# For several training samples, replace inputs and targets with",
         "#   samples: [{inputs: [...], targets: [...]}, ...]   and optionally batch_size: N",
         "",

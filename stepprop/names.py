@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from .network import BatchGraph, StepTrace
 
 
-def neuron_sym(base: str, neuron: str, sample: int | None = None) -> Sym:
-    return Sym(base, neuron, "", sample)
-
-
 def param_sym(name: str) -> Sym:
     return Sym(name[0], name[1:])
 

@@ -433,7 +433,11 @@ def step(
     cfg = net.config
     batches = cfg.batches()
     if not 0 <= batch_index < len(batches):
-        raise StepPropError(f"there are {len(batches)} batches; batch {batch_index + 1} does not exist")
+        count = len(batches)
+        raise StepPropError(
+            f"there {'are' if count != 1 else 'is'} {count} batch{'es' if count != 1 else ''}; "
+            f"batch {batch_index + 1} does not exist"
+        )
     first = batch_index * cfg.effective_batch_size
     leaves = net.leaves()
     if rounder is not None:
