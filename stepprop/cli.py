@@ -196,22 +196,25 @@ def _batch(cfg: Any, batch: int) -> int:
     return batch - 1
 
 
+def _file_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """-o FILE and --force."""
+    command = click.option("--force", is_flag=True, help="Replace an existing output file without asking.")(command)
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False),
+        default=None,
+        metavar="FILE",
+        help="Write to FILE instead of standard output ('-' is standard output).",
+    )(command)
+
+
 def _output_options(formats: list[str], files: bool = True, digits: int = 9) -> Callable[..., Any]:
     """The output flags every command shares: --format, --digits, -o, --force."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         if files:
-            command = click.option("--force", is_flag=True, help="Replace existing output files without asking.")(
-                command
-            )
-            command = click.option(
-                "-o",
-                "--output",
-                type=click.Path(dir_okay=False),
-                default=None,
-                metavar="FILE",
-                help="Write to FILE instead of standard output.",
-            )(command)
+            command = _file_options(command)
         command = click.option(
             "--digits",
             type=click.IntRange(1, 17),
@@ -641,15 +644,7 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
     help="One bias per layer (as the post), one per neuron, or none.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    metavar="FILE",
-    help="Write to FILE instead of standard output.",
-)
-@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
+@_file_options
 @_fail_cleanly
 def init(
     shape: str | None,
