@@ -162,6 +162,11 @@ class _Output:
 
 FORMATS = ["text", "json", "markdown", "latex", "html"]
 EXTENSIONS = {
+    ".png": "an image",
+    ".pdf": "an image",
+    ".jpg": "an image",
+    ".jpeg": "an image",
+    ".gif": "an image",
     ".txt": "text",
     ".json": "json",
     ".md": "markdown",
@@ -178,13 +183,14 @@ def _format(fmt: str, output: str | None, allowed: list[str]) -> str:
     from pathlib import Path
 
     source = click.get_current_context().get_parameter_source("fmt")
-    if output is None or output == "-" or source is not click.core.ParameterSource.DEFAULT:
+    if output is None or output == "-":
         return fmt
     guess = EXTENSIONS.get(Path(output).suffix.lower())
-    if guess is None:
+    if guess is None or (guess != "an image" and source is not click.core.ParameterSource.DEFAULT):
         return fmt
     if guess not in allowed:
-        raise click.UsageError(f"-o {output}: this command writes {', '.join(allowed)}, not {guess}")
+        names = ", ".join(ext for ext, kind in EXTENSIONS.items() if kind in allowed)
+        raise click.UsageError(f"-o {output}: this command writes {', '.join(allowed)} ({names}), not {guess}")
     return guess
 
 
@@ -238,6 +244,14 @@ def _output_options(formats: list[str], files: bool = True, digits: int = 9) -> 
 
 
 _CONFIG = click.argument("config", required=False, metavar="[CONFIG]")
+_BATCH = click.option(
+    "--batch",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Which batch to take the step on (with several samples).",
+)
+_FRAGMENT = click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
 
 
 def _round_option(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -275,17 +289,11 @@ def main() -> None:
 @main.command(cls=_OnlyCommand)
 @_CONFIG
 @_output_options(FORMATS)
-@click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
+@_FRAGMENT
 @click.option(
     "--only", multiple=True, metavar="NAMES", help="Show only these parameters' derivations: --only w5 b2 (or w5,b2)."
 )
-@click.option(
-    "--batch",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Which batch to take the step on (with several samples).",
-)
+@_BATCH
 @_round_option
 @click.option(
     "--names", "list_names", is_flag=True, help="List every quantity's name (what 'stepprop check' accepts) and exit."
@@ -373,12 +381,7 @@ def diagram(
 
     if after and gradients:
         raise click.UsageError("choose one of --after and --gradients")
-    if output not in (None, "-"):
-        from pathlib import Path
-
-        if Path(output).suffix.lower() not in (".svg", ".txt"):
-            raise click.UsageError(f"-o {output}: the diagram is an SVG; name the file .svg (or .txt for text)")
-        fmt = _format(fmt, output, ["svg", "text"])
+    fmt = _format(fmt, output, ["svg", "text"])
     net = network.Network(_load(config))
     trace = network.step(net)
     picture = build(trace, "after" if after else "gradients" if gradients else "before")
@@ -491,7 +494,7 @@ def train(
 @main.command("check")
 @click.argument("paths", nargs=-1, required=True, metavar="[CONFIG] ANSWERS")
 @_output_options(FORMATS)
-@click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
+@_FRAGMENT
 @click.option(
     "--epochs",
     "-n",
@@ -553,13 +556,7 @@ def check_command(
 @main.command()
 @_CONFIG
 @_output_options(["text", "json"], files=False)
-@click.option(
-    "--batch",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Which batch to take the step on (with several samples).",
-)
+@_BATCH
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch comparison even when PyTorch is installed.")
 @_fail_cleanly
 def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool) -> None:

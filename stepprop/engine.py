@@ -166,6 +166,26 @@ def _bce_partials(a: Sequence[str], r: str, at: dict) -> list[str]:
     ]
 
 
+def _squared(name: str, half: bool, mean: bool) -> Op:
+    """(target - out)^2, times 1/2 or not, divided by the number of outputs or not.
+
+    The square is written d * d: correctly rounded, and inf (not an
+    exception) on overflow.  d/d out is -(target - out) for the post's error."""
+
+    def value(a: Sequence[str], at: dict) -> str:
+        d = f"({a[1]} - {a[0]})"
+        square = f"0.5 * ({d} * {d})" if half else f"{d} * {d}"
+        return f"{square} / {at['n']}" if mean else square
+
+    def partials(a: Sequence[str], out: str, at: dict) -> list[str]:
+        d = f"({a[1]} - {a[0]})"
+        times = "" if half else "2 * "
+        per = f" / {at['n']}" if mean else ""
+        return [f"-{times}{d}{per}" if times else f"-{d}{per}", f"{times}{d}{per}"]
+
+    return Op(name, value, partials)
+
+
 def _mean_partials(a: Sequence[str], out: str, at: dict) -> list[str]:
     return [repr(1.0 / len(a))] * len(a)
 
@@ -200,30 +220,12 @@ OPS: dict[str, Op] = {
         ),
         Op("linear", lambda a, at: a[0], lambda a, out, at: ["1.0"]),
         Op("softmax", lambda a, at: f"softmax({at['k']}, {', '.join(a)})", _softmax_partials),
-        # per-output error terms; parents: (out, target)
-        # squares written d * d: correctly rounded, and inf (not an exception) on overflow
-        Op(
-            "half_squared_error",
-            lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]}))",
-            lambda a, out, at: [f"-({a[1]} - {a[0]})", f"({a[1]} - {a[0]})"],
-        ),
-        Op(
-            "mean_squared_error",
-            lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]}) / {at['n']}",
-            lambda a, out, at: [f"-2 * ({a[1]} - {a[0]}) / {at['n']}", f"2 * ({a[1]} - {a[0]}) / {at['n']}"],
-        ),
-        # two more squared errors, used only to re-run hand-calculation
-        # mistakes (stepprop check): no 1/2, and 1/2 with a mean over outputs
-        Op(
-            "squared_error",
-            lambda a, at: f"({a[1]} - {a[0]}) * ({a[1]} - {a[0]})",
-            lambda a, out, at: [f"-2 * ({a[1]} - {a[0]})", f"2 * ({a[1]} - {a[0]})"],
-        ),
-        Op(
-            "half_mean_squared_error",
-            lambda a, at: f"0.5 * (({a[1]} - {a[0]}) * ({a[1]} - {a[0]})) / {at['n']}",
-            lambda a, out, at: [f"-({a[1]} - {a[0]}) / {at['n']}", f"({a[1]} - {a[0]}) / {at['n']}"],
-        ),
+        # per-output error terms; parents: (out, target). The last two only re-run
+        # hand-calculation mistakes (stepprop check): no 1/2, and 1/2 with a mean.
+        _squared("half_squared_error", half=True, mean=False),  # the post's
+        _squared("mean_squared_error", half=False, mean=True),
+        _squared("squared_error", half=False, mean=False),
+        _squared("half_mean_squared_error", half=True, mean=True),
         # the cross-entropies take the output layer's net inputs as well, for two reasons:
         # their value comes from the net inputs (log-sigmoid, log-softmax), finite even
         # where out is exactly 0 or 1 in floating point; and where out is saturated the

@@ -639,8 +639,3 @@ def _result(
         interrupted=interrupted,
         curve=curve,
     )
-
-
-def evaluate(net: Network, values: dict[str, float] | None = None) -> BatchGraph:
-    """The forward pass of every sample with the given (or the config's) parameters."""
-    return net.build(net.config.samples, net.leaves(values))
