@@ -134,9 +134,7 @@ def medians(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
 def ladder(quick: bool) -> None:
     import random
 
-    import yaml
-
-    from stepprop import config, network
+    import stepprop
 
     print("\nThe size ladder: the cost of one more epoch, against parameters x samples")
     print("(in-process; the one-off cost of recording and compiling the graph is shown apart)")
@@ -154,16 +152,15 @@ def ladder(quick: bool) -> None:
             }
             for _ in range(samples)
         ]
-        cfg = config.parse(yaml.safe_dump({"samples": data, "eta": 0.1, "batch_size": 16, "layers": layers}))
-        net = network.Network(cfg)
+        net = stepprop.Network.from_dict({"samples": data, "eta": 0.1, "batch_size": 16, "layers": layers})
         params = len(net.params)
         began = time.perf_counter()
-        network.train(net, 1)
+        net.train(1)
         setup = time.perf_counter() - began
         epochs = 2
         while True:
             began = time.perf_counter()
-            network.train(net, epochs)
+            net.train(epochs)
             spent = time.perf_counter() - began
             if spent - setup > (0.3 if quick else 1.0) or epochs >= 1_000_000:
                 break

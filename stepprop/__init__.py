@@ -2,7 +2,59 @@
 
 Write a small network in YAML; stepprop prints every forward value, every
 chain-rule term and every weight update of a training step, in the notation
-of Matt Mazur's "A Step by Step Backpropagation Example", and trains it.
+of Matt Mazur's "A Step by Step Backpropagation Example", trains it, and
+grades a student's numbers.
+
+From Python::
+
+    import stepprop
+
+    net = stepprop.load()            # the post's network; or a file, or a bundled name ("xor")
+    step = net.step()                # one step: step.values, .terms, .gradients, .updated
+    step.values["out_o1"]            # 0.7513650695523157
+    result = net.train(10_000)       # result.error, .outputs, .values, .network
+    stepprop.check(net, {"out_h1": "0.5933"})   # Grades
+    stepprop.verify(net).ok          # True
+
+Every result has ``to_dict()`` (what ``--format json`` prints) and shows
+itself in Jupyter and in rich.  A config problem raises
+:class:`ConfigError`, which carries ``path``, ``line`` and ``column``; every
+error stepprop reports is a :class:`StepPropError`.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "Grades",
+    "Network",
+    "Step",
+    "StepPropError",
+    "TrainResult",
+    "TrainingDiverged",
+    "Verification",
+    "check",
+    "load",
+    "verify",
+]
+
+if TYPE_CHECKING:
+    from .api import Grades, Network, Step, TrainResult, Verification, check, load, verify
+    from .errors import ConfigError, StepPropError, TrainingDiverged
+
+
+def __getattr__(name: str) -> Any:
+    # imported on first use, so that `stepprop --help` does not pay for the library
+    if name in ("ConfigError", "StepPropError", "TrainingDiverged"):
+        from . import errors
+
+        return getattr(errors, name)
+    if name in __all__:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'stepprop' has no attribute {name!r}")

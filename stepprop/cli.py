@@ -17,7 +17,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import ACTIVATIONS, BIAS_MODES, LOSSES
+from .config import BIAS_MODES
+from .ops import LAYER_ACTIVATIONS, LOSSES
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -90,13 +91,9 @@ def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def _load(config: str | None) -> Any:
     """A config by path; a bundled example by name; the post's network by default."""
-    from pathlib import Path
+    from .api import load
 
-    from . import config as cfg
-
-    if config is not None and not Path(config).exists() and config in cfg.bundled_names():
-        return cfg.parse(cfg.bundled_text(config), f"the bundled {config}.yaml")
-    return cfg.load(config)
+    return load(config)
 
 
 class _Output:
@@ -134,30 +131,23 @@ class _Output:
             raise click.ClickException("a result is not a finite number; nothing was written") from None
         self._write(text + "\n")
 
-    def document(self, doc: Any, svg: Callable[[], str] | None = None) -> None:
-        fmt, digits = self.fmt, self.digits
-        if fmt == "markdown":
-            from .views import markdown
-
-            self._write(markdown.render(doc, digits))
-        elif fmt == "latex":
-            from .views import latex
-
-            self._write(latex.body(doc, digits) if self.fragment else latex.document(doc, digits))
-        elif fmt == "html":
-            from .views import html
-
-            self._write(html.render(doc, digits, svg() if svg is not None else None))
-        elif self.output is None and sys.stdout.isatty():
+    def show(self, result: Any, doc: Any = None) -> None:
+        """A result of the library: its JSON, or its document (``doc``, or the
+        result's own) in the chosen format; rich on a terminal."""
+        if self.fmt == "json":
+            self.json(result.to_dict())
+            return
+        doc = doc if doc is not None else result.document()
+        if self.fmt == "text" and self.output is None and sys.stdout.isatty():
             from rich.console import Console
 
             from .views.rich_view import RichDocument
 
-            Console(highlight=False).print(RichDocument(doc, digits))
-        else:
-            from .views.text import render_plain
+            Console(highlight=False).print(RichDocument(doc, self.digits))
+            return
+        from .api import render_document
 
-            self._write(render_plain(doc, digits))
+        self._write(render_document(doc, self.fmt, self.digits, self.fragment, result._svg))
 
 
 FORMATS = ["text", "json", "markdown", "latex", "html"]
@@ -321,38 +311,20 @@ def explain(
       stepprop explain --format html -o step.html     # a handout with the diagram
       stepprop explain --round 4        # as by hand, 4 decimals at every step
     """
-    from . import network, report
-
     names = [n for item in only for n in item.split(",") if n]
     fmt = _format(fmt, output, FORMATS)
-    net = network.Network(_load(config))
-    rounder = network.decimal_rounder(round_to) if round_to is not None else None
-    trace = network.step(net, _batch(net.config, batch), rounder, round_to)
+    net = _load(config)
+    step = net.step(_batch(net.config, batch) + 1, round_to)
     out = _Output(fmt, digits, output, force, fragment)
     if list_names:
-        from .check import checkable
-
-        known = checkable(trace)
+        known = step.names
         if fmt == "json":
             out.json({"names": list(known)})
         else:
             out._write("\n".join(known) + "\n")
         return
-    if fmt == "json":
-        from .derivation import check_only
-
-        check_only(trace, names)
-        out.json(report.step_dict(trace))
-        return
-    from .derivation import explain as build
-
-    def picture() -> str:
-        from .diagram import diagram
-        from .views.diagram import svg
-
-        return svg(diagram(trace))
-
-    out.document(build(trace, names or None), picture)
+    step.parameters(names)  # an unknown name is an error in every format
+    out.show(step, step.explain(names or None))
 
 
 @main.command()
@@ -375,16 +347,12 @@ def diagram(
       stepprop diagram --after
       stepprop diagram configs/xor.yaml --gradients -o grads.svg
     """
-    from . import network
-    from .diagram import diagram as build
     from .views import diagram as draw
 
     if after and gradients:
         raise click.UsageError("choose one of --after and --gradients")
     fmt = _format(fmt, output, ["svg", "text"])
-    net = network.Network(_load(config))
-    trace = network.step(net)
-    picture = build(trace, "after" if after else "gradients" if gradients else "before")
+    picture = _load(config).step().diagram("after" if after else "gradients" if gradients else "before")
     source = click.get_current_context().get_parameter_source("fmt")
     as_text = (
         fmt == "text"
@@ -445,9 +413,7 @@ def train(
       stepprop train configs/xor.yaml --epochs 5000 --every 500
       stepprop train mine.yaml --save trained.yaml
     """
-    from . import network, report
-
-    net = network.Network(_load(config))
+    net = _load(config)
     for path in (save, plot):
         if path is not None:
             _may_write(path, force)
@@ -457,35 +423,22 @@ def train(
         check_plot_target(plot)
     stop = _Interrupts()
     with stop, _progress(epochs) as progress:
-        result = network.train(
-            net,
-            epochs,
-            every=every,
-            progress=progress,
-            progress_every=max(1, epochs // 200),
-            should_stop=stop,
-            rounder=network.decimal_rounder(round_to) if round_to is not None else None,
-        )
+        result = net.train(epochs, every=every, round=round_to, progress=progress, should_stop=stop)
     if save is not None:
-        from .config import dump
         from .files import write_atomic
 
-        write_atomic(save, dump(net.with_values(result.values)))
+        write_atomic(save, result.network.to_yaml())
         click.echo(f"saved the trained network to {save}", err=True)
     if plot is not None:
         from .views.plot import save as save_plot
 
         save_plot(result.curve, plot, f"network {net.shape} from {net.config.source}")
         click.echo(f"wrote {plot}", err=True)
-    out = _Output(fmt, digits)
-    if fmt == "json":
-        out.json(report.train_dict(net, result, round_to))
-    else:
-        out.document(report.train_document(net, result, every, round_to))
-        if sys.stdout.isatty():
-            from .views.plot import terminal
+    _Output(fmt, digits).show(result)
+    if fmt != "json" and sys.stdout.isatty():
+        from .views.plot import terminal
 
-            click.echo(terminal(result.curve))
+        click.echo(terminal(result.curve))
     if result.interrupted:
         click.echo(f"interrupted at epoch {result.epochs} of {epochs}", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -521,34 +474,19 @@ def check_command(
       stepprop check mine.yaml answers.yaml --format json
       stepprop check mazur-post-10000       # answers after 10,000 epochs
     """
-    from . import check as grading
+    from pathlib import Path
+
+    from .api import check
+    from .config import bundled_names
 
     if len(paths) > 2:
         raise click.UsageError("give at most two files: [CONFIG] ANSWERS")
-    config, answers_path = (None, paths[0]) if len(paths) == 1 else paths
-    from pathlib import Path
-
-    from .config import bundled_answers
-
-    shown = answers_path
-    from .config import bundled_names
-
-    if not Path(answers_path).exists() and answers_path in bundled_names():
-        raise click.UsageError(
-            f"{answers_path} is a bundled config, not an answers file: stepprop check [CONFIG] ANSWERS"
-        )
-    bundled = bundled_answers(answers_path)
-    if not Path(answers_path).exists() and bundled is not None:
-        answers_path, shown = str(bundled), f"the bundled {answers_path}.yaml"
-    cfg = _load(config)
-    answers = grading.load_answers(answers_path)
-    result = grading.check(cfg, answers, epochs, shown)
+    config, answers = (None, paths[0]) if len(paths) == 1 else paths
+    if not Path(answers).exists() and answers in bundled_names():
+        raise click.UsageError(f"{answers} is a bundled config, not an answers file: stepprop check [CONFIG] ANSWERS")
+    result = check(_load(config), answers, epochs)
     fmt = _format(fmt, output, FORMATS)
-    out = _Output(fmt, digits, output, force, fragment)
-    if fmt == "json":
-        out.json(result.to_dict())
-    else:
-        out.document(result.document())
+    _Output(fmt, digits, output, force, fragment).show(result)
     if result.wrong:
         sys.exit(EXIT_ERROR)
 
@@ -573,40 +511,11 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
       stepprop verify configs/softmax.yaml --batch 2
       stepprop verify mine.yaml --format json
     """
-    from . import verify as checking
-    from .expr import Document, Num, Section, Table
+    from .api import verify as check_gradients
 
-    cfg = _load(config)
-    result = checking.verify(cfg, _batch(cfg, batch), use_torch=not no_torch)
-    out = _Output(fmt, digits)
-    if fmt == "json":
-        out.json(result.to_dict())
-    else:
-        headers = ["parameter", "engine", "finite difference", "rel. error"]
-        if result.torch_available:
-            headers += ["PyTorch", "rel. error"]
-        headers += ["result", "note"]
-        rows: list[list] = []
-        for r in result.rows:
-            row: list = [r.name, Num(r.engine), Num(r.numeric), f"{r.numeric_error:.1e}"]
-            if result.torch_available:
-                row += [
-                    Num(r.torch) if r.torch is not None else "",
-                    f"{r.torch_error:.1e}" if r.torch_error is not None else "",
-                ]
-            row += ["ok" if r.ok else "DISAGREES", r.note]
-            rows.append(row)
-        intro = [
-            f"network from {cfg.source}, batch {batch}",
-            f"central finite differences with step h = {result.h:g} x max(1, |p|); tolerance "
-            f"{checking.TOLERANCE:g} relative (or {checking.ABSOLUTE:g} absolute)",
-        ]
-        if result.torch_note:
-            intro.append(result.torch_note)
-        verdict = "every gradient agrees" if result.ok else "SOME GRADIENTS DISAGREE"
-        out.document(
-            Document(f"Verifying the gradients: {verdict}", intro, [Section("The gradients", [Table(headers, rows)])])
-        )
+    net = _load(config)
+    result = check_gradients(net, _batch(net.config, batch) + 1, use_torch=not no_torch)
+    _Output(fmt, digits).show(result)
     if not result.ok:
         sys.exit(EXIT_ERROR)
 
@@ -622,7 +531,7 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
 )
 @click.option(
     "--activation",
-    type=click.Choice([a for a in ACTIVATIONS if a != "softmax"]),
+    type=click.Choice(list(LAYER_ACTIVATIONS)),
     default="sigmoid",
     show_default=True,
     help="The activation of every layer (the output follows the loss where it must).",

@@ -6,26 +6,16 @@ Nothing in the file is ever constructed as a Python object except numbers,
 strings and booleans; anchors, aliases and non-standard tags are refused.
 """
 
-import difflib
 import math
 import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from . import ops
 from .errors import ConfigError
+from .ops import ACTIVATIONS, LOSSES
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear", "softmax")
-# what each error function is, in words (the last two only re-run hand-calculation mistakes)
-LOSS_FORMULAS = {
-    "half_squared_error": "E_total = sum over outputs of 1/2 (target - out)^2",
-    "mean_squared_error": "E_total = mean over outputs of (target - out)^2",
-    "cross_entropy": "E_total = -sum of target * ln(out)",
-    "binary_cross_entropy": "E_total = -sum of [t ln(out) + (1 - t) ln(1 - out)]",
-    "squared_error": "E_total = sum over outputs of (target - out)^2 (no 1/2)",
-    "half_mean_squared_error": "E_total = mean over outputs of 1/2 (target - out)^2",
-}
 BIAS_MODES = ("shared", "per-neuron", "none")  # what `stepprop init --bias` offers
-LOSSES = ("half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy")
 TOP_KEYS = ("inputs", "targets", "samples", "eta", "update_biases", "layers", "activation", "loss", "batch_size")
 LAYER_KEYS = ("weights", "bias", "activation", "name")
 SAMPLE_KEYS = ("inputs", "targets")
@@ -315,6 +305,8 @@ def show(text: str, limit: int = 40) -> str:
 
 def suggest(word: str, choices: Any, n: int = 1) -> str:
     """' (did you mean X?)' for the closest choice (or up to n of them), or ''."""
+    import difflib
+
     same = [c for c in choices if c.lower() == word.lower()]
     close = same or difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6 if n == 1 else 0.5)
     if not close:
@@ -540,14 +532,12 @@ class Validator:
             act = default_act
             if "activation" in fields:
                 act = self.string(fields["activation"][1], f"activation of {what}", ACTIVATIONS)
-            if act == "softmax":
+            if ops.activation(act).coupled:  # softmax: each output depends on the whole layer
                 anode = fields["activation"][1] if "activation" in fields else top["activation"][1]
                 if li != last:
-                    raise self.error(anode, f"softmax is only allowed on the output layer, not on hidden {what}")
+                    raise self.error(anode, f"{act} is only allowed on the output layer, not on hidden {what}")
                 if size < 2:
-                    raise self.error(
-                        anode, "softmax needs at least 2 output neurons (with one, its output is always 1)"
-                    )
+                    raise self.error(anode, f"{act} needs at least 2 output neurons (with one, its output is always 1)")
             name = None
             if "name" in fields:
                 nnode = fields["name"][1]
@@ -570,23 +560,17 @@ class Validator:
             if len(outs) != n_out:
                 raise self.error(tnode, f"expected {n_out} targets (one per output neuron), found {len(outs)}")
         out_act = layers[-1].activation
-        if loss in ("cross_entropy", "binary_cross_entropy"):
+        rule = ops.loss(loss)
+        if rule.unit_targets:
             for (_ins, outs), (_snode, tnode) in zip(samples, sample_nodes):
                 if any(not 0 <= t <= 1 for t in outs):
                     raise self.error(tnode, f"{loss} needs targets between 0 and 1, found {list(outs)}")
-            where = top["loss"][1]
-            if loss == "cross_entropy" and out_act != "softmax":
-                raise self.error(
-                    where,
-                    "cross_entropy (-sum of target * ln(out)) needs a softmax output layer: after a "
-                    f"{out_act} it never penalises an output above its target; use binary_cross_entropy",
-                )
-            if out_act not in ("sigmoid", "softmax"):
-                raise self.error(
-                    where,
-                    f"{loss} takes the logarithm of the outputs, so the output layer needs sigmoid or softmax, "
-                    f"not {out_act}",
-                )
+        if rule.after is not None and out_act not in rule.after:
+            raise self.error(
+                top["loss"][1],
+                f"{loss} ({rule.words}) needs a {' or '.join(rule.after)} output layer, not {out_act}: "
+                f"{rule.why_after}",
+            )
 
         eta = self.number(need("eta", "the learning rate, e.g. eta: 0.5"), "eta")
         if eta <= 0:

@@ -16,7 +16,7 @@ from . import names as N
 from .expr import D
 
 if TYPE_CHECKING:
-    from .network import StepTrace
+    from .step import StepTrace
 
 MODES = ("before", "after", "gradients")
 

@@ -1,28 +1,101 @@
-"""The worked example as data: symbols, expressions, equations and sections.
+"""Expression trees: printed, evaluated and compiled from one definition.
 
-``derivation`` builds a :class:`Document` from a recorded step; each view
-(plain text, rich, ...) only lays it out.  Numbers are kept as floats in
-:class:`Num` and formatted by the view, so ``--digits`` is a view option and
-every printed number is a number the engine recorded.
+Every formula stepprop knows is a small tree of these nodes: the operations'
+values and derivatives (:mod:`stepprop.ops`), the update rule, and every
+equation of a worked example.  A tree can be
+
+* printed, by a :class:`Printer` (plain text, LaTeX and MathML are its
+  subclasses in :mod:`stepprop.views`), with one rule for parentheses;
+* evaluated, by :func:`evaluate`, from the values of its symbols;
+* turned into Python source, by :func:`python`, which the engine and the
+  training compiler run.
+
+Printing and evaluating the same tree is what makes "every printed equation
+evaluates to its result" something a test can check.
+
+The parenthesis rule, as in SymPy's printers: a child is wrapped when its
+precedence is lower than its place needs, and a negative number (or a
+unary minus) is wrapped wherever it follows an operator, so that
+``0.2 * (-1)``, ``1 - (-0.24)^2`` and ``e^-(-0.04)`` read as they evaluate.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
+from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
+
+# ------------------------------------------------------------------ nodes --
 
 
-@dataclass(frozen=True)
-class Sym:
+class Expr:
+    """Base of every node: a tree compares and hashes by its fields, and the
+    operators build trees (``1 - out * out``)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    def _key(self) -> tuple:
+        return (type(self), *(getattr(self, f) for f in self._fields))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Expr) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(repr(getattr(self, f)) for f in self._fields)})"
+
+    def __add__(self, other: Operand) -> Expr:
+        return add(self, wrap(other))
+
+    def __radd__(self, other: Operand) -> Expr:
+        return add(wrap(other), self)
+
+    def __sub__(self, other: Operand) -> Expr:
+        return Sub(self, wrap(other))
+
+    def __rsub__(self, other: Operand) -> Expr:
+        return Sub(wrap(other), self)
+
+    def __mul__(self, other: Operand) -> Expr:
+        return mul(self, wrap(other))
+
+    def __rmul__(self, other: Operand) -> Expr:
+        return mul(wrap(other), self)
+
+    def __truediv__(self, other: Operand) -> Expr:
+        return Frac(self, wrap(other))
+
+    def __rtruediv__(self, other: Operand) -> Expr:
+        return Frac(wrap(other), self)
+
+    def __neg__(self) -> Expr:
+        return Neg(self)
+
+    def __pow__(self, power: int) -> Expr:
+        return Pow(self, power)
+
+
+# The nodes are plain classes with slots: a tree is built for every printed
+# equation, and this module is imported by every command, training included.
+
+
+class Sym(Expr):
     """A named quantity: base with subscript (and ``+`` for an updated value).
 
     ``Sym("out", "h1")`` is out_h1; ``Sym("w", "5", "+")`` is w5+;
     ``sample`` (1-based) marks a quantity of one sample of a batch.
     """
 
-    base: str
-    sub: str = ""
-    sup: str = ""
-    sample: int | None = None
+    __slots__ = _fields = ("base", "sub", "sup", "sample")
+
+    def __init__(self, base: str, sub: str = "", sup: str = "", sample: int | None = None):
+        self.base = base
+        self.sub = sub
+        self.sup = sup
+        self.sample = sample
 
     @property
     def ascii(self) -> str:
@@ -37,13 +110,18 @@ class Sym:
     def updated(self) -> Sym:
         return Sym(self.base, self.sub, "+", self.sample)
 
+    def replace(self, base: str, sub: str) -> Sym:
+        return Sym(base, sub, self.sup, self.sample)
 
-@dataclass(frozen=True)
-class D:
+
+class D(Expr):
     """The partial derivative d num / d den."""
 
-    num: Sym
-    den: Sym
+    __slots__ = _fields = ("num", "den")
+
+    def __init__(self, num: Sym, den: Sym):
+        self.num = num
+        self.den = den
 
     @property
     def ascii(self) -> str:
@@ -54,126 +132,627 @@ class D:
         return f"d{num}/d{den}" + (f"[{sample}]" if sample is not None else "")
 
 
-@dataclass(frozen=True)
-class Num:
-    value: float
+class Via(Expr):
+    """The part of the gradient ``d`` that flows along the path through
+    neuron ``through``: printed ``dE_total/dout_h1 (via o1)``.  ``name`` is
+    the quantity's name in JSON and in answers (the post's ``dE_o1/dout_h1``)."""
+
+    __slots__ = _fields = ("d", "through", "name")
+
+    def __init__(self, d: D, through: str, name: str):
+        self.d = d
+        self.through = through
+        self.name = name
+
+    @property
+    def ascii(self) -> str:
+        return self.name
 
 
-@dataclass(frozen=True)
-class Const:
-    """A literal in a formula: 1, 2, 1/2."""
+class Num(Expr):
+    """A number: a value the engine recorded (or 0 where it is 0 on paper)."""
 
-    text: str
+    __slots__ = _fields = ("value",)
 
-
-@dataclass(frozen=True)
-class Add:
-    terms: tuple[Expr, ...]
+    def __init__(self, value: float):
+        self.value = value
 
 
-@dataclass(frozen=True)
-class Sub:
-    a: Expr
-    b: Expr
+class Const(Expr):
+    """A literal of a formula: 1, 2, 0.5; the index of a softmax output."""
+
+    __slots__ = _fields = ("value",)
+
+    def __init__(self, value: float | int):
+        self.value = value
 
 
-@dataclass(frozen=True)
-class Mul:
-    factors: tuple[Expr, ...]
+class Add(Expr):
+    __slots__ = _fields = ("terms",)
+
+    def __init__(self, terms: tuple[Expr, ...]):
+        self.terms = terms
 
 
-@dataclass(frozen=True)
-class Neg:
-    x: Expr
+class Sub(Expr):
+    __slots__ = _fields = ("a", "b")
+
+    def __init__(self, a: Expr, b: Expr):
+        self.a = a
+        self.b = b
 
 
-@dataclass(frozen=True)
-class Frac:
-    num: Expr
-    den: Expr
+class Mul(Expr):
+    __slots__ = _fields = ("factors",)
+
+    def __init__(self, factors: tuple[Expr, ...]):
+        self.factors = factors
 
 
-@dataclass(frozen=True)
-class Paren:
-    x: Expr
+class Neg(Expr):
+    __slots__ = _fields = ("x",)
+
+    def __init__(self, x: Expr):
+        self.x = x
 
 
-@dataclass(frozen=True)
-class Pow:
-    x: Expr
-    power: int
+class Frac(Expr):
+    __slots__ = _fields = ("num", "den")
+
+    def __init__(self, num: Expr, den: Expr):
+        self.num = num
+        self.den = den
 
 
-@dataclass(frozen=True)
-class Exp:
+class Pow(Expr):
+    __slots__ = _fields = ("x", "power")
+
+    def __init__(self, x: Expr, power: int):
+        self.x = x
+        self.power = power
+
+
+class Exp(Expr):
     """e to the power x."""
 
-    x: Expr
+    __slots__ = _fields = ("x",)
+
+    def __init__(self, x: Expr):
+        self.x = x
 
 
-@dataclass(frozen=True)
-class Func:
-    """A named function: ln, tanh, max."""
+class Func(Expr):
+    """A named function (see :data:`FUNCTIONS`): ln, tanh, max ..."""
 
-    name: str
-    args: tuple[Expr, ...]
+    __slots__ = _fields = ("name", "args")
 
-
-Expr = Sym | D | Num | Const | Add | Sub | Mul | Neg | Frac | Paren | Pow | Exp | Func
-
-
-def is_atomic(e: Expr, fraction: bool = False) -> bool:
-    """Needs no parentheses around it (a fraction too, where it is drawn as a
-    built-up fraction: LaTeX, MathML)."""
-    return isinstance(e, (Sym, D, Num, Const, Paren, Func)) or (fraction and isinstance(e, Frac))
+    def __init__(self, name: str, args: tuple[Expr, ...]):
+        self.name = name
+        self.args = args
 
 
-def add(*terms: Expr) -> Expr:
-    return terms[0] if len(terms) == 1 else Add(tuple(terms))
+class Cmp(Expr):
+    """A comparison, for :class:`Where`: ``a > b``, ``a >= b``, ``a == b``;
+    and ``and``/``or`` of two comparisons."""
+
+    __slots__ = _fields = ("a", "op", "b")
+
+    def __init__(self, a: Expr, op: str, b: Expr):
+        self.a = a
+        self.op = op
+        self.b = b
 
 
-def mul(*factors: Expr) -> Expr:
-    return factors[0] if len(factors) == 1 else Mul(tuple(factors))
+class Where(Expr):
+    """``then if cond, else other``: ReLU's derivative, an overflow-safe form."""
+
+    __slots__ = _fields = ("cond", "then", "other")
+
+    def __init__(self, cond: Cmp, then: Expr, other: Expr):
+        self.cond = cond
+        self.then = then
+        self.other = other
 
 
-# ------------------------------------------------------------- documents --
+Operand = Expr | float | int
+ZERO = Const(0)
+ONE = Const(1)
+TWO = Const(2)
+HALF = Frac(ONE, TWO)
 
 
-@dataclass
-class Eq:
-    """lhs = rhs[0] = rhs[1] = ...; ``name`` is the checkable name it defines."""
-
-    lhs: Expr
-    rhs: list[Expr]
-    name: str | None = None
-    note: str = ""
-    result: bool = False  # the main result of its block (shown emphasised)
-    reused: bool = False  # derived earlier in the document; repeated for reference
+def wrap(x: Operand) -> Expr:
+    return x if isinstance(x, Expr) else Const(x)
 
 
-@dataclass
-class Text:
-    text: str
+def add(*terms: Operand) -> Expr:
+    """A sum, flattened: add(add(a, b), c) is a + b + c (the same order)."""
+    flat: list[Expr] = []
+    for k, t in enumerate(terms):
+        t = wrap(t)
+        flat += t.terms if isinstance(t, Add) and k == 0 else (t,)
+    return flat[0] if len(flat) == 1 else Add(tuple(flat))
 
 
-@dataclass
-class Table:
-    headers: list[str]
-    rows: list[list[str | Expr]]
-    title: str = ""
+def mul(*factors: Operand) -> Expr:
+    flat: list[Expr] = []
+    for k, f in enumerate(factors):
+        f = wrap(f)
+        flat += f.factors if isinstance(f, Mul) and k == 0 else (f,)
+    return flat[0] if len(flat) == 1 else Mul(tuple(flat))
 
 
-@dataclass
-class Section:
-    title: str
-    items: list[Section | Eq | Text | Table] = field(default_factory=list)
+def gt(a: Operand, b: Operand) -> Cmp:
+    return Cmp(wrap(a), ">", wrap(b))
 
 
-Item = Section | Eq | Text | Table
+def ge(a: Operand, b: Operand) -> Cmp:
+    return Cmp(wrap(a), ">=", wrap(b))
 
 
-@dataclass
-class Document:
-    title: str
-    intro: list[str]
-    sections: list[Section]
+def eq(a: Operand, b: Operand) -> Cmp:
+    return Cmp(wrap(a), "==", wrap(b))
+
+
+def lt(a: Operand, b: Operand) -> Cmp:
+    return Cmp(wrap(a), "<", wrap(b))
+
+
+def ne(a: Operand, b: Operand) -> Cmp:
+    return Cmp(wrap(a), "!=", wrap(b))
+
+
+def func(name: str, *args: Operand) -> Func:
+    if name not in FUNCTIONS:
+        raise ValueError(f"no function {name}")
+    return Func(name, tuple(wrap(a) for a in args))
+
+
+def symbols(e: Expr) -> list[Expr]:
+    """The named leaves (Sym, D, Via) of a tree, left to right."""
+    if isinstance(e, (Sym, D, Via)):
+        return [e]
+    return [s for child in children(e) for s in symbols(child)]
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    if isinstance(e, Add):
+        return e.terms
+    if isinstance(e, Mul):
+        return e.factors
+    if isinstance(e, (Sub,)):
+        return (e.a, e.b)
+    if isinstance(e, Frac):
+        return (e.num, e.den)
+    if isinstance(e, (Neg, Pow, Exp)):
+        return (e.x,)
+    if isinstance(e, Func):
+        return e.args
+    if isinstance(e, Cmp):
+        return (e.a, e.b)
+    if isinstance(e, Where):
+        return (e.cond, e.then, e.other)
+    return ()
+
+
+def substitute(e: Expr, values: Callable[[Expr], Expr | None]) -> Expr:
+    """The tree with each named leaf replaced by ``values(leaf)`` (kept if None)."""
+    if isinstance(e, (Sym, D, Via)):
+        new = values(e)
+        return e if new is None else new
+    if isinstance(e, Add):
+        return Add(tuple(substitute(t, values) for t in e.terms))
+    if isinstance(e, Mul):
+        return Mul(tuple(substitute(f, values) for f in e.factors))
+    if isinstance(e, Sub):
+        return Sub(substitute(e.a, values), substitute(e.b, values))
+    if isinstance(e, Frac):
+        return Frac(substitute(e.num, values), substitute(e.den, values))
+    if isinstance(e, Neg):
+        return Neg(substitute(e.x, values))
+    if isinstance(e, Pow):
+        return Pow(substitute(e.x, values), e.power)
+    if isinstance(e, Exp):
+        return Exp(substitute(e.x, values))
+    if isinstance(e, Func):
+        return Func(e.name, tuple(substitute(a, values) for a in e.args))
+    if isinstance(e, Cmp):
+        return Cmp(substitute(e.a, values), e.op, substitute(e.b, values))
+    if isinstance(e, Where):
+        cond = substitute(e.cond, values)
+        assert isinstance(cond, Cmp)
+        return Where(cond, substitute(e.then, values), substitute(e.other, values))
+    return e
+
+
+# -------------------------------------------------------------- functions --
+
+
+def _ln(x: float) -> float:
+    """ln, with ln(0) = -inf (the limit) rather than an exception."""
+    return math.log(x) if x > 0 else -math.inf
+
+
+def _softplus(x: float) -> float:
+    """ln(1 + e^x) without overflow: -ln(sigmoid(-x))."""
+    return (x if x > 0 else 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _log_softmax(k: int, *xs: float) -> float:
+    m = max(xs)
+    return xs[k] - m - math.log(math.fsum(math.exp(x - m) for x in xs))
+
+
+def _softmax(k: int, *xs: float) -> float:
+    """Softmax output k of xs: e^(x_k - max) / sum of e^(x - max)."""
+    m = max(xs)
+    exps = [math.exp(x - m) for x in xs]
+    return exps[k] / math.fsum(exps)
+
+
+# name -> (the Python function, its name in generated code)
+FUNCTIONS: dict[str, Callable[..., float]] = {
+    "exp": math.exp,
+    "ln": _ln,
+    "tanh": math.tanh,
+    "max": max,
+    "softplus": _softplus,
+    "log_softmax": _log_softmax,
+    "softmax": _softmax,
+}
+
+
+# ------------------------------------------------------------- evaluating --
+
+
+_CMP: dict[str, Callable[[float, float], bool]] = {
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+    "<": lambda a, b: a < b,
+    "==": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "and": lambda a, b: bool(a) and bool(b),
+    "or": lambda a, b: bool(a) or bool(b),
+}
+
+
+def evaluate(
+    e: Expr, values: Mapping[str, float] | None = None, rounder: Callable[[float], float] | None = None
+) -> float:
+    """The value of a tree; named leaves are looked up by their ascii name.
+
+    With ``rounder``, every operation's result is rounded before it is used,
+    as in a hand calculation (the update rule in hand-calculation mode)."""
+    env = values or {}
+    r = rounder or (lambda x: x)
+
+    def ev(x: Expr) -> float:
+        if isinstance(x, (Sym, D, Via)):
+            return env[x.ascii]
+        if isinstance(x, Num):
+            return x.value
+        if isinstance(x, Const):
+            return x.value
+        if isinstance(x, Add):
+            total = ev(x.terms[0])
+            for t in x.terms[1:]:
+                total = r(total + ev(t))
+            return total
+        if isinstance(x, Mul):
+            total = ev(x.factors[0])
+            for f in x.factors[1:]:
+                total = r(total * ev(f))
+            return total
+        if isinstance(x, Sub):
+            return r(ev(x.a) - ev(x.b))
+        if isinstance(x, Neg):
+            return -ev(x.x)
+        if isinstance(x, Frac):
+            return r(ev(x.num) / ev(x.den))
+        if isinstance(x, Pow):
+            base = ev(x.x)
+            total = base
+            for _ in range(x.power - 1):
+                total = total * base
+            return r(total)
+        if isinstance(x, Exp):
+            return r(math.exp(ev(x.x)))
+        if isinstance(x, Func):
+            return r(FUNCTIONS[x.name](*(ev(a) for a in x.args)))
+        if isinstance(x, Cmp):
+            return float(_CMP[x.op](ev(x.a), ev(x.b)))
+        if isinstance(x, Where):
+            return ev(x.then) if ev(x.cond) else ev(x.other)
+        raise TypeError(f"cannot evaluate {x!r}")
+
+    return ev(e)
+
+
+# ---------------------------------------------------------------- Python --
+
+
+def python(e: Expr, name: Callable[[Expr], str], rounded: bool = False) -> str:
+    """Python source computing ``e``: the same operations in the same order as
+    :func:`evaluate`, so both give the same floats.  ``name(leaf)`` spells a
+    named leaf.  ``rounded`` wraps every operation in ``r(...)``.
+
+    Powers are written as products (``x * x``): correctly rounded, and inf
+    on overflow where ``x ** 2`` would raise."""
+
+    def r(text: str) -> str:
+        return f"r({text})" if rounded else f"({text})"
+
+    def py(x: Expr) -> str:
+        if isinstance(x, (Sym, D, Via)):
+            return name(x)
+        if isinstance(x, Num):
+            return repr(float(x.value))
+        if isinstance(x, Const):
+            return repr(x.value)
+        if isinstance(x, Add):
+            text = py(x.terms[0])
+            for t in x.terms[1:]:
+                text = r(f"{text} + {py(t)}")
+            return text
+        if isinstance(x, Mul):
+            text = py(x.factors[0])
+            for f in x.factors[1:]:
+                text = r(f"{text} * {py(f)}")
+            return text
+        if isinstance(x, Sub):
+            return r(f"{py(x.a)} - {py(x.b)}")
+        if isinstance(x, Neg):
+            return f"(-{py(x.x)})"
+        if isinstance(x, Frac):
+            return r(f"{py(x.num)} / {py(x.den)}")
+        if isinstance(x, Pow):
+            base = py(x.x)
+            return r(" * ".join([base] * x.power))
+        if isinstance(x, Exp):
+            return r(f"exp({py(x.x)})")
+        if isinstance(x, Func):
+            return r(f"{x.name}({', '.join(py(a) for a in x.args)})")
+        if isinstance(x, Cmp):
+            return f"({py(x.a)} {x.op} {py(x.b)})"
+        if isinstance(x, Where):
+            return f"({py(x.then)} if {py(x.cond)} else {py(x.other)})"
+        raise TypeError(f"cannot write {x!r} as Python")
+
+    return py(e)
+
+
+# --------------------------------------------------------------- printing --
+
+# precedence: a child is wrapped when its precedence is below what its place needs
+WHERE, COMPARE, SUM, PRODUCT, MINUS, POWER, ATOM = 1, 2, 10, 20, 25, 30, 100
+
+T = TypeVar("T")
+
+
+def is_negative(e: Expr) -> bool:
+    """Printed with a leading minus sign of its own: -0.3, -x."""
+    return isinstance(e, Neg) or (isinstance(e, (Num, Const)) and e.value < 0)
+
+
+class Printer(Generic[T]):
+    """Lays out a tree; a subclass says how each piece looks.
+
+    ``built_up``: fractions are drawn as built-up fractions (LaTeX, MathML),
+    so a fraction is atomic and its parts are expressions of their own.
+    ``raised``: exponents are raised, so an exponent is an expression of its
+    own.  Everything else, above all where parentheses go, is decided here,
+    once for every format."""
+
+    built_up = False
+    raised = False
+
+    # -- what a subclass provides
+    def sym(self, s: Sym) -> T:
+        raise NotImplementedError
+
+    def d(self, d: D) -> T:
+        raise NotImplementedError
+
+    def via(self, v: Via) -> T:
+        raise NotImplementedError
+
+    def number(self, x: float) -> T:
+        """A number that is not negative."""
+        raise NotImplementedError
+
+    def op(self, text: str) -> T:
+        """A binary operator: + - * / and the comparisons."""
+        raise NotImplementedError
+
+    def minus(self) -> T:
+        """The unary minus (the same sign as the operator, in every format)."""
+        raise NotImplementedError
+
+    def group(self, inner: T) -> T:
+        raise NotImplementedError
+
+    def concat(self, parts: list[T]) -> T:
+        raise NotImplementedError
+
+    def frac(self, num: T, den: T) -> T:
+        """A built-up fraction (only where ``built_up``)."""
+        raise NotImplementedError
+
+    def power(self, base: T, exponent: int) -> T:
+        raise NotImplementedError
+
+    def exp(self, x: T) -> T:
+        raise NotImplementedError
+
+    def func(self, name: str, args: list[T]) -> T:
+        raise NotImplementedError
+
+    def where(self, then: T, cond: T, other: T) -> T:
+        raise NotImplementedError
+
+    # -- the layout
+    def doprint(self, e: Expr) -> T:
+        return self._print(e, True)
+
+    def precedence(self, e: Expr) -> int:
+        if isinstance(e, (Add, Sub)):
+            return SUM
+        if isinstance(e, Mul):
+            return PRODUCT
+        if isinstance(e, Frac):
+            return ATOM if self.built_up else PRODUCT
+        if is_negative(e):
+            return MINUS
+        if isinstance(e, (Pow, Exp)):
+            return POWER
+        if isinstance(e, Cmp):
+            return COMPARE
+        if isinstance(e, Where):
+            return WHERE
+        return ATOM
+
+    def _child(self, child: Expr, need: int, first: bool) -> T:
+        """``child`` in a place that needs precedence ``need``; ``first``: its
+        text would start the whole expression (no operator before it)."""
+        if self.precedence(child) < need or (is_negative(child) and not first):
+            return self.group(self._print(child, True))
+        return self._print(child, first)
+
+    def _print(self, e: Expr, first: bool) -> T:
+        if isinstance(e, Sym):
+            return self.sym(e)
+        if isinstance(e, D):
+            return self.d(e)
+        if isinstance(e, Via):
+            return self.via(e)
+        if isinstance(e, (Num, Const)):
+            x = float(e.value)
+            return self.concat([self.minus(), self.number(-x)]) if x < 0 else self.number(x)
+        if isinstance(e, Add):
+            parts = [self._child(e.terms[0], SUM, first)]
+            for t in e.terms[1:]:
+                parts += [self.op("+"), self._child(t, SUM, False)]
+            return self.concat(parts)
+        if isinstance(e, Sub):
+            return self.concat([self._child(e.a, SUM, first), self.op("-"), self._child(e.b, SUM + 1, False)])
+        if isinstance(e, Mul):
+            parts = [self._child(e.factors[0], PRODUCT, first)]
+            for f in e.factors[1:]:
+                parts += [self.op("*"), self._child(f, PRODUCT, False)]
+            return self.concat(parts)
+        if isinstance(e, Neg):
+            # -(a * b) is (-a) * b: a product or a fraction needs no parentheses here
+            return self.concat([self.minus(), self._child(e.x, PRODUCT, False)])
+        if isinstance(e, Frac):
+            if self.built_up:
+                return self.frac(self._print(e.num, True), self._print(e.den, True))
+            return self.concat(
+                [self._child(e.num, PRODUCT, first), self.op("/"), self._child(e.den, PRODUCT + 1, False)]
+            )
+        if isinstance(e, Pow):
+            return self.power(self._child(e.x, ATOM, first), e.power)
+        if isinstance(e, Exp):
+            power = e.x
+            if self.raised:
+                return self.exp(self._print(power, True))
+            # e^-net reads plainly; anything longer (and a negative number) is grouped
+            if isinstance(power, Neg) and (self.precedence(power.x) == ATOM or is_negative(power.x)):
+                return self.exp(self._print(power, False))
+            return self.exp(self._child(power, ATOM, False))
+        if isinstance(e, Func):
+            return self.func(e.name, [self._print(a, True) for a in e.args])
+        if isinstance(e, Cmp):
+            return self.concat([self._child(e.a, SUM, first), self.op(e.op), self._child(e.b, SUM, False)])
+        if isinstance(e, Where):
+            return self.where(
+                self._child(e.then, COMPARE, first), self._print(e.cond, True), self._print(e.other, True)
+            )
+        raise TypeError(f"cannot print {e!r}")
+
+
+# ------------------------------------------------------------ plain text --
+
+DEFAULT_DIGITS = 9
+
+
+def fmt(x: float, digits: int = DEFAULT_DIGITS) -> str:
+    """``x`` to ``digits`` significant digits, without trailing zeros.
+
+    Fixed notation down to 1e-10 (0.0000351085481, as the post writes such
+    numbers), scientific notation beyond that.
+    """
+    if x == 0:
+        return "0"
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    text = f"{x:.{digits}g}"
+    if "e" not in text:
+        return text
+    exponent = int(text.split("e")[1])
+    if -10 <= exponent < 0:
+        fixed = f"{x:.{digits - 1 - exponent}f}"
+        return fixed.rstrip("0").rstrip(".") if "." in fixed else fixed
+    return text
+
+
+Segment = tuple[str, str]  # (text, kind): kind is sym, num, op or text
+
+
+class PlainPrinter(Printer[list[Segment]]):
+    """The ASCII spelling of a tree, as (text, kind) segments (the rich view
+    colours them by kind): ``dE_total/dw5 = 0.74136507 * 0.186815602``."""
+
+    def __init__(self, digits: int = DEFAULT_DIGITS):
+        self.digits = digits
+
+    def sym(self, s: Sym) -> list[Segment]:
+        return [(s.ascii, "sym")]
+
+    def d(self, d: D) -> list[Segment]:
+        return [(d.ascii, "sym")]
+
+    def via(self, v: Via) -> list[Segment]:
+        return [(f"{v.d.ascii} (via {v.through})", "sym")]
+
+    def number(self, x: float) -> list[Segment]:
+        return [(fmt(x, self.digits), "num")]
+
+    def op(self, text: str) -> list[Segment]:
+        return [(text if text == "/" else f" {text} ", "op")]
+
+    def minus(self) -> list[Segment]:
+        return [("-", "op")]
+
+    def group(self, inner: list[Segment]) -> list[Segment]:
+        return [("(", "op"), *inner, (")", "op")]
+
+    def concat(self, parts: list[list[Segment]]) -> list[Segment]:
+        return [seg for part in parts for seg in part]
+
+    def power(self, base: list[Segment], exponent: int) -> list[Segment]:
+        return [*base, (f"^{exponent}", "op")]
+
+    def exp(self, x: list[Segment]) -> list[Segment]:
+        return [("e^", "op"), *x]
+
+    def func(self, name: str, args: list[list[Segment]]) -> list[Segment]:
+        out: list[Segment] = [(name, "op"), ("(", "op")]
+        for k, a in enumerate(args):
+            if k:
+                out.append((", ", "op"))
+            out += a
+        return [*out, (")", "op")]
+
+    def where(self, then: list[Segment], cond: list[Segment], other: list[Segment]) -> list[Segment]:
+        return [*then, (" if ", "op"), *cond, (", else ", "op"), *other]
+
+
+def segments(e: Expr, digits: int = DEFAULT_DIGITS) -> list[Segment]:
+    return PlainPrinter(digits).doprint(e)
+
+
+def plain(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
+    """The ASCII spelling of a tree."""
+    return "".join(text for text, _ in segments(e, digits))

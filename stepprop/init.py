@@ -1,6 +1,6 @@
 """`stepprop init`: a new config, with a comment on every key.
 
-The names in the comments (h1, w5, b2 ...) come from :class:`Network`, the
+The names in the comments (h1, w5, b2 ...) come from :class:`~stepprop.network.Net`, the
 same code that names them everywhere else, so a comment can never disagree
 with what `explain` prints.
 """
@@ -8,9 +8,11 @@ with what `explain` prints.
 import random
 import re
 
-from .config import ACTIVATIONS, BIAS_MODES, LOSS_FORMULAS, LOSSES, Config, Layer, Sample, parse
+from . import ops
+from .config import BIAS_MODES, LOSSES, Config, Layer, Sample, parse
 from .errors import StepPropError
-from .network import Network
+from .network import Net
+from .ops import LAYER_ACTIVATIONS
 
 MAX_INIT_NEURONS = 64
 
@@ -35,8 +37,8 @@ def new_config(
 ) -> str:
     """The text of a new, valid, commented config."""
     sizes = parse_shape(shape)
-    if activation not in ACTIVATIONS or activation == "softmax":
-        raise StepPropError(f"--activation must be one of {', '.join(a for a in ACTIVATIONS if a != 'softmax')}")
+    if activation not in LAYER_ACTIVATIONS:
+        raise StepPropError(f"--activation must be one of {', '.join(LAYER_ACTIVATIONS)}")
     if loss not in LOSSES:
         raise StepPropError(f"--loss must be one of {', '.join(LOSSES)}")
     if bias not in BIAS_MODES:
@@ -80,7 +82,7 @@ def new_config(
 
 
 def render(cfg: Config, origin: str, note: str = "") -> str:
-    net = Network(cfg)
+    net = Net(cfg)
     names = [net.input_names] + net.neurons
     lines = [
         f"# A network for stepprop ({origin}). Change any number; keep the shapes.",
@@ -95,9 +97,9 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
         f"update_biases: {'true' if cfg.update_biases else 'false'}"
         "    # false keeps every bias fixed, as the post does",
         f"activation: {cfg.activation}    # for every layer unless a layer says otherwise: "
-        + ", ".join(a for a in ACTIVATIONS if a != "softmax")
+        + ", ".join(LAYER_ACTIVATIONS)
         + " (softmax: output layer only)",
-        f"loss: {cfg.loss}    # {LOSS_FORMULAS[cfg.loss]}",
+        f"loss: {cfg.loss}    # E_total = {ops.loss(cfg.loss).words}",
         "# For several training samples, replace inputs and targets with",
         "#   samples: [{inputs: [...], targets: [...]}, ...]   and optionally batch_size: N",
         "",

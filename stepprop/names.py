@@ -24,7 +24,8 @@ from .expr import D, Sym
 
 if TYPE_CHECKING:
     from .engine import Node
-    from .network import BatchGraph, StepTrace
+    from .network import BatchGraph
+    from .step import StepTrace
 
 
 def param_sym(name: str) -> Sym:
@@ -121,3 +122,30 @@ def terms_of(trace: StepTrace) -> dict[str, float]:
         for name, value in trace.gradients.items():
             terms[D(batch, param_sym(name)).ascii] = value
     return terms
+
+
+def checkable(trace: StepTrace) -> dict[str, float]:
+    """Every name a student can check after one step, with its value."""
+    out = dict(values_of(trace.graph))
+    out.update(terms_of(trace))
+    out.update({f"{p}+": v for p, v in trace.updated.items()})
+    out["error"] = trace.error
+    out["error_after"] = trace.error_after
+    # the same two numbers by the names the worked example shows them under
+    out[batch_sym(trace.graph).updated().ascii] = trace.error_after
+    return out
+
+
+def environment(trace: StepTrace) -> dict[str, float]:
+    """Every symbol a worked example of the step prints, with its value: what
+    its equations are evaluated with (the parameters, inputs, targets and eta
+    as well as every checkable name)."""
+    graph = trace.graph
+    out = dict(trace.before)
+    out["eta"] = trace.config.eta
+    for node in graph.tape.nodes:
+        info = graph.info[node]
+        if info.role in ("input", "target"):
+            out[sym_of(graph, node).ascii] = node.data
+    out.update(checkable(trace))
+    return out

@@ -5,13 +5,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .expr import Document
-    from .network import Network, StepTrace, TrainResult
+    from .document import Document
+    from .network import Net
+    from .step import StepTrace
+    from .training import TrainResult
 
 FORMAT_VERSION = 1
 
 
-def _network_dict(net: Network) -> dict[str, Any]:
+def _network_dict(net: Net) -> dict[str, Any]:
     cfg = net.config
     return {
         "source": cfg.source,
@@ -72,7 +74,7 @@ def step_dict(trace: StepTrace) -> dict[str, Any]:
     }
 
 
-def train_dict(net: Network, result: TrainResult, rounding: int | None = None) -> dict[str, Any]:
+def train_dict(net: Net, result: TrainResult, rounding: int | None = None) -> dict[str, Any]:
     """The JSON form of a training run (``stepprop train --format json``)."""
     out: dict[str, Any] = {
         "stepprop": FORMAT_VERSION,
@@ -94,11 +96,10 @@ def train_dict(net: Network, result: TrainResult, rounding: int | None = None) -
     return out
 
 
-def train_document(
-    net: Network, result: TrainResult, every: int | None = None, rounding: int | None = None
-) -> Document:
+def train_document(net: Net, result: TrainResult, every: int | None = None, rounding: int | None = None) -> Document:
     """A training run laid out for reading (``stepprop train``)."""
-    from .expr import Document, Num, Section, Table
+    from .document import Document, Section, Table
+    from .expr import Num
 
     cfg = net.config
     title = "Training" + (f" (interrupted at epoch {result.epochs})" if result.interrupted else "")

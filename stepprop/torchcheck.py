@@ -10,8 +10,9 @@ samples' E_total, and each loss is the per-sample sum (or mean) over outputs.
 from collections.abc import Sequence
 from typing import Any
 
+from . import ops
 from .config import Sample
-from .network import Network
+from .network import Net
 
 
 def available() -> bool:
@@ -20,7 +21,7 @@ def available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def gradients(net: Network, batch: Sequence[Sample]) -> dict[str, float]:
+def gradients(net: Net, batch: Sequence[Sample]) -> dict[str, float]:
     """d(batch error)/d p for every parameter, by PyTorch autograd."""
     import warnings
 
@@ -47,8 +48,8 @@ def gradients(net: Network, batch: Sequence[Sample]) -> dict[str, float]:
         net_in = out @ w.T
         if b is not None:
             net_in = net_in + b
-        out = _activation(torch, layer.activation, net_in)
-    per_sample = _loss(torch, cfg.loss, out, t)
+        out = ops.activation(layer.activation).torch(torch, net_in)
+    per_sample = ops.loss(cfg.loss).torch(torch, out, t)
     error = per_sample.mean()
     error.backward()
     grads: dict[str, float] = {}
@@ -66,28 +67,3 @@ def gradients(net: Network, batch: Sequence[Sample]) -> dict[str, float]:
                 for r, name in enumerate(names):
                     grads[name] = float(gb[r])
     return grads
-
-
-def _activation(torch: Any, name: str, x: Any) -> Any:
-    if name == "sigmoid":
-        return torch.sigmoid(x)
-    if name == "tanh":
-        return torch.tanh(x)
-    if name == "relu":
-        return torch.relu(x)
-    if name == "softmax":
-        return torch.softmax(x, dim=1)
-    return x
-
-
-def _loss(torch: Any, name: str, out: Any, t: Any) -> Any:
-    """E_total of each sample."""
-    if name == "half_squared_error":
-        return (0.5 * (t - out) ** 2).sum(dim=1)
-    if name == "mean_squared_error":
-        return ((t - out) ** 2).mean(dim=1)
-    if name == "cross_entropy":
-        return -(t * torch.log(out)).sum(dim=1)
-    if name == "binary_cross_entropy":
-        return -(t * torch.log(out) + (1 - t) * torch.log(1 - out)).sum(dim=1)
-    raise ValueError(f"no PyTorch version of the loss {name}")

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from stepprop import config as configs
-from stepprop.check import check, load_answers
 from stepprop.cli import main
 from stepprop.errors import StepPropError
+from stepprop.grading import check, load_answers
 
 DATA = Path(__file__).resolve().parent.parent / "stepprop" / "configs" / "answers"
 STEP_ANSWERS = DATA / "mazur-post-step.yaml"
@@ -415,7 +415,7 @@ def test_each_mistake_is_named_alone(tmp_path, mistake, name, value, config_text
 
 
 def test_every_catalogue_mistake_has_a_case():
-    from stepprop.mistakes import catalogue
+    from stepprop.grading.catalogue import catalogue
 
     covered = {p.values[0] for p in MISTAKE_CASES}
     assert covered == set(ALL_IDS)

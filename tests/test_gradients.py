@@ -29,7 +29,7 @@ ReLU kinks are avoided: examples where some ReLU net input is within 1e-3 of
 net input by at most ~2e-4 with these bounds).
 
 Also: the update rule, error_after, batch gradient = mean of the samples',
-Tape.backward twice, train() (compiled and not) = step() after step(), a
+Tape.backward twice, train() = step() after step(), a
 40-layer network under a small recursion limit, saturated outputs.
 """
 
@@ -41,83 +41,22 @@ import sys
 
 import pytest
 import yaml
+from conftest import networks as cases
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from stepprop import compiled as compiled_module
 from stepprop import config as configmod
+from stepprop import training as training_module
 from stepprop.engine import Tape
 from stepprop.errors import TrainingDiverged
-from stepprop.network import Network, step, train
+from stepprop.network import Net as Network
+from stepprop.step import step
+from stepprop.training import train
 
 EPS = sys.float_info.epsilon
 H = 1e-6
 RELU_MARGIN = 1e-3
 CE_LOSSES = ("cross_entropy", "binary_cross_entropy")
-LOSSES = ("half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy")
-HIDDEN = ("sigmoid", "tanh", "relu", "linear")
-ACTIVATIONS = HIDDEN + ("softmax",)
-
-weights = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-inputs = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-
-
-# ------------------------------------------------------------ strategies --
-
-
-@st.composite
-def cases(draw, min_samples: int = 1, max_samples: int = 4, min_batch: int = 1) -> tuple[str, int]:
-    """(YAML text of a random valid config, index of one of its batches);
-    ``min_batch`` is the smallest batch_size drawn."""
-    loss = draw(st.sampled_from(LOSSES))
-    n_in = draw(st.integers(1, 3))
-    n_layers = draw(st.integers(1, 3))
-    acts = [draw(st.sampled_from(HIDDEN)) for _ in range(n_layers - 1)]
-    out_acts = {"cross_entropy": ("softmax",), "binary_cross_entropy": ("sigmoid", "softmax")}
-    acts.append(draw(st.sampled_from(out_acts.get(loss, ACTIVATIONS))))
-    sizes = [draw(st.integers(1, 4)) for _ in range(n_layers)]
-    if acts[-1] == "softmax":
-        sizes[-1] = max(sizes[-1], 2)
-    default = draw(st.sampled_from(ACTIVATIONS))
-    layers = []
-    prev = n_in
-    for act, size in zip(acts, sizes):
-        layer: dict = {"weights": [[draw(weights) for _ in range(prev)] for _ in range(size)]}
-        bias = draw(st.sampled_from(("shared", "per-neuron", "absent")))
-        if bias == "shared":
-            layer["bias"] = draw(weights)
-        elif bias == "per-neuron":
-            layer["bias"] = [draw(weights) for _ in range(size)]
-        if act != default or draw(st.booleans()):
-            layer["activation"] = act
-        layers.append(layer)
-        prev = size
-    if loss in CE_LOSSES:
-        targets = st.floats(0.05, 0.95)
-    else:
-        targets = st.floats(-1.0, 1.0, allow_subnormal=False)
-    n_samples = draw(st.integers(min_samples, max_samples))
-    samples = [
-        {"inputs": [draw(inputs) for _ in range(n_in)], "targets": [draw(targets) for _ in range(sizes[-1])]}
-        for _ in range(n_samples)
-    ]
-    doc: dict = {}
-    if n_samples == 1 and draw(st.booleans()):
-        doc.update(samples[0])
-    else:
-        doc["samples"] = samples
-    doc["eta"] = draw(st.floats(0.01, 1.0))
-    doc["update_biases"] = draw(st.booleans())
-    doc["activation"] = default
-    doc["loss"] = loss
-    batch_size = draw(st.one_of(st.none(), st.integers(min(min_batch, n_samples), n_samples)))
-    if batch_size is not None:
-        doc["batch_size"] = batch_size
-        n_batches = -(-n_samples // batch_size)
-    else:
-        n_batches = 1
-    doc["layers"] = layers
-    return yaml.safe_dump(doc, sort_keys=False), draw(st.integers(0, n_batches - 1))
 
 
 # --------------------------------------------------------------- helpers --
@@ -392,8 +331,8 @@ def test_backward_twice_gives_the_same_gradients(case):
 @settings(max_examples=20, deadline=None)
 @given(cases(), st.integers(1, 3))
 def test_training_follows_the_steps(case, epochs):
-    """train() (compiled, and on the recording engine) makes exactly the
-    updates of step() on each batch in turn; step() is checked above."""
+    """train() makes exactly the updates of step() on each batch in turn
+    (step() is checked above); test_training checks that more widely."""
     text, _ = case
     cfg, net = load(text)
     values = dict(net.values)
@@ -405,11 +344,8 @@ def test_training_follows_the_steps(case, epochs):
                 current = Network(current.with_values(values))
     except TrainingDiverged:
         assume(False)  # a forward pass overflowed (log of 0): nothing to compare
-    for compiled in (True, False):
-        result = train(Network(cfg), epochs, compiled=compiled)
-        assert set(result.values) == set(values)
-        for name, v in values.items():
-            assert close(result.values[name], v, 1e-9, 1e-12), (compiled, name, result.values[name], v)
+    result = train(Network(cfg), epochs)
+    assert result.values == values  # bit for bit
 
 
 @pytest.mark.parametrize(
@@ -570,13 +506,11 @@ def test_large_network_training_matches_steps():
     }
     cfg = configmod.parse(yaml.safe_dump(doc), "<large>")
     net = Network(cfg)
-    inline_nodes = getattr(compiled_module, "INLINE_NODES", 4000)
+    inline_nodes = training_module.INLINE_NODES
     assert sum(len(net.build(b, net.leaves()).tape.nodes) for b in cfg.batches()) > inline_nodes
     current = net
     values = dict(net.values)
     for b in range(len(cfg.batches())):
         values = step(current, b).updated
         current = Network(current.with_values(values))
-    result = train(Network(cfg), 1)
-    for name, v in values.items():
-        assert close(result.values[name], v, 1e-9, 1e-12), (name, result.values[name], v)
+    assert train(Network(cfg), 1).values == values  # bit for bit

@@ -53,7 +53,7 @@ def test_init_comments_every_key_and_the_numbering(tmp_path):
             assert "#" in line, f"no comment on: {line}"
     # which weight connects which neurons, as explain names them
     assert "h1 <- i1, i2: w1, w2" in text and "o1 <- h1, h2, h3: w7, w8, w9" in text
-    net = network.Network(config.parse(text))
+    net = network.Net(config.parse(text))
     assert net.params["w8"].source == "h2" and net.params["w8"].targets == ("o1",)
 
 

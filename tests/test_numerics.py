@@ -15,6 +15,7 @@ import yaml
 from click.testing import CliRunner
 
 from stepprop import config, network
+from stepprop import step as steps
 from stepprop.cli import main
 
 
@@ -39,7 +40,7 @@ def softplus(x: float) -> float:
 @pytest.mark.parametrize("z", [1000.0, -1000.0, 40.0, -40.0, 0.3])
 @pytest.mark.parametrize("t", [0.0, 1.0, 0.3])
 def test_sigmoid_binary_cross_entropy_stays_finite_and_right(z, t):
-    trace = network.step(network.Network(config.parse(one_neuron(z, t, "sigmoid", "binary_cross_entropy"))))
+    trace = steps.step(network.Net(config.parse(one_neuron(z, t, "sigmoid", "binary_cross_entropy"))))
     out = 1 / (1 + math.exp(-z)) if z >= 0 else math.exp(z) / (1 + math.exp(z))
     exact_error = t * softplus(-z) + (1 - t) * softplus(z)  # -[t ln s(z) + (1-t) ln(1-s(z))]
     assert math.isfinite(trace.error)
@@ -60,7 +61,7 @@ def test_softmax_cross_entropy_stays_finite_and_right(z):
             "layers": [{"weights": [[z], [-z]], "activation": "softmax"}],
         }
     )
-    trace = network.step(network.Network(config.parse(text)))
+    trace = steps.step(network.Net(config.parse(text)))
     # E = -ln softmax_2 = ln(1 + e^(2z)) = softplus(2z)
     assert trace.error == pytest.approx(softplus(2 * z), rel=1e-12)
     p1 = 1 / (1 + math.exp(-2 * z)) if z >= 0 else math.exp(2 * z) / (1 + math.exp(2 * z))
@@ -72,7 +73,7 @@ def test_softmax_cross_entropy_stays_finite_and_right(z):
 @pytest.mark.parametrize("act", ["sigmoid", "tanh"])
 @pytest.mark.parametrize("z", [1000.0, -1000.0])
 def test_squashing_functions_saturate_without_overflow(act, z):
-    trace = network.step(network.Network(config.parse(one_neuron(z, 0.5, act, "half_squared_error"))))
+    trace = steps.step(network.Net(config.parse(one_neuron(z, 0.5, act, "half_squared_error"))))
     assert math.isfinite(trace.error) and math.isfinite(trace.gradients["w1"])
     assert trace.gradients["w1"] == 0.0  # the derivative underflows to exactly 0
 

@@ -10,7 +10,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
-from stepprop import config, names, network
+from stepprop import config, names, network, training
+from stepprop import step as steps
 
 # (name, the figure as the post prints it)
 FORWARD = [
@@ -58,7 +59,7 @@ def agrees(exact: float, printed: str) -> bool:
 
 @pytest.fixture(scope="module")
 def trace():
-    return network.step(network.Network(config.load()))
+    return steps.step(network.Net(config.load()))
 
 
 @pytest.mark.parametrize("name,printed", FORWARD)
@@ -109,7 +110,7 @@ def test_error_after_the_first_round_is_exact_not_the_posts(trace):
 
 
 def test_error_after_10000_epochs():
-    result = network.train(network.Network(config.load()), 10_000)
+    result = training.train(network.Net(config.load()), 10_000)
     assert agrees(result.error, "0.0000351085")
     # the post's outputs (0.015912196, 0.984065734) come from using updated
     # output weights in the hidden deltas; the exact procedure gives these:

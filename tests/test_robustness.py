@@ -184,9 +184,9 @@ def test_ctrl_c_during_train_stops_cleanly(tmp_path):
     assert 0 < epochs < 100_000_000
     # the saved file is a complete config of the network after exactly those epochs
     cfg = config.load(saved)
-    from stepprop import network
+    from stepprop import network, training
 
-    again = network.train(network.Network(config.load()), epochs)
+    again = training.train(network.Net(config.load()), epochs)
     assert cfg.layers[0].weights[0][0] == again.values["w1"]
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 

@@ -5,9 +5,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from stepprop import config, engine
+from stepprop import config, ops
 from stepprop.cli import main
-from stepprop.verify import verify
+from stepprop.verification import verify
 
 CONFIGS = sorted(p.stem for p in config.BUNDLED_DIR.glob("*.yaml"))
 
@@ -35,9 +35,9 @@ def test_json_lists_every_parameter():
 
 def test_a_wrong_derivative_is_caught(monkeypatch):
     """Sabotage the sigmoid's recorded partial: verify must say so and fail."""
-    sigmoid = engine.OPS["sigmoid"]
-    monkeypatch.setattr(sigmoid, "partials", lambda a, out, at: [f"{out} * (1 - {out}) * 1.001"])
-    monkeypatch.setattr(sigmoid, "_cache", {})
+    sigmoid = ops.SIGMOID
+    monkeypatch.setattr(sigmoid, "_derivative", lambda x, out: out * (1 - out) * 1.001)
+    monkeypatch.setitem(sigmoid.__dict__, "_compiled", {})
     result = run("verify", "--no-torch")
     assert result.exit_code == 1
     assert "DISAGREES" in result.stdout and "SOME GRADIENTS DISAGREE" in result.stdout

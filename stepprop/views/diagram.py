@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 from ..diagram import DEdge, Diagram, DNode
-from .numbers import fmt
+from ..expr import fmt
 
 DIAGRAM_DIGITS = 6
 FONT = 12  # px, monospace, so that text widths are predictable

@@ -5,30 +5,8 @@ from __future__ import annotations
 
 from html import escape
 
-from ..expr import (
-    Add,
-    Const,
-    D,
-    Document,
-    Eq,
-    Exp,
-    Expr,
-    Frac,
-    Func,
-    Mul,
-    Neg,
-    Num,
-    Paren,
-    Pow,
-    Section,
-    Sub,
-    Sym,
-    Table,
-    Text,
-    is_atomic,
-)
-from .numbers import DEFAULT_DIGITS, fmt
-from .text import plain
+from ..document import Document, Eq, Section, Table, Text
+from ..expr import DEFAULT_DIGITS, D, Expr, Num, Printer, Sym, Via, fmt
 
 _GREEK = {"delta": "δ", "eta": "η"}
 
@@ -49,46 +27,66 @@ def _sym(s: Sym) -> str:
     return base
 
 
-def _atomic(e: Expr) -> bool:
-    return is_atomic(e, fraction=True)
+_OPS = {"+": "+", "-": "−", "*": "·", "/": "/", ">": "&gt;", ">=": "≥", "<": "&lt;", "==": "=", "!=": "≠"}
+
+
+class MathMLPrinter(Printer[str]):
+    """Presentation MathML: built-up fractions, raised exponents, and one
+    minus sign (U+2212) for numbers and operators alike."""
+
+    built_up = True
+    raised = True
+
+    def __init__(self, digits: int = DEFAULT_DIGITS):
+        self.digits = digits
+
+    def sym(self, s: Sym) -> str:
+        return _sym(s)
+
+    def d(self, d: D) -> str:
+        return f"<mfrac><mrow><mo>∂</mo>{_sym(d.num)}</mrow><mrow><mo>∂</mo>{_sym(d.den)}</mrow></mfrac>"
+
+    def via(self, v: Via) -> str:
+        return f"<msub><mrow>{self.d(v.d)}<mo>|</mo></mrow><mtext>via {escape(v.through)}</mtext></msub>"
+
+    def number(self, x: float) -> str:
+        return f"<mn>{escape(fmt(x, self.digits))}</mn>"
+
+    def op(self, text: str) -> str:
+        return f"<mo>{_OPS.get(text, escape(text))}</mo>"
+
+    def minus(self) -> str:
+        return "<mo>−</mo>"
+
+    def group(self, inner: str) -> str:
+        return f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>"
+
+    def concat(self, parts: list[str]) -> str:
+        return "<mrow>" + "".join(parts) + "</mrow>"
+
+    def frac(self, num: str, den: str) -> str:
+        return f"<mfrac>{num}{den}</mfrac>"
+
+    def power(self, base: str, exponent: int) -> str:
+        return f"<msup>{base}<mn>{exponent}</mn></msup>"
+
+    def exp(self, x: str) -> str:
+        return f"<msup><mi>e</mi><mrow>{x}</mrow></msup>"
+
+    def func(self, name: str, args: list[str]) -> str:
+        return f"<mrow><mi>{escape(name)}</mi><mo>(</mo>{'<mo>,</mo>'.join(args)}<mo>)</mo></mrow>"
+
+    def where(self, then: str, cond: str, other: str) -> str:
+        return f"<mrow>{then}<mtext>&#160;if&#160;</mtext>{cond}<mtext>, else&#160;</mtext>{other}</mrow>"
 
 
 def mathml(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
-    def wrap(x: Expr, when: bool) -> str:
-        inner = mathml(x, digits)
-        return f"<mrow><mo>(</mo>{inner}<mo>)</mo></mrow>" if when else inner
+    return MathMLPrinter(digits).doprint(e)
 
-    if isinstance(e, Sym):
-        return _sym(e)
-    if isinstance(e, D):
-        return f"<mfrac><mrow><mo>∂</mo>{_sym(e.num)}</mrow><mrow><mo>∂</mo>{_sym(e.den)}</mrow></mfrac>"
-    if isinstance(e, Num):
-        return f"<mn>{escape(fmt(e.value, digits))}</mn>"
-    if isinstance(e, Const):
-        if "/" in e.text:
-            a, b = e.text.split("/", 1)
-            return f"<mfrac><mn>{escape(a)}</mn><mn>{escape(b)}</mn></mfrac>"
-        return f"<mn>{escape(e.text)}</mn>"
-    if isinstance(e, Add):
-        return "<mrow>" + "<mo>+</mo>".join(wrap(t, isinstance(t, Add)) for t in e.terms) + "</mrow>"
-    if isinstance(e, Sub):
-        return f"<mrow>{mathml(e.a, digits)}<mo>−</mo>{wrap(e.b, isinstance(e.b, (Add, Sub)))}</mrow>"
-    if isinstance(e, Mul):
-        return "<mrow>" + "<mo>·</mo>".join(wrap(f, isinstance(f, (Add, Sub))) for f in e.factors) + "</mrow>"
-    if isinstance(e, Neg):
-        return "<mrow><mo>−</mo>" + wrap(e.x, not _atomic(e.x) or (isinstance(e.x, Num) and e.x.value < 0)) + "</mrow>"
-    if isinstance(e, Frac):
-        return f"<mfrac>{mathml(e.num, digits)}{mathml(e.den, digits)}</mfrac>"
-    if isinstance(e, Paren):
-        return wrap(e.x, True)
-    if isinstance(e, Pow):
-        return f"<msup>{wrap(e.x, not _atomic(e.x) or isinstance(e.x, Frac))}<mn>{e.power}</mn></msup>"
-    if isinstance(e, Exp):
-        return f"<msup><mi>e</mi><mrow>{mathml(e.x, digits)}</mrow></msup>"
-    if isinstance(e, Func):
-        args = "<mo>,</mo>".join(mathml(a, digits) for a in e.args)
-        return f"<mrow><mi>{escape(e.name)}</mi><mo>(</mo>{args}<mo>)</mo></mrow>"
-    raise TypeError(f"cannot write {e!r} as MathML")  # pragma: no cover
+
+def number_text(x: float, digits: int) -> str:
+    """A number for a table cell, with the same minus sign as the math."""
+    return ("−" if x < 0 else "") + fmt(abs(x), digits)
 
 
 def equation(eq: Eq, digits: int = DEFAULT_DIGITS) -> str:
@@ -182,8 +180,10 @@ def _table(table: Table, digits: int) -> str:
         for c in row:
             if isinstance(c, str):
                 cells.append(f"<td>{escape(c)}</td>")
+            elif isinstance(c, Num):
+                cells.append(f'<td class="num">{escape(number_text(c.value, digits))}</td>')
             else:
-                cells.append(f'<td class="num">{escape(plain(c, digits))}</td>')
+                cells.append(f'<td class="num">{mathml(c, digits)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     caption = f"<caption>{escape(table.title)}</caption>" if table.title else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

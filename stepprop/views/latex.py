@@ -2,29 +2,8 @@
 
 from __future__ import annotations
 
-from ..expr import (
-    Add,
-    Const,
-    D,
-    Document,
-    Eq,
-    Exp,
-    Expr,
-    Frac,
-    Func,
-    Mul,
-    Neg,
-    Num,
-    Paren,
-    Pow,
-    Section,
-    Sub,
-    Sym,
-    Table,
-    Text,
-    is_atomic,
-)
-from .numbers import DEFAULT_DIGITS, fmt
+from ..document import Document, Eq, Section, Table, Text
+from ..expr import DEFAULT_DIGITS, D, Expr, Printer, Sym, Via, fmt
 
 _GREEK = {"delta": r"\delta", "eta": r"\eta"}
 _SPECIAL = str.maketrans(
@@ -66,48 +45,63 @@ def sym(s: Sym) -> str:
     return out
 
 
-def _atomic(e: Expr) -> bool:
-    return is_atomic(e, fraction=True)
+_FUNCTIONS = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max", "exp": r"\exp"}
+_OPS = {"+": "+", "-": "-", "*": r"\cdot", "/": "/", ">": ">", ">=": r"\geq", "<": "<", "==": "=", "!=": r"\neq"}
+
+
+class LatexPrinter(Printer[str]):
+    """LaTeX math: built-up fractions, raised exponents, the post's symbols."""
+
+    built_up = True
+    raised = True
+
+    def __init__(self, digits: int = DEFAULT_DIGITS):
+        self.digits = digits
+
+    def sym(self, s: Sym) -> str:
+        return sym(s)
+
+    def d(self, d: D) -> str:
+        return rf"\frac{{\partial {sym(d.num)}}}{{\partial {sym(d.den)}}}"
+
+    def via(self, v: Via) -> str:
+        return rf"\left.{self.d(v.d)}\right|_{{\text{{via }} {escape(v.through)}}}"
+
+    def number(self, x: float) -> str:
+        return fmt(x, self.digits)
+
+    def op(self, text: str) -> str:
+        return f" {_OPS.get(text, escape(text))} "
+
+    def minus(self) -> str:
+        return "-"
+
+    def group(self, inner: str) -> str:
+        return rf"\left({inner}\right)"
+
+    def concat(self, parts: list[str]) -> str:
+        return "".join(parts)
+
+    def frac(self, num: str, den: str) -> str:
+        return rf"\frac{{{num}}}{{{den}}}"
+
+    def power(self, base: str, exponent: int) -> str:
+        return "{" + base + "}^{" + str(exponent) + "}"
+
+    def exp(self, x: str) -> str:
+        return "e^{" + x + "}"
+
+    def func(self, name: str, args: list[str]) -> str:
+        head = _FUNCTIONS.get(name, rf"\operatorname{{{name}}}")
+        return head + r"\left(" + ", ".join(args) + r"\right)"
+
+    def where(self, then: str, cond: str, other: str) -> str:
+        return rf"{then} \text{{ if }} {cond}\text{{, else }} {other}"
 
 
 def tex(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     """An expression in LaTeX math, in the post's notation."""
-
-    def wrap(x: Expr, when: bool) -> str:
-        inner = tex(x, digits)
-        return rf"\left({inner}\right)" if when else inner
-
-    if isinstance(e, Sym):
-        return sym(e)
-    if isinstance(e, D):
-        return rf"\frac{{\partial {sym(e.num)}}}{{\partial {sym(e.den)}}}"
-    if isinstance(e, Num):
-        return fmt(e.value, digits)
-    if isinstance(e, Const):
-        if "/" in e.text:
-            a, b = e.text.split("/", 1)
-            return rf"\frac{{{a}}}{{{b}}}"
-        return e.text
-    if isinstance(e, Add):
-        return " + ".join(wrap(t, isinstance(t, Add)) for t in e.terms)
-    if isinstance(e, Sub):
-        return f"{tex(e.a, digits)} - {wrap(e.b, isinstance(e.b, (Add, Sub)))}"
-    if isinstance(e, Mul):
-        return r" \cdot ".join(wrap(f, isinstance(f, (Add, Sub))) for f in e.factors)
-    if isinstance(e, Neg):
-        return "-" + wrap(e.x, not _atomic(e.x) or (isinstance(e.x, Num) and e.x.value < 0))
-    if isinstance(e, Frac):
-        return rf"\frac{{{tex(e.num, digits)}}}{{{tex(e.den, digits)}}}"
-    if isinstance(e, Paren):
-        return wrap(e.x, True)
-    if isinstance(e, Pow):
-        return "{" + wrap(e.x, not _atomic(e.x) or isinstance(e.x, Frac)) + "}^{" + str(e.power) + "}"
-    if isinstance(e, Exp):
-        return "e^{" + tex(e.x, digits) + "}"
-    if isinstance(e, Func):
-        name = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max"}.get(e.name, rf"\operatorname{{{e.name}}}")
-        return name + r"\left(" + ", ".join(tex(a, digits) for a in e.args) + r"\right)"
-    raise TypeError(f"cannot write {e!r} as LaTeX")  # pragma: no cover
+    return LatexPrinter(digits).doprint(e)
 
 
 def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True) -> str:

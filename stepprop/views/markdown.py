@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..expr import Document, Eq, Section, Table, Text
+from ..document import Document, Eq, Section, Table, Text
+from ..expr import DEFAULT_DIGITS, plain
 from .latex import equation
-from .numbers import DEFAULT_DIGITS
-from .text import plain
 
 
 def _text(text: str) -> str:

@@ -14,9 +14,9 @@ from rich.rule import Rule
 from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
-from ..expr import Document, Eq, Section, Table, Text
-from .numbers import DEFAULT_DIGITS
-from .text import equation_lines, plain
+from ..document import Document, Eq, Section, Table, Text
+from ..expr import DEFAULT_DIGITS, plain
+from .text import equation_lines
 
 STYLES = {
     "sym": "cyan",

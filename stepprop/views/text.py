@@ -1,118 +1,23 @@
 """Plain-text (ASCII) layout of a worked example, and the pieces the rich
-view styles: every expression becomes a list of (text, kind) segments."""
+view styles: every expression is a list of (text, kind) segments, spelled by
+:class:`stepprop.expr.PlainPrinter`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from ..expr import (
-    Add,
-    Const,
-    D,
-    Document,
-    Eq,
-    Exp,
-    Expr,
-    Frac,
-    Func,
-    Mul,
-    Neg,
-    Num,
-    Paren,
-    Pow,
-    Section,
-    Sub,
-    Sym,
-    Table,
-    Text,
-    is_atomic,
-)
-from .numbers import DEFAULT_DIGITS, fmt
-
-Segment = tuple[str, str]  # (text, kind): kind is sym, num, op or text
+from ..document import Document, Eq, Section, Table, Text
+from ..expr import DEFAULT_DIGITS, Num, Segment, plain, segments
 
 ONE_LINE = 100  # an equation longer than this is broken at its = signs
-
-
-def _atomic(e: Expr) -> bool:
-    return is_atomic(e, fraction=False)
-
-
-def segments(e: Expr, digits: int = DEFAULT_DIGITS) -> list[Segment]:
-    """The ASCII spelling of an expression, as styled segments."""
-    out: list[Segment] = []
-
-    def wrap(x: Expr, when: bool) -> None:
-        if when:
-            out.append(("(", "op"))
-            walk(x)
-            out.append((")", "op"))
-        else:
-            walk(x)
-
-    def walk(x: Expr) -> None:
-        if isinstance(x, (Sym, D)):
-            out.append((x.ascii, "sym"))
-        elif isinstance(x, Num):
-            out.append((fmt(x.value, digits), "num"))
-        elif isinstance(x, Const):
-            out.append((x.text, "num"))
-        elif isinstance(x, Add):
-            for k, term in enumerate(x.terms):
-                if k:
-                    out.append((" + ", "op"))
-                wrap(term, isinstance(term, Add))
-        elif isinstance(x, Sub):
-            walk(x.a)
-            out.append((" - ", "op"))
-            wrap(x.b, isinstance(x.b, (Add, Sub)))
-        elif isinstance(x, Mul):
-            for k, f in enumerate(x.factors):
-                if k:
-                    out.append((" * ", "op"))
-                wrap(f, isinstance(f, (Add, Sub)))
-        elif isinstance(x, Neg):
-            out.append(("-", "op"))
-            wrap(x.x, not _atomic(x.x) or (isinstance(x.x, Num) and x.x.value < 0))
-        elif isinstance(x, Frac):
-            wrap(x.num, not _atomic(x.num))
-            out.append(("/", "op"))
-            wrap(x.den, not _atomic(x.den))
-        elif isinstance(x, Paren):
-            wrap(x.x, True)
-        elif isinstance(x, Pow):
-            wrap(x.x, not _atomic(x.x))
-            out.append((f"^{x.power}", "op"))
-        elif isinstance(x, Exp):
-            out.append(("e^", "op"))
-            wrap(x.x, not (_atomic(x.x) or (isinstance(x.x, Neg) and _atomic(x.x.x))))
-        elif isinstance(x, Func):
-            out.append((x.name, "op"))
-            out.append(("(", "op"))
-            for k, a in enumerate(x.args):
-                if k:
-                    out.append((", ", "op"))
-                walk(a)
-            out.append((")", "op"))
-        else:  # pragma: no cover - every expression type is handled above
-            raise TypeError(f"cannot lay out {x!r}")
-
-    walk(e)
-    return out
-
-
-def plain(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
-    return "".join(text for text, _ in segments(e, digits))
 
 
 def equation_lines(eq: Eq, digits: int = DEFAULT_DIGITS) -> list[list[Segment]]:
     """An equation as one line, or one line per '=' when it is long."""
     lhs = segments(eq.lhs, digits)
     sides = [segments(r, digits) for r in eq.rhs]
-    last = len(sides) - 1
-    for k, side in enumerate(sides):
-        if k == last and eq.result and side and side[0][1] == "num":
-            sides[k] = [(text, "result" if kind == "num" else kind) for text, kind in side]
+    if eq.result and isinstance(eq.rhs[-1], Num):
+        sides[-1] = [(text, "result") for text, _ in sides[-1]]
     one: list[Segment] = list(lhs)
     for side in sides:
         one += [(" = ", "op")] + side

@@ -12,10 +12,14 @@ agree with the engine's numbers.
 """
 
 import sys
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .config import Config
-from .network import Network, step
+from .document import Document, Section, Table
+from .expr import Num
+from .network import Net
+from .step import step
 
 TOLERANCE = 1e-6  # relative, against finite differences and against PyTorch
 ABSOLUTE = 1e-9  # below this, a difference is rounding noise around zero
@@ -32,12 +36,16 @@ class Row(NamedTuple):
     note: str
 
 
-class Verification(NamedTuple):
+@dataclass(frozen=True)
+class Verification:
+    """Every gradient of one step beside its independent recomputations."""
+
     config: Config
     rows: list[Row]
     torch_available: bool
     torch_note: str
     h: float
+    batch: int = 1
 
     @property
     def ok(self) -> bool:
@@ -56,6 +64,34 @@ class Verification(NamedTuple):
             "gradients": [r._asdict() for r in self.rows],
         }
 
+    def document(self) -> Document:
+        """The table a reader sees (``stepprop verify``)."""
+        headers = ["parameter", "engine", "finite difference", "rel. error"]
+        if self.torch_available:
+            headers += ["PyTorch", "rel. error"]
+        headers += ["result", "note"]
+        rows: list[list] = []
+        for r in self.rows:
+            row: list = [r.name, Num(r.engine), Num(r.numeric), f"{r.numeric_error:.1e}"]
+            if self.torch_available:
+                row += [
+                    Num(r.torch) if r.torch is not None else "",
+                    f"{r.torch_error:.1e}" if r.torch_error is not None else "",
+                ]
+            row += ["ok" if r.ok else "DISAGREES", r.note]
+            rows.append(row)
+        intro = [
+            f"network from {self.config.source}, batch {self.batch}",
+            f"central finite differences with step h = {self.h:g} x max(1, |p|); tolerance "
+            f"{TOLERANCE:g} relative (or {ABSOLUTE:g} absolute)",
+        ]
+        if self.torch_note:
+            intro.append(self.torch_note)
+        verdict = "every gradient agrees" if self.ok else "SOME GRADIENTS DISAGREE"
+        return Document(
+            f"Verifying the gradients: {verdict}", intro, [Section("The gradients", [Table(headers, rows)])]
+        )
+
 
 def relative(a: float, b: float) -> float:
     scale = max(abs(a), abs(b))
@@ -67,7 +103,7 @@ def _agree(a: float, b: float) -> bool:
 
 
 def verify(config: Config, batch_index: int = 0, h: float = 1e-6, use_torch: bool = True) -> Verification:
-    net = Network(config)
+    net = Net(config)
     trace = step(net, batch_index)
     batch = config.batches()[batch_index]
     first = batch_index * config.effective_batch_size
@@ -122,7 +158,7 @@ def verify(config: Config, batch_index: int = 0, h: float = 1e-6, use_torch: boo
                 row_note,
             )
         )
-    return Verification(config, rows, torch_grads is not None, note, h)
+    return Verification(config, rows, torch_grads is not None, note, h, batch_index + 1)
 
 
 def _relu_kinks(trace: Any, h: float) -> list[str]:

@@ -4,25 +4,29 @@ Each answer is compared with the exact value to the digits the student
 wrote (``correct``), then with a hand calculation that rounds every
 intermediate result to as many decimals as the student used (``rounded``).
 Anything else is ``wrong``: the calculation is then re-run with each mistake
-of the catalogue (:mod:`stepprop.mistakes`), and a mistake whose numbers
-reproduce the student's is named.
+of the catalogue (:mod:`stepprop.grading.catalogue`), and a mistake whose
+numbers reproduce the student's is named.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from dataclasses import dataclass, field
-from decimal import Decimal
-from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from . import derivation, names
-from .config import Config, ConfigError, Validator, compose, read_text, show, suggest
-from .expr import D, Document, Eq, Expr, Num, Section, Sym, Table, Text
-from .mistakes import Mistake, catalogue, rename_name
-from .network import EXACT, Network, StepTrace, decimal_rounder, step, train
+from .. import names, worked
+from ..config import Config, ConfigError, show, suggest
+from ..document import Document, Eq, Section, Table, Text
+from ..engine import decimal_rounder
+from ..expr import D, Expr, Num, Sym, Via, substitute
+from ..network import Net
+from ..step import PLAIN, StepTrace, step
+from ..training import train
+from .answers import FEW_DIGITS, Answer, Answers, agrees, load_answers, truncated
+from .catalogue import Mistake, catalogue, rename_name
+
+__all__ = ["Answer", "Answers", "Grades", "Graded", "check", "load_answers"]
 
 CORRECT, ROUNDED, WRONG = "correct", "rounded", "wrong"
 
@@ -32,102 +36,6 @@ MAX_ROUNDED_EPOCHS = 3
 # how close (relative) a mistake's number must be to count when it does not
 # agree to every digit the student wrote (their own rounding along the way)
 LOOSE = 1e-4
-
-
-_DECIMAL = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-
-
-@dataclass(frozen=True)
-class Answer:
-    name: str
-    text: str  # as written in the file
-    value: float
-    line: int
-    column: int
-
-    @property
-    def decimals(self) -> int:
-        """Decimal places written: 0.5933 -> 4, 3.51e-5 -> 7."""
-        t = self.text.strip().lower().lstrip("+-").replace("_", "")
-        mantissa, _, exponent = t.partition("e")
-        places = len(mantissa.split(".")[1]) if "." in mantissa else 0
-        return max(0, places - (int(exponent) if exponent else 0))
-
-    @property
-    def significant(self) -> int:
-        """Significant digits written: 0.5933 -> 4, 0.4 -> 1, 0 -> 0."""
-        t = self.text.strip().lower().lstrip("+-").replace("_", "").partition("e")[0].replace(".", "")
-        return len(t.lstrip("0"))
-
-
-# an answer with fewer significant digits than this can't tell a mistake apart
-FEW_DIGITS = 3
-
-
-def agrees(x: float, answer: Answer) -> bool:
-    """Does the number agree with the answer to the digits the student wrote?"""
-    if not math.isfinite(x):
-        return False
-    given = Decimal(answer.text.strip().replace("_", ""))
-    half = Decimal(5).scaleb(-answer.decimals - 1)
-    return abs(Decimal(repr(x)) - given) <= half
-
-
-class Answers(list[Answer]):
-    """The answers of a file, and its settings (``epochs: N`` for answers
-    about the network after N epochs of training)."""
-
-    epochs: int | None = None
-
-
-def load_answers(path: str | Path) -> Answers:
-    """The answers file: a YAML mapping of quantity names to numbers,
-    and optionally ``epochs: N``."""
-    source = str(path)
-    root = compose(
-        read_text(path, "an answers"),
-        source,
-        "the answers file is empty: write one 'name: number' per line, e.g. out_h1: 0.5933",
-    )
-    check = Validator(source)
-    pairs = check.mapping(root, "the answers (a mapping of names to numbers, e.g. out_h1: 0.5933)", None)
-    if not pairs:
-        raise ConfigError("no answers: write one 'name: number' per line, e.g. out_h1: 0.5933", source)
-    if "layers" in pairs:
-        raise ConfigError(
-            "this is a config, not an answers file: the command is stepprop check [CONFIG] ANSWERS", source
-        )
-    answers = Answers()
-    if "epochs" in pairs:
-        answers.epochs = check.integer(pairs["epochs"][1], "epochs")
-        if answers.epochs < 1:
-            raise check.error(pairs["epochs"][1], "epochs must be at least 1")
-    for key, (knode, vnode) in pairs.items():
-        if key == "epochs":
-            continue
-        value = check.number(vnode, key)
-        if not _DECIMAL.match(str(vnode.value).strip()):
-            mark = vnode.start_mark
-            raise ConfigError(
-                f"write the answer for {show(key)} as a decimal number (like 0.5933), not '{show(vnode.value)}'",
-                source,
-                mark.line + 1,
-                mark.column + 1,
-            )
-        answers.append(Answer(key, str(vnode.value), value, knode.start_mark.line + 1, knode.start_mark.column + 1))
-    return answers
-
-
-def checkable(trace: StepTrace) -> dict[str, float]:
-    """Every name a student can check after one step, with its value."""
-    out = dict(names.values_of(trace.graph))
-    out.update(names.terms_of(trace))
-    out.update({f"{p}+": v for p, v in trace.updated.items()})
-    out["error"] = trace.error
-    out["error_after"] = trace.error_after
-    # the same two numbers by the names the worked example shows them under
-    out[names.batch_sym(trace.graph).updated().ascii] = trace.error_after
-    return out
 
 
 @dataclass
@@ -194,16 +102,16 @@ class Checker:
 
     def _compute(self, mistake: Mistake | None, decimals: int | None) -> Run:
         cfg = mistake.config if mistake else self.config
-        rule = mistake.rule if mistake else EXACT
+        variation = mistake.variation if mistake else PLAIN
         rounder = decimal_rounder(decimals) if decimals is not None else None
-        net = Network(cfg)
+        net = Net(cfg)
         extra: dict[str, float] = {}
         if self.epochs:
-            result = train(net, self.epochs, rule=rule, rounder=rounder)
-            net = Network(net.with_values(result.values))
+            result = train(net, self.epochs, variation=variation, rounder=rounder)
+            net = Net(net.with_values(result.values))
             extra = {"error": result.error}  # in this mode: the last epoch's error, as train reports it
-        trace = step(net, 0, rounder, decimals, rule)
-        values = checkable(trace)
+        trace = step(net, 0, rounder, decimals, variation)
+        values = names.checkable(trace)
         values.update(extra)
         if mistake is not None and mistake.rename is not None:
             renamed = {}
@@ -249,7 +157,7 @@ class Checker:
 
     def _diagnose(self, graded: Graded) -> None:
         answer = graded.answer
-        if _truncated(graded.exact, answer):
+        if truncated(graded.exact, answer):
             graded.note = "the exact value cut off in the last digit: round it instead"
             return
         tiers: list[tuple[int | None, bool]] = [(None, False)]
@@ -287,17 +195,7 @@ class Checker:
         graded.note = "no common mistake reproduces it"
 
 
-def _truncated(exact: float, answer: Answer) -> bool:
-    """Is the answer the exact value with its digits cut off, not rounded?"""
-    if answer.significant < FEW_DIGITS or not math.isfinite(exact):
-        return False
-    places = Decimal(1).scaleb(-answer.decimals)
-    from decimal import ROUND_DOWN
-
-    return Decimal(repr(exact)).quantize(places, rounding=ROUND_DOWN) == Decimal(answer.text.strip().replace("_", ""))
-
-
-def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Report:
+def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Grades:
     if epochs is None:
         epochs = getattr(answers, "epochs", None)
     checker = Checker(config, epochs)
@@ -308,11 +206,13 @@ def check(config: Config, answers: list[Answer], epochs: int | None = None, sour
         except ConfigError as exc:
             exc.path = source or exc.path
             raise
-    return Report(checker, graded, source)
+    return Grades(checker, graded, source)
 
 
 @dataclass
-class Report:
+class Grades:
+    """The grades of a file of answers (``stepprop check``)."""
+
     checker: Checker
     graded: list[Graded]
     source: str
@@ -378,12 +278,7 @@ def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake
     """The equations of a worked example that define ``name`` (with numbers)."""
     if epochs and name == "error":
         return []
-    doc = derivation.explain(trace)
-    found: list[Eq] = []
-    for section in doc.sections:
-        for eq in _equations(section.items):
-            if eq.name == name and not eq.reused:
-                found.append(eq)
+    found = [eq for eq in worked.explain(trace).equations() if eq.name == name and not eq.reused]
     if mistake is not None and mistake.rename is not None:
         found = [
             dataclasses.replace(
@@ -396,31 +291,23 @@ def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake
     return (results or found)[-1:]
 
 
-def _equations(items: list) -> list[Eq]:
-    out = []
-    for item in items:
-        if isinstance(item, Section):
-            out += _equations(item.items)
-        elif isinstance(item, Eq):
-            out.append(item)
-    return out
-
-
 def _rename(e: Expr, mapping: dict[str, str]) -> Expr:
     """An expression with parameter symbols renamed (variant -> student)."""
-    if isinstance(e, Sym):
-        key = e.base + e.sub
-        if e.base in ("w", "b") and e.sub.isdigit() and key in mapping:
+
+    def sym(s: Sym) -> Sym:
+        key = s.base + s.sub
+        if s.base in ("w", "b") and s.sub.isdigit() and key in mapping:
             new = mapping[key]
-            return dataclasses.replace(e, base=new[0], sub=new[1:])
-        return e
-    if isinstance(e, D):
-        return D(cast(Sym, _rename(e.num, mapping)), cast(Sym, _rename(e.den, mapping)))
-    changes: dict[str, Any] = {}
-    for f in dataclasses.fields(e):
-        value = getattr(e, f.name)
-        if isinstance(value, tuple):
-            changes[f.name] = tuple(_rename(v, mapping) for v in value)
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            changes[f.name] = _rename(cast(Expr, value), mapping)
-    return cast(Expr, dataclasses.replace(e, **changes))
+            return s.replace(new[0], new[1:])
+        return s
+
+    def leaf(x: Expr) -> Expr:
+        if isinstance(x, Sym):
+            return sym(x)
+        if isinstance(x, D):
+            return D(sym(x.num), sym(x.den))
+        if isinstance(x, Via):
+            return Via(D(sym(x.d.num), sym(x.d.den)), x.through, rename_name(x.name, mapping) or x.name)
+        return x
+
+    return substitute(e, leaf)

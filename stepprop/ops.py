@@ -1,0 +1,580 @@
+"""Every operation, defined once.
+
+An operation is one object that carries all of its maths, as expression
+trees (:mod:`stepprop.expr`), and what a reader needs to know about it:
+
+* ``value`` and ``partials``: what the engine computes (written so that
+  nothing overflows: the logistic function of a large negative number,
+  the log of a saturated output);
+* ``formula`` and ``derivative``: what a worked example prints and what a
+  student computes by hand (the same trees where the two agree);
+* ``words``: how the post and courses name it;
+* ``rounds``: what a hand calculation rounds (hand-calculation mode);
+* ``torch``: PyTorch's own version, the independent reference of
+  ``stepprop verify``;
+* for a loss: the output activations it needs, the ``out - target``
+  shortcut of its delta, and the error functions students confuse it with.
+
+The recording engine and the training compiler run the trees through
+:func:`stepprop.expr.python`, the worked example prints them, the mistakes'
+catalogue reads them.  Adding an activation is one entry in :data:`OPS`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, cast
+
+from .expr import (
+    FUNCTIONS,
+    HALF,
+    ONE,
+    Cmp,
+    Const,
+    Exp,
+    Expr,
+    Sym,
+    Where,
+    add,
+    eq,
+    func,
+    ge,
+    gt,
+    lt,
+    ne,
+    python,
+)
+
+Attrs = dict[str, Any]
+Compiled = tuple[Callable[[Sequence[float]], float], Callable[[Sequence[float], float], list[float]]]
+
+# what generated code may call: the functions of the trees, and inf
+NAMESPACE: dict[str, Any] = {**FUNCTIONS, "inf": math.inf}
+
+
+class Op:
+    """One primitive operation of the recorded graph."""
+
+    name = ""
+    words = ""  # how the post and courses name it
+    coupled = False  # its value depends on a whole layer (softmax)
+    kink: float | None = None  # where the derivative jumps (ReLU: 0)
+    sums = False  # its value is a sum of terms (which may cancel: see stepprop.worked.Paper)
+    # hand-calculation mode: a student rounds the result and each local derivative
+    rounds = ("value", "partials")
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        raise NotImplementedError
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        raise NotImplementedError
+
+    def formula(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        """The printed formula (a student's way of computing it)."""
+        return self.value(args, attrs)
+
+    def hand_value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        """What a hand calculation computes (hand-calculation mode): where the
+        engine's own way differs from the student's in more than the last
+        bits (a cross-entropy from the net inputs rather than from the
+        rounded output), the student's."""
+        return self.value(args, attrs)
+
+    def derivative(
+        self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None
+    ) -> Expr:
+        """The printed d(result)/d(args[j]); ``outs``: the layer's outputs (coupled ops)."""
+        return self.partials(args, out, attrs)[j]
+
+    def compiled(self, arity: int, attrs: Attrs, hand: bool = False) -> Compiled:
+        """(forward(xs) -> value, partials(xs, out) -> list): the trees as Python,
+        made once per arity and attributes; ``hand``: the hand calculation's value."""
+        cache: dict[tuple, Compiled] = self.__dict__.setdefault("_compiled", {})
+        key = (arity, tuple(sorted(attrs.items())), hand)
+        found = cache.get(key)
+        if found is None:
+            names = [Sym(f"a{j}") for j in range(arity)]
+            out = Sym("out")
+
+            def spell(leaf: Expr) -> str:
+                return cast(Sym, leaf).base
+
+            unpack = f"    {', '.join(s.base for s in names)}{',' if arity == 1 else ''} = xs\n"
+            value = python((self.hand_value if hand else self.value)(names, attrs), spell)
+            partials = ", ".join(python(p, spell) for p in self.partials(names, out, attrs))
+            source = (
+                f"def forward(xs):\n{unpack}    return {value}\n"
+                f"def partials(xs, out):\n{unpack}    return [{partials}]\n"
+            )
+            space = dict(NAMESPACE)
+            exec(compile(source, f"<stepprop op {self.name}>", "exec"), space)  # noqa: S102 - made from our trees
+            found = (space["forward"], space["partials"])
+            cache[key] = found
+        return found
+
+    def __repr__(self) -> str:
+        return f"Op({self.name})"
+
+
+# ------------------------------------------------------------ the affine --
+
+
+class Affine(Op):
+    """net = w1 * x1 + ... + wn * xn (+ b * 1); parents: w1..wn, x1..xn[, b]."""
+
+    name = "affine"
+    words = "the weighted sum of the inputs plus the bias"
+    sums = True
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        n = attrs["n"]
+        terms = [args[j] * args[n + j] for j in range(n)]
+        if attrs["bias"]:
+            terms.append(args[2 * n] * ONE)
+        return add(*terms)
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        n = attrs["n"]
+        return list(args[n : 2 * n]) + list(args[:n]) + ([Const(1.0)] if attrs["bias"] else [])
+
+
+# ------------------------------------------------------------ activations --
+
+
+class Activation(Op):
+    """An activation of one net input: out = f(net)."""
+
+    def __init__(
+        self,
+        name: str,
+        words: str,
+        formula: Callable[[Expr], Expr],
+        derivative: Callable[[Expr, Expr], Expr],
+        torch: Callable[[Any, Any], Any],
+        value: Callable[[Expr], Expr] | None = None,
+        kink: float | None = None,
+    ):
+        self.name = name
+        self.words = words
+        self._formula = formula
+        self._value = value or formula
+        self._derivative = derivative
+        self.torch = torch
+        self.kink = kink
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return self._value(args[0])
+
+    def formula(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return self._formula(args[0])
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        return [self._derivative(args[0], out)]
+
+
+class Softmax(Activation):
+    """out_k = e^net_k / (e^net_1 + ... + e^net_n): parents are the layer's net
+    inputs, ``attrs["k"]`` says which output this is."""
+
+    coupled = True
+
+    def __init__(self) -> None:
+        super().__init__(
+            "softmax",
+            "softmax",
+            formula=lambda x: x,
+            derivative=lambda x, out: out,
+            torch=lambda torch, x: torch.softmax(x, dim=1),
+        )
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return func("softmax", Const(attrs["k"]), *args)
+
+    def formula(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return Exp(args[attrs["k"]]) / add(*(Exp(x) for x in args))
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        # d out_k / d net_j = out_k * (delta_kj - out_j), out_j recomputed from the nets
+        k = attrs["k"]
+        return [out * (Const(1.0 if j == k else 0.0) - func("softmax", Const(j), *args)) for j in range(len(args))]
+
+    def derivative(
+        self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None
+    ) -> Expr:
+        if j == attrs["k"]:
+            return out * (ONE - out)
+        assert outs is not None, "the derivative of a softmax across outputs needs the other output"
+        return -(out * outs[j])
+
+
+SIGMOID = Activation(
+    "sigmoid",
+    "the logistic function",
+    formula=lambda x: ONE / (ONE + Exp(-x)),
+    # the same function, never overflowing: e^x / (1 + e^x) for negative x
+    value=lambda x: Where(ge(x, 0), ONE / (ONE + Exp(-x)), Exp(x) / (ONE + Exp(x))),
+    derivative=lambda x, out: out * (ONE - out),
+    torch=lambda torch, x: torch.sigmoid(x),
+)
+TANH = Activation(
+    "tanh",
+    "tanh",
+    formula=lambda x: func("tanh", x),
+    derivative=lambda x, out: ONE - out**2,
+    torch=lambda torch, x: torch.tanh(x),
+)
+RELU = Activation(
+    "relu",
+    "ReLU",
+    formula=lambda x: func("max", 0, x),
+    value=lambda x: Where(gt(x, 0), x, Const(0.0)),
+    derivative=lambda x, out: Where(gt(x, 0), Const(1.0), Const(0.0)),
+    torch=lambda torch, x: torch.relu(x),
+    kink=0.0,
+)
+LINEAR = Activation(
+    "linear",
+    "the identity (linear)",
+    formula=lambda x: x,
+    derivative=lambda x, out: Const(1.0),
+    torch=lambda torch, x: x,
+)
+SOFTMAX = Softmax()
+
+
+# ----------------------------------------------------------------- losses --
+
+
+class Confusion:
+    """Another error function a student may use by mistake instead of this one."""
+
+    def __init__(self, loss: str, id: str, title: str, description: str):
+        self.loss = loss
+        self.id = id
+        self.title = title
+        self.description = description
+
+
+class Loss(Op):
+    """The error of one output.  Parents: (out, target), then the output
+    layer's net inputs where the loss takes them (see :meth:`net_inputs`)."""
+
+    def __init__(
+        self,
+        name: str,
+        words: str,
+        formula: Callable[[Expr, Expr, Attrs], Expr],
+        derivative: Callable[[Expr, Expr, Attrs], Expr],
+        torch: Callable[[Any, Any, Any], Any],
+        partials: Callable[[Sequence[Expr], Attrs], list[Expr]],
+        value: Callable[[Sequence[Expr], Attrs], Expr] | None = None,
+        hand: Callable[[Sequence[Expr], Attrs], Expr] | None = None,
+        nets: dict[str, str] | None = None,
+        after: tuple[str, ...] | None = None,
+        why_after: str = "",
+        unit_targets: bool = False,
+        shortcut_after: tuple[str, ...] = (),
+        confusions: tuple[Confusion, ...] = (),
+        public: bool = True,
+    ):
+        self.name = name
+        self.words = words
+        self._formula = formula
+        self._derivative = derivative
+        self._value = value
+        self._partials = partials
+        self._hand = hand
+        self._nets = nets or {}
+        self.torch = torch
+        self.after = after  # the output activations it works after (None: any)
+        self.why_after = why_after
+        self.unit_targets = unit_targets  # targets between 0 and 1
+        self.shortcut_after = shortcut_after
+        self.confusions = confusions
+        self.public = public  # a config may name it (the others only re-run mistakes)
+
+    def net_inputs(self, activation: str) -> str | None:
+        """Which net inputs the loss takes as parents: 'layer', 'own' or None.
+
+        The cross-entropies compute their value from the net inputs
+        (log-softmax, log-sigmoid), finite even where out is exactly 0 or 1;
+        where out is saturated, the chain dE/dout * dout/dnet is inf * 0, so
+        the gradient takes the direct edge from the net input instead
+        (out - target), and the edge through out carries 0."""
+        return self._nets.get(activation)
+
+    def shortcut(self, activation: str, targets: Sequence[float]) -> bool:
+        """Is delta_o = out_o - target_o (the well-known simplification)?  After a
+        softmax it needs targets that add up to 1."""
+        if activation not in self.shortcut_after:
+            return False
+        return not OPS[activation].coupled or abs(math.fsum(targets) - 1) <= 1e-12
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        if self._value is not None:
+            return self._value(args, attrs)
+        return self._formula(args[0], args[1], attrs)
+
+    def formula(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return self._formula(args[0], args[1], attrs)
+
+    def hand_value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return self._hand(args, attrs) if self._hand is not None else self.value(args, attrs)
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        return self._partials(args, attrs)
+
+    def derivative(
+        self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None
+    ) -> Expr:
+        if j != 0:
+            return self.partials(args, out, attrs)[j]
+        return self._derivative(args[0], args[1], attrs)
+
+
+def _over_n(e: Expr, attrs: Attrs) -> Expr:
+    """e / n, n being the number of outputs (nothing to divide with one)."""
+    n = attrs["n"]
+    return e if n == 1 else e / Const(n)
+
+
+def _squared_partials(half: bool, mean: bool) -> Callable[[Sequence[Expr], Attrs], list[Expr]]:
+    def partials(a: Sequence[Expr], attrs: Attrs) -> list[Expr]:
+        d = a[1] - a[0]
+        per: Callable[[Expr, Attrs], Expr] = _over_n if mean else (lambda e, at: e)
+        if half:
+            return [per(-d, attrs), per(d, attrs)]
+        return [per(Const(-2) * d, attrs), per(Const(2) * d, attrs)]
+
+    return partials
+
+
+HALF_SQUARED = Loss(
+    "half_squared_error",
+    "the sum over outputs of 1/2 (target - out)^2",
+    formula=lambda o, t, at: HALF * (t - o) ** 2,
+    derivative=lambda o, t, at: -(t - o),
+    partials=_squared_partials(half=True, mean=False),
+    torch=lambda torch, out, t: (0.5 * (t - out) ** 2).sum(dim=1),
+    confusions=(
+        Confusion(
+            "squared_error",
+            "squared_error_without_half",
+            "the 1/2 left out of the error",
+            "you used the squared error without the 1/2, (target - out)^2, which doubles every gradient",
+        ),
+        Confusion(
+            "half_mean_squared_error",
+            "mean_instead_of_sum",
+            "a mean where the config sums",
+            "you took the mean of the errors over the outputs where the config sums them",
+        ),
+        Confusion(
+            "mean_squared_error",
+            "mean_instead_of_sum",
+            "a mean where the config sums",
+            "you took the mean of (target - out)^2 over the outputs where the config sums 1/2 (target - out)^2",
+        ),
+    ),
+)
+MEAN_SQUARED = Loss(
+    "mean_squared_error",
+    "the mean over outputs of (target - out)^2",
+    formula=lambda o, t, at: _over_n((t - o) ** 2, at),
+    derivative=lambda o, t, at: _over_n(Const(-2) * (t - o), at),
+    partials=_squared_partials(half=False, mean=True),
+    torch=lambda torch, out, t: ((t - out) ** 2).mean(dim=1),
+    confusions=(
+        Confusion(
+            "squared_error",
+            "sum_instead_of_mean",
+            "a sum where the config takes the mean",
+            "you summed (target - out)^2 over the outputs where the config takes the mean",
+        ),
+        Confusion(
+            "half_squared_error",
+            "sum_instead_of_mean",
+            "a sum where the config takes the mean",
+            "you summed 1/2 (target - out)^2 where the config takes the mean of (target - out)^2",
+        ),
+    ),
+)
+# these two only re-run hand-calculation mistakes (stepprop check)
+SQUARED = Loss(
+    "squared_error",
+    "the sum over outputs of (target - out)^2 (no 1/2)",
+    formula=lambda o, t, at: (t - o) ** 2,
+    derivative=lambda o, t, at: Const(-2) * (t - o),
+    partials=_squared_partials(half=False, mean=False),
+    torch=lambda torch, out, t: ((t - out) ** 2).sum(dim=1),
+    public=False,
+)
+HALF_MEAN_SQUARED = Loss(
+    "half_mean_squared_error",
+    "the mean over outputs of 1/2 (target - out)^2",
+    formula=lambda o, t, at: _over_n(HALF * (t - o) ** 2, at),
+    derivative=lambda o, t, at: _over_n(-(t - o), at),
+    partials=_squared_partials(half=True, mean=True),
+    torch=lambda torch, out, t: (0.5 * (t - out) ** 2).mean(dim=1),
+    public=False,
+)
+
+
+def _ln(x: Expr) -> Expr:
+    return func("ln", x)
+
+
+def _ce_value(a: Sequence[Expr], at: Attrs) -> Expr:
+    # parents: out, target, then the net input(s): the layer's (softmax) or its own (sigmoid)
+    t, nets = a[1], a[2:]
+    log_out = func("log_softmax", Const(at["k"]), *nets) if len(nets) > 1 else -func("softplus", -nets[0])
+    return Where(eq(t, 0), Const(0.0), -(t * log_out))
+
+
+def _ce_partials(a: Sequence[Expr], at: Attrs) -> list[Expr]:
+    out, t, nets = a[0], a[1], a[2:]
+    saturated = Cmp(lt(out, 1e-300), "and", ne(t, 0))  # t / out would overflow
+    parts: list[Expr] = [
+        Where(saturated, Const(0.0), Where(eq(t, 0), Const(0.0), -(t / out))),
+        Where(ne(out, 0), func("softplus", -nets[0]), Const(math.inf)) if len(nets) == 1 else -_ln(out),
+    ]
+    if len(nets) > 1:
+        k = at["k"]
+        parts += [
+            Where(saturated, -t * (Const(1.0 if j == k else 0.0) - func("softmax", Const(j), *nets)), Const(0.0))
+            for j in range(len(nets))
+        ]
+    else:
+        parts.append(Where(saturated, -t * (ONE - out), Const(0.0)))
+    return parts
+
+
+CROSS_ENTROPY = Loss(
+    "cross_entropy",
+    "the negative sum of target * ln(out)",
+    formula=lambda o, t, at: -(t * _ln(o)),
+    derivative=lambda o, t, at: -(t / o),
+    value=_ce_value,
+    # by hand: from the (rounded) output, as printed
+    hand=lambda a, at: Where(eq(a[1], 0), Const(0.0), -(a[1] * _ln(a[0]))),
+    partials=_ce_partials,
+    torch=lambda torch, out, t: -(t * torch.log(out)).sum(dim=1),
+    nets={"softmax": "layer", "sigmoid": "own"},
+    after=("softmax",),
+    why_after="after a sigmoid it never penalises an output above its target; use binary_cross_entropy",
+    unit_targets=True,
+    shortcut_after=("softmax",),
+)
+
+
+def _bce_value(a: Sequence[Expr], at: Attrs) -> Expr:
+    # -[t ln(out) + (1 - t) ln(1 - out)]; after a sigmoid (parents: out, target, net),
+    # ln(out) = -softplus(-net) and ln(1 - out) = -softplus(net)
+    t = a[1]
+    if len(a) == 2:
+        out = a[0]
+        return -(Where(eq(t, 0), Const(0.0), t * _ln(out)) + Where(eq(t, 1), Const(0.0), (ONE - t) * _ln(ONE - out)))
+    net = a[2]
+    return Where(eq(t, 0), Const(0.0), t * func("softplus", -net)) + Where(
+        eq(t, 1), Const(0.0), (ONE - t) * func("softplus", net)
+    )
+
+
+def _bce_partials(a: Sequence[Expr], at: Attrs) -> list[Expr]:
+    out, t = a[0], a[1]
+    if len(a) == 2:  # after a softmax: the textbook derivative only
+        return [
+            -Where(eq(t, 0), Const(0.0), Where(ne(out, 0), t / out, Const(math.inf)))
+            + Where(eq(t, 1), Const(0.0), Where(ne(out, 1), (ONE - t) / (ONE - out), Const(math.inf))),
+            -(_ln(out) - _ln(ONE - out)),
+        ]
+    net = a[2]
+    saturated = Cmp(lt(out, 1e-300), "or", eq(out, 1))  # t / out or 1 / (1 - out) would overflow
+    return [
+        Where(saturated, Const(0.0), -(t / out) + (ONE - t) / (ONE - out)),
+        -net,
+        Where(saturated, out - t, Const(0.0)),
+    ]
+
+
+BINARY_CROSS_ENTROPY = Loss(
+    "binary_cross_entropy",
+    "the negative sum of target * ln(out) + (1 - target) * ln(1 - out)",
+    formula=lambda o, t, at: -(t * _ln(o) + (ONE - t) * _ln(ONE - o)),
+    derivative=lambda o, t, at: -(t / o) + (ONE - t) / (ONE - o),
+    value=_bce_value,
+    hand=lambda a, at: _bce_value(a[:2], at),  # by hand: from the (rounded) output, as printed
+    partials=_bce_partials,
+    torch=lambda torch, out, t: -(t * torch.log(out) + (1 - t) * torch.log(1 - out)).sum(dim=1),
+    nets={"sigmoid": "own"},
+    after=("sigmoid", "softmax"),
+    why_after="it takes the logarithm of the outputs and of 1 - out, which must lie between 0 and 1",
+    unit_targets=True,
+    shortcut_after=("sigmoid",),
+)
+
+
+# ------------------------------------------------------------- reductions --
+
+
+class Sum(Op):
+    """E_total = E_o1 + E_o2 + ..."""
+
+    name = "sum"
+    words = "the sum"
+    sums = True
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return add(*args)
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        return [Const(1.0)] * len(args)
+
+
+class Mean(Op):
+    """E = (E_total[1] + ... + E_total[n]) / n: the error of a batch."""
+
+    name = "mean"
+    words = "the mean"
+    sums = True
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return add(*args) / Const(len(args))
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        return [Const(1.0 / len(args))] * len(args)
+
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        Affine(),
+        SIGMOID,
+        TANH,
+        RELU,
+        LINEAR,
+        SOFTMAX,
+        HALF_SQUARED,
+        MEAN_SQUARED,
+        SQUARED,
+        HALF_MEAN_SQUARED,
+        CROSS_ENTROPY,
+        BINARY_CROSS_ENTROPY,
+        Sum(),
+        Mean(),
+    )
+}
+
+ACTIVATIONS: tuple[str, ...] = tuple(name for name, op in OPS.items() if isinstance(op, Activation))
+LOSSES: tuple[str, ...] = tuple(name for name, op in OPS.items() if isinstance(op, Loss) and op.public)
+# the activations a whole network can have (a coupled one, softmax, is for the output layer only)
+LAYER_ACTIVATIONS: tuple[str, ...] = tuple(a for a in ACTIVATIONS if not OPS[a].coupled)
+
+
+def activation(name: str) -> Activation:
+    return cast(Activation, OPS[name])
+
+
+def loss(name: str) -> Loss:
+    return cast(Loss, OPS[name])

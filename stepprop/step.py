@@ -1,0 +1,255 @@
+"""One training step on one batch, fully recorded.
+
+:func:`step` records the forward pass, runs the backward pass once per sample
+(keeping each path's share) and once for the batch, and applies the update
+rule.  Its record, :class:`StepTrace`, holds every value, local partial,
+gradient and update: everything ``explain`` shows is read from it.
+
+The step knows nothing about mistakes.  A :class:`Variation`, given from
+outside, may change it in two general ways, which the training compiler
+honours too:
+
+* the update rule, an expression of the parameter ``P``, its gradient ``G``
+  and ``eta`` (plain gradient descent is ``P - eta * G``), and groups of
+  parameters updated with the sum of the group's gradients;
+* replaced local partials (:class:`Override`): a recorded d(node)/d(parent)
+  taken as another expression of the parameters, which may read a
+  parameter's value after this step's update (``w5+``).  Such a step is
+  worked out layer by layer, from the output back, with one backward pass
+  per layer.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+from .config import Config
+from .engine import Node, Rounder
+from .errors import StepPropError, TrainingDiverged
+from .expr import Expr, Sym, add, evaluate, symbols
+from .network import BatchGraph, Net
+
+P, G, ETA = Sym("P"), Sym("G"), Sym("eta")
+SGD: Expr = P - ETA * G  # the post's update: w+ = w - eta * dE/dw
+
+
+class Override(NamedTuple):
+    """The local partial d(node)/d(node.parents[position]) taken as ``value``, an
+    expression of parameter symbols (``w7``: its value; ``w5+``: its value
+    after the update); ``note`` is what a worked example says about it."""
+
+    node: Node
+    position: int
+    value: Expr
+    note: str = ""
+
+
+class Variation(NamedTuple):
+    """How a step may differ from the plain procedure (see the module docstring)."""
+
+    update: Expr = SGD
+    pools: tuple[tuple[str, ...], ...] = ()
+    overrides: Callable[[Net, BatchGraph], list[Override]] | None = None
+
+
+PLAIN = Variation()
+
+
+def batch_mean(size: int) -> Expr:
+    """The gradient of a batch's error: the mean of its samples' gradients
+    g0, g1, ... (what a hand calculation works out, rounding as it goes)."""
+    return add(*(Sym(f"g{s}") for s in range(size))) / size
+
+
+def batch_gradients(graph: BatchGraph, rounder: Rounder | None, per_sample: list[dict[str, float]] | None = None):
+    """d(batch error)/dp for every parameter.
+
+    Exactly, one backward pass from the batch error does it.  A hand
+    calculation (``rounder``) of a batch of several samples takes the mean of
+    the samples' gradients (``per_sample``, or one backward pass each), which
+    is what its worked example shows."""
+    if rounder is None or not graph.multi:
+        graph.tape.backward(graph.root)
+        return {name: node.grad for name, node in graph.leaves.items()}
+    if per_sample is None:
+        per_sample = []
+        for total in graph.totals:
+            graph.tape.backward(total)
+            per_sample.append({name: node.grad for name, node in graph.leaves.items()})
+    mean = batch_mean(len(per_sample))
+    return {
+        name: evaluate(mean, {f"g{s}": grads[name] for s, grads in enumerate(per_sample)}, rounder)
+        for name in graph.leaves
+    }
+
+
+def reads_updated(e: Expr) -> bool:
+    """Does an override read a parameter's value after the update?"""
+    return any(isinstance(s, Sym) and s.sup == "+" for s in symbols(e))
+
+
+class Updater:
+    """Turns gradients into new parameter values under a variation (and rounding)."""
+
+    def __init__(self, net: Net, variation: Variation, rounder: Rounder | None):
+        self.rule = variation.update
+        self.rounder = rounder
+        self.eta = net.config.eta
+        self.trainable = [name for name, p in net.params.items() if p.trainable]
+        self.pool: dict[str, tuple[str, ...]] = {}
+        for group in variation.pools:
+            for name in group:
+                self.pool[name] = group
+
+    def gradient_expr(self, name: str) -> Expr:
+        """What G is for this parameter: its gradient, or its group's sum."""
+        return add(*(Sym(n) for n in self.pool.get(name, (name,))))
+
+    def updated(self, before: dict[str, float], grads: dict[str, float]) -> dict[str, float]:
+        out = dict(before)
+        r = self.rounder
+        for name in self.trainable:
+            g = evaluate(self.gradient_expr(name), grads, r)
+            out[name] = evaluate(self.rule, {"P": before[name], "G": g, "eta": self.eta}, r)
+        return out
+
+
+class SampleRecord(NamedTuple):
+    """One sample's part of a step: its adjoints (d E_total / d node) and the
+    share of each path (child, position) -> number, as the engine summed them."""
+
+    adjoints: dict[Node, float]
+    contributions: dict[tuple[Node, int], float]
+
+
+class StepTrace(NamedTuple):
+    """Everything about one training step on one batch."""
+
+    net: Net
+    graph: BatchGraph  # values and local partials before the update
+    samples: list[SampleRecord]
+    gradients: dict[str, float]  # d(batch error)/d p
+    before: dict[str, float]  # parameter values before the update
+    updated: dict[str, float]  # after the update (unchanged when not trainable)
+    error: float
+    error_after: float
+    after: BatchGraph  # the same batch, forward only, with the updated parameters
+    batch_index: int = 0
+    rounding: int | None = None
+    variation: Variation = PLAIN
+    overrides: tuple[Override, ...] = ()
+
+    @property
+    def config(self) -> Config:
+        return self.net.config
+
+    def override(self, node: Node, position: int) -> Override | None:
+        for o in self.overrides:
+            if o.node is node and o.position == position:
+                return o
+        return None
+
+
+def check_finite(graph: BatchGraph, what: str, rounding: int | None = None) -> None:
+    bad = graph.first_bad()
+    if bad is None:
+        return
+    if rounding is not None:
+        raise TrainingDiverged(
+            f"{bad.name} is {bad.data} {what}: rounded to {rounding} decimals, a number reaches the edge of "
+            f"its range (an output of exactly 0 or 1); try more decimals"
+        )
+    raise TrainingDiverged(f"{bad.name} is {bad.data} {what}; the numbers of this config overflow")
+
+
+def apply_overrides(
+    net: Net, graph: BatchGraph, overrides: list[Override], updater: Updater, rounder: Rounder | None = None
+) -> None:
+    """Put the replaced local partials into the graph (after a forward pass,
+    which recomputes them).  Partials that read updated parameters need the
+    gradients first: one backward pass per layer, from the output back."""
+    values = {name: node.data for name, node in graph.leaves.items()}
+    for o in overrides:
+        if not reads_updated(o.value):
+            o.node.partials[o.position] = evaluate(o.value, values)
+    later = [o for o in overrides if reads_updated(o.value)]
+    if not later:
+        return
+    for _ in range(len(net.config.layers) - 1):
+        grads = batch_gradients(graph, rounder)
+        env = dict(values)
+        env.update({f"{name}+": v for name, v in updater.updated(values, grads).items()})
+        for o in later:
+            o.node.partials[o.position] = evaluate(o.value, env)
+
+
+def step(
+    net: Net,
+    batch_index: int = 0,
+    rounder: Rounder | None = None,
+    rounding: int | None = None,
+    variation: Variation = PLAIN,
+) -> StepTrace:
+    """One training step on batch ``batch_index`` of the config, fully recorded."""
+    cfg = net.config
+    batches = cfg.batches()
+    if not 0 <= batch_index < len(batches):
+        count = len(batches)
+        raise StepPropError(
+            f"there {'are' if count != 1 else 'is'} {count} batch{'es' if count != 1 else ''}; "
+            f"batch {batch_index + 1} does not exist"
+        )
+    first = batch_index * cfg.effective_batch_size
+    leaves = net.leaves()
+    if rounder is not None:
+        for node in leaves.values():
+            node.data = rounder(node.data)
+    try:
+        graph = net.build(batches[batch_index], leaves, rounder, first)
+    except (OverflowError, ZeroDivisionError):
+        raise TrainingDiverged(
+            "a number of this config is too large to compute with (floating-point overflow); "
+            "check the weights and inputs"
+        ) from None
+    check_finite(graph, "in the forward pass", rounding)
+    updater = Updater(net, variation, rounder)
+    overrides = variation.overrides(net, graph) if variation.overrides is not None else []
+    apply_overrides(net, graph, overrides, updater, rounder)
+    tape = graph.tape
+    records = []
+    for total in graph.totals:
+        contributions: dict[tuple[Node, int], float] = {}
+        tape.backward(total, contributions)
+        records.append(SampleRecord({n: n.grad for n in tape.nodes if n.requires_grad}, contributions))
+    per_sample = [{name: r.adjoints[leaves[name]] for name in net.params} for r in records]
+    gradients = batch_gradients(graph, rounder, per_sample)
+    for name, value in gradients.items():
+        if not math.isfinite(value):
+            raise TrainingDiverged(
+                f"the gradient dE/d{name} is {value}: the numbers of this config overflow in "
+                "the backwards pass; try smaller weights or inputs"
+            )
+    before = {name: leaves[name].data for name in net.params}
+    updated = updater.updated(before, gradients)
+    try:
+        after = net.build(batches[batch_index], net.leaves(updated), rounder, first)
+    except (OverflowError, ZeroDivisionError):
+        raise TrainingDiverged("the updated parameters overflow the forward pass; try a smaller eta") from None
+    check_finite(after, "after the update", rounding)
+    return StepTrace(
+        net,
+        graph,
+        records,
+        gradients,
+        before,
+        updated,
+        graph.root.data,
+        after.root.data,
+        after,
+        batch_index,
+        rounding,
+        variation,
+        tuple(overrides),
+    )

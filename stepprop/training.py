@@ -1,0 +1,452 @@
+"""Training: the recorded graph compiled once into straight-line Python.
+
+The recording engine builds nodes and walks them every step, which is what
+makes explanations possible and training slow.  For training, the graph that
+the engine recorded is turned, once, into Python source: one assignment per
+node for the forward pass, one accumulation per edge for the backward pass,
+every expression made from the same operation definitions
+(:mod:`stepprop.ops`) the engine runs, in the same order.  So an epoch
+computes the very numbers that :func:`stepprop.step.step` would, step after
+step: with a hand calculation's rounding, and under a
+:class:`~stepprop.step.Variation` (another update rule, replaced local
+partials), too.  There is no other training loop.
+
+The source contains only names that stepprop makes up (``v12``, ``p3``,
+``x0``) and numbers that it formats with ``repr``; no text from the config
+ever reaches it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import NamedTuple, cast
+
+from .engine import Node, Rounder
+from .errors import StepPropError, TrainingDiverged
+from .expr import Const, Expr, Sym, python
+from .network import BatchGraph, Net
+from .ops import NAMESPACE
+from .step import PLAIN, Override, Updater, Variation, batch_mean, reads_updated
+
+# networks up to this many recorded nodes (all batches) are inlined whole
+INLINE_NODES = 1000
+CURVE_POINTS = 1000  # the loss curve keeps about this many points, whatever the epochs
+
+
+class TrainResult(NamedTuple):
+    epochs: int  # epochs completed
+    error: float  # the last epoch's mean per-sample E_total, each before its update
+    final_error: float  # mean E_total of all samples with the final parameters
+    outputs: list[list[float]]
+    sample_errors: list[float]
+    values: dict[str, float]  # the trained parameters
+    history: list[tuple[int, float]]
+    interrupted: bool
+    curve: list[tuple[int, float]]  # a bounded sample, for plots
+
+
+class Program:
+    """The compiled training loop of one network (all of its batches)."""
+
+    def __init__(
+        self, net: Net, graphs: list[BatchGraph], variation: Variation = PLAIN, rounder: Rounder | None = None
+    ):
+        self.net = net
+        self.params = list(net.params)
+        self.index = {name: k for k, name in enumerate(self.params)}
+        self.trainable = [k for k, name in enumerate(self.params) if net.params[name].trainable]
+        self.variation = variation
+        self.rounder = rounder
+        self.updater = Updater(net, variation, rounder)
+        self.overrides = [
+            {(o.node, o.position): o for o in variation.overrides(net, g)} if variation.overrides else {}
+            for g in graphs
+        ]
+        # partials that read updated parameters: one backward pass per layer
+        dynamic = any(reads_updated(o.value) for found in self.overrides for o in found.values())
+        self.passes = len(net.config.layers) if dynamic else 1
+        self.source = self._source(graphs)
+        space = dict(NAMESPACE)
+        space["nan"] = math.nan
+        if rounder is not None:
+            space["r"] = rounder
+        exec(compile(self.source, "<stepprop compiled training>", "exec"), space)  # noqa: S102 - our own text
+        self.run = cast(Callable, space["run"])
+
+    # --------------------------------------------------------- spelling --
+    def _r(self, text: str, rounds: bool = True) -> str:
+        return f"r({text})" if self.rounder is not None and rounds else text
+
+    def _py(self, e: Expr, spell: Callable[[Expr], str]) -> str:
+        return python(e, spell, rounded=self.rounder is not None)
+
+    def _param_spelling(self, param: Callable[[int], str], updated: Callable[[int], str]) -> Callable[[Expr], str]:
+        """Spell the parameter symbols of an override or the update rule."""
+
+        def spell(leaf: Expr) -> str:
+            assert isinstance(leaf, Sym)
+            name = leaf.ascii.rstrip("+")
+            return updated(self.index[name]) if leaf.sup == "+" else param(self.index[name])
+
+        return spell
+
+    def _update(self, k: int, param: str, grad: Callable[[int], str]) -> str:
+        """The new value of parameter k: the update rule, in code."""
+        pname = self.params[k]
+        g = self._py(self.updater.gradient_expr(pname), lambda leaf: grad(self.index[cast(Sym, leaf).ascii]))
+        names = {"P": param, "G": g, "eta": repr(float(self.net.config.eta))}
+        return self._py(self.variation.update, lambda leaf: names[cast(Sym, leaf).ascii])
+
+    # ------------------------------------------------------------ source --
+    def _source(self, graphs: list[BatchGraph]) -> str:
+        """Small networks: the whole epoch inlined, parameters in local
+        variables, like a loop written by hand.  Larger ones: one function for
+        a sample (the code grows with the parameters, not with the samples),
+        called for each sample of each batch."""
+        n_samples = sum(len(g.totals) for g in graphs)
+        size = sum(len(g.tape.nodes) for g in graphs)
+        inline = size <= INLINE_NODES
+        lines: list[str] = []
+        if not inline:
+            lines += self._sample_function(graphs[0], "sample", self.overrides[0], dynamic=False)
+            if self.passes > 1:
+                lines += self._sample_function(graphs[0], "sample_u", self.overrides[0], dynamic=True)
+            for b, graph in enumerate(graphs):
+                lines += self._batch_function(b, graph)
+        params = ", ".join(f"p{k}" for k in range(len(self.params))) + ","
+        # the helpers as default arguments: local variables are the fastest to read
+        helpers = ", ".join(f"{name}={name}" for name in self._helpers())
+        lines += [f"def run(P, first, last, curve_every, curve, every, history, {helpers}):"]
+        if inline:
+            lines.append(f"    {params} = P")
+        back = f"            P[:] = [{params}]" if inline else "            pass"
+        lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0", "        try:"]
+        for b, graph in enumerate(graphs):
+            if inline:
+                lines += ["            " + line for line in self._batch_inline(b, graph)]
+            else:
+                lines.append(f"            total += batch{b}(P) * {len(graph.totals)}")
+        lines += [
+            "        except (OverflowError, ZeroDivisionError):",  # a number too large: diverged
+            back,
+            "            return epoch, nan, True",
+            f"        err = total / {n_samples}",
+            "        if not -inf < err < inf:",
+            back,
+            "            return epoch, err, True",
+            "        if epoch % curve_every == 0 or epoch == 1:",
+            "            curve.append((epoch, err))",
+            "        if every and epoch % every == 0:",
+            "            history.append((epoch, err))",
+        ]
+        if inline:
+            lines.append(f"    P[:] = [{params}]")
+        lines += ["    return last, err, False", ""]
+        return "\n".join(lines)
+
+    def _helpers(self) -> list[str]:
+        return list(NAMESPACE) + (["r"] if self.rounder is not None else [])
+
+    def _forward(self, ops: list[Node], names: dict[Node, str]) -> list[str]:
+        lines = []
+        for node in ops:
+            assert node.op is not None
+            op = node.op
+            value = python((op.hand_value if self.rounder else op.value)(_args(node, names), node.attrs), _base)
+            lines.append(f"{names[node]} = {self._r(value, 'value' in op.rounds)}")
+        return lines
+
+    def _backward(
+        self,
+        ops: list[Node],
+        names: dict[Node, str],
+        grads: dict[Node, str],
+        started: set[str],
+        overrides: dict[tuple[Node, int], Override],
+        dynamic: bool,
+        param: Callable[[int], str],
+        updated: Callable[[int], str],
+    ) -> list[str]:
+        """The reverse pass: each edge's share, added in the engine's order.
+        ``dynamic``: replaced partials that read updated parameters apply."""
+        spell_param = self._param_spelling(param, updated)
+        lines = []
+        for node in reversed(ops):
+            assert node.op is not None
+            if grads[node] not in started:
+                continue  # nothing flows into it
+            partials = node.op.partials(_args(node, names), Sym(names[node]), node.attrs)
+            for j, (parent, d) in enumerate(zip(node.parents, partials)):
+                if not parent.requires_grad or parent not in grads:
+                    continue
+                o = overrides.get((node, j))
+                if o is not None and (dynamic or not reads_updated(o.value)):
+                    d, code = o.value, python(o.value, spell_param)
+                else:
+                    code = self._r(python(d, _base), "partials" in node.op.rounds)
+                target = grads[parent]
+                # g * 1.0 is g, and 0.0 + x is x: the same numbers, fewer operations
+                share = grads[node] if d == Const(1.0) else self._r(f"{grads[node]} * ({code})")
+                if target in started:
+                    lines.append(f"{target} = {self._r(f'{target} + {share}')}")
+                else:
+                    lines.append(f"{target} = {share}")
+                    started.add(target)
+        return lines
+
+    def _batch_inline(self, b: int, graph: BatchGraph) -> list[str]:
+        """One update on a batch, statement by statement in the tape's order."""
+        names: dict[Node, str] = {}
+        for k, pname in enumerate(self.params):
+            names[graph.leaves[pname]] = f"p{k}"
+        ops = [n for n in graph.tape.nodes if n.op is not None]
+        for node in graph.tape.nodes:
+            if node.op is None and node not in names:
+                names[node] = repr(node.data)  # an input or a target: a constant
+        for node in ops:
+            names[node] = f"v{b}_{node.index}"
+        lines = self._forward(ops, names)
+        grads = {node: f"g{names[node]}" for node in ops}
+        grads.update({graph.leaves[self.params[k]]: f"gp{k}" for k in self.trainable})
+        root = graph.root
+
+        def param(k: int) -> str:
+            return f"p{k}"
+
+        def updated(k: int) -> str:
+            return f"u{k}"
+
+        # a hand calculation of a batch averages the samples' gradients (see step.batch_gradients)
+        per_sample = self.rounder is not None and graph.multi
+        for p in range(self.passes):
+            if p:  # the parameters' values after the update, for the partials that read them
+                for k in self.trainable:
+                    lines.append(f"u{k} = {self._update(k, f'p{k}', lambda i: f'gp{i}')}")
+                lines += [f"u{k} = p{k}" for k in range(len(self.params)) if k not in self.trainable]
+            if not per_sample:
+                started = {grads[root]}
+                lines.append(f"{grads[root]} = 1.0")
+                lines += self._backward(ops, names, grads, started, self.overrides[b], p > 0, param, updated)
+                lines += [f"gp{k} = 0.0" for k in self.trainable if f"gp{k}" not in started]
+                continue
+            for s, total in enumerate(graph.totals):
+                mine = dict(grads)
+                mine.update({graph.leaves[self.params[k]]: f"gp{k}_{s}" for k in self.trainable})
+                started = {mine[total]}
+                lines.append(f"{mine[total]} = 1.0")
+                lines += self._backward(ops, names, mine, started, self.overrides[b], p > 0, param, updated)
+                lines += [f"gp{k}_{s} = 0.0" for k in self.trainable if f"gp{k}_{s}" not in started]
+            mean = batch_mean(len(graph.totals))
+            for k in self.trainable:
+                lines.append(f"gp{k} = {self._py(mean, _sample_spelling(f'gp{k}_{{}}'))}")
+        lines.append(f"total += {names[root]} * {len(graph.totals)}")
+        # every parameter is updated after the backwards pass (each update reads only its own
+        # parameter and gradients, so one after the other is all at once)
+        lines += [f"p{k} = {self._update(k, f'p{k}', lambda i: f'gp{i}')}" for k in self.trainable]
+        return lines
+
+    def _sample_function(
+        self, graph: BatchGraph, fname: str, overrides: dict[tuple[Node, int], Override], dynamic: bool
+    ) -> list[str]:
+        """def sample(P, G, X, T, seed[, U]): one sample's forward and backward pass.
+
+        Adds the sample's share of every trainable parameter's gradient to
+        G and returns its E_total.  ``seed`` is d(batch error)/d E_total;
+        ``U`` holds the parameters after the update (``dynamic``)."""
+        info = graph.info
+        names: dict[Node, str] = {}
+        for k, pname in enumerate(self.params):
+            names[graph.leaves[pname]] = f"p{k}"
+        first = graph.by_sample[0]
+        inputs = [first[n] for n in self.net.input_names]
+        targets = [first[f"target_{n}"] for n in self.net.output_names]
+        for j, node in enumerate(inputs):
+            names[node] = f"x{j}"
+        for j, node in enumerate(targets):
+            names[node] = f"t{j}"
+        total = graph.totals[0]
+        ops = [n for n in graph.tape.nodes[: total.index + 1] if n.op is not None and info[n].sample == 0]
+        for node in ops:
+            names[node] = f"v{node.index}"
+
+        def one(items: list[str]) -> str:
+            return ", ".join(items) + ("," if len(items) == 1 else "")
+
+        helpers = ", ".join(f"{name}={name}" for name in self._helpers())
+        lines = [
+            f"def {fname}(P, G, X, T, seed, U=None, {helpers}):",
+            f"    {one([f'p{k}' for k in range(len(self.params))])} = P",
+            f"    {one([f'x{j}' for j in range(len(inputs))])} = X",
+            f"    {one([f't{j}' for j in range(len(targets))])} = T",
+        ]
+        lines += ["    " + line for line in self._forward(ops, names)]
+        # backward, in the engine's order: the reverse of the recording
+        grads = {node: f"g{names[node]}" for node in ops}
+        # a parameter's shares go straight into G, one by one, in the engine's order
+        grads.update({graph.leaves[self.params[k]]: f"G[{k}]" for k in self.trainable})
+        started: set[str] = {f"G[{k}]" for k in self.trainable}
+        lines.append(f"    {grads[total]} = seed")
+        started.add(grads[total])
+        lines += [
+            "    " + line
+            for line in self._backward(
+                ops, names, grads, started, overrides, dynamic, lambda k: f"p{k}", lambda k: f"U[{k}]"
+            )
+        ]
+        lines.append(f"    return {names[total]}")
+        lines.append("")
+        return lines
+
+    def _batch_function(self, b: int, graph: BatchGraph) -> list[str]:
+        """def batchB(P): one update on batch B; returns the batch error."""
+        net = self.net
+        size = len(graph.totals)
+        n = len(self.params)
+        calls = []
+        for s in reversed(range(size)):  # the engine walks the last sample first
+            named = graph.by_sample[s]
+            xs = ", ".join(repr(named[x].data) for x in net.input_names) + ","
+            ts = ", ".join(repr(named[f"target_{o}"].data) for o in net.output_names) + ","
+            calls.append((s, f"({xs}), ({ts})"))
+        lines = [f"def batch{b}(P):"]
+        lines += self._gradients_by_function(calls, n, size, None)
+        for _ in range(self.passes - 1):
+            updated = [self._update(k, f"P[{k}]", lambda i: f"G[{i}]") for k in range(n) if k in self.trainable]
+            new = iter(updated)
+            lines.append(f"    U = [{', '.join(next(new) if k in self.trainable else f'P[{k}]' for k in range(n))}]")
+            lines += self._gradients_by_function(calls, n, size, "U")
+        error = "e0" if size == 1 else f"({' + '.join(f'e{s}' for s in range(size))}) / {size}"
+        lines.append(f"    error = {error}")
+        lines += [f"    P[{k}] = {self._update(k, f'P[{k}]', lambda i: f'G[{i}]')}" for k in self.trainable]
+        lines.append("    return error")
+        lines.append("")
+        return lines
+
+    def _gradients_by_function(self, calls: list[tuple[int, str]], n: int, size: int, updated: str | None) -> list[str]:
+        """Lines that leave the batch gradient in G (and each E_total in e0, e1 ...):
+        the sample function called for each sample, the last first, as the
+        engine walks them; ``updated``: the list of updated parameters."""
+        fname, extra = ("sample", "") if updated is None else ("sample_u", f", {updated}")
+        if self.rounder is None or size == 1:
+            seed = "1.0" if size == 1 else repr(1.0 * (1.0 / size))
+            lines = [f"    G = [0.0] * {n}"]
+            lines += [f"    e{s} = {fname}(P, G, {args}, {seed}{extra})" for s, args in calls]
+            return lines
+        # a hand calculation of a batch averages the samples' gradients (see step.batch_gradients)
+        lines = []
+        for s, args in calls:
+            lines += [f"    G{s} = [0.0] * {n}", f"    e{s} = {fname}(P, G{s}, {args}, 1.0{extra})"]
+        mean = batch_mean(size)
+        means = [self._py(mean, _sample_spelling(f"G{{}}[{k}]")) if k in self.trainable else "0.0" for k in range(n)]
+        lines.append(f"    G = [{', '.join(means)}]")
+        return lines
+
+    # ----------------------------------------------------------- running --
+    def train(
+        self,
+        values: list[float],
+        epochs: int,
+        curve_every: int,
+        curve: list,
+        every: int | None,
+        history: list,
+        progress: Callable[[int], None] | None,
+        should_stop: Callable[[], bool] | None,
+    ) -> tuple[int, float, bool, bool]:
+        """Run up to ``epochs`` epochs on ``values`` (changed in place).
+
+        Work goes in chunks of about a twentieth of a second, so that
+        progress is shown and an interrupt is honoured between steps.
+        Returns (epochs done, last epoch's error, diverged, interrupted)."""
+        done, error, chunk = 0, math.nan, 1
+        while done < epochs:
+            last = min(epochs, done + chunk)
+            began = time.perf_counter()
+            reached, error, bad = self.run(values, done + 1, last, curve_every, curve, every or 0, history)
+            per_epoch = (time.perf_counter() - began) / max(1, reached - done)
+            done = reached
+            if bad:
+                return done, error, True, False
+            if progress is not None:
+                progress(done)
+            if should_stop is not None and should_stop():
+                return done, error, False, done < epochs
+            chunk = max(1, min(100_000, int(0.05 / max(per_epoch, 1e-9))))
+        return done, error, False, False
+
+
+def _args(node: Node, names: dict[Node, str]) -> list[Expr]:
+    return [Sym(names[p]) for p in node.parents]
+
+
+def _sample_spelling(pattern: str) -> Callable[[Expr], str]:
+    """Spell batch_mean's g0, g1 ... as ``pattern`` with the sample's number."""
+    return lambda leaf: pattern.format(cast(Sym, leaf).base[1:])
+
+
+def _base(leaf: Expr) -> str:
+    """The leaves of an op's trees are Sym(variable name) (see _args): spelled as they are."""
+    return cast(Sym, leaf).base
+
+
+def train(
+    net: Net,
+    epochs: int,
+    every: int | None = None,
+    progress: Callable[[int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    variation: Variation = PLAIN,
+    rounder: Rounder | None = None,
+) -> TrainResult:
+    """Run ``epochs`` passes over the samples, one update per batch.
+
+    ``progress(epoch)`` is called now and then; ``should_stop()`` is asked
+    between steps (an interrupt stops cleanly, never half way through an
+    update).  ``rounder`` trains as a hand calculation would, rounding every
+    intermediate result; ``variation`` changes the step (see
+    :mod:`stepprop.step`)."""
+    cfg = net.config
+    if epochs < 1:
+        raise StepPropError(f"epochs must be at least 1, not {epochs}")
+    leaves = net.leaves()
+    if rounder is not None:
+        for node in leaves.values():
+            node.data = rounder(node.data)
+    graphs = []
+    first = 0
+    for batch in cfg.batches():
+        graphs.append(net.build(batch, leaves, rounder, first))
+        first += len(batch)
+    program = Program(net, graphs, variation, rounder)
+    values = [leaves[name].data for name in net.params]
+    curve: list[tuple[int, float]] = []
+    history: list[tuple[int, float]] = []
+    done, error, diverged, interrupted = program.train(
+        values, epochs, max(1, epochs // CURVE_POINTS), curve, every, history, progress, should_stop
+    )
+    for name, value in zip(net.params, values):
+        leaves[name].data = value
+    if diverged:
+        for graph in graphs:
+            graph.tape.forward()
+        bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
+        what = f"{bad.name} became {bad.data}" if bad is not None else f"the error became {error}"
+        raise TrainingDiverged(f"training diverged at epoch {done}: {what}; try a smaller eta (now {cfg.eta:g})")
+    values_by_name = {name: node.data for name, node in leaves.items()}
+    final = net.build(cfg.samples, net.leaves(values_by_name), rounder)
+    errors = [t.data for t in final.totals]
+    if curve and curve[-1][0] != done:
+        curve.append((done, error))
+    return TrainResult(
+        epochs=done,
+        error=error,
+        final_error=math.fsum(errors) / len(errors),
+        outputs=final.outputs(),
+        sample_errors=errors,
+        values=values_by_name,
+        history=history,
+        interrupted=interrupted,
+        curve=curve,
+    )

@@ -1,0 +1,706 @@
+"""The worked example of one training step, read off the recorded graph.
+
+:func:`explain` walks a :class:`~stepprop.step.StepTrace` and returns a
+:class:`~stepprop.expr.Document`: the forward pass, the error, every
+parameter's chain rule with its factors, the delta-rule form, the update and
+the error after it, in the post's order and notation.
+
+Every formula comes from the operation's own definition (:mod:`stepprop.ops`),
+printed once with symbols and once with the recorded numbers substituted;
+every number is a value, a local partial, a gradient or a path share that the
+engine recorded.  Each equation is a tree that evaluates to the number it
+states, and the tests evaluate every one of them.
+
+Numbers are shown as a hand calculation has them: where the terms of a sum
+cancel to within floating-point rounding, the sum is 0 on paper and is shown
+as 0 (see :class:`Paper`); the JSON keeps the recorded float.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from . import names as N
+from . import ops
+from .config import suggest
+from .document import Document, Eq, Item, Section, Table
+from .errors import StepPropError
+from .expr import D, Expr, Num, Sym, Via, add, mul, substitute
+from .network import param_key
+from .step import ETA, G, P
+
+if TYPE_CHECKING:
+    from .engine import Node
+    from .step import StepTrace
+
+NOISE = 1e-12  # a sum this much smaller than its largest term has cancelled: 0 on paper
+
+
+def check_only(trace: StepTrace, only: Sequence[str] | None) -> list[str]:
+    """The parameters to derive, in the post's order; unknown names are an error."""
+    order = trace.net.param_order()
+    if not only:
+        return order
+    for name in only:
+        if name not in trace.net.params:
+            raise StepPropError(
+                f"--only: this network has no parameter '{name}'{suggest(name, order)}; "
+                f"its parameters are {', '.join(sorted(order, key=param_key))}"
+            )
+    return [p for p in order if p in only]
+
+
+class Paper:
+    """Which recorded numbers are 0 on paper.
+
+    A sum whose terms cancel to within their floating-point rounding
+    (``0.2 * 0 + (-0.3) * 1 + 0.4 * 0.5 + 0.1 * 1`` is 2.8e-17 in floating
+    point) is 0 on paper.  So is what follows from such a 0 and is 0 when
+    worked out from it: ``tanh(0)``, a gradient ``delta * 0``.  A value on
+    either side of a kink (ReLU's, at 0) stays as computed, because the
+    derivative there depends on the side: a note says so instead."""
+
+    def __init__(self, trace: StepTrace):
+        self.trace = trace
+        graph = trace.graph
+        self.values: dict[Node, float] = {}  # node -> the scale of the terms that cancelled
+        self.kinks: dict[Node, str] = {}  # node -> the words of the kinked op it feeds
+        uses = graph.tape.consumers()
+        for node in graph.tape.nodes:
+            op = node.op
+            if op is None:
+                continue
+            scale = self._cancelled(node) or self._follows(node)
+            if not scale:
+                continue
+            kinked = [c.op for c, _ in uses.get(node, []) if c.op is not None and c.op.kink is not None]
+            if kinked:
+                self.kinks[node] = kinked[0].words  # shown as computed, with a note
+            else:
+                self.values[node] = scale
+        self.partials: set[tuple[Node, int]] = set()
+        for node in graph.tape.nodes:
+            if node.op is not None and any(p in self.values for p in node.parents):
+                paper = self._recomputed(node)
+                for j, (d, z) in enumerate(zip(node.partials, paper[1])):
+                    if d != 0 and z == 0:
+                        self.partials.add((node, j))
+        self.adjoints: list[set[Node]] = []
+        self.shares: list[set[tuple[Node, int]]] = []
+        for record in trace.samples:
+            self._backward(record)
+        self.batch: set[str] = set()
+        if graph.multi:
+            for name in trace.gradients:
+                leaf = graph.leaves[name]
+                grads = [r.adjoints[leaf] for r in trace.samples]
+                zero = all(leaf in z for z in self.adjoints)
+                if zero or _cancels(trace.gradients[name] * len(grads), grads):
+                    self.batch.add(name)
+
+    def _cancelled(self, node: Node) -> float:
+        """The largest term, if the node is a sum whose terms cancelled."""
+        if node.op is None or not node.op.sums or node.data == 0:
+            return 0.0
+        terms = [d * p.data for d, p in zip(node.partials, node.parents)]
+        return max(abs(t) for t in terms) if _cancels(node.data, terms) else 0.0
+
+    def _recomputed(self, node: Node) -> tuple[float, list[float]]:
+        """The node's value and partials worked out from its parents' paper values
+        (by the op's own definition); nan where that cannot be worked out."""
+        forward, partials = node.fns
+        xs = [0.0 if p in self.values else p.data for p in node.parents]
+        try:
+            value = forward(xs)
+            return value, partials(xs, 0.0 if node in self.values else value)
+        except ArithmeticError:
+            return math.nan, [math.nan] * len(node.parents)
+
+    def _follows(self, node: Node) -> float:
+        """The scale of a paper 0 this node follows from, if it is 0 worked out from it."""
+        zeros = [self.values[p] for p in node.parents if p in self.values]
+        if not zeros or node.data == 0:
+            return 0.0
+        scale = max(zeros)
+        return scale if abs(node.data) <= NOISE * scale and self._recomputed(node)[0] == 0 else 0.0
+
+    def _backward(self, record: object) -> None:
+        graph = self.trace.graph
+        adjoints = record.adjoints  # type: ignore[attr-defined]
+        contributions = record.contributions  # type: ignore[attr-defined]
+        zero: set[Node] = set()
+        shares: set[tuple[Node, int]] = set()
+        incoming: dict[Node, list[tuple[Node, int]]] = {}
+        for child, j in contributions:
+            incoming.setdefault(child.parents[j], []).append((child, j))
+        for node in reversed(graph.tape.nodes):
+            paths = incoming.get(node, [])
+            for child, j in paths:
+                if child in zero or (child, j) in self.partials:
+                    shares.add((child, j))
+            values = [contributions[path] for path in paths]
+            nonzero = [v for v, path in zip(values, paths) if path not in shares and v != 0]
+            if node in adjoints and adjoints[node] != 0 and paths:
+                if not nonzero or _cancels(adjoints[node], values):
+                    zero.add(node)
+        self.adjoints.append(zero)
+        self.shares.append(shares)
+
+    def value(self, node: Node) -> float:
+        return 0.0 if node in self.values else node.data
+
+    def note(self, node: Node) -> str:
+        if node not in self.kinks:
+            return ""
+        side = "positive" if node.data > 0 else "negative"
+        return f"0 on paper, but rounding leaves {node.data:.2g}, which {self.kinks[node]} takes as {side}"
+
+
+def _cancels(total: float, terms: Sequence[float]) -> bool:
+    biggest = max((abs(t) for t in terms), default=0.0)
+    return len(terms) > 1 and total != 0 and abs(total) <= NOISE * biggest
+
+
+class _Builder:
+    def __init__(self, trace: StepTrace):
+        self.t = trace
+        self.net = trace.net
+        self.g = trace.graph
+        self.uses = self.g.tape.consumers()
+        self.shown: set = set()
+        self.paper = Paper(trace)
+        cfg = trace.config
+        self.loss = ops.loss(cfg.loss)
+        self.output_act = ops.activation(cfg.layers[-1].activation)
+        self.last = len(cfg.layers) - 1
+
+    # -- small helpers
+    def sym(self, node: Node) -> Sym:
+        return N.sym_of(self.g, node)
+
+    def node(self, s: int, base: str) -> Node:
+        return self.g.by_sample[s][base]
+
+    def num(self, node: Node) -> Num:
+        return Num(self.paper.value(node))
+
+    def local(self, child: Node, parent: Node) -> Num:
+        j = child.parents.index(parent)
+        return Num(0.0 if (child, j) in self.paper.partials else child.partials[j])
+
+    def adj(self, s: int, node: Node) -> Num:
+        return Num(0.0 if node in self.paper.adjoints[s] else self.t.samples[s].adjoints[node])
+
+    def share(self, s: int, child: Node, parent: Node) -> Num:
+        j = child.parents.index(parent)
+        zero = (child, j) in self.paper.shares[s]
+        return Num(0.0 if zero else self.t.samples[s].contributions[(child, j)])
+
+    def gradient(self, pname: str) -> Num:
+        return Num(0.0 if pname in self.paper.batch else self.t.gradients[pname])
+
+    def consumers(self, s: int, node: Node) -> list[Node]:
+        return [c for c, _ in self.uses.get(node, []) if self.g.info[c].sample == s]
+
+    def outs_of(self, s: int, net: Node) -> list[Node]:
+        """The activations that read a net input."""
+        return [c for c in self.consumers(s, net) if self.g.info[c].role == "out"]
+
+    def direct_of(self, s: int, net: Node) -> list[Node]:
+        """Cross-entropy errors that take the gradient straight from the net
+        input, because out is saturated (see Loss.net_inputs)."""
+        return [c for c in self.consumers(s, net) if self.g.info[c].role == "error" and self.local(c, net).value != 0]
+
+    def saturated(self, e: Node) -> bool:
+        return self.loss.net_inputs(self.output_act.name) is not None and any(d != 0 for d in e.partials[2:])
+
+    def once(self, key: object) -> bool:
+        """True the first time a derivation is asked for (it is then shown)."""
+        if key in self.shown:
+            return False
+        self.shown.add(key)
+        return True
+
+    # -- an operation's formula and derivative, from its definition
+    def _args(self, node: Node, numbers: bool) -> list[Expr]:
+        return [self.num(p) if numbers else self.sym(p) for p in node.parents]
+
+    def formula(self, node: Node, numbers: bool) -> Expr:
+        assert node.op is not None
+        return node.op.formula(self._args(node, numbers), node.attrs)
+
+    def derivative(self, node: Node, parent: Node, numbers: bool) -> Expr:
+        """d node / d parent as the op defines it (the layer's outputs given for a softmax)."""
+        assert node.op is not None
+        j = node.parents.index(parent)
+        info = self.g.info[node]
+        outs: list[Expr] | None = None
+        if node.op.coupled and info.layer is not None:
+            layer = self.g.by_sample[info.sample or 0]
+            outs = [
+                self.num(layer[f"out_{n}"]) if numbers else self.sym(layer[f"out_{n}"])
+                for n in self.net.neurons[info.layer]
+            ]
+        out = self.num(node) if numbers else self.sym(node)
+        return node.op.derivative(self._args(node, numbers), out, node.attrs, j, outs)
+
+    def replaced(self, node: Node, parent: Node) -> tuple[Expr, str] | None:
+        """A local partial the step took otherwise (a variation from outside)."""
+        o = self.t.override(node, node.parents.index(parent))
+        return (o.value, o.note) if o is not None else None
+
+    # -- the forward pass
+    def forward(self, s: int) -> list[Item]:
+        items: list[Item] = []
+        for li, neurons in enumerate(self.net.neurons):
+            nets = [self.net_eq(self.node(s, f"net_{n}")) for n in neurons]
+            outs = [self.out_eq(self.node(s, f"out_{n}"), li == self.last) for n in neurons]
+            if ops.activation(self.net.config.layers[li].activation).coupled:
+                items += nets + outs  # every net input before the outputs that read them all
+            else:
+                items += [eq for pair in zip(nets, outs) for eq in pair]
+        return items
+
+    def net_eq(self, net: Node) -> Eq:
+        rhs = [self.formula(net, False), self.formula(net, True), self.num(net)]
+        return Eq(self.sym(net), rhs, name=self.sym(net).ascii, note=self.paper.note(net))
+
+    def out_eq(self, out: Node, result: bool) -> Eq:
+        rhs = [self.formula(out, False), self.formula(out, True), self.num(out)]
+        return Eq(self.sym(out), rhs, name=self.sym(out).ascii, result=result, note=self.paper.note(out))
+
+    def errors(self, s: int) -> list[Item]:
+        items: list[Item] = []
+        es = []
+        for neuron in self.net.output_names:
+            e = self.node(s, f"E_{neuron}")
+            es.append(e)
+            items.append(
+                Eq(self.sym(e), [self.formula(e, False), self.formula(e, True), self.num(e)], name=self.sym(e).ascii)
+            )
+        total = self.g.totals[s]
+        items.append(
+            Eq(
+                self.sym(total),
+                [add(*(self.sym(e) for e in es)), add(*(self.num(e) for e in es)), self.num(total)],
+                name=self.sym(total).ascii,
+                result=True,
+            )
+        )
+        return items
+
+    # -- the backwards pass: factor derivations, each shown once per sample
+    def path_sym(self, s: int, child: Node, out: Node) -> Expr:
+        """The part of dE_total/dout that flows through ``child``'s neuron.
+
+        The post calls the part through o1 dE_o1/dout_h1, which is what it is
+        when o1's error depends on out_h1 through net_o1 alone.  Where the
+        outputs are coupled (softmax), or the path goes through a hidden
+        neuron (there is no E_h), it is the path's share of dE_total/dout_h1:
+        printed 'dE_total/dout_h1 (via o1)' under the same name."""
+        name = D(N.through_sym(self.g, child), self.sym(out))
+        info = self.g.info[child]
+        if info.layer == self.last and not self.output_act.coupled:
+            return name
+        return Via(D(N.error_sym(self.g, s), self.sym(out)), info.neuron or "", name.ascii)
+
+    def d_error_d_out(self, s: int, out: Node) -> list[Item]:
+        root = N.error_sym(self.g, s)
+        lhs = D(root, self.sym(out))
+        if not self.once(("dE/dout", s, out)):
+            return [Eq(lhs, [self.adj(s, out)], reused=True)]
+        cons = self.consumers(s, out)
+        if len(cons) == 1 and self.g.info[cons[0]].role == "error":
+            e = cons[0]
+            if self.saturated(e):
+                return [
+                    Eq(
+                        lhs,
+                        [self.adj(s, out)],
+                        name=lhs.ascii,
+                        note=f"{self.sym(out).ascii} is exactly {_plain(out.data)} in floating point: "
+                        f"the gradient takes the direct path from the net input instead",
+                    )
+                ]
+            return [
+                Eq(
+                    lhs,
+                    [
+                        D(self.sym(e), self.sym(out)),
+                        self.derivative(e, out, False),
+                        self.derivative(e, out, True),
+                        self.adj(s, out),
+                    ],
+                    name=lhs.ascii,
+                )
+            ]
+        # a hidden neuron: the sum over the neurons it feeds
+        items: list[Item] = []
+        parts = [self.path_sym(s, c, out) for c in cons]
+        note = ""
+        if any(isinstance(p, Via) for p in parts):
+            note = "one term per path to the error"
+            if self.g.info[cons[0]].layer == self.last:
+                note += f": {self.output_act.words} couples the outputs, so no E_o depends on it alone"
+        items.append(Eq(lhs, [add(*parts)], note=note))
+        for c, part in zip(cons, parts):
+            items += self.delta(s, c)
+            dnet = D(self.sym(c), self.sym(out))
+            replaced = self.replaced(c, out)
+            factor, why = replaced if replaced is not None else (self.derivative(c, out, False), "")
+            items.append(Eq(dnet, [factor, self.local(c, out)], name=dnet.ascii, note=why))
+            name = part.ascii if isinstance(part, (D, Via)) else None
+            items.append(
+                Eq(
+                    part,
+                    [mul(N.delta_sym(self.g, c), dnet), mul(self.adj(s, c), self.local(c, out)), self.share(s, c, out)],
+                    name=name,
+                    note=f"the path through {self.g.info[c].neuron}" if isinstance(part, Via) else "",
+                )
+            )
+        numbers = [add(*(self.share(s, c, out) for c in cons))] if len(cons) > 1 else []
+        items.append(Eq(lhs, [add(*parts), *numbers, self.adj(s, out)], name=lhs.ascii, result=True))
+        return items
+
+    def d_out_d_net(self, s: int, out: Node, net: Node) -> list[Item]:
+        lhs = D(self.sym(out), self.sym(net))
+        if not self.once(("dout/dnet", s, out, net)):
+            return [Eq(lhs, [self.local(out, net)], reused=True)]
+        replaced = self.replaced(out, net)
+        if replaced is not None:
+            value, why = replaced
+            return [Eq(lhs, [value, self.local(out, net)], name=lhs.ascii, note=why)]
+        rhs = [self.derivative(out, net, False), self.derivative(out, net, True), self.local(out, net)]
+        return [Eq(lhs, rhs, name=lhs.ascii)]
+
+    def delta(self, s: int, net: Node, parts: bool = True) -> list[Item]:
+        """delta_n = dE_total/dnet_n; ``parts=False`` when its factors were
+        derived just before."""
+        dsym = N.delta_sym(self.g, net)
+        if not self.once(("delta", s, net)):
+            return [Eq(dsym, [self.adj(s, net)], reused=True)]
+        root = N.error_sym(self.g, s)
+        outs = self.outs_of(s, net)
+        direct = self.direct_of(s, net)
+        items: list[Item] = []
+        if len(outs) == 1 and not direct:
+            out = outs[0]
+            if parts:
+                items += self.d_error_d_out(s, out)
+                items += self.d_out_d_net(s, out, net)
+            items.append(
+                Eq(
+                    dsym,
+                    [
+                        D(root, self.sym(net)),
+                        mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net))),
+                        mul(self.adj(s, out), self.local(out, net)),
+                        self.adj(s, net),
+                    ],
+                    name=dsym.ascii,
+                    result=True,
+                )
+            )
+            return items + self.shortcut(s, net)
+        # softmax: net_n reaches the error through every output of the layer
+        for out in outs:
+            items += self.d_error_d_out(s, out)
+            items += self.d_out_d_net(s, out, net)
+        paths: list[Expr] = [mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net))) for out in outs]
+        numbers: list[Expr] = [mul(self.adj(s, out), self.local(out, net)) for out in outs]
+        for e in direct:  # saturation: the cross-entropy's direct edge, out - target
+            edge = D(self.sym(e), self.sym(net))
+            items.append(Eq(edge, [self.local(e, net)], note="direct, because out is saturated: out - target"))
+            paths.append(edge)
+            numbers.append(self.share(s, e, net))
+        items.append(
+            Eq(
+                dsym,
+                [D(root, self.sym(net)), add(*paths), add(*numbers), self.adj(s, net)],
+                name=dsym.ascii,
+                result=True,
+            )
+        )
+        return items + self.shortcut(s, net)
+
+    def shortcut(self, s: int, net: Node) -> list[Item]:
+        """delta_o = out_o - target_o, where the loss and the output activation
+        simplify to it (softmax with cross-entropy, sigmoid with binary
+        cross-entropy): shown beside the chain rule, with the same number."""
+        info = self.g.info[net]
+        # not where the step is varied, nor in hand-calculation mode: rounded at every
+        # step, the chain rule and the shortcut part in the last digits
+        if info.layer != self.last or self.t.overrides or self.t.rounding is not None:
+            return []
+        sample = self.g.by_sample[s]
+        targets = [sample[f"target_{n}"].data for n in self.net.output_names]
+        if not self.loss.shortcut(self.output_act.name, targets):
+            return []
+        out, target = sample[f"out_{info.neuron}"], sample[f"target_{info.neuron}"]
+        words = f"{self.output_act.name} with {self.loss.name}"
+        return [
+            Eq(
+                N.delta_sym(self.g, net),
+                [self.sym(out) - self.sym(target), self.num(out) - self.num(target), self.adj(s, net)],
+                note=f"the shortcut of {words}: out - target, the same number",
+            )
+        ]
+
+    def param(self, s: int, pname: str) -> list[Item]:
+        leaf = self.g.leaves[pname]
+        p = N.param_sym(pname)
+        root = N.error_sym(self.g, s)
+        lhs = D(root, p)
+        nets = self.consumers(s, leaf)
+        items: list[Item] = []
+        if len(nets) == 1:
+            net = nets[0]
+            outs = self.outs_of(s, net) if not self.direct_of(s, net) else []
+            dnet = D(self.sym(net), p)
+            factor_eq = Eq(dnet, [self.derivative(net, leaf, False), self.local(net, leaf)], name=dnet.ascii)
+            if len(outs) == 1:
+                out = outs[0]
+                chain = [D(root, self.sym(out)), D(self.sym(out), self.sym(net)), dnet]
+                items.append(Eq(lhs, [mul(*chain)]))
+                items += self.d_error_d_out(s, out)
+                items += self.d_out_d_net(s, out, net)
+                items.append(factor_eq)
+                items.append(
+                    Eq(
+                        lhs,
+                        [
+                            mul(*chain),
+                            mul(self.adj(s, out), self.local(out, net), self.local(net, leaf)),
+                            self.adj(s, leaf),
+                        ],
+                        name=lhs.ascii,
+                        result=True,
+                    )
+                )
+                items += self.delta(s, net, parts=False)
+            else:
+                items.append(Eq(lhs, [mul(N.delta_sym(self.g, net), dnet)]))
+                items += self.delta(s, net)
+                items.append(factor_eq)
+            # the delta rule: dE/dw = delta_n * (what w multiplies); dE/db = delta_n
+            dsym = N.delta_sym(self.g, net)
+            if net.parents.index(leaf) < net.attrs["n"]:
+                factor = self.derivative(net, leaf, False)
+                rule = [mul(dsym, factor), mul(self.adj(s, net), self.local(net, leaf)), self.adj(s, leaf)]
+            else:
+                rule = [dsym, self.adj(s, leaf)]
+            items.append(Eq(lhs, rule, name=lhs.ascii, note="the delta rule", result=len(outs) != 1))
+            return items
+        # a bias shared by several neurons: one path per neuron
+        for net in nets:
+            items += self.delta(s, net)
+        items.append(
+            Eq(
+                lhs,
+                [
+                    add(*(mul(N.delta_sym(self.g, net), D(self.sym(net), p)) for net in nets)),
+                    add(*(mul(self.adj(s, net), self.local(net, leaf)) for net in nets)),
+                    self.adj(s, leaf),
+                ],
+                name=lhs.ascii,
+                result=True,
+                note=f"{pname} is shared: it feeds {', '.join(self.g.info[n].neuron or '' for n in nets)}",
+            )
+        )
+        return items
+
+    def update(self, pname: str) -> list[Item]:
+        p = N.param_sym(pname)
+        t = self.t
+        if not self.net.params[pname].trainable:
+            return [
+                Eq(
+                    p.updated(),
+                    [p, Num(t.before[pname])],
+                    name=f"{pname}+",
+                    note="not updated: the config says update_biases: false",
+                )
+            ]
+        members = next((g for g in t.variation.pools if pname in g), (pname,))
+        batch = N.batch_sym(self.g)
+        grad_sym = add(*(D(batch, N.param_sym(n)) for n in members))
+        grad_num = add(*(self.gradient(n) for n in members))
+        rule = t.variation.update
+
+        def written(param: Expr, grad: Expr, eta: Expr) -> Expr:
+            values = {P: param, G: grad, ETA: eta}
+            return substitute(rule, lambda leaf: values.get(leaf))  # type: ignore[call-overload]
+
+        return [
+            Eq(
+                p.updated(),
+                [
+                    written(p, grad_sym, ETA),
+                    written(Num(t.before[pname]), grad_num, Num(t.config.eta)),
+                    Num(t.updated[pname]),
+                ],
+                name=f"{pname}+",
+                result=True,
+            )
+        ]
+
+    def batch_gradient(self, pname: str) -> list[Item]:
+        p = N.param_sym(pname)
+        per = [D(N.error_sym(self.g, s), p) for s in range(len(self.g.totals))]
+        size = len(per)
+        lhs = D(N.batch_sym(self.g), p)
+        leaf = self.g.leaves[pname]
+        return [
+            Eq(
+                lhs,
+                [
+                    add(*per) / size,
+                    add(*(self.adj(s, leaf) for s in range(size))) / size,
+                    self.gradient(pname),
+                ],
+                name=lhs.ascii,
+                result=True,
+                note="the gradient of the batch error: the mean over its samples",
+            )
+        ]
+
+    # -- the document
+    def document(self, only: Sequence[str] | None) -> Document:
+        t = self.t
+        cfg = t.config
+        g = self.g
+        params = check_only(t, only)
+        sections: list[Section] = []
+        multi = g.multi
+        labels = [f"sample {k + 1}" for k in g.sample_numbers]
+
+        if not only:
+            fwd = Section("The forward pass")
+            err = Section("The total error")
+            for s in range(len(g.totals)):
+                if multi:
+                    fwd.items.append(Section(labels[s], self.forward(s)))
+                    err.items.append(Section(labels[s], self.errors(s)))
+                else:
+                    fwd.items += self.forward(s)
+                    err.items += self.errors(s)
+            if multi:
+                n = len(g.totals)
+                err.items.append(
+                    Eq(
+                        N.batch_sym(g),
+                        [
+                            add(*(N.error_sym(g, s) for s in range(n))) / n,
+                            add(*(self.num(x) for x in g.totals)) / n,
+                            self.num(g.root),
+                        ],
+                        name="E",
+                        result=True,
+                        note="the batch error: the mean of its samples' E_total",
+                    )
+                )
+            sections += [fwd, err]
+
+        back = Section("The backwards pass")
+        n_layers = len(cfg.layers)
+        for li in reversed(range(n_layers)):
+            layer_params = [p for p in params if self.net.params[p].layer == li]
+            if not layer_params:
+                continue
+            layer_sec = Section(_layer_title(li, n_layers))
+            for pname in layer_params:
+                par = self.net.params[pname]
+                kind = "the weight" if par.kind == "weight" else "the"
+                sec = Section(f"{pname}: {kind} {par.connects}")
+                for s in range(len(g.totals)):
+                    if multi:
+                        sec.items.append(Section(labels[s], self.param(s, pname)))
+                    else:
+                        sec.items += self.param(s, pname)
+                if multi:
+                    sec.items += self.batch_gradient(pname)
+                sec.items += self.update(pname)
+                layer_sec.items.append(sec)
+            back.items.append(layer_sec)
+        sections.append(back)
+
+        rows: list[list] = []
+        for pname in sorted(params, key=param_key):
+            par = self.net.params[pname]
+            rows.append(
+                [
+                    pname,
+                    par.connects,
+                    Num(t.before[pname]),
+                    self.gradient(pname),
+                    Num(t.updated[pname]),
+                    "" if par.trainable else "fixed",
+                ]
+            )
+        grad_head = "d" + N.batch_sym(g).ascii + "/dp"
+        summary = Section(
+            "The updated parameters",
+            [
+                Table(["parameter", "connects", "before", grad_head, "after", "note"], rows),
+            ],
+        )
+        before = N.batch_sym(g)
+        summary.items.append(Eq(before, [Num(t.error)], name="error", note="the error before the update"))
+        summary.items.append(
+            Eq(
+                before.updated(),
+                [Num(t.error_after)],
+                name="error_after",
+                result=True,
+                note="the error after the update, for the same inputs",
+            )
+        )
+        sections.append(summary)
+        return Document(title="One step of backpropagation", intro=self.intro(), sections=sections)
+
+    def intro(self) -> list[str]:
+        t = self.t
+        cfg = t.config
+        n_layers = len(cfg.layers)
+        words = [ops.activation(layer.activation).words for layer in cfg.layers]
+        if len(set(words)) == 1:
+            acts = words[0] + (", in every layer" if n_layers > 1 else "")
+        else:
+            acts = ", ".join(f"{w} in the {_layer_title(li, n_layers).lower()}" for li, w in enumerate(words))
+        lines = [
+            f"network {self.net.shape} from {cfg.source}",
+            f"activation: {acts}",
+            f"error: {cfg.loss}, E_total = {self.loss.words}",
+            f"learning rate eta = {_plain(cfg.eta)}; biases "
+            + ("are updated" if cfg.update_biases else "stay fixed (update_biases: false)"),
+        ]
+        n = len(cfg.samples)
+        if n > 1:
+            batches = cfg.batches()
+            lines.append(
+                f"{n} samples in {len(batches)} batch{'es' if len(batches) != 1 else ''} of up to "
+                f"{cfg.effective_batch_size}; this is the step on batch {t.batch_index + 1} "
+                f"(samples {', '.join(str(k + 1) for k in self.g.sample_numbers)})"
+            )
+        if n_layers > 1:
+            lines.append("hidden-layer gradients use the original weights, not the updated ones (as the post says)")
+        if t.rounding is not None:
+            lines.append(f"hand-calculation mode: every intermediate result is rounded to {t.rounding} decimals")
+        return lines
+
+
+def _layer_title(li: int, n_layers: int) -> str:
+    if li == n_layers - 1:
+        return "Output layer"
+    return "Hidden layer" if n_layers == 2 else f"Hidden layer {li + 1}"
+
+
+def _plain(x: float) -> str:
+    return repr(x) if x != int(x) else str(int(x)) if abs(x) < 1e15 else repr(x)
+
+
+def explain(trace: StepTrace, only: Sequence[str] | None = None) -> Document:
+    """The worked example of one recorded step."""
+    return _Builder(trace).document(only)

@@ -1,0 +1,392 @@
+"""Every printed equation evaluates to the number it states.
+
+A worked example is a list of equations ``lhs = step = step = result``.  Each
+step is taken as the reader sees it, in plain text, and evaluated by the
+usual precedence (Python's, with ``^`` a power): numbers as printed, and
+each symbol replaced by the number the document prints for it (its defining
+equation's result), or, for the givens (weights, inputs, targets, eta), by
+its value.  The evaluation uses interval arithmetic: every printed number
+stands for the interval of numbers that print that way, so the cancellation
+in a sum or the rounding of a long product never hides, and never fakes, a
+wrong line.  Hand-calculation mode (--round) allows one rounding per
+operation.
+
+Bundled configs and random networks (every activation and loss, shared /
+per-neuron / absent biases, several samples and batches, --round, several
+--digits) are checked, and so are LaTeX and MathML: no negative number
+follows an operator unparenthesised, and MathML has one minus sign.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from typing import NamedTuple
+
+import pytest
+from conftest import CONFIGS, net_of, networks
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from stepprop import config, names, ops, worked
+from stepprop.document import Document, Eq
+from stepprop.engine import decimal_rounder
+from stepprop.errors import TrainingDiverged
+from stepprop.expr import D, Num, Sym, Via, segments, symbols
+from stepprop.network import Net
+from stepprop.step import StepTrace, step
+from stepprop.views.html import mathml
+from stepprop.views.latex import tex
+
+# ------------------------------------------------------ interval arithmetic --
+
+
+class Interval(NamedTuple):
+    lo: float
+    hi: float
+
+    @property
+    def mid(self) -> float:
+        return (self.lo + self.hi) / 2
+
+    def widened(self, slack: float) -> Interval:
+        return Interval(self.lo - slack, self.hi + slack)
+
+
+def _number(text: str, digits: int) -> Interval:
+    """Every number that prints as ``text`` to ``digits`` significant digits
+    (trailing zeros dropped: '1' may be 0.99996)."""
+    x = float(text)
+    u = 0.5 * 10 ** (1 - digits) * abs(x)
+    return Interval(x - u, x + u)
+
+
+def _mul(a: Interval, b: Interval) -> Interval:
+    products = [a.lo * b.lo, a.lo * b.hi, a.hi * b.lo, a.hi * b.hi]
+    return Interval(min(products), max(products))
+
+
+def _pow(a: Interval, n: int) -> Interval:
+    ends = [a.lo**n, a.hi**n]
+    if n % 2 == 0 and a.lo <= 0 <= a.hi:
+        return Interval(0.0, max(ends))
+    return Interval(min(ends), max(ends))
+
+
+def _monotone(f) -> callable:
+    def apply(a: Interval) -> Interval:
+        return Interval(f(a.lo), f(a.hi))
+
+    return apply
+
+
+def _log(x: float) -> float:
+    return math.log(x) if x > 0 else -math.inf
+
+
+FUNCTIONS = {"log": _monotone(_log), "tanh": _monotone(math.tanh), "exp": _monotone(math.exp)}
+
+
+class Evaluator:
+    """Evaluates printed arithmetic over intervals; also counts its operations."""
+
+    def __init__(self, digits: int, values: dict[str, Interval]):
+        self.digits = digits
+        self.values = values
+        self.ops = 0
+        self.biggest = 0.0  # the largest magnitude met on the way (for float slack)
+
+    def __call__(self, text: str) -> Interval:
+        return self.walk(ast.parse(text, mode="eval").body)
+
+    def walk(self, node: ast.AST) -> Interval:
+        out = self._walk(node)
+        self.biggest = max(self.biggest, abs(out.lo), abs(out.hi)) if math.isfinite(out.lo + out.hi) else self.biggest
+        return out
+
+    def _walk(self, node: ast.AST) -> Interval:
+        if isinstance(node, ast.Constant):
+            return _number(repr(node.value) if not isinstance(node.value, str) else node.value, self.digits)
+        if isinstance(node, ast.Name):
+            if node.id == "E":
+                return Interval(math.e, math.e)
+            return self.values[node.id]
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            a = self.walk(node.operand)
+            return Interval(-a.hi, -a.lo)
+        if isinstance(node, ast.BinOp):
+            self.ops += 1
+            a, b = self.walk(node.left), self.walk(node.right)
+            if isinstance(node.op, ast.Add):
+                return Interval(a.lo + b.lo, a.hi + b.hi)
+            if isinstance(node.op, ast.Sub):
+                return Interval(a.lo - b.hi, a.hi - b.lo)
+            if isinstance(node.op, ast.Mult):
+                return _mul(a, b)
+            if isinstance(node.op, ast.Div):
+                if b.lo <= 0 <= b.hi:
+                    return Interval(-math.inf, math.inf)
+                return _mul(a, Interval(1 / b.hi, 1 / b.lo))
+            if isinstance(node.op, ast.Pow):
+                if isinstance(node.left, ast.Name) and node.left.id == "E":
+                    return FUNCTIONS["exp"](b)
+                assert isinstance(node.right, ast.Constant) and isinstance(node.right.value, int), "whole powers only"
+                return _pow(a, node.right.value)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            self.ops += 1
+            args = [self.walk(a) for a in node.args]
+            if node.func.id == "max":
+                return Interval(max(a.lo for a in args), max(a.hi for a in args))
+            return FUNCTIONS[node.func.id](*args)
+        if isinstance(node, ast.IfExp):
+            return self.walk(node.body) if self.walk(node.test).mid else self.walk(node.orelse)
+        if isinstance(node, ast.Compare):
+            a, b = self.walk(node.left), self.walk(node.comparators[0])
+            op = node.ops[0]
+            result = {ast.Gt: a.mid > b.mid, ast.GtE: a.mid >= b.mid, ast.Lt: a.mid < b.mid}[type(op)]
+            return Interval(float(result), float(result))
+        raise AssertionError(f"unexpected in a printed step: {ast.dump(node)}")
+
+
+# --------------------------------------------------- reading a worked example --
+
+
+def python_text(expr, digits: int, symbol: callable) -> str:
+    """A printed step, as Python with the usual precedence: each symbol replaced
+    by ``symbol(name)`` (a variable), ^ a power, e^x the number e to x."""
+    out = []
+    leaves = iter(symbols(expr))  # the symbols, in the order they are printed
+    for text, kind in segments(expr, digits):
+        if kind == "sym":
+            out.append(symbol(next(leaves).ascii))
+        else:
+            out.append(text.replace("e^", "E**").replace("^", "**").replace(", else ", " else ").replace("ln", "log"))
+    return "".join(out)
+
+
+def printed_results(doc: Document, digits: int) -> dict[str, str]:
+    """name -> the number its defining equation prints."""
+    found: dict[str, str] = {}
+    for eq in doc.equations():
+        if eq.name and not eq.reused and isinstance(eq.rhs[-1], Num) and eq.name not in found:
+            printed = "".join(t for t, _ in segments(eq.rhs[-1], digits))
+            found[eq.name] = printed
+            # a step that is a single symbol is the same number: delta_o1 = dE_total/dnet_o1 = ...
+            for rhs in eq.rhs:
+                if isinstance(rhs, (Sym, D, Via)):
+                    found.setdefault(rhs.ascii, printed)
+    return found
+
+
+def problems(doc: Document, env: dict[str, float], digits: int = 9, places: int | None = None) -> list[str]:
+    """Every step of every equation that does not evaluate to what the line states."""
+    shown = printed_results(doc, digits)
+    found = []
+    for eq in doc.equations():
+        values = Values(shown, env, digits)
+        variables, symbol = values.variables, values.symbol
+
+        try:
+            if isinstance(eq.rhs[-1], Num):
+                target = Evaluator(digits, variables)(python_text(eq.rhs[-1], digits, symbol))
+            else:
+                target = Evaluator(digits, variables)(python_text(eq.lhs, digits, symbol))
+        except KeyError as exc:
+            found.append(f"{_line(eq, digits)}: no value for {exc}")
+            continue
+        for k, rhs in enumerate(eq.rhs):
+            if k == len(eq.rhs) - 1 and isinstance(rhs, Num):
+                continue
+            text = python_text(rhs, digits, symbol)
+            evaluator = Evaluator(digits, variables)
+            try:
+                got = evaluator(text)
+            except KeyError as exc:
+                found.append(f"{_line(eq, digits)}: no value for {exc}")
+                continue
+            slack = 1e-12 * max(1e-300, evaluator.biggest, abs(target.lo), abs(target.hi))
+            if places is not None:  # a hand calculation rounds once per operation
+                slack += (evaluator.ops + 1) * 10.0**-places * max(1.0, evaluator.biggest)
+            if got.hi + slack < target.lo or got.lo - slack > target.hi:
+                found.append(f"{_line(eq, digits)}: step {k + 1} gives {got.lo:.12g}..{got.hi:.12g}")
+    return found
+
+
+class Values:
+    """The symbols of one equation, as variables s0, s1 ... with their numbers:
+    as the document prints them where they are derived, else their values."""
+
+    def __init__(self, shown: dict[str, str], env: dict[str, float], digits: int):
+        self.shown, self.env, self.digits = shown, env, digits
+        self.spelled: dict[str, str] = {}
+        self.variables: dict[str, Interval] = {}
+
+    def symbol(self, name: str) -> str:
+        if name not in self.spelled:
+            self.spelled[name] = key = f"s{len(self.spelled)}"
+            if name in self.shown:
+                self.variables[key] = _number(self.shown[name], self.digits)
+            else:
+                self.variables[key] = Interval(self.env[name], self.env[name])
+        return self.spelled[name]
+
+
+def _line(eq: Eq, digits: int) -> str:
+    from stepprop.views.text import equation_lines
+
+    return " / ".join("".join(t for t, _ in line) for line in equation_lines(eq, digits))
+
+
+def environment(trace: StepTrace) -> dict[str, float]:
+    return names.environment(trace)
+
+
+# ----------------------------------------------------------------- tests --
+
+
+def _traces(net: Net, places: int | None = None):
+    rounder = decimal_rounder(places) if places is not None else None
+    for b in range(len(net.config.batches())):
+        yield step(net, b, rounder, places)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("places", [None, 4])
+@pytest.mark.parametrize("digits", [9, 4, 15])
+def test_bundled_configs(path, places, digits):
+    net = Net(config.load(path))
+    for trace in _traces(net, places):
+        doc = worked.explain(trace)
+        assert problems(doc, environment(trace), digits, places) == []
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_every_named_result_is_the_recorded_number(path):
+    """The number an equation states is the engine's (0 where it is 0 on paper)."""
+    net = Net(config.load(path))
+    for trace in _traces(net):
+        known = names.checkable(trace)
+        doc = worked.explain(trace)
+        named = [eq for eq in doc.equations() if eq.name]
+        assert named
+        for eq in named:
+            assert eq.name in known, eq.name
+            last = eq.rhs[-1]
+            assert isinstance(last, Num), eq
+            paper_zero = last.value == 0.0 and abs(known[eq.name]) < 1e-12
+            assert last.value == known[eq.name] or paper_zero, (eq.name, last.value, known[eq.name])
+        # every parameter gets its derivation and its update
+        defined = {eq.name for eq in named}
+        for p in net.params:
+            assert f"{p}+" in defined
+            assert (f"dE/d{p}" if trace.graph.multi else f"dE_total/d{p}") in defined
+
+
+def _check_random(text: str, batch: int, places: int | None, digits: int) -> None:
+    net = net_of(text)
+    rounder = decimal_rounder(places) if places is not None else None
+    try:
+        trace = step(net, batch, rounder, places)
+    except TrainingDiverged:
+        assume(False)
+    doc = worked.explain(trace)
+    assert problems(doc, environment(trace), digits, places) == []
+    _check_notation(doc, digits)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(max_samples=3), st.sampled_from([None, None, 3]), st.sampled_from([9, 6]))
+def test_random_networks(case, places, digits):
+    _check_random(*case, places, digits)
+
+
+@pytest.mark.slow
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(networks(), st.sampled_from([None, 2, 4, 6]), st.sampled_from([9, 4, 12]))
+def test_random_networks_many(case, places, digits):
+    _check_random(*case, places, digits)
+
+
+# ------------------------------------------------ LaTeX and MathML notation --
+
+_LATEX_OPERATOR_THEN_MINUS = re.compile(r"(?:[+\-/]|\\cdot|\\geq|>)\s*-\s*[\d\\]")
+_LATEX_NEGATIVE_BASE = re.compile(r"\{-[^{}]*\}\^")
+_MATHML_OPERATOR_THEN_MINUS = re.compile(r"<mo>[+−·/]</mo>(?:<mrow>)*<mo>−</mo>")
+
+
+def _check_notation(doc: Document, digits: int) -> None:
+    for eq in doc.equations():
+        for e in [eq.lhs, *eq.rhs]:
+            latex = tex(e, digits)
+            assert not _LATEX_OPERATOR_THEN_MINUS.search(latex), latex
+            assert not _LATEX_NEGATIVE_BASE.search(latex), latex
+            html = mathml(e, digits)
+            assert "<mn>-" not in html and "<mo>-</mo>" not in html, html
+            assert not _MATHML_OPERATOR_THEN_MINUS.search(html), html
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
+def test_latex_and_mathml_parenthesise_negative_numbers(path):
+    for trace in _traces(Net(config.load(path))):
+        _check_notation(worked.explain(trace), 9)
+
+
+# --------------------------------------------- the checks can fail ----------
+
+
+TANH_NET = """
+inputs: [0.5, -1.0]
+targets: [0.2]
+eta: 0.5
+layers:
+  - {weights: [[0.3, 0.4], [-0.2, 0.6]], bias: 0.1, activation: tanh}
+  - {weights: [[0.7, -0.5]], bias: 0.2}
+"""
+
+
+def test_the_issues_false_line_would_be_caught():
+    """'1 - -0.244918662^2 = 0.940014849' evaluates to 1.06 by the usual precedence."""
+    stated = 1 - 0.244918662**2
+    got = Evaluator(9, {})(python_text_of("1 - -0.244918662^2"))
+    assert not (got.lo <= stated <= got.hi)
+    got = Evaluator(9, {})(python_text_of("1 - (-0.244918662)^2"))
+    assert got.lo <= stated <= got.hi
+
+
+def python_text_of(text: str) -> str:
+    return text.replace("e^", "E**").replace("^", "**")
+
+
+@pytest.mark.parametrize("op_name", ["sigmoid", "softmax", "cross_entropy", "binary_cross_entropy"])
+def test_a_wrong_printed_formula_is_caught(op_name, monkeypatch):
+    """Where the printed formula is not the computed one (an overflow-safe form,
+    a value taken from the net inputs), a wrong printed formula is a false line."""
+    op = ops.OPS[op_name]
+    texts = {
+        "sigmoid": TANH_NET.replace("bias: 0.2}", "bias: 0.2, activation: sigmoid}"),
+        "softmax": "inputs: [0.5, -1.0]\ntargets: [1, 0]\neta: 0.5\nloss: cross_entropy\n"
+        "layers:\n  - {weights: [[0.3, 0.4], [-0.2, 0.6]], bias: 0.1, activation: softmax}\n",
+        "cross_entropy": "inputs: [0.5, -1.0]\ntargets: [1, 0]\neta: 0.5\nloss: cross_entropy\n"
+        "layers:\n  - {weights: [[0.3, 0.4], [-0.2, 0.6]], bias: 0.1, activation: softmax}\n",
+        "binary_cross_entropy": "inputs: [0.5, -1.0]\ntargets: [0.3]\neta: 0.5\nloss: binary_cross_entropy\n"
+        "layers:\n  - {weights: [[0.3, 0.4]], bias: 0.1}\n",
+    }
+    trace = step(net_of(texts[op_name]))
+    assert problems(worked.explain(trace), environment(trace)) == []
+    original = op.formula
+    monkeypatch.setattr(op, "formula", lambda args, attrs: original(args, attrs) * 1.01)
+    assert problems(worked.explain(trace), environment(trace)) != []
+
+
+def test_a_wrong_derivative_is_caught_by_finite_differences(monkeypatch):
+    """tanh's printed derivative is the one the engine computes: a wrong one
+    makes every printed line consistent but the gradients wrong, which
+    finite differences catch (the issue's 1 - out for 1 - out^2)."""
+    from stepprop.verification import verify
+
+    cfg = config.parse(TANH_NET)
+    assert verify(cfg, use_torch=False).ok
+    monkeypatch.setattr(ops.TANH, "_derivative", lambda x, out: 1 - out)
+    monkeypatch.setitem(ops.TANH.__dict__, "_compiled", {})
+    assert not verify(cfg, use_torch=False).ok
