@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import config as configs
 from . import training
@@ -40,6 +40,15 @@ if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` need
     from .verification import Verification as Verified
 
 FORMATS = ("text", "json", "markdown", "latex", "html")
+
+
+def _delegate(owner: object, field: str, name: str) -> Any:
+    """An attribute of the wrapped result (never recursing while half-made, as
+    when copied)."""
+    inner = owner.__dict__.get(field)
+    if inner is None or name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(inner, name)
 
 
 class _Shown:
@@ -84,6 +93,8 @@ def render_document(
 ) -> str:
     """A document as text, markdown, latex (``fragment``: the body only) or
     html (with the picture ``svg()`` gives, if any)."""
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
+        raise StepPropError(f"digits must be a whole number from 1 to 17, not {digits!r}")
     if format == "markdown":
         from .views import markdown
 
@@ -138,8 +149,7 @@ class Network(Net):
         """One training step on batch ``batch`` (1-based), every number recorded;
         ``round=N``: as a hand calculation that rounds every intermediate
         result to N decimals."""
-        rounder = decimal_rounder(round) if round is not None else None
-        return Step(step(self, _batch(self.config, batch), rounder, round))
+        return Step(step(self, _batch(self.config, batch), _round(round), round))
 
     def train(
         self,
@@ -153,8 +163,9 @@ class Network(Net):
         ``every=K`` records the error every K epochs; ``progress(epoch)`` is
         called now and then; ``should_stop()`` ends training cleanly between
         steps."""
-        rounder = decimal_rounder(round) if round is not None else None
-        result = training.train(self, epochs, every, progress, should_stop, rounder=rounder)
+        if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
+            raise StepPropError(f"every must be a whole number of epochs, at least 1, not {every!r}")
+        result = training.train(self, epochs, every, progress, should_stop, rounder=_round(round))
         return TrainResult(self, result, every, round)
 
     def __repr__(self) -> str:
@@ -211,18 +222,18 @@ class Step(_Shown):
 
         return checkable(self.trace)
 
-    def parameters(self, only: Sequence[str] | None = None) -> list[str]:
+    def parameters(self, only: str | Sequence[str] | None = None) -> list[str]:
         """The parameters in the post's order of derivation (``only`` those,
         an unknown name being an error)."""
         from .worked import check_only
 
-        return check_only(self.trace, only)
+        return check_only(self.trace, _names(only))
 
-    def explain(self, only: Sequence[str] | None = None) -> Document:
+    def explain(self, only: str | Sequence[str] | None = None) -> Document:
         """The worked example (only these parameters' derivations, if given)."""
         from .worked import explain
 
-        return explain(self.trace, only)
+        return explain(self.trace, _names(only))
 
     def document(self) -> Document:
         return self.explain()
@@ -251,7 +262,7 @@ class Step(_Shown):
         if format == "json":
             self.parameters(only)
             return super().render(format, digits, fragment)
-        return render_document(self.explain(only), format, digits, fragment, self._svg)
+        return render_document(self.explain(_names(only)), format, digits, fragment, self._svg)
 
     def to_dict(self) -> dict[str, Any]:
         from .report import step_dict
@@ -274,13 +285,18 @@ class TrainResult(_Shown):
     def __getattr__(self, name: str) -> Any:
         # epochs, error, final_error, outputs, sample_errors, values, history, interrupted, curve
         if name in training.TrainResult._fields:
-            return getattr(self.result, name)
+            return _delegate(self, "result", name)
         raise AttributeError(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(training.TrainResult._fields))
 
     @property
     def network(self) -> Network:
         """The trained network (a new Network; the original is unchanged)."""
-        return Network(self.initial.with_values(self.result.values))
+        config = self.initial.with_values(self.result.values)
+        epochs = self.result.epochs
+        return Network(config._replace(source=f"{config.source}, trained {epochs} epoch{'s' if epochs != 1 else ''}"))
 
     def document(self) -> Document:
         from .report import train_document
@@ -305,7 +321,10 @@ class Grades(_Shown):
         self.grades = grades
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.grades, name)
+        return _delegate(self, "grades", name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {"graded", "wrong", "checker", "source"})
 
     def document(self) -> Document:
         return self.grades.document()
@@ -326,7 +345,10 @@ class Verification(_Shown):
         self.found = found
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.found, name)
+        return _delegate(self, "found", name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {"ok", "rows", "config", "torch_available", "torch_note", "h", "batch"})
 
     def document(self) -> Document:
         return self.found.document()
@@ -342,9 +364,61 @@ def load(config: str | Path | None = None) -> Network:
     """A network from a config file, a bundled example's name (``xor``), or,
     with nothing, the post's network.  Config errors raise
     :class:`stepprop.ConfigError` with the file, line and column."""
-    if config is not None and not Path(config).exists() and str(config) in configs.bundled_names():
-        return Network(configs.parse(configs.bundled_text(str(config)), f"the bundled {config}.yaml"))
+    if config is not None and not Path(config).exists():
+        names = configs.bundled_names()
+        if str(config) in names:
+            return Network(configs.parse(configs.bundled_text(str(config)), f"the bundled {config}.yaml"))
+        close = configs.suggest(str(config), names)
+        if close:
+            raise ConfigError(f"no such file, nor a bundled example{close}", str(config))
     return Network(configs.load(config))
+
+
+def _network(network: Net | str | Path | None) -> Net:
+    """A network, or what :func:`load` takes."""
+    return network if isinstance(network, Net) else load(network)
+
+
+class Example(NamedTuple):
+    """A config that comes with stepprop (``stepprop examples``)."""
+
+    name: str
+    shape: str
+    description: str  # the first line of its comment
+
+
+def examples() -> list[Example]:
+    """The bundled example configs; each name works in place of a file."""
+    found = []
+    for name in configs.bundled_names():
+        text = configs.bundled_text(name)
+        first = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
+        shape = "-".join(str(n) for n in configs.parse(text, name).shape)
+        found.append(Example(name, shape, first))
+    return found
+
+
+def answer_files() -> list[str]:
+    """The bundled answers files (the post's own figures), for :func:`check`."""
+    return configs.bundled_answer_names()
+
+
+def example_text(name: str) -> str:
+    """A bundled example's YAML, comments and all."""
+    names = configs.bundled_names()
+    if name not in names:
+        raise StepPropError(f"no bundled example '{name}'{configs.suggest(name, names)}; there are: {', '.join(names)}")
+    return configs.bundled_text(name)
+
+
+def new_config(
+    shape: str, activation: str = "sigmoid", loss: str = "half_squared_error", bias: str = "shared", seed: int = 0
+) -> str:
+    """A new config's YAML with a comment on every key (``stepprop init``):
+    ``shape`` like '2-3-1', random weights from ``seed``."""
+    from .init import new_config as written
+
+    return written(shape, activation, loss, seed, bias)
 
 
 def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answers, str]:
@@ -357,7 +431,7 @@ def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answe
     if isinstance(answers, Mapping):
         import yaml
 
-        text = yaml.safe_dump({str(k): _number_text(v) for k, v in answers.items()}, sort_keys=False)
+        text = yaml.safe_dump({str(k): _number_text(str(k), v) for k, v in answers.items()}, sort_keys=False)
         try:
             found = load_answers(text=text, source="the answers")
         except ConfigError as exc:  # a position in our own YAML text would mean nothing
@@ -372,22 +446,39 @@ def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answe
     return load_answers(path), str(answers)
 
 
-def check(network: Net, answers: str | Path | Mapping[str, Any] | Answers, epochs: int | None = None) -> Grades:
+def check(
+    network: Net | str | Path | None, answers: str | Path | Mapping[str, Any] | Answers, epochs: int | None = None
+) -> Grades:
     """Grade answers (a file, a bundled answers name, or ``{name: number}``;
     write numbers as text, "0.5933", to keep the digits written) against the
     network's exact numbers, naming the likely mistake of each wrong one."""
     from .grading import check as grade
 
     found, source = answers_of(answers)
-    return Grades(grade(network.config, found, epochs, source))
+    return Grades(grade(_network(network).config, found, epochs, source))
 
 
-def verify(network: Net, batch: int = 1, use_torch: bool = True) -> Verification:
+def verify(network: Net | str | Path | None, batch: int = 1, use_torch: bool = True) -> Verification:
     """Every gradient of one step against central finite differences and,
     when it is installed, PyTorch's autograd."""
     from .verification import verify as recompute
 
-    return Verification(recompute(network.config, _batch(network.config, batch), use_torch=use_torch))
+    config = _network(network).config
+    return Verification(recompute(config, _batch(config, batch), use_torch=use_torch))
+
+
+def _round(places: int | None) -> Any:
+    """The rounder of ``round=N`` (hand-calculation mode), N from 0 to 15."""
+    if places is None:
+        return None
+    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 15:
+        raise StepPropError(f"round must be a whole number of decimals from 0 to 15, not {places!r}")
+    return decimal_rounder(places)
+
+
+def _names(only: str | Sequence[str] | None) -> list[str] | None:
+    """``only``: one parameter's name or several."""
+    return [only] if isinstance(only, str) else (list(only) if only else None)
 
 
 def _batch(config: Config, batch: int) -> int:
@@ -398,20 +489,32 @@ def _batch(config: Config, batch: int) -> int:
     return batch - 1
 
 
-def _number_text(value: Any) -> str:
-    """An answer as written: text stays as it is; a float keeps its shortest repr."""
-    return value if isinstance(value, str) else repr(float(value))
+def _number_text(name: str, value: Any) -> Any:
+    """An answer as written: text stays as it is; a number keeps its shortest repr
+    (``epochs`` stays a whole number)."""
+    value = _plain_data(value)
+    if name == "epochs" and isinstance(value, (int, str)) and not isinstance(value, bool):
+        return int(value) if isinstance(value, int) or value.strip().isdigit() else value
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(float(value))
+    raise ConfigError(f"the answer for {name} is {value!r}: write a number, like 0.5933", "the answers")
 
 
 def _plain_data(value: Any) -> Any:
-    """Numbers, strings, lists and mappings, as YAML can write them (tuples and
-    NumPy numbers included)."""
+    """Numbers, strings, lists and mappings, as YAML can write them (tuples,
+    NumPy numbers and arrays included); anything else is an error."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # a NumPy scalar or array
+        value = value.tolist()
     if isinstance(value, Mapping):
         return {str(k): _plain_data(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain_data(v) for v in value]
-    if isinstance(value, (bool, str, int)) or value is None:
+    if isinstance(value, (bool, str, int, float)) or value is None:
         return value
-    if hasattr(value, "__float__"):  # a float, or a NumPy number
+    if hasattr(value, "__index__"):
+        return int(value.__index__())
+    if hasattr(value, "__float__"):
         return float(value)
-    return value
+    raise ConfigError(f"{type(value).__name__} {value!r:.40} is not a number, text, list or mapping", "<dict>")

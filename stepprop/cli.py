@@ -131,13 +131,13 @@ class _Output:
             raise click.ClickException("a result is not a finite number; nothing was written") from None
         self._write(text + "\n")
 
-    def show(self, result: Any, doc: Any = None) -> None:
-        """A result of the library: its JSON, or its document (``doc``, or the
-        result's own) in the chosen format; rich on a terminal."""
+    def show(self, result: Any, document: Callable[[], Any] | None = None) -> None:
+        """A result of the library: its JSON, or its document (``document()``,
+        or the result's own) in the chosen format; rich on a terminal."""
         if self.fmt == "json":
             self.json(result.to_dict())
             return
-        doc = doc if doc is not None else result.document()
+        doc = document() if document is not None else result.document()
         if self.fmt == "text" and self.output is None and sys.stdout.isatty():
             from rich.console import Console
 
@@ -324,7 +324,7 @@ def explain(
             out._write("\n".join(known) + "\n")
         return
     step.parameters(names)  # an unknown name is an error in every format
-    out.show(step, step.explain(names or None))
+    out.show(step, lambda: step.explain(names or None))
 
 
 @main.command()
@@ -574,7 +574,7 @@ def init(
       stepprop init 2-3-1 --activation tanh --loss cross_entropy --seed 7 -o mine.yaml
       stepprop init --from xor -o xor.yaml
     """
-    from . import config as cfg
+    from .api import example_text, new_config
 
     if (shape is None) == (source is None):
         raise click.UsageError(
@@ -582,19 +582,7 @@ def init(
             if shape and source
             else "give a SHAPE such as 2-3-1, or --from EXAMPLE"
         )
-    if source is not None:
-        if source not in cfg.bundled_names():
-            from .config import suggest
-
-            raise click.ClickException(
-                f"no bundled example '{source}'{suggest(source, cfg.bundled_names())}; "
-                f"there are: {', '.join(cfg.bundled_names())}"
-            )
-        text = cfg.bundled_text(source)
-    else:
-        from .init import new_config
-
-        text = new_config(shape or "", activation, loss, seed, bias)
+    text = example_text(source) if source is not None else new_config(shape or "", activation, loss, bias, seed)
     _Output("text", 9, output, force)._write(text)
 
 
@@ -611,19 +599,15 @@ def examples() -> None:
       stepprop explain xor
       stepprop init --from softmax -o mine.yaml
     """
-    from . import config as cfg
+    from .api import answer_files
+    from .api import examples as bundled
 
-    rows = []
-    for name in cfg.bundled_names():
-        text = cfg.bundled_text(name)
-        first = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
-        shape = "-".join(str(n) for n in cfg.parse(text, name).shape)
-        rows.append((name, shape, first))
-    width = max(len(n) for n, _, _ in rows)
-    for name, shape, first in rows:
-        click.echo(f"{name.ljust(width)}  {shape:<8}  {first}")
+    rows = bundled()
+    width = max(len(e.name) for e in rows)
+    for e in rows:
+        click.echo(f"{e.name.ljust(width)}  {e.shape:<8}  {e.description}")
     click.echo("\nanswers files for 'stepprop check', with the post's own figures:")
-    for name in cfg.bundled_answer_names():
+    for name in answer_files():
         click.echo(f"  {name}")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import names as N
+from .errors import StepPropError
 from .expr import D
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ class Diagram:
 
 def diagram(trace: StepTrace, mode: str = "before") -> Diagram:
     if mode not in MODES:
-        raise ValueError(mode)
+        raise StepPropError(f"no diagram mode '{mode}': choose one of {', '.join(MODES)}")
     net = trace.net
     cfg = net.config
     g = trace.graph

@@ -152,18 +152,20 @@ class Tape:
         A node that feeds several others collects every path (``+=``).  When
         ``contributions`` is a dict, each path's share is recorded in it as
         ``contributions[(child, parent_position)] = child.grad * partial``:
-        the exact numbers that were added up.
+        the exact numbers that were added up, for every edge the root
+        reaches (a share of 0 included), and for no other.
         """
         nodes = self.nodes
         for node in nodes:
             node.grad = 0.0
         root.grad = 1.0
         r = self.rounder
+        reached = {root} if contributions is not None else None
         stop = nodes.index(root) if root.index < 0 or nodes[root.index] is not root else root.index
         for i in range(stop, -1, -1):
             node = nodes[i]
             g = node.grad
-            if node.op is None or (g == 0.0 and contributions is None):
+            if node.op is None or (g == 0.0 and (reached is None or node not in reached)):
                 continue
             for j, (parent, d) in enumerate(zip(node.parents, node.partials)):
                 if not parent.requires_grad:
@@ -171,8 +173,9 @@ class Tape:
                 share = g * d
                 if r is not None:
                     share = r(share)
-                if contributions is not None:
-                    contributions[(node, j)] = share
+                if reached is not None:
+                    contributions[(node, j)] = share  # type: ignore[index]
+                    reached.add(parent)
                 parent.grad = parent.grad + share if r is None else r(parent.grad + share)
 
     def consumers(self) -> dict[Node, list[tuple[Node, int]]]:

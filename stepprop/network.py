@@ -8,7 +8,8 @@ labelled with what it means to a reader.  Steps and training live in
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import NamedTuple
 
 from . import ops
@@ -66,7 +67,7 @@ class Net:
         self.params: dict[str, Param] = {}
         self.weight_names: list[list[list[str]]] = []
         self.bias_names: list[list[str] | None] = []
-        self.values: dict[str, float] = {}
+        values: dict[str, float] = {}
         k = 0
         prev = self.input_names
         for li, layer in enumerate(config.layers):
@@ -77,7 +78,7 @@ class Net:
                     k += 1
                     name = f"w{k}"
                     self.params[name] = Param(name, "weight", li, r, c, prev[c], (self.neurons[li][r],), True)
-                    self.values[name] = value
+                    values[name] = value
                     names.append(name)
                 grid.append(names)
             self.weight_names.append(grid)
@@ -94,7 +95,7 @@ class Net:
                     self.params[name] = Param(
                         name, "bias", li, r, None, None, (self.neurons[li][r],), config.update_biases
                     )
-                    self.values[name] = value
+                    values[name] = value
                     names.append(name)
                 self.bias_names.append(names)
             else:
@@ -103,8 +104,11 @@ class Net:
                 self.params[name] = Param(
                     name, "bias", li, None, None, None, tuple(self.neurons[li]), config.update_biases
                 )
-                self.values[name] = layer.bias
+                values[name] = layer.bias
                 self.bias_names.append([name] * layer.size)
+
+        # read-only: the values are the config's (a changed network is a new one: with_values)
+        self.values: Mapping[str, float] = MappingProxyType(values)
 
     # ------------------------------------------------------------ shape --
     @property
@@ -140,7 +144,7 @@ class Net:
         return self.config.with_parameters([(d["weights"], d.get("bias")) for d in self.layers_data(values)])
 
     # ------------------------------------------------------------ graph --
-    def leaves(self, values: dict[str, float] | None = None) -> dict[str, Node]:
+    def leaves(self, values: Mapping[str, float] | None = None) -> dict[str, Node]:
         """A fresh leaf node for every parameter."""
         values = values if values is not None else self.values
         return {name: Node(float(values[name]), name) for name in self.params}

@@ -33,7 +33,7 @@ from .step import ETA, G, P
 
 if TYPE_CHECKING:
     from .engine import Node
-    from .step import StepTrace
+    from .step import SampleRecord, StepTrace
 
 NOISE = 1e-12  # a sum this much smaller than its largest term has cancelled: 0 on paper
 
@@ -46,7 +46,7 @@ def check_only(trace: StepTrace, only: Sequence[str] | None) -> list[str]:
     for name in only:
         if name not in trace.net.params:
             raise StepPropError(
-                f"--only: this network has no parameter '{name}'{suggest(name, order)}; "
+                f"this network has no parameter '{name}'{suggest(name, order)}; "
                 f"its parameters are {', '.join(sorted(order, key=param_key))}"
             )
     return [p for p in order if p in only]
@@ -126,23 +126,24 @@ class Paper:
         scale = max(zeros)
         return scale if abs(node.data) <= NOISE * scale and self._recomputed(node)[0] == 0 else 0.0
 
-    def _backward(self, record: object) -> None:
-        graph = self.trace.graph
-        adjoints = record.adjoints  # type: ignore[attr-defined]
-        contributions = record.contributions  # type: ignore[attr-defined]
+    def _backward(self, record: SampleRecord) -> None:
+        """The sample's adjoints and path shares that are 0 on paper, from the
+        output back (its own edges only: linear in the graph)."""
+        adjoints, contributions = record.adjoints, record.contributions
         zero: set[Node] = set()
         shares: set[tuple[Node, int]] = set()
         incoming: dict[Node, list[tuple[Node, int]]] = {}
         for child, j in contributions:
             incoming.setdefault(child.parents[j], []).append((child, j))
-        for node in reversed(graph.tape.nodes):
-            paths = incoming.get(node, [])
+        # children before parents: the reverse of the recording (parameters, recorded first, last)
+        for node in sorted(incoming, key=lambda n: n.index if n.op is not None else -1, reverse=True):
+            paths = incoming[node]
             for child, j in paths:
                 if child in zero or (child, j) in self.partials:
                     shares.add((child, j))
             values = [contributions[path] for path in paths]
             nonzero = [v for v, path in zip(values, paths) if path not in shares and v != 0]
-            if node in adjoints and adjoints[node] != 0 and paths:
+            if node in adjoints and adjoints[node] != 0:
                 if not nonzero or _cancels(adjoints[node], values):
                     zero.add(node)
         self.adjoints.append(zero)
@@ -668,7 +669,8 @@ class _Builder:
         if len(set(words)) == 1:
             acts = words[0] + (", in every layer" if n_layers > 1 else "")
         else:
-            acts = ", ".join(f"{w} in the {_layer_title(li, n_layers).lower()}" for li, w in enumerate(words))
+            where = [_layer_title(li, n_layers).lower() for li in range(n_layers)]
+            acts = ", ".join(f"{w} in {'' if p[-1].isdigit() else 'the '}{p}" for w, p in zip(words, where))
         lines = [
             f"network {self.net.shape} from {cfg.source}",
             f"activation: {acts}",

@@ -1,7 +1,12 @@
 """What the tests share: the CLI runner, the bundled configs, the post's step
-and its 10,000-epoch training (computed once per session), random networks."""
+and its 10,000-epoch training (computed once per session), random networks,
+reading a number against the digits a text prints."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
 import yaml
@@ -14,6 +19,7 @@ from stepprop.network import Net
 from stepprop.step import step
 from stepprop.training import train
 
+REPO = Path(__file__).resolve().parent.parent
 BUNDLED = sorted(p.stem for p in configs.BUNDLED_DIR.glob("*.yaml"))
 CONFIGS = sorted(configs.BUNDLED_DIR.glob("*.yaml"))
 
@@ -24,15 +30,34 @@ ACTIVATIONS = HIDDEN + ("softmax",)
 OUTPUT_ACTIVATIONS = {"cross_entropy": ("softmax",), "binary_cross_entropy": ("sigmoid", "softmax")}
 
 
-def run(*args: str, input: str | None = None) -> Result:
-    """The real command line, in-process; never a traceback."""
-    result = CliRunner().invoke(main, list(args), input=input)
+def run(*args: str, input: str | None = None, env: Mapping[str, str] | None = None, code: int | None = None) -> Result:
+    """The real command line, in-process; never a crash: no traceback, no
+    exception but the SystemExit that ends a command, no 'internal error'
+    (stepprop's words for a bug).  With ``code``, the exit status must be it."""
+    result = CliRunner().invoke(main, list(args), input=input, env=env)
     assert "Traceback" not in result.output, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), (args, repr(result.exception))
+    assert "internal error" not in result.output, result.output
+    if code is not None:
+        assert result.exit_code == code, (args, result.exit_code, result.stdout, result.stderr)
     return result
 
 
 def net_of(text: str, source: str = "<test>") -> Net:
     return Net(configs.parse(text, source))
+
+
+def agrees(exact: float, printed: str) -> bool:
+    """Does ``exact``, rounded (half up) to the decimals of ``printed``, read ``printed``?"""
+    places = Decimal(printed)
+    return Decimal(repr(exact)).quantize(places, rounding=ROUND_HALF_UP) == places
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh, empty current folder."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
 @pytest.fixture(scope="session")

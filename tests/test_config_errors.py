@@ -13,14 +13,12 @@ line number is the one in the edit.
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import run
 
 from stepprop import config
-from stepprop.cli import main
 from stepprop.errors import ConfigError
 
 BASE = [
@@ -72,7 +70,9 @@ LAUGHS = (
 
 DEPTH = 10_000
 
-PWNED = "stepprop-pwned"  # what the os.system payloads would create in the current folder
+# what the os.system payloads would create in the current folder (the tests run in
+# conftest's workdir, a fresh empty one)
+PWNED = "stepprop-pwned"
 
 
 def case(id, text, line, column, *fragments, marks=()):
@@ -425,13 +425,6 @@ CASES = [
 ]
 
 
-@pytest.fixture
-def in_tmp(tmp_path, monkeypatch) -> Path:
-    # the os.system payloads would create PWNED in the current folder
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
-
-
 def write(folder: Path, text: str | bytes) -> Path:
     path = folder / "bad.yaml"
     if isinstance(text, bytes):
@@ -448,85 +441,75 @@ def test_the_bases_are_valid(tmp_path):
 
 
 @pytest.mark.parametrize("text, line, column, fragments", CASES)
-def test_load_reports_the_position(in_tmp, text, line, column, fragments):
-    path = write(in_tmp, text)
-    start = time.perf_counter()
+def test_load_reports_the_position(workdir, text, line, column, fragments):
+    path = write(workdir, text)
     with pytest.raises(ConfigError) as info:
         config.load(path)
-    assert time.perf_counter() - start < 2
     err = info.value
     assert (err.line, err.column) == (line, column), str(err)
     assert err.path == str(path)
     for fragment in fragments:
         assert fragment in err.message
-    assert not (in_tmp / PWNED).exists()
+    assert not (workdir / PWNED).exists()
 
 
 @pytest.mark.parametrize("text, line, column, fragments", CASES)
-def test_cli_reports_the_position(in_tmp, text, line, column, fragments):
-    path = write(in_tmp, text)
-    result = CliRunner().invoke(main, ["explain", str(path)])
-    assert result.exit_code == 1, result.output
-    assert isinstance(result.exception, SystemExit)
-    assert "Traceback" not in result.output
-    assert "internal error" not in result.stderr
+def test_cli_reports_the_position(workdir, text, line, column, fragments):
+    path = write(workdir, text)
+    result = run("explain", str(path), code=1)
     assert result.stdout == ""
     where = f"{path}:{line}:{column}" if line is not None else str(path)
     assert result.stderr.startswith(f"Error: {where}: "), result.stderr
     assert result.stderr.count("\n") == 1  # one line
     for fragment in fragments:
         assert fragment in result.stderr
-    assert not (in_tmp / PWNED).exists()
+    assert not (workdir / PWNED).exists()
 
 
 @pytest.mark.parametrize("command", [["train", "--epochs", "1"], ["diagram"], ["explain", "--format", "json"]])
-def test_other_commands_report_the_same_error(in_tmp, command):
-    path = write(in_tmp, edit(BASE, {3: "etta: 0.5"}))
-    result = CliRunner().invoke(main, [*command, str(path)])
-    assert result.exit_code == 1
+def test_other_commands_report_the_same_error(workdir, command):
+    path = write(workdir, edit(BASE, {3: "etta: 0.5"}))
+    result = run(*command, str(path), code=1)
     assert result.stderr.startswith(f"Error: {path}:3:1: unknown key 'etta'")
-    assert "Traceback" not in result.output
 
 
-def test_python_tags_execute_nothing(in_tmp):
+def test_python_tags_execute_nothing(workdir):
     # the same payload that the table refuses, checked once more through both doors
     text = edit(BASE, {3: f'eta: !!python/object/apply:os.system ["touch {PWNED}"]'})
-    path = write(in_tmp, text)
+    path = write(workdir, text)
     with pytest.raises(ConfigError):
         config.load(path)
-    CliRunner().invoke(main, ["train", str(path)])
-    assert list(in_tmp.iterdir()) == [path]
+    run("train", str(path), code=1)
+    assert list(workdir.iterdir()) == [path]
 
 
-def test_billion_laughs_is_refused_quickly(in_tmp):
-    path = write(in_tmp, "\n".join(LAUGHS) + "\n")
-    start = time.perf_counter()
-    with pytest.raises(ConfigError):
+def test_billion_laughs_is_refused_before_any_expansion(workdir):
+    path = write(workdir, "\n".join(LAUGHS) + "\n")
+    with pytest.raises(ConfigError) as info:
         config.load(path)
-    assert time.perf_counter() - start < 0.5
+    # at the first alias, the first one of line 2 (the 9th level would be 9^8 'lol's)
+    assert (info.value.line, info.value.column) == (2, 8)
+    assert "anchors and aliases" in info.value.message
 
 
 @pytest.mark.parametrize("text", ["1e-3", "1E-3", "+1e-3", "0.001", "1.0e-3"])
-def test_exponent_without_a_dot_is_a_number(in_tmp, text):
+def test_exponent_without_a_dot_is_a_number(workdir, text):
     # YAML 1.1 reads 1e-3 (no dot) as the text '1e-3'; stepprop takes it as 0.001
-    path = write(in_tmp, edit(BASE, {3: f"eta: {text}"}))
+    path = write(workdir, edit(BASE, {3: f"eta: {text}"}))
     assert config.load(path).eta == 0.001
-    result = CliRunner().invoke(main, ["explain", str(path), "--format", "json"])
-    assert result.exit_code == 0, result.output
+    result = run("explain", str(path), "--format", "json", code=0)
     assert json.loads(result.stdout)["network"]["eta"] == 0.001
 
 
-def test_utf8_byte_order_mark_is_accepted(in_tmp):
-    path = write(in_tmp, "\ufeff" + base())
+def test_utf8_byte_order_mark_is_accepted(workdir):
+    path = write(workdir, "\ufeff" + base())
     assert config.load(path).eta == 0.5
 
 
-def test_control_character_is_a_config_error(in_tmp):
+def test_control_character_is_a_config_error(workdir):
     # "eta: 0.5" is 8 characters; the BEL (0x07) after it is character 9 of line 3
-    path = write(in_tmp, edit(BASE, {3: "eta: 0.5\x07"}))
-    result = CliRunner().invoke(main, ["explain", str(path)])
-    assert result.exit_code == 1
-    assert "internal error" not in result.stderr
+    path = write(workdir, edit(BASE, {3: "eta: 0.5\x07"}))
+    result = run("explain", str(path), code=1)
     assert result.stderr.startswith(f"Error: {path}:3:9: ")
     with pytest.raises(ConfigError) as info:
         config.load(path)

@@ -1,15 +1,11 @@
 """The worked example: names, numbering, --only.  (That every printed
 equation evaluates to its number is tests/test_equations.py.)"""
 
-from pathlib import Path
-
 import pytest
+from conftest import CONFIGS
 
 from stepprop import config, network, worked
 from stepprop import step as steps
-
-PACKAGE = Path(__file__).resolve().parent.parent / "stepprop"
-CONFIGS = sorted((PACKAGE / "configs").glob("*.yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -43,7 +39,7 @@ def test_weight_numbering_follows_the_post():
 
 
 def test_deep_networks_get_unambiguous_neuron_names():
-    net = network.Net(config.load(PACKAGE / "configs" / "tanh-relu.yaml"))
+    net = network.Net(config.load(config.BUNDLED_DIR / "tanh-relu.yaml"))
     flat = [n for layer in net.neurons for n in layer]
     assert flat == ["h1_1", "h1_2", "h1_3", "h2_1", "h2_2", "o1"]
     assert len(set(flat)) == len(flat)

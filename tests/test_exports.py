@@ -3,8 +3,8 @@
 The golden files in tests/golden/ were written by `stepprop explain --format
 markdown|latex` and read through line by line against the post before they
 were committed (notation and every number); the tests below also check the
-post's figures in them independently.  To regenerate after a deliberate
-change: STEPPROP_UPDATE_GOLDEN=1 pytest tests/test_exports.py, then review the diff.
+post's figures in them independently.  No test writes them: after a
+deliberate change, write them with that command and check the diff by hand.
 """
 
 import re
@@ -15,13 +15,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from conftest import BUNDLED, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stepprop import config, network
 from stepprop import step as steps
-from stepprop.cli import main
 from stepprop.diagram import diagram
 from stepprop.views import diagram as draw
 from stepprop.views import plot
@@ -30,16 +29,9 @@ GOLDEN = Path(__file__).parent / "golden"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
-def run(*args):
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    return result
-
-
 @pytest.mark.parametrize("fmt,golden", [("markdown", "mazur.md"), ("latex", "mazur.tex")])
 def test_golden_worked_example(fmt, golden):
-    result = run("explain", "--format", fmt)
-    assert result.exit_code == 0, result.output
+    result = run("explain", "--format", fmt, code=0)
     # the golden files are written by hand-checked runs, never by the tests
     assert result.stdout == (GOLDEN / golden).read_text(encoding="utf-8")
 
@@ -112,7 +104,7 @@ class _Strict(HTMLParser):
             self.stack.pop()
 
 
-@pytest.mark.parametrize("name", ["mazur", "xor", "softmax", "tanh-relu"])
+@pytest.mark.parametrize("name", BUNDLED)
 def test_html_is_well_formed_self_contained_and_holds_the_diagram(name):
     page = run("explain", name, "--format", "html").stdout
     parser = _Strict()
@@ -130,6 +122,7 @@ def test_html_is_well_formed_self_contained_and_holds_the_diagram(name):
 
 
 def _geometry(svg_text):
+    """(node centres and radii by id, labels, every edge as (x1, y1, x2, y2))."""
     root = ET.fromstring(svg_text)
     centers = {}
     for g in root.iter(f"{SVG}g"):
@@ -144,7 +137,8 @@ def _geometry(svg_text):
             labels.append(
                 (g.get("data-param"), g.get("data-source"), g.get("data-target"), g.find(f"{SVG}text").text, box)
             )
-    return centers, labels
+    edges = [tuple(float(line.get(k)) for k in ("x1", "y1", "x2", "y2")) for line in root.iter(f"{SVG}line")]
+    return centers, labels, edges
 
 
 def _distance(px, py, ax, ay, bx, by):
@@ -154,14 +148,18 @@ def _distance(px, py, ax, ay, bx, by):
 
 
 def _check_layout(svg_text):
-    centers, labels = _geometry(svg_text)
+    centers, labels, edges = _geometry(svg_text)
     for name, source, target, text, (x, y, w, h) in labels:
         cx, cy = x + w / 2, y + h / 2
         sx, sy, _ = centers[source]
         tx, ty, _ = centers[target]
         # the label sits on the segment it names ...
         assert _distance(cx, cy, sx, sy, tx, ty) < 1.0, (name, text)
-        # ... and clearly closer to it than to any other edge
+        assert (sx, sy, tx, ty) in edges, (name, "no such edge")
+        # ... and clearly closer to it than to any other edge (half its height away at least)
+        for edge in edges:
+            if edge != (sx, sy, tx, ty):
+                assert _distance(cx, cy, *edge) >= h / 2, (name, text, "on another edge", edge)
         # ... and covers no node
         for node, (nx, ny, r) in centers.items():
             nearest_x, nearest_y = min(max(nx, x), x + w), min(max(ny, y), y + h)
@@ -239,8 +237,7 @@ def test_loss_curve_image(tmp_path):
     pytest.importorskip("matplotlib")
     for suffix in ("svg", "png"):
         path = tmp_path / f"loss.{suffix}"
-        result = run("train", "--epochs", "2000", "--plot", str(path))
-        assert result.exit_code == 0, result.output
+        run("train", "--epochs", "2000", "--plot", str(path), code=0)
         data = path.read_bytes()
         assert data.startswith(b"\x89PNG") if suffix == "png" else b"<svg" in data
     svg_text = (tmp_path / "loss.svg").read_text()

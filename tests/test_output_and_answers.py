@@ -5,17 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
+from conftest import run
 
 from stepprop import config
-from stepprop.cli import main
 from stepprop.errors import ConfigError
-
-
-def run(*args):
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output and "internal error" not in result.output
-    return result
 
 
 @pytest.mark.parametrize(
@@ -40,10 +33,10 @@ def test_an_explicit_format_wins_over_the_extension(tmp_path):
     assert path.read_text().startswith("# One step")
 
 
-def test_dash_is_standard_output(tmp_path):
-    result = run("explain", "-o", "-")
-    assert result.exit_code == 0 and result.stdout.startswith("One step")
-    assert not (tmp_path / "-").exists()
+def test_dash_is_standard_output(workdir):
+    result = run("explain", "-o", "-", code=0)
+    assert result.stdout.startswith("One step")
+    assert list(workdir.iterdir()) == []  # no file named '-' in the current folder
 
 
 def test_the_diagram_refuses_a_non_svg_file(tmp_path):
@@ -100,9 +93,13 @@ def test_a_config_given_as_answers_is_explained(tmp_path):
 
 
 def test_epochs_in_the_answers_file(tmp_path):
-    path = write(tmp_path, "epochs: 10000\nerror: 0.0000351085\n")
-    data = json.loads(run("check", path, "--format", "json").stdout)
-    assert data["epochs"] == 10000 and data["answers"][0]["status"] == "correct"
+    # the error of epoch 2 is E_total after the post's first step: 0.291027774
+    # (test_post.py); without the epochs it would be the first one, 0.298371109
+    path = write(tmp_path, "epochs: 2\nerror: 0.291027774\n")
+    data = json.loads(run("check", path, "--format", "json", code=0).stdout)
+    assert data["epochs"] == 2 and data["answers"][0]["status"] == "correct"
+    path = write(tmp_path, "error: 0.291027774\n")
+    assert json.loads(run("check", path, "--format", "json", code=1).stdout)["answers"][0]["status"] == "wrong"
 
 
 def test_truncated_answers_are_told_so(tmp_path):

@@ -6,12 +6,12 @@ values below are copied from the post (../shared/reference/mazur-post.md),
 not from stepprop's output.
 """
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import pytest
+from conftest import agrees
 
-from stepprop import config, names, network, training
-from stepprop import step as steps
+from stepprop import names
 
 # (name, the figure as the post prints it)
 FORWARD = [
@@ -51,51 +51,40 @@ UPDATED = [
 ]
 
 
-def agrees(exact: float, printed: str) -> bool:
-    """Does ``exact``, rounded to the decimals of ``printed``, read ``printed``?"""
-    places = Decimal(printed)
-    return Decimal(repr(exact)).quantize(places, rounding=ROUND_HALF_UP) == places
-
-
-@pytest.fixture(scope="module")
-def trace():
-    return steps.step(network.Net(config.load()))
-
-
 @pytest.mark.parametrize("name,printed", FORWARD)
-def test_forward_pass(trace, name, printed):
-    values = names.values_of(trace.graph)
+def test_forward_pass(post_step, name, printed):
+    values = names.values_of(post_step.graph)
     assert agrees(values[name], printed), (name, values[name], printed)
 
 
 @pytest.mark.parametrize("name,printed", TERMS)
-def test_chain_rule_terms(trace, name, printed):
-    terms = names.terms_of(trace)
+def test_chain_rule_terms(post_step, name, printed):
+    terms = names.terms_of(post_step)
     assert agrees(terms[name], printed), (name, terms[name], printed)
 
 
 @pytest.mark.parametrize("name,printed", UPDATED)
-def test_updated_weights(trace, name, printed):
-    assert agrees(trace.updated[name], printed), (name, trace.updated[name], printed)
+def test_updated_weights(post_step, name, printed):
+    assert agrees(post_step.updated[name], printed), (name, post_step.updated[name], printed)
 
 
-def test_biases_stay_fixed_but_have_gradients(trace):
-    assert trace.updated["b1"] == 0.35 and trace.updated["b2"] == 0.6
+def test_biases_stay_fixed_but_have_gradients(post_step):
+    assert post_step.updated["b1"] == 0.35 and post_step.updated["b2"] == 0.6
     # dE/db2 = delta_o1 + delta_o2; dE/db1 = delta_h1 + delta_h2
-    terms = names.terms_of(trace)
-    assert trace.gradients["b2"] == pytest.approx(terms["delta_o1"] + terms["delta_o2"], rel=1e-15)
-    assert trace.gradients["b1"] == pytest.approx(terms["delta_h1"] + terms["delta_h2"], rel=1e-15)
+    terms = names.terms_of(post_step)
+    assert post_step.gradients["b2"] == pytest.approx(terms["delta_o1"] + terms["delta_o2"], rel=1e-15)
+    assert post_step.gradients["b1"] == pytest.approx(terms["delta_h1"] + terms["delta_h2"], rel=1e-15)
 
 
-def test_hidden_gradient_is_the_sum_over_both_outputs(trace):
-    terms = names.terms_of(trace)
+def test_hidden_gradient_is_the_sum_over_both_outputs(post_step):
+    terms = names.terms_of(post_step)
     assert terms["dE_total/dout_h1"] == pytest.approx(terms["dE_o1/dout_h1"] + terms["dE_o2/dout_h1"], rel=1e-15)
 
 
-def test_de_o2_dout_h1_exact_value_differs_from_the_post_in_the_last_digit(trace):
+def test_de_o2_dout_h1_exact_value_differs_from_the_post_in_the_last_digit(post_step):
     """The post prints -0.019049119: it multiplied an already rounded delta_o2
     (-0.038098237 * 0.5 = -0.0190491185).  The exact value is -0.019049118."""
-    terms = names.terms_of(trace)
+    terms = names.terms_of(post_step)
     exact = terms["dE_o2/dout_h1"]
     assert agrees(exact, "-0.019049118")
     assert not agrees(exact, "-0.019049119")
@@ -103,14 +92,14 @@ def test_de_o2_dout_h1_exact_value_differs_from_the_post_in_the_last_digit(trace
     assert agrees(rounded_delta * 0.5, "-0.019049119")
 
 
-def test_error_after_the_first_round_is_exact_not_the_posts(trace):
+def test_error_after_the_first_round_is_exact_not_the_posts(post_step):
     """The post says 0.291027924; the step its text describes gives 0.291027774."""
-    assert agrees(trace.error_after, "0.291027774")
-    assert not agrees(trace.error_after, "0.291027924")
+    assert agrees(post_step.error_after, "0.291027774")
+    assert not agrees(post_step.error_after, "0.291027924")
 
 
-def test_error_after_10000_epochs():
-    result = training.train(network.Net(config.load()), 10_000)
+def test_error_after_10000_epochs(post_trained):
+    result = post_trained
     assert agrees(result.error, "0.0000351085")
     # the post's outputs (0.015912196, 0.984065734) come from using updated
     # output weights in the hidden deltas; the exact procedure gives these:

@@ -3,30 +3,20 @@
 import json
 
 import pytest
-from click.testing import CliRunner
+from conftest import BUNDLED, run
 
 from stepprop import config, ops
-from stepprop.cli import main
 from stepprop.verification import verify
 
-CONFIGS = sorted(p.stem for p in config.BUNDLED_DIR.glob("*.yaml"))
 
-
-def run(*args):
-    result = CliRunner().invoke(main, list(args))
-    assert "Traceback" not in result.output
-    return result
-
-
-@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("name", BUNDLED)
 def test_every_bundled_config_verifies(name):
-    result = run("verify", name, "--no-torch")
-    assert result.exit_code == 0, result.output
+    result = run("verify", name, "--no-torch", code=0)
     assert "every gradient agrees" in result.stdout
 
 
 def test_json_lists_every_parameter():
-    data = json.loads(run("verify", "--format", "json", "--no-torch").stdout)
+    data = json.loads(run("verify", "--format", "json", "--no-torch", code=0).stdout)
     assert data["ok"] is True
     assert [g["name"] for g in data["gradients"]] == ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2"]
     w5 = next(g for g in data["gradients"] if g["name"] == "w5")
@@ -38,8 +28,7 @@ def test_a_wrong_derivative_is_caught(monkeypatch):
     sigmoid = ops.SIGMOID
     monkeypatch.setattr(sigmoid, "_derivative", lambda x, out: out * (1 - out) * 1.001)
     monkeypatch.setitem(sigmoid.__dict__, "_compiled", {})
-    result = run("verify", "--no-torch")
-    assert result.exit_code == 1
+    result = run("verify", "--no-torch", code=1)
     assert "DISAGREES" in result.stdout and "SOME GRADIENTS DISAGREE" in result.stdout
 
 
@@ -47,12 +36,11 @@ def test_without_torch_says_how_to_get_it(monkeypatch):
     from stepprop import torchcheck
 
     monkeypatch.setattr(torchcheck, "available", lambda: False)
-    result = run("verify")
-    assert result.exit_code == 0
+    result = run("verify", code=0)
     assert "pip install 'stepprop[torch]'" in result.stdout
 
 
-@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("name", BUNDLED)
 def test_pytorch_autograd_agrees(name):
     pytest.importorskip("torch", reason="PyTorch is an optional extra; this check runs where it is installed")
     result = verify(config.load(config.BUNDLED_DIR / f"{name}.yaml"))
@@ -61,4 +49,5 @@ def test_pytorch_autograd_agrees(name):
 
 
 def test_verify_bad_batch_is_a_usage_error():
-    assert run("verify", "--batch", "3").exit_code == 2
+    result = run("verify", "--batch", "3", code=2)
+    assert "this config has 1 batch" in result.stderr

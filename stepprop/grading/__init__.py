@@ -128,7 +128,7 @@ class Checker:
         if exact is None:
             raise ConfigError(
                 f"unknown quantity '{show(answer.name)}'{suggest(answer.name, exact_run.values, 3)}; "
-                "'stepprop explain --names' lists every name",
+                "'stepprop explain --names' (Step.names in Python) lists every name",
                 "",
                 answer.line,
                 answer.column,

@@ -50,7 +50,13 @@ class MathMLPrinter(Printer[str]):
         return f"<msub><mrow>{self.d(v.d)}<mo>|</mo></mrow><mtext>via {escape(v.through)}</mtext></msub>"
 
     def number(self, x: float) -> str:
-        return f"<mn>{escape(fmt(x, self.digits))}</mn>"
+        mantissa, _, exponent = fmt(x, self.digits).partition("e")
+        if not exponent:
+            return f"<mn>{mantissa}</mn>"
+        power = int(exponent)
+        sign = "<mo>−</mo>" if power < 0 else ""
+        exponent_ml = f"<mrow>{sign}<mn>{abs(power)}</mn></mrow>"
+        return f"<mrow><mn>{mantissa}</mn><mo>×</mo><msup><mn>10</mn>{exponent_ml}</msup></mrow>"
 
     def op(self, text: str) -> str:
         return f"<mo>{_OPS.get(text, escape(text))}</mo>"
@@ -110,27 +116,31 @@ def equation(eq: Eq, digits: int = DEFAULT_DIGITS) -> str:
     return f'<div class="{cls}"{title}>{math}{extra}</div>'
 
 
+# every rule is scoped to the page's own <div class="stepprop">: the same page is a
+# notebook cell's output (_repr_html_), which must not restyle the notebook around it
 CSS = """
-body { font-family: Georgia, 'Times New Roman', serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
-       color: #222; line-height: 1.4; }
-h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; margin-top: 2rem; }
-h3 { margin-top: 1.5rem; } h4 { color: #6a2c70; margin: 1.2rem 0 0.3rem; } h5 { margin: 0.8rem 0 0.2rem; }
-ul.intro { color: #555; }
-.eq { display: flex; align-items: center; gap: 1rem; margin: 0.15rem 0 0.15rem 1rem; }
-.eq math { margin: 0.2rem 0; font-size: 1.05rem; }
-.eq math, .eq math * { math-style: normal; }
-.eq mtd { text-align: left; padding: 0.12rem 0; }
-.eq mtr > mtd:first-child { text-align: right; }
-.eq mn.result { font-weight: bold; }
-.eq.reused { color: #777; }
-.note { color: #777; font-style: italic; font-size: 0.9rem; }
-table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
-th, td { padding: 0.2rem 0.7rem; border-bottom: 1px solid #ddd; text-align: left; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-figure { margin: 1rem 0; text-align: center; }
-figure svg { max-width: 100%; height: auto; }
-@media print { body { margin: 0; max-width: none; font-size: 10pt; } h2, h3, h4 { break-after: avoid; }
-               .eq, tr, figure { break-inside: avoid; } }
+.stepprop { font-family: Georgia, 'Times New Roman', serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem;
+            color: #222; line-height: 1.4; }
+.stepprop h1 { font-size: 1.6rem; } .stepprop h2 { border-bottom: 1px solid #ccc; margin-top: 2rem; }
+.stepprop h3 { margin-top: 1.5rem; } .stepprop h4 { color: #6a2c70; margin: 1.2rem 0 0.3rem; }
+.stepprop h5 { margin: 0.8rem 0 0.2rem; }
+.stepprop ul.intro { color: #555; }
+.stepprop .eq { display: flex; align-items: center; gap: 1rem; margin: 0.15rem 0 0.15rem 1rem; }
+.stepprop .eq math { margin: 0.2rem 0; font-size: 1.05rem; }
+.stepprop .eq math, .stepprop .eq math * { math-style: normal; }
+.stepprop .eq mtd { text-align: left; padding: 0.12rem 0; }
+.stepprop .eq mtr > mtd:first-child { text-align: right; }
+.stepprop .eq mn.result { font-weight: bold; }
+.stepprop .eq.reused { color: #777; }
+.stepprop .note { color: #777; font-style: italic; font-size: 0.9rem; }
+.stepprop table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
+.stepprop th, .stepprop td { padding: 0.2rem 0.7rem; border-bottom: 1px solid #ddd; text-align: left; }
+.stepprop td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.stepprop figure { margin: 1rem 0; text-align: center; }
+.stepprop figure svg { max-width: 100%; height: auto; }
+@media print { .stepprop { margin: 0; max-width: none; font-size: 10pt; }
+               .stepprop h2, .stepprop h3, .stepprop h4 { break-after: avoid; }
+               .stepprop .eq, .stepprop tr, .stepprop figure { break-inside: avoid; } }
 """
 
 
@@ -144,6 +154,7 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) 
         f"<style>{CSS}</style>",
         "</head>",
         "<body>",
+        '<div class="stepprop">',
         f"<h1>{escape(doc.title)}</h1>",
         '<ul class="intro">',
     ]
@@ -168,7 +179,7 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) 
 
     for sec in doc.sections:
         section(sec, 1)
-    out += ["</body>", "</html>", ""]
+    out += ["</div>", "</body>", "</html>", ""]
     return "\n".join(out)
 
 

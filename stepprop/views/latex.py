@@ -68,7 +68,8 @@ class LatexPrinter(Printer[str]):
         return rf"\left.{self.d(v.d)}\right|_{{\text{{via }} {escape(v.through)}}}"
 
     def number(self, x: float) -> str:
-        return fmt(x, self.digits)
+        mantissa, _, exponent = fmt(x, self.digits).partition("e")
+        return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
 
     def op(self, text: str) -> str:
         return f" {_OPS.get(text, escape(text))} "
