@@ -73,7 +73,10 @@ class _Shown:
         return render_document(self.document(), format, digits, fragment, self._svg)
 
     def _repr_html_(self) -> str:
-        return self.render("html")
+        """The HTML export's page body (its own styles included), for a notebook cell."""
+        from .views.html import body
+
+        return body(self.render("html"))
 
     def __rich__(self) -> Any:
         from .views.rich_view import RichDocument
@@ -163,6 +166,8 @@ class Network(Net):
         ``every=K`` records the error every K epochs; ``progress(epoch)`` is
         called now and then; ``should_stop()`` ends training cleanly between
         steps."""
+        if isinstance(epochs, bool) or not isinstance(epochs, int):
+            raise StepPropError(f"epochs must be a whole number, not {epochs!r}")
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise StepPropError(f"every must be a whole number of epochs, at least 1, not {every!r}")
         result = training.train(self, epochs, every, progress, should_stop, rounder=_round(round))
@@ -184,28 +189,28 @@ class Step(_Shown):
         """Every forward quantity: net_h1, out_h1, E_o1, E_total, ..."""
         from .names import values_of
 
-        return values_of(self.trace.graph)
+        return Quantities(values_of(self.trace.graph))
 
     @property
     def terms(self) -> dict[str, float]:
         """Every chain-rule term: dE_total/dout_o1, delta_o1, dnet_o1/dw5, ..."""
         from .names import terms_of
 
-        return terms_of(self.trace)
+        return Quantities(terms_of(self.trace))
 
     @property
     def gradients(self) -> dict[str, float]:
         """d(batch error)/dp for every parameter."""
-        return dict(self.trace.gradients)
+        return Quantities(self.trace.gradients)
 
     @property
     def before(self) -> dict[str, float]:
-        return dict(self.trace.before)
+        return Quantities(self.trace.before)
 
     @property
     def updated(self) -> dict[str, float]:
         """Every parameter after the update."""
-        return dict(self.trace.updated)
+        return Quantities(self.trace.updated)
 
     @property
     def error(self) -> float:
@@ -220,7 +225,7 @@ class Step(_Shown):
         """Every name ``stepprop check`` accepts, with its value."""
         from .names import checkable
 
-        return checkable(self.trace)
+        return Quantities(checkable(self.trace))
 
     def parameters(self, only: str | Sequence[str] | None = None) -> list[str]:
         """The parameters in the post's order of derivation (``only`` those,
@@ -439,6 +444,11 @@ def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answe
         unplaced = Answers(a.unplaced() for a in found)
         unplaced.epochs = found.epochs
         return unplaced, "the answers"
+    if not isinstance(answers, (str, Path)):
+        raise StepPropError(
+            f"answers are a file, a bundled answers file's name, or a mapping of names to numbers, "
+            f"not {type(answers).__name__}"
+        )
     path = Path(answers)
     bundled = configs.bundled_answers(str(answers))
     if not path.exists() and bundled is not None:
@@ -477,8 +487,16 @@ def _round(places: int | None) -> Any:
 
 
 def _names(only: str | Sequence[str] | None) -> list[str] | None:
-    """``only``: one parameter's name or several."""
-    return [only] if isinstance(only, str) else (list(only) if only else None)
+    """``only``: one parameter's name or several ('w5', 'w5,b2', ['w5', 'b2'])."""
+    items = [only] if isinstance(only, str) else list(only or [])
+    return [n.strip() for item in items for n in str(item).split(",") if n.strip()] or None
+
+
+class Quantities(dict):
+    """Numbers by name; an unknown name says which names are close."""
+
+    def __missing__(self, name: str) -> float:
+        raise KeyError(f"no quantity '{name}'{configs.suggest(str(name), self, 3)}")
 
 
 def _batch(config: Config, batch: int) -> int:

@@ -19,6 +19,7 @@ This module knows nothing about neurons, layers, click or rich.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 from .ops import OPS, Op
@@ -73,6 +74,7 @@ class Node:
 Rounder = Callable[[float], float]
 
 
+@functools.lru_cache(maxsize=32)
 def decimal_rounder(decimals: int) -> Rounder:
     """Round to ``decimals`` places, half away from zero, as on paper
     (0.0190491185 -> 0.019049119), working on the decimal digits Python prints."""
@@ -120,7 +122,7 @@ class Tape:
         """Record ``op`` applied to ``parents`` and compute it once."""
         the_op = OPS[op] if isinstance(op, str) else op
         node = Node(0.0, name, the_op, tuple(parents), dict(attrs))
-        node.fns = the_op.compiled(len(node.parents), node.attrs, hand=self.rounder is not None)
+        node.fns = the_op.compiled(len(node.parents), node.attrs, self.rounder)
         node.index = len(self.nodes)
         self.nodes.append(node)
         self._evaluate(node)

@@ -150,12 +150,14 @@ class Via(Expr):
 
 
 class Num(Expr):
-    """A number: a value the engine recorded (or 0 where it is 0 on paper)."""
+    """A number: a value the engine recorded (or 0 where it is 0 on paper).
+    ``exact``: printed with every digit (where fewer would make its line false)."""
 
-    __slots__ = _fields = ("value",)
+    __slots__ = _fields = ("value", "exact")
 
-    def __init__(self, value: float):
+    def __init__(self, value: float, exact: bool = False):
         self.value = value
+        self.exact = exact
 
 
 class Const(Expr):
@@ -336,8 +338,9 @@ def children(e: Expr) -> tuple[Expr, ...]:
 
 
 def substitute(e: Expr, values: Callable[[Expr], Expr | None]) -> Expr:
-    """The tree with each named leaf replaced by ``values(leaf)`` (kept if None)."""
-    if isinstance(e, (Sym, D, Via)):
+    """The tree with each named leaf (Sym, D, Via) and each number (Num)
+    replaced by ``values(leaf)`` (kept where that is None)."""
+    if isinstance(e, (Sym, D, Via, Num)):
         new = values(e)
         return e if new is None else new
     if isinstance(e, Add):
@@ -390,8 +393,11 @@ def _softmax(k: int, *xs: float) -> float:
     return exps[k] / math.fsum(exps)
 
 
-# name -> (the Python function, its name in generated code)
+# name -> the Python function (its name in generated code too)
 FUNCTIONS: dict[str, Callable[..., float]] = {
+    # hand(x): x as a hand calculation has it written down; in hand-calculation
+    # mode the code made from a tree calls the rounder instead (see Op.compiled)
+    "hand": lambda x: x,
     "exp": math.exp,
     "ln": _ln,
     "tanh": math.tanh,
@@ -556,8 +562,8 @@ class Printer(Generic[T]):
     def via(self, v: Via) -> T:
         raise NotImplementedError
 
-    def number(self, x: float) -> T:
-        """A number that is not negative."""
+    def number(self, x: float, digits: int | None = None) -> T:
+        """A number that is not negative (to ``digits`` significant digits, if given)."""
         raise NotImplementedError
 
     def op(self, text: str) -> T:
@@ -627,7 +633,8 @@ class Printer(Generic[T]):
             return self.via(e)
         if isinstance(e, (Num, Const)):
             x = float(e.value)
-            return self.concat([self.minus(), self.number(-x)]) if x < 0 else self.number(x)
+            digits = EXACT_DIGITS if isinstance(e, Num) and e.exact else None
+            return self.concat([self.minus(), self.number(-x, digits)]) if x < 0 else self.number(x, digits)
         if isinstance(e, Add):
             parts = [self._child(e.terms[0], SUM, first)]
             for t in e.terms[1:]:
@@ -673,6 +680,7 @@ class Printer(Generic[T]):
 # ------------------------------------------------------------ plain text --
 
 DEFAULT_DIGITS = 9
+EXACT_DIGITS = 17  # every digit of a float
 
 
 def fmt(x: float, digits: int = DEFAULT_DIGITS) -> str:
@@ -716,8 +724,8 @@ class PlainPrinter(Printer[list[Segment]]):
     def via(self, v: Via) -> list[Segment]:
         return [(f"{v.d.ascii} (via {v.through})", "sym")]
 
-    def number(self, x: float) -> list[Segment]:
-        return [(fmt(x, self.digits), "num")]
+    def number(self, x: float, digits: int | None = None) -> list[Segment]:
+        return [(fmt(x, digits or self.digits), "num")]
 
     def op(self, text: str) -> list[Segment]:
         return [(text if text == "/" else f" {text} ", "op")]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .expr import D, Sym
+from .expr import D, Sym, Via
 
 if TYPE_CHECKING:
     from .engine import Node
@@ -67,6 +67,13 @@ def through_sym(graph: BatchGraph, child: Node) -> Sym:
     """E_k, where k is the neuron of ``child``: the error 'through' k."""
     s = sym_of(graph, child)
     return Sym("E", s.sub, "", s.sample)
+
+
+def direct_sym(graph: BatchGraph, error: Node, net: Node) -> Via:
+    """A cross-entropy's direct edge from a net input (used where out is
+    saturated): not the path share dE_o2/dnet_o1 through out_o2, so named apart."""
+    d = D(sym_of(graph, error), sym_of(graph, net))
+    return Via(d, "the direct edge", f"{d.ascii} (direct)")
 
 
 def is_path_share(graph: BatchGraph, child: Node, parent: Node) -> bool:
@@ -147,5 +154,9 @@ def environment(trace: StepTrace) -> dict[str, float]:
         info = graph.info[node]
         if info.role in ("input", "target"):
             out[sym_of(graph, node).ascii] = node.data
+        if info.role == "error":  # a cross-entropy's direct edges
+            for parent, partial in zip(node.parents, node.partials):
+                if graph.info[parent].role == "net":
+                    out[direct_sym(graph, node, parent).ascii] = partial
     out.update(checkable(trace))
     return out

@@ -62,7 +62,7 @@ class Op:
     kink: float | None = None  # where the derivative jumps (ReLU: 0)
     sums = False  # its value is a sum of terms (which may cancel: see stepprop.worked.Paper)
     # hand-calculation mode: a student rounds the result and each local derivative
-    rounds = ("value", "partials")
+    rounds: tuple[str, ...] = ("value", "partials")
 
     def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
         raise NotImplementedError
@@ -81,17 +81,23 @@ class Op:
         rounded output), the student's."""
         return self.value(args, attrs)
 
+    def hand_partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        """The local partials as a hand calculation computes them: from the
+        numbers written down (``hand(x)``: x as rounded), where that differs."""
+        return self.partials(args, out, attrs)
+
     def derivative(
         self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None
     ) -> Expr:
         """The printed d(result)/d(args[j]); ``outs``: the layer's outputs (coupled ops)."""
         return self.partials(args, out, attrs)[j]
 
-    def compiled(self, arity: int, attrs: Attrs, hand: bool = False) -> Compiled:
+    def compiled(self, arity: int, attrs: Attrs, rounder: Callable[[float], float] | None = None) -> Compiled:
         """(forward(xs) -> value, partials(xs, out) -> list): the trees as Python,
-        made once per arity and attributes; ``hand``: the hand calculation's value."""
+        made once per arity and attributes; with a hand calculation's
+        ``rounder``, its value and partials (the engine rounds the results)."""
         cache: dict[tuple, Compiled] = self.__dict__.setdefault("_compiled", {})
-        key = (arity, tuple(sorted(attrs.items())), hand)
+        key = (arity, tuple(sorted(attrs.items())), rounder)
         found = cache.get(key)
         if found is None:
             names = [Sym(f"a{j}") for j in range(arity)]
@@ -101,13 +107,17 @@ class Op:
                 return cast(Sym, leaf).base
 
             unpack = f"    {', '.join(s.base for s in names)}{',' if arity == 1 else ''} = xs\n"
+            hand = rounder is not None
             value = python((self.hand_value if hand else self.value)(names, attrs), spell)
-            partials = ", ".join(python(p, spell) for p in self.partials(names, out, attrs))
+            found_partials = (self.hand_partials if hand else self.partials)(names, out, attrs)
+            partials = ", ".join(python(p, spell) for p in found_partials)
             source = (
                 f"def forward(xs):\n{unpack}    return {value}\n"
                 f"def partials(xs, out):\n{unpack}    return [{partials}]\n"
             )
             space = dict(NAMESPACE)
+            if rounder is not None:
+                space["hand"] = rounder
             exec(compile(source, f"<stepprop op {self.name}>", "exec"), space)  # noqa: S102 - made from our trees
             found = (space["forward"], space["partials"])
             cache[key] = found
@@ -126,6 +136,9 @@ class Affine(Op):
     name = "affine"
     words = "the weighted sum of the inputs plus the bias"
     sums = True
+    # by hand, its local derivatives are numbers already written down (an input, a
+    # weight, 1): a student rounds the sum, never them again
+    rounds = ("value",)
 
     def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
         n = attrs["n"]
@@ -198,6 +211,14 @@ class Softmax(Activation):
         # d out_k / d net_j = out_k * (delta_kj - out_j), out_j recomputed from the nets
         k = attrs["k"]
         return [out * (Const(1.0 if j == k else 0.0) - func("softmax", Const(j), *args)) for j in range(len(args))]
+
+    def hand_partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        # by hand: -out_k * out_j with out_j as written down (rounded), and out_k * (1 - out_k)
+        k = attrs["k"]
+        return [
+            out * (ONE - out) if j == k else -(out * func("hand", func("softmax", Const(j), *args)))
+            for j in range(len(args))
+        ]
 
     def derivative(
         self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None

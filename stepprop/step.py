@@ -237,7 +237,12 @@ def step(
         after = net.build(batches[batch_index], net.leaves(updated), rounder, first)
     except (OverflowError, ZeroDivisionError):
         raise TrainingDiverged("the updated parameters overflow the forward pass; try a smaller eta") from None
-    check_finite(after, "after the update", rounding)
+    try:
+        check_finite(after, "after the update", rounding)
+    except TrainingDiverged as exc:
+        raise TrainingDiverged(
+            f"{exc}; try a smaller eta (now {cfg.eta:g})" if rounding is None else str(exc)
+        ) from None
     return StepTrace(
         net,
         graph,

@@ -71,7 +71,7 @@ class Program:
         space = dict(NAMESPACE)
         space["nan"] = math.nan
         if rounder is not None:
-            space["r"] = rounder
+            space["r"] = space["hand"] = rounder
         exec(compile(self.source, "<stepprop compiled training>", "exec"), space)  # noqa: S102 - our own text
         self.run = cast(Callable, space["run"])
 
@@ -177,7 +177,10 @@ class Program:
             assert node.op is not None
             if grads[node] not in started:
                 continue  # nothing flows into it
-            partials = node.op.partials(_args(node, names), Sym(names[node]), node.attrs)
+            op = node.op
+            partials = (op.hand_partials if self.rounder else op.partials)(
+                _args(node, names), Sym(names[node]), node.attrs
+            )
             for j, (parent, d) in enumerate(zip(node.parents, partials)):
                 if not parent.requires_grad or parent not in grads:
                     continue

@@ -27,7 +27,7 @@ from . import ops
 from .config import suggest
 from .document import Document, Eq, Item, Section, Table
 from .errors import StepPropError
-from .expr import D, Expr, Num, Sym, Via, add, mul, substitute
+from .expr import Const, D, Expr, Num, Sym, Via, add, evaluate, mul, substitute, symbols
 from .network import param_key
 from .step import ETA, G, P
 
@@ -93,11 +93,11 @@ class Paper:
             self._backward(record)
         self.batch: set[str] = set()
         if graph.multi:
-            for name in trace.gradients:
+            for name, value in trace.gradients.items():
                 leaf = graph.leaves[name]
                 grads = [r.adjoints[leaf] for r in trace.samples]
-                zero = all(leaf in z for z in self.adjoints)
-                if zero or _cancels(trace.gradients[name] * len(grads), grads):
+                zero = all(leaf in z or g == 0 for z, g in zip(self.adjoints, grads))
+                if value != 0 and (zero or _cancels(value * len(grads), grads)):
                     self.batch.add(name)
 
     def _cancelled(self, node: Node) -> float:
@@ -201,6 +201,10 @@ class _Builder:
 
     def gradient(self, pname: str) -> Num:
         return Num(0.0 if pname in self.paper.batch else self.t.gradients[pname])
+
+    def updated(self, pname: str) -> Num:
+        """The parameter after the update: with a gradient 0 on paper, unchanged."""
+        return Num(self.t.before[pname] if pname in self.paper.batch else self.t.updated[pname])
 
     def consumers(self, s: int, node: Node) -> list[Node]:
         return [c for c, _ in self.uses.get(node, []) if self.g.info[c].sample == s]
@@ -412,7 +416,7 @@ class _Builder:
         paths: list[Expr] = [mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net))) for out in outs]
         numbers: list[Expr] = [mul(self.adj(s, out), self.local(out, net)) for out in outs]
         for e in direct:  # saturation: the cross-entropy's direct edge, out - target
-            edge = D(self.sym(e), self.sym(net))
+            edge = N.direct_sym(self.g, e, net)
             items.append(Eq(edge, [self.local(e, net)], note="direct, because out is saturated: out - target"))
             paths.append(edge)
             numbers.append(self.share(s, e, net))
@@ -540,7 +544,7 @@ class _Builder:
                 [
                     written(p, grad_sym, ETA),
                     written(Num(t.before[pname]), grad_num, Num(t.config.eta)),
-                    Num(t.updated[pname]),
+                    self.updated(pname),
                 ],
                 name=f"{pname}+",
                 result=True,
@@ -636,7 +640,7 @@ class _Builder:
                     par.connects,
                     Num(t.before[pname]),
                     self.gradient(pname),
-                    Num(t.updated[pname]),
+                    self.updated(pname),
                     "" if par.trainable else "fixed",
                 ]
             )
@@ -659,7 +663,11 @@ class _Builder:
             )
         )
         sections.append(summary)
-        return Document(title="One step of backpropagation", intro=self.intro(), sections=sections)
+        doc = Document(title="One step of backpropagation", intro=self.intro(), sections=sections)
+        if t.rounding is None:
+            for eq in doc.equations():
+                _keep_true(eq)
+        return doc
 
     def intro(self) -> list[str]:
         t = self.t
@@ -684,13 +692,83 @@ class _Builder:
             lines.append(
                 f"{n} samples in {len(batches)} batch{'es' if len(batches) != 1 else ''} of up to "
                 f"{cfg.effective_batch_size}; this is the step on batch {t.batch_index + 1} "
-                f"(samples {', '.join(str(k + 1) for k in self.g.sample_numbers)})"
+                f"(sample{'s' if len(self.g.sample_numbers) > 1 else ''} "
+                f"{', '.join(str(k + 1) for k in self.g.sample_numbers)})"
             )
         if n_layers > 1:
             lines.append("hidden-layer gradients use the original weights, not the updated ones (as the post says)")
         if t.rounding is not None:
             lines.append(f"hand-calculation mode: every intermediate result is rounded to {t.rounding} decimals")
         return lines
+
+
+SHOWN_DIGITS = 9  # the digits a reader sees by default
+
+
+def _keep_true(eq: Eq) -> None:
+    """Make sure the numbers substituted into an equation show its result.
+
+    Near the edge of floating point, 9 digits can say what the number does
+    not: out = 0.99999999998611 prints as 1, and ``1 - 1`` is not what
+    ``1 - out`` is.  Such a step is printed with every digit.  Where even every
+    digit cannot (an output exactly 0 or 1 in floating point, whose error the
+    engine works out from the net inputs), the step is left out and a note
+    says why: never a line that is false as printed."""
+    if len(eq.rhs) < 2 or not isinstance(eq.rhs[-1], Num):
+        return
+    result = eq.rhs[-1].value
+    steps: list[Expr] = []
+    dropped = False
+    for step in eq.rhs[:-1]:
+        if symbols(step) or isinstance(step, (Num, Const)):
+            steps.append(step)
+            continue
+        exact = _value(step)
+        scale = max([abs(n.value) for n in _numbers(step)] + [abs(result)])  # a sum that cancels is 0 on paper
+        if not _close(exact, result, 1e-6, scale):
+            dropped = True
+            continue
+        if not _close(_value(substitute(step, _as_shown)), exact, 1e-6, scale):
+            step = substitute(step, _every_digit)
+        steps.append(step)
+    eq.rhs = steps + [eq.rhs[-1]]
+    if dropped:
+        why = (
+            "not shown with numbers: in floating point they overflow, or an output is exactly 0 or 1; "
+            "computed in a stable form"
+        )
+        eq.note = f"{eq.note}; {why}" if eq.note else why
+
+
+def _as_shown(e: Expr) -> Expr | None:
+    return Num(float(f"{e.value:.{SHOWN_DIGITS}g}")) if isinstance(e, Num) else None
+
+
+def _every_digit(e: Expr) -> Expr | None:
+    return Num(e.value, exact=True) if isinstance(e, Num) else None
+
+
+def _value(e: Expr) -> float:
+    try:
+        return evaluate(e)
+    except (ArithmeticError, ValueError):
+        return math.nan
+
+
+def _numbers(e: Expr) -> list[Num]:
+    found: list[Num] = []
+
+    def collect(leaf: Expr) -> None:
+        if isinstance(leaf, Num):
+            found.append(leaf)
+
+    substitute(e, collect)
+    return found
+
+
+def _close(a: float, b: float, relative: float, scale: float) -> bool:
+    """Equal, to ``relative``, or to float rounding next to numbers of size ``scale``."""
+    return math.isfinite(a) and (a == b or abs(a - b) <= max(relative * max(abs(a), abs(b)), 1e-12 * scale))
 
 
 def _layer_title(li: int, n_layers: int) -> str:

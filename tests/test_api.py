@@ -194,7 +194,13 @@ def test_grades_of_a_file_with_a_config_and_epochs_match_the_cli(tmp_path):
     assert grades.to_dict()["counts"] == {"correct": 2, "rounded": 0, "wrong": 0}
 
 
-# ------------------------------------- 2. _repr_html_ is the --format html page --
+# ------------------------- 2. _repr_html_ is the --format html page's own part --
+
+
+def page_part(page: str) -> str:
+    """The part of an exported page a notebook shows: <div class="stepprop"> ... </div>."""
+    start = page.index('<div class="stepprop">')
+    return page[start : page.rindex("</div>") + len("</div>")]
 
 
 @pytest.mark.parametrize(
@@ -205,25 +211,26 @@ def test_grades_of_a_file_with_a_config_and_epochs_match_the_cli(tmp_path):
 def test_step_repr_html_is_the_page_explain_prints(config, options, kwargs):
     printed = cli_stdout("explain", *([config] if config else []), *options, "--format", "html")
     html = stepprop.load(config).step(**kwargs)._repr_html_()
-    assert html == printed
-    assert "<svg" in html  # the diagram is part of it
+    assert html == page_part(printed) and printed.startswith("<!DOCTYPE html>")
+    assert "<svg" in html and "<style>" in html  # the diagram and the (scoped) styles are part of it
 
 
 def test_post_step_html_is_a_complete_page_with_the_numbers(step):
-    text = complete_page(step._repr_html_())
+    text = complete_page(step.render("html"))
     for number in ("0.75136507", "0.0821670406", "0.35891648"):
         assert number in text
 
 
 def test_grades_repr_html_is_the_page_check_prints(grades, post):
     printed = cli_stdout("check", "mazur-post-step", "--format", "html", exit_code=1)
-    assert stepprop.check(post, "mazur-post-step")._repr_html_() == printed
-    text = complete_page(grades._repr_html_())
+    assert stepprop.check(post, "mazur-post-step")._repr_html_() == page_part(printed)
+    text = complete_page(grades.render("html"))
     assert "0.44108" in text and "0.35891648" in text and "gradient added" in text
 
 
 def test_train_result_repr_html_is_a_complete_page_with_the_numbers(trained):
-    text = complete_page(trained._repr_html_())
+    assert trained._repr_html_() == page_part(trained.render("html"))
+    text = complete_page(trained.render("html"))
     assert f"{trained.final_error:.9g}" in text  # 0.00831910693
     assert f"{trained.error:.9g}" in text
     assert f"{trained.values['w5']:.9g}" in text  # the trained w5
@@ -232,7 +239,8 @@ def test_train_result_repr_html_is_a_complete_page_with_the_numbers(trained):
 
 
 def test_verification_repr_html_is_a_complete_page_with_the_numbers(verification):
-    text = complete_page(verification._repr_html_())
+    assert verification._repr_html_() == page_part(verification.render("html"))
+    text = complete_page(verification.render("html"))
     assert "every gradient agrees" in text
     for row in verification.rows:
         assert f"{row.engine:.9g}" in text
@@ -558,7 +566,7 @@ def test_render_every_format(step):
     assert latex.startswith("\\documentclass") and "\\end{document}" in latex and "0.35891648" in latex
     body = step.render("latex", fragment=True)
     assert "\\documentclass" not in body and "0.35891648" in body
-    assert step.render("html") == step._repr_html_()
+    assert page_part(step.render("html")) == step._repr_html_()
     assert json.loads(step.render("json")) == as_json(step.to_dict())
     assert "0.358916" in step.render("text", digits=6) and "0.35891648" not in step.render("text", digits=6)
 

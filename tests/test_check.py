@@ -440,6 +440,24 @@ def test_a_wrong_number_no_mistake_explains(tmp_path):
     assert a["note"]
 
 
+def test_a_slip_in_the_last_digit_is_named_and_blamed_on_no_mistake(tmp_path):
+    """0.593269993 for 0.593269992: no mistake of the catalogue gives it (those that
+    leave out_h1 alone must not be named as 'close'); a TA says: one off in the
+    last digit."""
+    graded = grade(tmp_path, {"out_h1": "0.593269993", "w1+": "0.149780717", "dE_total/dw5": "0.0821670407"})
+    for name, right in (("out_h1", "0.593269992"), ("w1+", "0.149780716"), ("dE_total/dw5", "0.0821670406")):
+        a = graded[name]
+        assert a["status"] == "wrong" and a["mistakes"] == [], a
+        assert a["note"] == f"1 off in the last digit written (the exact value rounds to {right})"
+
+
+def test_a_mistake_that_leaves_a_value_alone_is_never_named_for_it(tmp_path):
+    """Few digits: only mistakes that change the value may 'give the same'."""
+    graded = grade(tmp_path, {"dnet_h1/dw1": "0.05", "b1+": "0.35"})
+    for name in ("dnet_h1/dw1", "b1+"):
+        assert graded[name]["status"] == "correct" and graded[name]["note"] == "", graded[name]
+
+
 # ------------------------------------------------- digits and rounding --
 
 

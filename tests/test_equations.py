@@ -8,8 +8,8 @@ equation's result), or, for the givens (weights, inputs, targets, eta), by
 its value.  The evaluation uses interval arithmetic: every printed number
 stands for the interval of numbers that print that way, so the cancellation
 in a sum or the rounding of a long product never hides, and never fakes, a
-wrong line.  Hand-calculation mode (--round) allows one rounding per
-operation.
+wrong line.  Hand-calculation mode (--round) allows the rounding of the result and of
+each intermediate result (one operation: the result's rounding only).
 
 Bundled configs and random networks (every activation and loss, shared /
 per-neuron / absent biases, several samples and batches, --round, several
@@ -33,7 +33,7 @@ from stepprop import config, names, ops, worked
 from stepprop.document import Document, Eq
 from stepprop.engine import decimal_rounder
 from stepprop.errors import TrainingDiverged
-from stepprop.expr import D, Num, Sym, Via, segments, symbols
+from stepprop.expr import D, Num, Sym, Via, segments, substitute, symbols
 from stepprop.network import Net
 from stepprop.step import StepTrace, step
 from stepprop.views.html import mathml
@@ -58,7 +58,8 @@ def _number(text: str, digits: int) -> Interval:
     """Every number that prints as ``text`` to ``digits`` significant digits
     (trailing zeros dropped: '1' may be 0.99996)."""
     x = float(text)
-    u = 0.5 * 10 ** (1 - digits) * abs(x)
+    written = len(text.lower().split("e")[0].lstrip("-").replace(".", "").lstrip("0"))
+    u = 0.5 * 10 ** (1 - max(digits, written)) * abs(x)  # printed with every digit where it must be
     return Interval(x - u, x + u)
 
 
@@ -74,9 +75,16 @@ def _pow(a: Interval, n: int) -> Interval:
     return Interval(min(ends), max(ends))
 
 
+class Overflow(Exception):
+    """A step whose numbers overflow floating point: it cannot be checked this way."""
+
+
 def _monotone(f) -> callable:
     def apply(a: Interval) -> Interval:
-        return Interval(f(a.lo), f(a.hi))
+        try:
+            return Interval(f(a.lo), f(a.hi))
+        except OverflowError:
+            raise Overflow from None
 
     return apply
 
@@ -205,9 +213,17 @@ def problems(doc: Document, env: dict[str, float], digits: int = 9, places: int 
             except KeyError as exc:
                 found.append(f"{_line(eq, digits)}: no value for {exc}")
                 continue
+            except Overflow:
+                # e^800 / (e^800 + e^-800): true, but not in floating point; only a step of
+                # symbols may be like that (a step of numbers is printed only if it evaluates)
+                assert not any(isinstance(leaf, Num) for leaf in numbers_of(rhs)), _line(eq, digits)
+                continue
+            if not math.isfinite(got.lo + got.hi) and "not shown with numbers" in eq.note:
+                continue  # an output exactly 0 in floating point (e^-1600): the line says so
             slack = 1e-12 * max(1e-300, evaluator.biggest, abs(target.lo), abs(target.hi))
-            if places is not None:  # a hand calculation rounds once per operation
-                slack += (evaluator.ops + 1) * 10.0**-places * max(1.0, evaluator.biggest)
+            if places is not None:  # a hand calculation rounds its result, and each intermediate one
+                half = 0.5 * 10.0**-places
+                slack += half * (1 + 1e-9) + max(0, evaluator.ops - 1) * half * max(1.0, evaluator.biggest)
             if got.hi + slack < target.lo or got.lo - slack > target.hi:
                 found.append(f"{_line(eq, digits)}: step {k + 1} gives {got.lo:.12g}..{got.hi:.12g}")
     return found
@@ -230,6 +246,12 @@ class Values:
             else:
                 self.variables[key] = Interval(self.env[name], self.env[name])
         return self.spelled[name]
+
+
+def numbers_of(e) -> list:
+    found: list = []
+    substitute(e, lambda leaf: found.append(leaf))
+    return found
 
 
 def _line(eq: Eq, digits: int) -> str:
@@ -390,3 +412,28 @@ def test_a_wrong_derivative_is_caught_by_finite_differences(monkeypatch):
     monkeypatch.setattr(ops.TANH, "_derivative", lambda x, out: 1 - out)
     monkeypatch.setitem(ops.TANH.__dict__, "_compiled", {})
     assert not verify(cfg, use_torch=False).ok
+
+
+# --------------------------------------------- at the edge of floating point --
+
+SATURATED = {
+    # out = 1 - 1.4e-11: nine digits print 1, and ln(1 - 1) is not what ln(1 - out) is
+    "near": "inputs: [1]\ntargets: [0]\neta: 0.5\nloss: binary_cross_entropy\nlayers:\n  - weights: [[25]]\n",
+    # outputs exactly 1 and 0 in floating point: e^800 overflows, ln(0) is -inf
+    "exact": "inputs: [1]\ntargets: [0, 1]\neta: 0.5\nloss: cross_entropy\n"
+    "layers:\n  - {weights: [[800], [-800]], activation: softmax}\n",
+}
+
+
+@pytest.mark.parametrize("case", SATURATED)
+def test_saturated_outputs_never_print_a_false_line(case):
+    trace = step(net_of(SATURATED[case]))
+    doc = worked.explain(trace)
+    assert problems(doc, environment(trace)) == []
+    text = "".join("".join(t for t, _ in segments(step_, 9)) for eq in doc.equations() for step_ in eq.rhs)
+    assert "ln(1 - 1)" not in text and "ln(0)" not in text
+    if case == "near":  # printed with every digit where nine would say what it is not
+        assert "0.99999999998611" in text
+    else:  # the numbers cannot show it: left out, and said so
+        notes = [eq.note for eq in doc.equations() if "not shown with numbers" in eq.note]
+        assert notes

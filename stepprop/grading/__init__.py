@@ -136,7 +136,7 @@ class Checker:
         if agrees(exact, answer):
             graded = Graded(answer, CORRECT, exact)
             if answer.significant < FEW_DIGITS:
-                same = [m.title for m in self.mistakes if agrees(self.run(m).values.get(answer.name, math.nan), answer)]
+                same = [m.title for m in self._changing(answer.name, exact) if agrees(self._value(m, answer), answer)]
                 if same:
                     digits = f"{answer.significant} significant digit{'s' if answer.significant != 1 else ''}"
                     graded.note = f"but only {digits}: '{same[0]}' and other mistakes give the same"
@@ -155,6 +155,18 @@ class Checker:
         self._diagnose(graded)
         return graded
 
+    def _value(self, mistake: Mistake, answer: Answer) -> float:
+        return self.run(mistake).values.get(answer.name, math.nan)
+
+    def _changing(self, name: str, exact: float) -> list[Mistake]:
+        """The mistakes whose calculation gives another value of ``name``."""
+        out = []
+        for m in self.mistakes:
+            value = self.run(m).values.get(name)
+            if value is not None and not (value == exact or abs(value - exact) <= 1e-12 * abs(exact)):
+                out.append(m)
+        return out
+
     def _diagnose(self, graded: Graded) -> None:
         answer = graded.answer
         if truncated(graded.exact, answer):
@@ -165,14 +177,20 @@ class Checker:
             tiers.append((answer.decimals, False))
         if answer.significant >= FEW_DIGITS:
             tiers.append((None, True))
+        # only a mistake that changes this quantity can explain a wrong value of it
+        changing = self._changing(answer.name, graded.exact)
         for decimals, loose in tiers:
             found = []
-            for m in self.mistakes:
+            for m in changing:
                 run = self.run(m, decimals)
                 value = run.values.get(answer.name)
                 if value is None or not math.isfinite(value):
                     continue
-                close = abs(value - answer.value) <= LOOSE * abs(value) if loose else agrees(value, answer)
+                miss = abs(value - answer.value)
+                if loose:  # near the mistake's number, and nearer to it than to the right one
+                    close = miss <= LOOSE * abs(value) and miss < abs(graded.exact - answer.value)
+                else:
+                    close = agrees(value, answer)
                 if close:
                     found.append((m, run))
             if found:
@@ -184,7 +202,13 @@ class Checker:
                     " (close, not to every digit)" if loose else ""
                 )
                 return
-        # no mistake: perhaps the number belongs to another quantity
+        # no mistake: a slip in the last digit, or perhaps the number of another quantity
+        slip = round(abs(answer.value - graded.exact) * 10**answer.decimals)
+        if answer.significant >= FEW_DIGITS and 1 <= slip <= 2:
+            graded.note = (
+                f"{slip} off in the last digit written (the exact value rounds to {_rounded(graded.exact, answer)})"
+            )
+            return
         if answer.significant < FEW_DIGITS:
             graded.note = "no common mistake reproduces it"
             return
@@ -193,6 +217,13 @@ class Checker:
                 graded.note = f"this is the value of {other}"
                 return
         graded.note = "no common mistake reproduces it"
+
+
+def _rounded(x: float, answer: Answer) -> str:
+    """``x`` to the decimals the student wrote."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(repr(x)).quantize(Decimal(1).scaleb(-answer.decimals), rounding=ROUND_HALF_UP))
 
 
 def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Grades:
@@ -240,7 +271,8 @@ class Grades:
             if self.checker.epochs
             else "one training step"
         )
-        intro = [f"answers from {self.source} for {cfg.source}: {when}"]
+        where = "given in Python" if self.source == "the answers" else f"from {self.source}"
+        intro = [f"answers {where} for {cfg.source}: {when}"]
         counts = {s: sum(g.status == s for g in self.graded) for s in (CORRECT, ROUNDED, WRONG)}
         intro.append(", ".join(f"{n} {s}" for s, n in counts.items()))
         rows: list[list] = []

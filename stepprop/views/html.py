@@ -49,8 +49,8 @@ class MathMLPrinter(Printer[str]):
     def via(self, v: Via) -> str:
         return f"<msub><mrow>{self.d(v.d)}<mo>|</mo></mrow><mtext>via {escape(v.through)}</mtext></msub>"
 
-    def number(self, x: float) -> str:
-        mantissa, _, exponent = fmt(x, self.digits).partition("e")
+    def number(self, x: float, digits: int | None = None) -> str:
+        mantissa, _, exponent = fmt(x, digits or self.digits).partition("e")
         if not exponent:
             return f"<mn>{mantissa}</mn>"
         power = int(exponent)
@@ -151,10 +151,10 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) 
         "<head>",
         '<meta charset="utf-8">',
         f"<title>{escape(doc.title)}</title>",
-        f"<style>{CSS}</style>",
         "</head>",
         "<body>",
         '<div class="stepprop">',
+        f"<style>{CSS}</style>",
         f"<h1>{escape(doc.title)}</h1>",
         '<ul class="intro">',
     ]
@@ -181,6 +181,14 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) 
         section(sec, 1)
     out += ["</div>", "</body>", "</html>", ""]
     return "\n".join(out)
+
+
+def body(page: str) -> str:
+    """The page's own part, ``<div class="stepprop">`` with its styles: what a
+    notebook cell shows (the page around it is only a frame)."""
+    start = page.index('<div class="stepprop">')
+    end = page.rindex("</div>") + len("</div>")
+    return page[start:end]
 
 
 def _table(table: Table, digits: int) -> str:

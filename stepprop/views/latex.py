@@ -67,8 +67,8 @@ class LatexPrinter(Printer[str]):
     def via(self, v: Via) -> str:
         return rf"\left.{self.d(v.d)}\right|_{{\text{{via }} {escape(v.through)}}}"
 
-    def number(self, x: float) -> str:
-        mantissa, _, exponent = fmt(x, self.digits).partition("e")
+    def number(self, x: float, digits: int | None = None) -> str:
+        mantissa, _, exponent = fmt(x, digits or self.digits).partition("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
 
     def op(self, text: str) -> str:
