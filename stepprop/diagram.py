@@ -102,7 +102,7 @@ def diagram(trace: StepTrace, mode: str = "before") -> Diagram:
     what = {"before": "the weights", "after": "the weights after one step", "gradients": "the gradients of one step"}[
         mode
     ]
-    sample = " (sample 1)" if len(cfg.samples) > 1 else ""
+    sample = " (inputs and targets of sample 1)" if len(cfg.samples) > 1 else ""
     return Diagram(
         columns, biases, edges, mode, f"network {net.shape}: {what}{sample}", [layer.activation for layer in cfg.layers]
     )
