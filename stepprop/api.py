@@ -122,10 +122,6 @@ class Network(Net):
     ``params``), its parameter ``values``, and what it can do."""
 
     @classmethod
-    def from_config(cls, config: Config) -> Network:
-        return cls(config)
-
-    @classmethod
     def from_dict(cls, mapping: Mapping[str, Any], source: str = "<dict>") -> Network:
         """A network from a mapping in the config file's format (the keys of a
         YAML config: inputs, targets or samples, eta, layers, ...)."""

@@ -50,9 +50,6 @@ class Interval(NamedTuple):
     def mid(self) -> float:
         return (self.lo + self.hi) / 2
 
-    def widened(self, slack: float) -> Interval:
-        return Interval(self.lo - slack, self.hi + slack)
-
 
 def _number(text: str, digits: int) -> Interval:
     """Every number that prints as ``text`` to ``digits`` significant digits
