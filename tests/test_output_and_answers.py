@@ -109,11 +109,13 @@ def test_truncated_answers_are_told_so(tmp_path):
     assert answer["status"] == "wrong" and "cut off" in answer["note"] and answer["mistake"] is None
 
 
-def test_too_few_digits_get_a_note(tmp_path):
+def test_too_few_digits_are_ambiguous(tmp_path):
     # 0.4 is w5 before the update too (forgetting to update): one digit can't tell
     data = json.loads(run("check", write(tmp_path, "w5+: 0.4\n"), "--format", "json").stdout)
     answer = data["answers"][0]
-    assert answer["status"] == "correct" and "only 1 significant digit" in answer["note"]
+    assert answer["status"] == "ambiguous" and "before_update" in answer["also_from"]
+    assert "write more digits" in answer["note"]
+    assert run("check", write(tmp_path, "w5+: 0.4\n")).exit_code == 0  # not wrong
 
 
 def test_verify_allows_for_the_noise_of_finite_differences(tmp_path):

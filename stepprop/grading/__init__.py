@@ -28,7 +28,22 @@ from .catalogue import Mistake, catalogue, rename_name
 
 __all__ = ["Answer", "Answers", "Grades", "Graded", "check", "load_answers"]
 
-CORRECT, ROUNDED, WRONG = "correct", "rounded", "wrong"
+CORRECT, ROUNDED, AMBIGUOUS, WRONG = "correct", "rounded", "ambiguous", "wrong"
+STATUSES = (CORRECT, ROUNDED, AMBIGUOUS, WRONG)
+# from this many significant digits, an answer is right within 1e-9 (relative) of the
+# exact value: a computer's last bits (1/(1 + exp(-x)) against an overflow-safe form) differ
+PRECISE_DIGITS = 10
+PRECISE = 1e-9
+BEFORE_UPDATE = "before_update"  # what also_from says for the value before the update
+
+
+def right(x: float, answer: Answer) -> bool:
+    """The exact value ``x`` rounded to the digits written, or, with ten or more
+    significant digits, within 1e-9 of it (relative)."""
+    if agrees(x, answer):
+        return True
+    return answer.significant >= PRECISE_DIGITS and math.isfinite(x) and abs(answer.value - x) <= PRECISE * abs(x)
+
 
 # a hand calculation over many epochs is not done on paper: beyond this,
 # answers after training are compared with exact arithmetic only
@@ -65,6 +80,7 @@ class Graded:
     mistakes: list[Mistake] = field(default_factory=list)
     approximate: bool = False
     mistaken: Run | None = None
+    also_from: list[str] = field(default_factory=list)  # (ambiguous) what else gives those digits
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +94,7 @@ class Graded:
             "mistake": self.mistakes[0].id if self.mistakes else None,
             "mistakes": [m.id for m in self.mistakes],
             "explanation": self.mistakes[0].explain(self.answer.name) if self.mistakes else None,
+            "also_from": list(self.also_from),
         }
 
 
@@ -133,14 +150,8 @@ class Checker:
                 answer.line,
                 answer.column,
             )
-        if agrees(exact, answer):
-            graded = Graded(answer, CORRECT, exact)
-            if answer.significant < FEW_DIGITS:
-                same = [m.title for m in self._changing(answer.name, exact) if agrees(self._value(m, answer), answer)]
-                if same:
-                    digits = f"{answer.significant} significant digit{'s' if answer.significant != 1 else ''}"
-                    graded.note = f"but only {digits}: '{same[0]}' and other mistakes give the same"
-            return graded
+        if right(exact, answer):
+            return self._unless_ambiguous(Graded(answer, CORRECT, exact))
         if self.rounding_applies:
             rounded = self.run(None, answer.decimals).values[answer.name]
             if agrees(rounded, answer):
@@ -155,15 +166,36 @@ class Checker:
         self._diagnose(graded)
         return graded
 
-    def _value(self, mistake: Mistake, answer: Answer) -> float:
-        return self.run(mistake).values.get(answer.name, math.nan)
+    def _unless_ambiguous(self, graded: Graded) -> Graded:
+        """Right to the digits written, unless those digits are also what a
+        mistake gives, or the parameter's value before the update: then they
+        cannot tell (``ambiguous``), whatever the student meant."""
+        answer = graded.answer
+        also: list[tuple[str, str, float]] = []  # (id, words, value)
+        for m in self._changing(answer.name, graded.exact):
+            value = self.run(m).values[answer.name]
+            if right(value, answer):
+                also.append((m.id, f"mistake {m.number} ({m.title})", value))
+        before = self.run().trace.before
+        if answer.name.endswith("+") and answer.name[:-1] in before:
+            value = before[answer.name[:-1]]
+            if value != graded.exact and right(value, answer):
+                also.append((BEFORE_UPDATE, f"the value before the update ({answer.name[:-1]})", value))
+        if not also:
+            return graded
+        graded.status = AMBIGUOUS
+        graded.also_from = list(dict.fromkeys(ident for ident, _, _ in also))
+        _, words, value = also[0]
+        more = f" and {len(also) - 1} more" if len(also) > 1 else ""
+        graded.note = f"these digits are also those of {words}{more}, {value:.10g}: write more digits"
+        return graded
 
     def _changing(self, name: str, exact: float) -> list[Mistake]:
         """The mistakes whose calculation gives another value of ``name``."""
         out = []
         for m in self.mistakes:
             value = self.run(m).values.get(name)
-            if value is not None and not (value == exact or abs(value - exact) <= 1e-12 * abs(exact)):
+            if value is not None and not (value == exact or abs(value - exact) <= PRECISE * abs(exact)):
                 out.append(m)
         return out
 
@@ -253,7 +285,7 @@ class Grades:
         return sum(g.status == WRONG for g in self.graded)
 
     def to_dict(self) -> dict[str, Any]:
-        counts = {s: sum(g.status == s for g in self.graded) for s in (CORRECT, ROUNDED, WRONG)}
+        counts = {s: sum(g.status == s for g in self.graded) for s in STATUSES}
         return {
             "stepprop": 1,
             "command": "check",
@@ -273,8 +305,8 @@ class Grades:
         )
         where = "given in Python" if self.source == "the answers" else f"from {self.source}"
         intro = [f"answers {where} for {cfg.source}: {when}"]
-        counts = {s: sum(g.status == s for g in self.graded) for s in (CORRECT, ROUNDED, WRONG)}
-        intro.append(", ".join(f"{n} {s}" for s, n in counts.items()))
+        counts = {s: sum(g.status == s for g in self.graded) for s in STATUSES}
+        intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s != AMBIGUOUS))
         rows: list[list] = []
         for g in self.graded:
             rows.append([g.answer.name, g.answer.text, Num(g.exact), g.status, g.note])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 
 from ..config import ConfigError, Validator, compose, read_text, show
@@ -45,12 +45,16 @@ FEW_DIGITS = 3
 
 
 def agrees(x: float, answer: Answer) -> bool:
-    """Does the number agree with the answer to the digits the student wrote?"""
+    """Is the answer ``x`` rounded to the digits the student wrote (half up, as
+    on paper: 0.45 is 0.5, not 0.4)?"""
     if not math.isfinite(x):
         return False
     given = Decimal(answer.text.strip().replace("_", ""))
-    half = Decimal(5).scaleb(-answer.decimals - 1)
-    return abs(Decimal(repr(x)) - given) <= half
+    places = Decimal(1).scaleb(-answer.decimals)
+    return Decimal(repr(x)).quantize(places, rounding=ROUND_HALF_UP, context=_WIDE) == given
+
+
+_WIDE = Context(prec=400)  # quantize never runs out of digits
 
 
 class Answers(list[Answer]):
