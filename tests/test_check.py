@@ -652,7 +652,7 @@ def test_hex_and_binary_answers(tmp_path, text):
     result = run("check", str(path))
     assert result.exit_code == 1
     assert "internal error" not in result.output
-    assert f"{path}:1:9: write the answer for out_h1 as a decimal number" in result.stderr
+    assert f"{path}:1:9: write the answer for out_h1 as a number, like 0.5933" in result.stderr
 
 
 def test_missing_answers_file(tmp_path):
@@ -834,11 +834,11 @@ def test_after_training_the_listed_names_are_accepted(tmp_path):
     assert [a["name"] for a in json.loads(result.stdout)["answers"]] == names
 
 
-@pytest.mark.parametrize("name", ["final_error", "sample_errors", "E+"])
+@pytest.mark.parametrize("name", ["final_error", "sample_errors", "E_o1+"])
 def test_after_training_check_refuses_the_names_not_listed(tmp_path, name):
-    """Names a student might write (train --format json's keys, the error after
-    the step of a batch) that explain --names does not list are refused, with
-    a pointer to the list."""
+    """Names a student might write (train --format json's keys, an output's error
+    after the step) that explain --names does not list are refused, with a
+    pointer to the list.  (E+ is E_total+, the error after the step.)"""
     assert name not in run("explain", "--names").stdout.split()
     path = write_answers(tmp_path, {name: "0.2910"})
     result = run("check", "--epochs", "1", str(path), "--format", "json", code=1)
@@ -855,3 +855,77 @@ def test_the_posts_names_include_every_quantity_of_the_post():
     }
     assert written <= names
     assert {"b1+", "b2+", "delta_h1", "dE_total/db2", "dnet_o2/dout_h1"} <= names
+
+
+# ------------------------------------------- names and numbers as written --
+
+
+@pytest.mark.parametrize(
+    "written, name",
+    [
+        ("∂E/∂w5", "dE_total/dw5"),
+        ("∂E_total/∂w5", "dE_total/dw5"),
+        ("dE/dw5", "dE_total/dw5"),
+        ("DE_TOTAL/DW5", "dE_total/dw5"),
+        ("w5_new", "w5+"),
+        ("w5'", "w5+"),
+        ("w5^+", "w5+"),
+        ("δ_o1", "delta_o1"),
+        ("δo1", "delta_o1"),
+        ("Out_H1", "out_h1"),
+        ("E", "E_total"),
+        ("E+", "E_total+"),
+    ],
+)
+def test_names_as_students_write_them(tmp_path, written, name):
+    exact = json.loads(run("explain", "--format", "json").stdout)
+    value = {**exact["values"], **exact["terms"], **{f"{p}+": v for p, v in exact["updated"].items()}}.get(
+        name, exact["error_after"]
+    )
+    (answer,) = json.loads(
+        run("check", str(write_answers(tmp_path, {written: f"{value:.12e}"})), "--format", "json").stdout
+    )["answers"]
+    assert (answer["name"], answer["written_as"], answer["status"]) == (name, written, "correct")
+
+
+def test_a_batchs_error_may_be_called_e_total(tmp_path):
+    graded = json.loads(
+        run("check", "softmax", str(write_answers(tmp_path, {"E_total": "1.10667793"})), "--format", "json").stdout
+    )["answers"][0]
+    assert graded["name"] == "E" and graded["status"] == "correct"
+
+
+@pytest.mark.parametrize(
+    "written, value",
+    [
+        ("0,5933", 0.5933),
+        ("−0.5933", -0.5933),
+        ("5.933 x 10^-1", 0.5933),
+        ("5.933×10^-1", 0.5933),
+        ("5.933 * 10^(-1)", 0.5933),
+        ("-1/4", -0.25),
+    ],
+)
+def test_numbers_as_students_write_them(tmp_path, written, value):
+    (answer,) = grade_list(tmp_path, {"out_h1": written})
+    assert answer["given"] == pytest.approx(value) and answer["given_text"] == written
+
+
+def grade_list(tmp_path, answers):
+    return json.loads(run("check", str(write_answers(tmp_path, answers)), "--format", "json").stdout)["answers"]
+
+
+def test_a_number_in_a_form_not_read_says_which_forms_are(tmp_path):
+    result = run("check", str(write_answers(tmp_path, {"out_h1": "about 0.6"})))
+    assert result.exit_code == 1 and ":1:11:" in result.stderr  # "out_h1": about 0.6
+    assert "0,5933" in result.stderr and "5.933 x 10^-1" in result.stderr and "-1/4" in result.stderr
+
+
+def test_the_right_number_with_the_wrong_sign(tmp_path):
+    (answer,) = grade_list(tmp_path, {"out_h1": "-0.59327"})
+    assert answer["status"] == "wrong" and answer["note"] == "the right number with the wrong sign"
+
+
+def test_a_fraction_is_exact(tmp_path):
+    (answer,) = grade_list(tmp_path, {"dnet_o1/dout_h1": "2/5"})  # w5 = 0.4
+    assert answer["status"] == "correct" and answer["given_text"] == "2/5"

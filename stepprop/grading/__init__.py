@@ -23,7 +23,7 @@ from ..expr import D, Expr, Num, Sym, Via, substitute
 from ..network import Net
 from ..step import PLAIN, StepTrace, step
 from ..training import train
-from .answers import FEW_DIGITS, Answer, Answers, agrees, load_answers, truncated
+from .answers import FEW_DIGITS, Answer, Answers, agrees, load_answers, spellings, truncated
 from .catalogue import Mistake, catalogue, rename_name
 
 __all__ = ["Answer", "Answers", "Grades", "Graded", "check", "load_answers"]
@@ -85,6 +85,7 @@ class Graded:
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.answer.name,
+            "written_as": self.answer.written_as or self.answer.name,
             "given": self.answer.value,
             "given_text": self.answer.text,
             "exact": self.exact,
@@ -139,8 +140,24 @@ class Checker:
             values = renamed
         return Run(values, trace, mistake, decimals)
 
+    def resolve(self, written: str) -> str | None:
+        """The canonical name of what a student wrote (see answers.spellings), or None."""
+        known = self.run().values
+        if written in known:
+            return written
+        lower = self.__dict__.setdefault("_lower", {name.lower(): name for name in known})
+        for spelling in spellings(written):
+            if spelling in known:
+                return spelling
+            if spelling.lower() in lower:
+                return lower[spelling.lower()]
+        return None
+
     def grade(self, answer: Answer) -> Graded:
         exact_run = self.run()
+        name = self.resolve(answer.name)
+        if name is not None and name != answer.name:
+            answer = dataclasses.replace(answer, name=name, written_as=answer.written_as or answer.name)
         exact = exact_run.values.get(answer.name)
         if exact is None:
             raise ConfigError(
@@ -234,7 +251,10 @@ class Checker:
                     " (close, not to every digit)" if loose else ""
                 )
                 return
-        # no mistake: a slip in the last digit, or perhaps the number of another quantity
+        # no mistake: the sign, a slip in the last digit, or perhaps the number of another quantity
+        if graded.exact != 0 and right(-graded.exact, answer):
+            graded.note = "the right number with the wrong sign"
+            return
         slip = round(abs(answer.value - graded.exact) * 10**answer.decimals)
         if answer.significant >= FEW_DIGITS and 1 <= slip <= 2:
             graded.note = (
@@ -309,7 +329,10 @@ class Grades:
         intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s != AMBIGUOUS))
         rows: list[list] = []
         for g in self.graded:
-            rows.append([g.answer.name, g.answer.text, Num(g.exact), g.status, g.note])
+            shown = g.answer.name
+            if g.answer.written_as and g.answer.written_as != shown:
+                shown += f" (as {g.answer.written_as})"
+            rows.append([shown, g.answer.text, Num(g.exact), g.status, g.note])
         sections = [Section("The answers", [Table(["name", "student", "stepprop", "status", "note"], rows)])]
         for g in self.graded:
             if g.status == WRONG:

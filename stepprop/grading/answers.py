@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from dataclasses import dataclass
@@ -15,20 +16,26 @@ _DECIMAL = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 @dataclass(frozen=True)
 class Answer:
-    name: str
-    text: str  # as written in the file
+    name: str  # the quantity's name (see Checker.resolve: what the student wrote, made canonical)
+    text: str  # the number as written in the file
     value: float
     line: int | None  # where it is written (None: not in a file)
     column: int | None
+    written_as: str = ""  # the name as written, where it differs
+    number: str = ""  # the number as a plain decimal (0,5933 and 5.933 x 10^-1 are 0.5933)
 
     def unplaced(self) -> Answer:
         """The same answer, not in any file (written in Python)."""
-        return Answer(self.name, self.text, self.value, None, None)
+        return dataclasses.replace(self, line=None, column=None)
+
+    @property
+    def digits_text(self) -> str:
+        return (self.number or self.text).strip().replace("_", "")
 
     @property
     def decimals(self) -> int:
         """Decimal places written: 0.5933 -> 4, 3.51e-5 -> 7."""
-        t = self.text.strip().lower().lstrip("+-").replace("_", "")
+        t = self.digits_text.lower().lstrip("+-")
         mantissa, _, exponent = t.partition("e")
         places = len(mantissa.split(".")[1]) if "." in mantissa else 0
         return max(0, places - (int(exponent) if exponent else 0))
@@ -36,7 +43,7 @@ class Answer:
     @property
     def significant(self) -> int:
         """Significant digits written: 0.5933 -> 4, 0.4 -> 1, 0 -> 0."""
-        t = self.text.strip().lower().lstrip("+-").replace("_", "").partition("e")[0].replace(".", "")
+        t = self.digits_text.lower().lstrip("+-").partition("e")[0].replace(".", "")
         return len(t.lstrip("0"))
 
 
@@ -49,7 +56,7 @@ def agrees(x: float, answer: Answer) -> bool:
     on paper: 0.45 is 0.5, not 0.4)?"""
     if not math.isfinite(x):
         return False
-    given = Decimal(answer.text.strip().replace("_", ""))
+    given = Decimal(answer.digits_text)
     places = Decimal(1).scaleb(-answer.decimals)
     return Decimal(repr(x)).quantize(places, rounding=ROUND_HALF_UP, context=_WIDE) == given
 
@@ -89,17 +96,80 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
     for key, (knode, vnode) in pairs.items():
         if key == "epochs":
             continue
-        value = check.number(vnode, key)
-        if not _DECIMAL.match(str(vnode.value).strip()):
+        written = str(vnode.value) if isinstance(vnode.value, str) else ""
+        found = read_number(written) if vnode.tag in (_STR, _INT, _FLOAT) else None
+        if found is None:
+            if vnode.tag != _STR:
+                check.number(vnode, key)  # says what YAML made of it (a boolean, nothing, a list ...)
             mark = vnode.start_mark
             raise ConfigError(
-                f"write the answer for {show(key)} as a decimal number (like 0.5933), not '{show(vnode.value)}'",
+                f"write the answer for {show(key)} as a number, like {NUMBER_FORMS}; not '{show(written)}'",
                 source,
                 mark.line + 1,
                 mark.column + 1,
             )
-        answers.append(Answer(key, str(vnode.value), value, knode.start_mark.line + 1, knode.start_mark.column + 1))
+        value, number = found
+        answers.append(
+            Answer(key, written.strip(), value, knode.start_mark.line + 1, knode.start_mark.column + 1, key, number)
+        )
     return answers
+
+
+_STR, _INT, _FLOAT = ("tag:yaml.org,2002:" + t for t in ("str", "int", "float"))
+NUMBER_FORMS = "0.5933, -0.5933 (or −0.5933), 0,5933, 5.933e-1, 5.933 x 10^-1 or a fraction such as -1/4"
+_TIMES_TEN = re.compile(r"^([-+]?(?:\d[\d_]*\.?\d*|\.\d+))\s*(?:x|X|×|\*|·)\s*10\s*\^\s*\(?\s*([-+]?\d+)\s*\)?$")
+_FRACTION = re.compile(r"^([-+]?\d+)\s*/\s*(\d+)$")
+
+
+def read_number(raw: str) -> tuple[float, str] | None:
+    """A number as students write it, as (value, plain decimal spelling), or None.
+
+    0.5933; −0.5933 (the minus sign a PDF copies); 0,5933 (a decimal comma);
+    5.933e-1, 5.933 x 10^-1, 5.933 × 10^(-1); and fractions such as -1/4,
+    which are exact (their decimal spelling has every digit)."""
+    t = raw.strip().replace("\u2212", "-").replace("\u2013", "-")
+    if _DECIMAL.match(t):
+        return float(t.replace("_", "")), t
+    if t.count(",") == 1 and "." not in t and _DECIMAL.match(t.replace(",", ".")):
+        t = t.replace(",", ".")
+        return float(t), t
+    m = _TIMES_TEN.match(t.replace(",", ".") if "." not in t else t)
+    if m:
+        t = f"{m.group(1)}e{m.group(2)}"
+        return float(t.replace("_", "")), t
+    m = _FRACTION.match(t)
+    if m and int(m.group(2)) != 0:
+        value = int(m.group(1)) / int(m.group(2))
+        return value, f"{value:.17e}"  # exact: every digit
+    return None
+
+
+# an updated parameter as students write it: w5+, w5_new, w5', w5^+, w5(new)
+_UPDATED = ("_new", "(new)", " new", "^+", "_+", "'", "′")
+
+
+def spellings(written: str) -> list[str]:
+    """What a student may mean by a name, most likely first: ∂ for d, δ for
+    delta, w5_new or w5' for w5+, and E and E_total for each other (a
+    sample's error and a batch's).  Matched without regard to case."""
+    t = written.strip()
+    t = t.replace("∂", "d").replace("δ", "delta_").replace("Δ", "delta_").replace("delta__", "delta_")
+    for mark in _UPDATED:
+        if t.endswith(mark) and len(t) > len(mark):
+            t = t[: -len(mark)].rstrip() + "+"
+            break
+    t = t.replace(" ", "")
+    found = [t]
+    swaps = (("dE_total/", "dE/"), ("dE/", "dE_total/"))
+    for a, b in swaps:
+        if t.lower().startswith(a.lower()):
+            found.append(b + t[len(a) :])
+    base, plus = (t[:-1], "+") if t.endswith("+") else (t, "")
+    if base.lower() == "e":
+        found.append("E_total" + plus)
+    elif base.lower() == "e_total":
+        found.append("E" + plus)
+    return found
 
 
 def truncated(exact: float, answer: Answer) -> bool:
@@ -107,4 +177,4 @@ def truncated(exact: float, answer: Answer) -> bool:
     if answer.significant < FEW_DIGITS or not math.isfinite(exact):
         return False
     places = Decimal(1).scaleb(-answer.decimals)
-    return Decimal(repr(exact)).quantize(places, rounding=ROUND_DOWN) == Decimal(answer.text.strip().replace("_", ""))
+    return Decimal(repr(exact)).quantize(places, rounding=ROUND_DOWN) == Decimal(answer.digits_text)
