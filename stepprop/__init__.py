@@ -37,13 +37,14 @@ __all__ = [
     "TrainResult",
     "TrainingDiverged",
     "Verification",
+    "answers_template",
     "check",
     "load",
     "verify",
 ]
 
 if TYPE_CHECKING:
-    from .api import Grades, Network, Step, TrainResult, Verification, check, load, verify
+    from .api import Grades, Network, Step, TrainResult, Verification, answers_template, check, load, verify
     from .errors import ConfigError, StepPropError, TrainingDiverged
 
 

@@ -464,6 +464,15 @@ def check(
     return Grades(grade(_network(network).config, found, epochs, source))
 
 
+def answers_template(network: Net | str | Path | None = None, batch: int = 1) -> str:
+    """An answers file to fill in for ``stepprop check``: every name of the worked
+    example, in its order and sections, each with what it is."""
+    from .grading import template
+
+    net = _network(network)
+    return template(step(net, _batch(net.config, batch)))
+
+
 def verify(network: Net | str | Path | None, batch: int = 1, use_torch: bool = True) -> Verification:
     """Every gradient of one step against central finite differences and,
     when it is installed, PyTorch's autograd."""

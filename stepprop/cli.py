@@ -445,7 +445,7 @@ def train(
 
 
 @main.command("check")
-@click.argument("paths", nargs=-1, required=True, metavar="[CONFIG] ANSWERS")
+@click.argument("paths", nargs=-1, metavar="[CONFIG] ANSWERS")
 @_output_options(FORMATS)
 @_FRAGMENT
 @click.option(
@@ -455,9 +455,21 @@ def train(
     default=None,
     help="Check answers about the network after N epochs of training (then one more step).",
 )
+@click.option(
+    "--template",
+    is_flag=True,
+    help="Write an answers file to fill in instead: every name, in the worked example's order.",
+)
 @_fail_cleanly
 def check_command(
-    paths: tuple[str, ...], fmt: str, digits: int, output: str | None, force: bool, fragment: bool, epochs: int | None
+    paths: tuple[str, ...],
+    fmt: str,
+    digits: int,
+    output: str | None,
+    force: bool,
+    fragment: bool,
+    epochs: int | None,
+    template: bool,
 ) -> None:
     """Grade a student's numbers against the exact ones, and name the likely mistake.
 
@@ -470,6 +482,7 @@ def check_command(
 
     \b
     Examples:
+      stepprop check --template -o mine.yaml   # every name, to fill in
       stepprop check mazur-post-step        # the post's own figures
       stepprop check mine.yaml answers.yaml --format json
       stepprop check mazur-post-10000       # answers after 10,000 epochs
@@ -479,6 +492,15 @@ def check_command(
     from .api import check
     from .config import bundled_names
 
+    if template:
+        from .api import answers_template
+
+        if len(paths) > 1:
+            raise click.UsageError("with --template, give at most a CONFIG: stepprop check --template [CONFIG]")
+        _Output("text", digits, output, force)._write(answers_template(_load(paths[0] if paths else None)))
+        return
+    if not paths:
+        raise click.UsageError("give the answers file: stepprop check [CONFIG] ANSWERS (or --template [CONFIG])")
     if len(paths) > 2:
         raise click.UsageError("give at most two files: [CONFIG] ANSWERS")
     config, answers = (None, paths[0]) if len(paths) == 1 else paths

@@ -227,7 +227,13 @@ def test_the_posts_step_figures(step_json):
         else:
             assert a["status"] == "correct", a
             assert a["mistake"] is None and a["mistakes"] == []
-    assert step_json["counts"] == {"correct": len(answers) - 2, "rounded": 1, "ambiguous": 0, "wrong": 1}
+    assert step_json["counts"] == {
+        "correct": len(answers) - 2,
+        "rounded": 1,
+        "ambiguous": 0,
+        "wrong": 1,
+        "unanswered": 0,
+    }
     assert step_json["epochs"] is None
 
 
@@ -258,7 +264,7 @@ def test_the_posts_figures_after_10000_epochs(trained_json):
         assert a["mistake"] == "updated_weights_in_hidden_deltas"
         assert set(a["mistakes"]) == {"updated_weights_in_hidden_deltas"}
         assert "mistake 2" in a["note"]
-    assert trained_json["counts"] == {"correct": 1, "rounded": 0, "ambiguous": 0, "wrong": 2}
+    assert trained_json["counts"] == {"correct": 1, "rounded": 0, "ambiguous": 0, "wrong": 2, "unanswered": 0}
 
 
 def test_the_posts_figure_that_was_rounded_along_the_way(step_json):
@@ -604,7 +610,6 @@ def test_unknown_name_library_error(tmp_path):
     [
         ("out_h1: abc\n", ["1:9", "out_h1", "number"]),
         ("out_h1: true\n", ["1:9", "number"]),
-        ("out_h1:\n", ["1:8", "number"]),
         ("out_h1: .nan\n", ["number"]),
         ("out_h1: [0.5]\n", ["number"]),
         ("- 0.5933\n", ["mapping"]),
@@ -734,7 +739,7 @@ def test_json_output_fields(tmp_path):
     data = json.loads(result.stdout)
     assert data["command"] == "check"
     assert data["answers_file"] == str(path)
-    assert data["counts"] == {"correct": 1, "rounded": 0, "ambiguous": 0, "wrong": 1}
+    assert data["counts"] == {"correct": 1, "rounded": 0, "ambiguous": 0, "wrong": 1, "unanswered": 0}
     first, second = data["answers"]
     assert first["name"] == "out_h1" and first["given"] == 0.5933 and first["status"] == "correct"
     assert first["exact"] == pytest.approx(OUT_H1, rel=1e-14)
@@ -766,7 +771,7 @@ def test_exit_status_zero_when_nothing_is_wrong(tmp_path):
         result = run("check", str(path), "--format", fmt_)
         assert result.exit_code == 0, result.output
     data = json.loads(run("check", str(path), "--format", "json").stdout)
-    assert data["counts"] == {"correct": 1, "rounded": 1, "ambiguous": 0, "wrong": 0}
+    assert data["counts"] == {"correct": 1, "rounded": 1, "ambiguous": 0, "wrong": 0, "unanswered": 0}
 
 
 def test_explicit_config_file(tmp_path):
@@ -929,3 +934,45 @@ def test_the_right_number_with_the_wrong_sign(tmp_path):
 def test_a_fraction_is_exact(tmp_path):
     (answer,) = grade_list(tmp_path, {"dnet_o1/dout_h1": "2/5"})  # w5 = 0.4
     assert answer["status"] == "correct" and answer["given_text"] == "2/5"
+
+
+# ------------------------------------------------ the template, unanswered --
+
+
+@pytest.mark.parametrize("bundled", BUNDLED)
+def test_the_template_lists_every_name_in_the_worked_examples_order(tmp_path, bundled):
+    path = tmp_path / "answers.yaml"
+    run("check", "--template", bundled, "-o", str(path), code=0)
+    text = path.read_text(encoding="utf-8")
+    listed = [line.split(":")[0].strip('"') for line in text.splitlines() if line and not line.startswith("#")]
+    names = run("explain", bundled, "--names").stdout.split()
+    assert set(listed) == set(names) and len(listed) == len(names)
+    # what each is, as the worked example derives it
+    if bundled == "mazur":
+        assert "out_h1:   # = 1/(1 + e^-net_h1)" in text and "w5+:   # = w5 - eta * dE_total/dw5" in text
+    # left blank, every answer is unanswered, which is not wrong
+    data = json.loads(run("check", bundled, str(path), "--format", "json", code=0).stdout)
+    assert data["counts"]["unanswered"] == len(names) and data["counts"]["wrong"] == 0
+    assert all(a["given"] is None for a in data["answers"])
+
+
+def test_a_filled_in_template_is_graded(tmp_path):
+    path = tmp_path / "answers.yaml"
+    run("check", "--template", "-o", str(path), code=0)
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("out_h1:   #", "out_h1: 0.5933   #").replace("w5+:   #", "w5+: 0.4411   #")
+    path.write_text(text, encoding="utf-8")
+    graded = {a["name"]: a for a in json.loads(run("check", str(path), "--format", "json", code=1).stdout)["answers"]}
+    assert graded["out_h1"]["status"] == "correct"
+    assert graded["w5+"]["status"] == "wrong" and graded["w5+"]["mistake"] == "gradient_added"
+    assert graded["net_h1"]["status"] == "unanswered"
+
+
+def test_a_blank_answer_is_unanswered_not_an_error(tmp_path):
+    (answer,) = grade_list(tmp_path, {"out_h1": ""})
+    assert answer["status"] == "unanswered" and answer["given"] is None and answer["exact"] > 0
+
+
+def test_template_takes_at_most_a_config():
+    result = run("check", "--template", "mazur", "answers.yaml")
+    assert result.exit_code == 2 and "--template" in result.stderr

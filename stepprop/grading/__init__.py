@@ -28,8 +28,8 @@ from .catalogue import Mistake, catalogue, rename_name
 
 __all__ = ["Answer", "Answers", "Grades", "Graded", "check", "load_answers"]
 
-CORRECT, ROUNDED, AMBIGUOUS, WRONG = "correct", "rounded", "ambiguous", "wrong"
-STATUSES = (CORRECT, ROUNDED, AMBIGUOUS, WRONG)
+CORRECT, ROUNDED, AMBIGUOUS, WRONG, UNANSWERED = "correct", "rounded", "ambiguous", "wrong", "unanswered"
+STATUSES = (CORRECT, ROUNDED, AMBIGUOUS, WRONG, UNANSWERED)
 # from this many significant digits, an answer is right within 1e-9 (relative) of the
 # exact value: a computer's last bits (1/(1 + exp(-x)) against an overflow-safe form) differ
 PRECISE_DIGITS = 10
@@ -86,7 +86,7 @@ class Graded:
         return {
             "name": self.answer.name,
             "written_as": self.answer.written_as or self.answer.name,
-            "given": self.answer.value,
+            "given": None if self.answer.blank else self.answer.value,
             "given_text": self.answer.text,
             "exact": self.exact,
             "status": self.status,
@@ -159,6 +159,8 @@ class Checker:
         if name is not None and name != answer.name:
             answer = dataclasses.replace(answer, name=name, written_as=answer.written_as or answer.name)
         exact = exact_run.values.get(answer.name)
+        if exact is not None and answer.blank:
+            return Graded(answer, UNANSWERED, exact)
         if exact is None:
             raise ConfigError(
                 f"unknown quantity '{show(answer.name)}'{suggest(answer.name, exact_run.values, 3)}; "
@@ -326,7 +328,7 @@ class Grades:
         where = "given in Python" if self.source == "the answers" else f"from {self.source}"
         intro = [f"answers {where} for {cfg.source}: {when}"]
         counts = {s: sum(g.status == s for g in self.graded) for s in STATUSES}
-        intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s != AMBIGUOUS))
+        intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s not in (AMBIGUOUS, UNANSWERED)))
         rows: list[list] = []
         for g in self.graded:
             shown = g.answer.name
@@ -359,6 +361,61 @@ class Grades:
         else:
             items.append(Text(g.note[0].upper() + g.note[1:] + "."))
         return Section(f"{name}: {g.answer.text} is wrong", items)
+
+
+def template(trace: StepTrace) -> str:
+    """An answers file to fill in: every name of the worked example in its order,
+    under the section it is derived in, each with what it is."""
+    from ..expr import plain, symbols
+
+    doc = worked.explain(trace)
+    cfg = trace.config
+    lines = [
+        f"# Answers for stepprop check, for {cfg.source}: one training step"
+        + (f" on batch {trace.batch_index + 1}" if len(cfg.batches()) > 1 else "")
+        + ".",
+        "# Fill in the numbers you worked out; leave the rest blank (they are 'unanswered').",
+        "# Numbers as 0.5933, -0.5933, 0,5933, 5.933e-1, 5.933 x 10^-1 or -1/4.",
+    ]
+    known = names.checkable(trace)
+    seen: set[str] = set()
+
+    def emit(name: str, what: str) -> None:
+        if name in known and name not in seen:
+            seen.add(name)
+            lines.append(f"{_yaml_key(name)}:{f'   # {what}' if what else ''}")
+
+    def walk(items: list, depth: int) -> None:
+        for item in items:
+            if isinstance(item, Section):
+                lines.append("")
+                lines.append("#" + " " * (2 * depth + 1) + item.title)
+                walk(item.items, depth + 1)
+            elif isinstance(item, Eq) and not item.reused:
+                formula = next((r for r in item.rhs if symbols(r)), None)
+                if item.name:
+                    emit(item.name, f"= {plain(formula)}" if formula is not None else item.note)
+                # the same number by another name (delta_o1 = dE_total/dnet_o1), and the
+                # factors this line names, where they are derived nowhere else
+                for leaf in [item.lhs, *(s for r in item.rhs for s in symbols(r))]:
+                    if isinstance(leaf, (Sym, D, Via)) and item.name:
+                        alias = any(r == leaf for r in item.rhs) or leaf == item.lhs
+                        emit(leaf.ascii, f"= {item.name}" if alias else f"a factor in the line of {item.name}")
+
+    walk(doc.sections, 0)
+    rest = [name for name in known if name not in seen]
+    if rest:
+        lines += ["", "# Other names"]
+        for name in rest:
+            emit(name, "")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_key(name: str) -> str:
+    """A name as a YAML key (quoted where YAML would read it otherwise)."""
+    import re
+
+    return name if re.fullmatch(r"[A-Za-z][\w/+\[\]]*", name) else f'"{name}"'
 
 
 def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake | None = None) -> list[Eq]:

@@ -24,6 +24,11 @@ class Answer:
     written_as: str = ""  # the name as written, where it differs
     number: str = ""  # the number as a plain decimal (0,5933 and 5.933 x 10^-1 are 0.5933)
 
+    @property
+    def blank(self) -> bool:
+        """Left blank (unanswered)."""
+        return not self.text
+
     def unplaced(self) -> Answer:
         """The same answer, not in any file (written in Python)."""
         return dataclasses.replace(self, line=None, column=None)
@@ -97,6 +102,9 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
         if key == "epochs":
             continue
         written = str(vnode.value) if isinstance(vnode.value, str) else ""
+        if vnode.tag == _NULL:  # left blank, as in a template: unanswered
+            answers.append(Answer(key, "", math.nan, knode.start_mark.line + 1, knode.start_mark.column + 1, key))
+            continue
         found = read_number(written) if vnode.tag in (_STR, _INT, _FLOAT) else None
         if found is None:
             if vnode.tag != _STR:
@@ -115,7 +123,7 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
     return answers
 
 
-_STR, _INT, _FLOAT = ("tag:yaml.org,2002:" + t for t in ("str", "int", "float"))
+_STR, _INT, _FLOAT, _NULL = ("tag:yaml.org,2002:" + t for t in ("str", "int", "float", "null"))
 NUMBER_FORMS = "0.5933, -0.5933 (or −0.5933), 0,5933, 5.933e-1, 5.933 x 10^-1 or a fraction such as -1/4"
 _TIMES_TEN = re.compile(r"^([-+]?(?:\d[\d_]*\.?\d*|\.\d+))\s*(?:x|X|×|\*|·)\s*10\s*\^\s*\(?\s*([-+]?\d+)\s*\)?$")
 _FRACTION = re.compile(r"^([-+]?\d+)\s*/\s*(\d+)$")
