@@ -51,6 +51,18 @@ class Text:
     text: str
 
 
+class Label(str):
+    """The text of a table cell, with a kind a view may style (a grade's
+    status: correct, rounded, ambiguous, wrong, unanswered)."""
+
+    kind: str
+
+    def __new__(cls, text: str, kind: str) -> Label:
+        label = super().__new__(cls, text)
+        label.kind = kind
+        return label
+
+
 @dataclass
 class Table:
     headers: list[str]

@@ -976,3 +976,27 @@ def test_a_blank_answer_is_unanswered_not_an_error(tmp_path):
 def test_template_takes_at_most_a_config():
     result = run("check", "--template", "mazur", "answers.yaml")
     assert result.exit_code == 2 and "--template" in result.stderr
+
+
+# ---------------------------------------------------------------- readable --
+
+
+def test_statuses_are_coloured_and_tables_never_cut_at_narrow_widths(tmp_path):
+    import io
+
+    from rich.console import Console
+
+    from stepprop.api import check
+
+    answers = write_answers(tmp_path, {"dE_total/dw5": "0.0822", "w5+": "0.44108", "out_h1": "0.5933"})
+    grades = check(None, answers)
+    for width in (60, 100):
+        plain_out = io.StringIO()
+        Console(file=plain_out, width=width, color_system=None).print(grades)
+        assert "…" not in plain_out.getvalue()
+    coloured = io.StringIO()
+    Console(file=coloured, width=120, force_terminal=True, color_system="standard").print(grades)
+    text = coloured.getvalue()
+    assert "\x1b[1;31mwrong" in text and "\x1b[1;32mcorrect" in text
+    html = grades.render("html")
+    assert '<td class="status wrong">wrong</td>' in html and '<td class="status correct">correct</td>' in html

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import names, worked
 from ..config import Config, ConfigError, show, suggest
-from ..document import Document, Eq, Section, Table, Text
+from ..document import Document, Eq, Label, Section, Table, Text
 from ..engine import decimal_rounder
 from ..expr import D, Expr, Num, Sym, Via, substitute
 from ..network import Net
@@ -334,7 +334,7 @@ class Grades:
             shown = g.answer.name
             if g.answer.written_as and g.answer.written_as != shown:
                 shown += f" (as {g.answer.written_as})"
-            rows.append([shown, g.answer.text, Num(g.exact), g.status, g.note])
+            rows.append([shown, g.answer.text, Num(g.exact), Label(g.status, g.status), g.note])
         sections = [Section("The answers", [Table(["name", "student", "stepprop", "status", "note"], rows)])]
         for g in self.graded:
             if g.status == WRONG:

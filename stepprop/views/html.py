@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from html import escape
 
-from ..document import Document, Eq, Section, Table, Text
+from ..document import Document, Eq, Label, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, D, Expr, Num, Printer, Sym, Via, fmt
 
 _GREEK = {"delta": "δ", "eta": "η"}
@@ -136,6 +136,11 @@ CSS = """
 .stepprop table { border-collapse: collapse; margin: 0.5rem 0 1rem; }
 .stepprop th, .stepprop td { padding: 0.2rem 0.7rem; border-bottom: 1px solid #ddd; text-align: left; }
 .stepprop td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.stepprop td.status { font-weight: bold; }
+.stepprop td.correct, .stepprop td.rounded { color: #17803d; }
+.stepprop td.carried, .stepprop td.ambiguous { color: #a15c00; }
+.stepprop td.wrong { color: #c0262d; }
+.stepprop td.unanswered { color: #888; font-weight: normal; }
 .stepprop figure { margin: 1rem 0; text-align: center; }
 .stepprop figure svg { max-width: 100%; height: auto; }
 @media print { .stepprop { margin: 0; max-width: none; font-size: 10pt; }
@@ -197,7 +202,9 @@ def _table(table: Table, digits: int) -> str:
     for row in table.rows:
         cells = []
         for c in row:
-            if isinstance(c, str):
+            if isinstance(c, Label):
+                cells.append(f'<td class="status {escape(c.kind)}">{escape(c)}</td>')
+            elif isinstance(c, str):
                 cells.append(f"<td>{escape(c)}</td>")
             elif isinstance(c, Num):
                 cells.append(f'<td class="num">{escape(number_text(c.value, digits))}</td>')

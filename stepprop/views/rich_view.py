@@ -14,9 +14,19 @@ from rich.rule import Rule
 from rich.table import Table as RichTable
 from rich.text import Text as RichText
 
-from ..document import Document, Eq, Section, Table, Text
-from ..expr import DEFAULT_DIGITS, plain
+from ..document import Document, Eq, Label, Section, Table, Text
+from ..expr import DEFAULT_DIGITS, Expr, plain
 from .text import equation_lines
+
+# a grade's status: right green, not sure yellow, wrong red
+LABELS = {
+    "correct": "bold green",
+    "rounded": "green",
+    "carried": "yellow",
+    "ambiguous": "yellow",
+    "wrong": "bold red",
+    "unanswered": "dim",
+}
 
 STYLES = {
     "sym": "cyan",
@@ -77,7 +87,13 @@ class RichDocument:
         out = RichTable(title=table.title or None, show_edge=False, header_style="bold")
         numeric = [all(not isinstance(row[k], str) for row in table.rows) for k in range(len(table.headers))]
         for header, num in zip(table.headers, numeric):
-            out.add_column(header, justify="right" if num else "left", style="" if num else "cyan")
+            # a narrow terminal folds a long name or number onto two lines; it never cuts one short
+            out.add_column(header, justify="right" if num else "left", style="" if num else "cyan", overflow="fold")
         for row in table.rows:
-            out.add_row(*[c if isinstance(c, str) else plain(c, self.digits) for c in row])
+            out.add_row(*[self._cell(c) for c in row])
         return out
+
+    def _cell(self, c: str | Expr) -> str | RichText:
+        if isinstance(c, Label):
+            return RichText(c, style=LABELS.get(c.kind, ""))
+        return c if isinstance(c, str) else plain(c, self.digits)
