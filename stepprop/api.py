@@ -26,10 +26,11 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from . import config as configs
 from . import training
 from .config import Config
-from .engine import decimal_rounder
 from .errors import ConfigError, StepPropError
 from .expr import DEFAULT_DIGITS
 from .network import Net
+from .rounding import parse as parse_rounding
+from .rounding import rounder as rounder_of
 from .step import StepTrace, step
 
 if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` needs none of it
@@ -144,17 +145,18 @@ class Network(Net):
         """The config as YAML that ``load`` reads back, every number exact."""
         return configs.dump(self.config)
 
-    def step(self, batch: int = 1, round: int | None = None) -> Step:
+    def step(self, batch: int = 1, round: int | str | None = None) -> Step:
         """One training step on batch ``batch`` (1-based), every number recorded;
         ``round=N``: as a hand calculation that rounds every intermediate
-        result to N decimals."""
-        return Step(step(self, _batch(self.config, batch), _round(round), round))
+        result to N decimals (``round="3sf"``: to 3 significant figures)."""
+        rounder, rounding = _round(round)
+        return Step(step(self, _batch(self.config, batch), rounder, rounding))
 
     def train(
         self,
         epochs: int = 10_000,
         every: int | None = None,
-        round: int | None = None,
+        round: int | str | None = None,
         progress: Callable[[int], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> TrainResult:
@@ -166,8 +168,9 @@ class Network(Net):
             raise StepPropError(f"epochs must be a whole number, not {epochs!r}")
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise StepPropError(f"every must be a whole number of epochs, at least 1, not {every!r}")
-        result = training.train(self, epochs, every, progress, should_stop, rounder=_round(round))
-        return TrainResult(self, result, every, round)
+        rounder, rounding = _round(round)
+        result = training.train(self, epochs, every, progress, should_stop, rounder=rounder)
+        return TrainResult(self, result, every, rounding)
 
     def __repr__(self) -> str:
         return f"<stepprop.Network {self.shape} from {self.config.source}>"
@@ -277,7 +280,7 @@ class Step(_Shown):
 class TrainResult(_Shown):
     """A training run: the errors, the outputs and the trained parameters."""
 
-    def __init__(self, network: Net, result: training.TrainResult, every: int | None, rounding: int | None):
+    def __init__(self, network: Net, result: training.TrainResult, every: int | None, rounding: int | str | None):
         self.initial = network
         self.result = result
         self.every = every
@@ -482,13 +485,17 @@ def verify(network: Net | str | Path | None, batch: int = 1, use_torch: bool = T
     return Verification(recompute(config, _batch(config, batch), use_torch=use_torch))
 
 
-def _round(places: int | None) -> Any:
-    """The rounder of ``round=N`` (hand-calculation mode), N from 0 to 15."""
+def _round(places: int | str | None) -> tuple[Any, Any]:
+    """(rounder, rounding) of ``round=4`` (decimals) or ``round="3sf"`` (significant figures)."""
     if places is None:
-        return None
-    if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= 15:
-        raise StepPropError(f"round must be a whole number of decimals from 0 to 15, not {places!r}")
-    return decimal_rounder(places)
+        return None, None
+    if isinstance(places, bool) or not isinstance(places, (int, str)):
+        raise StepPropError(f"round is a number of decimals (4) or of significant figures ('3sf'), not {places!r}")
+    try:
+        rounding = parse_rounding(places)
+    except ValueError as exc:
+        raise StepPropError(str(exc)) from None
+    return rounder_of(rounding), rounding
 
 
 def _names(only: str | Sequence[str] | None) -> list[str] | None:

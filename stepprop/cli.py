@@ -244,14 +244,29 @@ _BATCH = click.option(
 _FRAGMENT = click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
 
 
+class _Rounding(click.ParamType):
+    """--round 4 (decimals) or --round 3sf (significant figures)."""
+
+    name = "N|Nsf"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from .rounding import parse
+
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 def _round_option(command: Callable[..., Any]) -> Callable[..., Any]:
     return click.option(
         "--round",
         "round_to",
-        type=click.IntRange(0, 15),
+        type=_Rounding(),
         default=None,
-        metavar="N",
-        help="Hand-calculation mode: round every intermediate result to N decimals before it is used.",
+        metavar="N|Nsf",
+        help="Hand-calculation mode: round every intermediate result, half up, to N decimals "
+        "(--round 4) or N significant figures (--round 3sf) before it is used.",
     )(command)
 
 
@@ -298,7 +313,7 @@ def explain(
     fragment: bool,
     only: tuple[str, ...],
     batch: int,
-    round_to: int | None,
+    round_to: int | str | None,
     list_names: bool,
 ) -> None:
     """Print one training step: forward pass, error, chain rule, updates.
@@ -403,7 +418,7 @@ def train(
     save: str | None,
     plot: str | None,
     force: bool,
-    round_to: int | None,
+    round_to: int | str | None,
 ) -> None:
     """Train for a number of epochs and report the error, outputs and parameters.
 

@@ -19,12 +19,12 @@ This module knows nothing about neurons, layers, click or rich.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 
 from .ops import OPS, Op
+from .rounding import Rounder, decimal_rounder
 
-__all__ = ["Node", "Rounder", "Tape", "decimal_rounder"]
+__all__ = ["Node", "Rounder", "Tape", "decimal_rounder"]  # the last two from stepprop.rounding
 
 
 # ---------------------------------------------------------------- nodes ----
@@ -69,30 +69,6 @@ class Node:
 
     def __repr__(self) -> str:
         return f"Node({self.name}={self.data!r}, grad={self.grad!r})"
-
-
-Rounder = Callable[[float], float]
-
-
-@functools.lru_cache(maxsize=32)
-def decimal_rounder(decimals: int) -> Rounder:
-    """Round to ``decimals`` places, half away from zero, as on paper
-    (0.0190491185 -> 0.019049119), working on the decimal digits Python prints."""
-    import math
-    from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
-
-    quantum = Decimal(1).scaleb(-decimals)
-    context = Context(prec=80)
-
-    def rounder(x: float) -> float:
-        if not math.isfinite(x):
-            return x
-        try:
-            return float(Decimal(repr(x)).quantize(quantum, rounding=ROUND_HALF_UP, context=context))
-        except InvalidOperation:  # too large to hold that many decimals: already coarser
-            return x
-
-    return rounder
 
 
 class Tape:

@@ -151,13 +151,16 @@ class Via(Expr):
 
 class Num(Expr):
     """A number: a value the engine recorded (or 0 where it is 0 on paper).
-    ``exact``: printed with every digit (where fewer would make its line false)."""
+    ``exact``: printed with every digit (where fewer would make its line false);
+    ``written``: printed as this text (its size, without the sign), as a hand
+    calculation writes it: 0.0510."""
 
-    __slots__ = _fields = ("value", "exact")
+    __slots__ = _fields = ("value", "exact", "written")
 
-    def __init__(self, value: float, exact: bool = False):
+    def __init__(self, value: float, exact: bool = False, written: str | None = None):
         self.value = value
         self.exact = exact
+        self.written = written
 
 
 class Const(Expr):
@@ -566,6 +569,10 @@ class Printer(Generic[T]):
         """A number that is not negative (to ``digits`` significant digits, if given)."""
         raise NotImplementedError
 
+    def written(self, text: str) -> T:
+        """A number written out as ``text`` (not negative)."""
+        raise NotImplementedError
+
     def op(self, text: str) -> T:
         """A binary operator: + - * / and the comparisons."""
         raise NotImplementedError
@@ -633,8 +640,11 @@ class Printer(Generic[T]):
             return self.via(e)
         if isinstance(e, (Num, Const)):
             x = float(e.value)
-            digits = EXACT_DIGITS if isinstance(e, Num) and e.exact else None
-            return self.concat([self.minus(), self.number(-x, digits)]) if x < 0 else self.number(x, digits)
+            if isinstance(e, Num) and e.written is not None:
+                shown = self.written(e.written)
+            else:
+                shown = self.number(abs(x), EXACT_DIGITS if isinstance(e, Num) and e.exact else None)
+            return self.concat([self.minus(), shown]) if x < 0 else shown
         if isinstance(e, Add):
             parts = [self._child(e.terms[0], SUM, first)]
             for t in e.terms[1:]:
@@ -726,6 +736,9 @@ class PlainPrinter(Printer[list[Segment]]):
 
     def number(self, x: float, digits: int | None = None) -> list[Segment]:
         return [(fmt(x, digits or self.digits), "num")]
+
+    def written(self, text: str) -> list[Segment]:
+        return [(text, "num")]
 
     def op(self, text: str) -> list[Segment]:
         return [(text if text == "/" else f" {text} ", "op")]

@@ -186,6 +186,11 @@ class BatchGraph:
         self.by_sample: list[dict[str, Node]] = []
         self.totals: list[Node] = []
         n_layers = len(cfg.layers)
+
+        def given(x: float) -> float:
+            """An input or a target, as a hand calculation (``rounder``) writes it down."""
+            return rounder(x) if rounder is not None else x
+
         for s, sample in enumerate(samples):
             suffix = f"[{first_index + s + 1}]" if multi else ""
             named: dict[str, Node] = {}
@@ -198,7 +203,9 @@ class BatchGraph:
             prev = []
             for _j, (name, x) in enumerate(zip(net.input_names, sample.inputs)):
                 prev.append(
-                    record(tape.leaf(name + suffix, x, requires_grad=False), NodeInfo("input", name, name, None, s))
+                    record(
+                        tape.leaf(name + suffix, given(x), requires_grad=False), NodeInfo("input", name, name, None, s)
+                    )
                 )
             for li, layer in enumerate(cfg.layers):
                 nets = []
@@ -228,7 +235,7 @@ class BatchGraph:
             takes = loss.net_inputs(cfg.layers[-1].activation)  # see Loss.net_inputs
             for r, (neuron, out, t) in enumerate(zip(net.output_names, prev, sample.targets)):
                 target = record(
-                    tape.leaf(f"target_{neuron}{suffix}", t, requires_grad=False),
+                    tape.leaf(f"target_{neuron}{suffix}", given(t), requires_grad=False),
                     NodeInfo("target", f"target_{neuron}", neuron, n_layers - 1, s),
                 )
                 parents = [out, target]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .rounding import Rounding, describe
+
 if TYPE_CHECKING:
     from .document import Document
     from .network import Net
@@ -74,7 +76,7 @@ def step_dict(trace: StepTrace) -> dict[str, Any]:
     }
 
 
-def train_dict(net: Net, result: TrainResult, rounding: int | None = None) -> dict[str, Any]:
+def train_dict(net: Net, result: TrainResult, rounding: Rounding | None = None) -> dict[str, Any]:
     """The JSON form of a training run (``stepprop train --format json``)."""
     out: dict[str, Any] = {
         "stepprop": FORMAT_VERSION,
@@ -96,7 +98,9 @@ def train_dict(net: Net, result: TrainResult, rounding: int | None = None) -> di
     return out
 
 
-def train_document(net: Net, result: TrainResult, every: int | None = None, rounding: int | None = None) -> Document:
+def train_document(
+    net: Net, result: TrainResult, every: int | None = None, rounding: Rounding | None = None
+) -> Document:
     """A training run laid out for reading (``stepprop train``)."""
     from .document import Document, Section, Table
     from .expr import Num
@@ -112,7 +116,7 @@ def train_document(net: Net, result: TrainResult, every: int | None = None, roun
         f"eta = {cfg.eta!r}",
     ]
     if rounding is not None:
-        intro.append(f"hand-calculation mode: every intermediate result is rounded to {rounding} decimals")
+        intro.append(f"hand-calculation mode: every intermediate result is rounded to {describe(rounding)}")
     if result.interrupted:
         intro.append(f"INTERRUPTED: these are the results after epoch {result.epochs}")
     errors = Section(

@@ -30,6 +30,7 @@ from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
 from .expr import Expr, Sym, add, evaluate, symbols
 from .network import BatchGraph, Net
+from .rounding import Rounding, describe
 
 P, G, ETA = Sym("P"), Sym("G"), Sym("eta")
 SGD: Expr = P - ETA * G  # the post's update: w+ = w - eta * dE/dw
@@ -96,7 +97,7 @@ class Updater:
     def __init__(self, net: Net, variation: Variation, rounder: Rounder | None):
         self.rule = variation.update
         self.rounder = rounder
-        self.eta = net.config.eta
+        self.eta = rounder(net.config.eta) if rounder is not None else net.config.eta  # by hand, as written
         self.trainable = [name for name, p in net.params.items() if p.trainable]
         self.pool: dict[str, tuple[str, ...]] = {}
         for group in variation.pools:
@@ -137,7 +138,7 @@ class StepTrace(NamedTuple):
     error_after: float
     after: BatchGraph  # the same batch, forward only, with the updated parameters
     batch_index: int = 0
-    rounding: int | None = None
+    rounding: Rounding | None = None  # hand-calculation mode: 4 (decimals) or "3sf"
     variation: Variation = PLAIN
     overrides: tuple[Override, ...] = ()
 
@@ -152,14 +153,14 @@ class StepTrace(NamedTuple):
         return None
 
 
-def check_finite(graph: BatchGraph, what: str, rounding: int | None = None) -> None:
+def check_finite(graph: BatchGraph, what: str, rounding: Rounding | None = None) -> None:
     bad = graph.first_bad()
     if bad is None:
         return
     if rounding is not None:
         raise TrainingDiverged(
-            f"{bad.name} is {bad.data} {what}: rounded to {rounding} decimals, a number reaches the edge of "
-            f"its range (an output of exactly 0 or 1); try more decimals"
+            f"{bad.name} is {bad.data} {what}: rounded to {describe(rounding)}, a number reaches the edge of "
+            f"its range (an output of exactly 0 or 1); try more digits"
         )
     raise TrainingDiverged(f"{bad.name} is {bad.data} {what}; the numbers of this config overflow")
 
@@ -189,7 +190,7 @@ def step(
     net: Net,
     batch_index: int = 0,
     rounder: Rounder | None = None,
-    rounding: int | None = None,
+    rounding: Rounding | None = None,
     variation: Variation = PLAIN,
 ) -> StepTrace:
     """One training step on batch ``batch_index`` of the config, fully recorded."""

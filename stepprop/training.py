@@ -96,7 +96,7 @@ class Program:
         """The new value of parameter k: the update rule, in code."""
         pname = self.params[k]
         g = self._py(self.updater.gradient_expr(pname), lambda leaf: grad(self.index[cast(Sym, leaf).ascii]))
-        names = {"P": param, "G": g, "eta": repr(float(self.net.config.eta))}
+        names = {"P": param, "G": g, "eta": repr(float(self.updater.eta))}
         return self._py(self.variation.update, lambda leaf: names[cast(Sym, leaf).ascii])
 
     # ------------------------------------------------------------ source --

@@ -29,6 +29,8 @@ from .document import Document, Eq, Item, Section, Table
 from .errors import StepPropError
 from .expr import Const, D, Expr, Num, Sym, Via, add, evaluate, mul, substitute, symbols
 from .network import param_key
+from .rounding import Rounding, describe, written
+from .rounding import rounder as rounder_of
 from .step import ETA, G, P
 
 if TYPE_CHECKING:
@@ -174,6 +176,8 @@ class _Builder:
         self.paper = Paper(trace)
         cfg = trace.config
         self.loss = ops.loss(cfg.loss)
+        # eta as the calculation used it (rounded in hand-calculation mode)
+        self.eta = cfg.eta if trace.rounding is None else rounder_of(trace.rounding)(cfg.eta)
         self.output_act = ops.activation(cfg.layers[-1].activation)
         self.last = len(cfg.layers) - 1
 
@@ -543,7 +547,7 @@ class _Builder:
                 p.updated(),
                 [
                     written(p, grad_sym, ETA),
-                    written(Num(t.before[pname]), grad_num, Num(t.config.eta)),
+                    written(Num(t.before[pname]), grad_num, Num(self.eta)),
                     self.updated(pname),
                 ],
                 name=f"{pname}+",
@@ -667,6 +671,8 @@ class _Builder:
         if t.rounding is None:
             for eq in doc.equations():
                 _keep_true(eq)
+        else:
+            _as_written(doc, t.rounding)
         return doc
 
     def intro(self) -> list[str]:
@@ -698,7 +704,7 @@ class _Builder:
         if n_layers > 1:
             lines.append("hidden-layer gradients use the original weights, not the updated ones (as the post says)")
         if t.rounding is not None:
-            lines.append(f"hand-calculation mode: every intermediate result is rounded to {t.rounding} decimals")
+            lines.append(f"hand-calculation mode: every intermediate result is rounded to {describe(t.rounding)}")
         return lines
 
 
@@ -738,6 +744,27 @@ def _keep_true(eq: Eq) -> None:
             "computed in a stable form"
         )
         eq.note = f"{eq.note}; {why}" if eq.note else why
+
+
+def _as_written(doc: Document, rounding: Rounding) -> None:
+    """In hand-calculation mode, every number as the student writes it: rounded,
+    with its trailing zeros (0.0510, not 0.051)."""
+
+    def write(e: Expr) -> Expr | None:
+        return Num(e.value, written=written(abs(e.value), rounding)) if isinstance(e, Num) else None
+
+    for eq in doc.equations():
+        eq.lhs = substitute(eq.lhs, write)
+        eq.rhs = [substitute(r, write) for r in eq.rhs]
+
+    def tables(items: Sequence[Item]) -> None:
+        for item in items:
+            if isinstance(item, Section):
+                tables(item.items)
+            elif isinstance(item, Table):
+                item.rows = [[c if isinstance(c, str) else substitute(c, write) for c in row] for row in item.rows]
+
+    tables(doc.sections)
 
 
 def _as_shown(e: Expr) -> Expr | None:

@@ -1000,3 +1000,26 @@ def test_statuses_are_coloured_and_tables_never_cut_at_narrow_widths(tmp_path):
     assert "\x1b[1;31mwrong" in text and "\x1b[1;32mcorrect" in text
     html = grades.render("html")
     assert '<td class="status wrong">wrong</td>' in html and '<td class="status correct">correct</td>' in html
+
+
+def test_a_hand_calculation_to_significant_figures_is_rounded_not_wrong(tmp_path):
+    """A student working to 3 significant figures at every step (what explain
+    --round 3sf prints) is 'rounded' where that drifts from the exact value."""
+    by_hand = json.loads(run("explain", "--round", "3sf", "--format", "json").stdout)
+    exact = json.loads(run("explain", "--format", "json").stdout)
+    assert by_hand["rounding"] == "3sf"
+    drifted = {
+        name: value
+        for name, value in by_hand["terms"].items()
+        if "[" not in name and f"{value:.3g}" != f"{exact['terms'][name]:.3g}"
+    }
+    assert len(drifted) >= 3  # the chain rule in 3 figures drifts in the last one
+    from stepprop.rounding import written
+
+    # as the student writes them: three figures, trailing zeros included (0.0360)
+    graded = grade_list(tmp_path, {n: written(v, "3sf") for n, v in drifted.items()})
+    for a in graded:
+        assert a["status"] in ("rounded", "ambiguous"), a
+        if a["status"] == "rounded":
+            assert "3 significant figures" in a["note"], a
+    assert sum(a["status"] == "rounded" for a in graded) >= 3

@@ -29,9 +29,8 @@ from conftest import CONFIGS, net_of, networks
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stepprop import config, names, ops, worked
+from stepprop import config, names, ops, rounding, worked
 from stepprop.document import Document, Eq
-from stepprop.engine import decimal_rounder
 from stepprop.errors import TrainingDiverged
 from stepprop.expr import D, Num, Sym, Via, segments, substitute, symbols
 from stepprop.network import Net
@@ -219,7 +218,11 @@ def problems(doc: Document, env: dict[str, float], digits: int = 9, places: int 
                 continue  # an output exactly 0 in floating point (e^-1600): the line says so
             slack = 1e-12 * max(1e-300, evaluator.biggest, abs(target.lo), abs(target.hi))
             if places is not None:  # a hand calculation rounds its result, and each intermediate one
-                half = 0.5 * 10.0**-places
+                if isinstance(places, str):  # significant figures: half a unit of the last one
+                    size = max(abs(target.lo), abs(target.hi), evaluator.biggest, 1e-300)
+                    half = 0.5 * 10.0 ** (math.floor(math.log10(size)) - int(places[:-2]) + 1)
+                else:
+                    half = 0.5 * 10.0**-places
                 slack += half * (1 + 1e-9) + max(0, evaluator.ops - 1) * half * max(1.0, evaluator.biggest)
             if got.hi + slack < target.lo or got.lo - slack > target.hi:
                 found.append(f"{_line(eq, digits)}: step {k + 1} gives {got.lo:.12g}..{got.hi:.12g}")
@@ -264,14 +267,14 @@ def environment(trace: StepTrace) -> dict[str, float]:
 # ----------------------------------------------------------------- tests --
 
 
-def _traces(net: Net, places: int | None = None):
-    rounder = decimal_rounder(places) if places is not None else None
+def _traces(net: Net, places: int | str | None = None):
+    rounder = rounding.rounder(places) if places is not None else None
     for b in range(len(net.config.batches())):
         yield step(net, b, rounder, places)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
-@pytest.mark.parametrize("places", [None, 4])
+@pytest.mark.parametrize("places", [None, 4, "3sf"])
 @pytest.mark.parametrize("digits", [9, 4, 15])
 def test_bundled_configs(path, places, digits):
     net = Net(config.load(path))
@@ -302,9 +305,9 @@ def test_every_named_result_is_the_recorded_number(path):
             assert (f"dE/d{p}" if trace.graph.multi else f"dE_total/d{p}") in defined
 
 
-def _check_random(text: str, batch: int, places: int | None, digits: int) -> None:
+def _check_random(text: str, batch: int, places: int | str | None, digits: int) -> None:
     net = net_of(text)
-    rounder = decimal_rounder(places) if places is not None else None
+    rounder = rounding.rounder(places) if places is not None else None
     try:
         trace = step(net, batch, rounder, places)
     except TrainingDiverged:
@@ -315,14 +318,14 @@ def _check_random(text: str, batch: int, places: int | None, digits: int) -> Non
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks(max_samples=3), st.sampled_from([None, None, 3]), st.sampled_from([9, 6]))
+@given(networks(max_samples=3), st.sampled_from([None, None, 3, "3sf"]), st.sampled_from([9, 6]))
 def test_random_networks(case, places, digits):
     _check_random(*case, places, digits)
 
 
 @pytest.mark.slow
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(networks(), st.sampled_from([None, 2, 4, 6]), st.sampled_from([9, 4, 12]))
+@given(networks(), st.sampled_from([None, 2, 4, 6, "2sf", "4sf"]), st.sampled_from([9, 4, 12]))
 def test_random_networks_many(case, places, digits):
     _check_random(*case, places, digits)
 

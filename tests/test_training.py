@@ -18,7 +18,7 @@ from conftest import BUNDLED, net_of, networks
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from stepprop import config, training
+from stepprop import config, rounding, training
 from stepprop.engine import decimal_rounder
 from stepprop.errors import TrainingDiverged
 from stepprop.grading.catalogue import catalogue
@@ -26,9 +26,9 @@ from stepprop.network import Net
 from stepprop.step import PLAIN, Variation, step
 
 
-def stepped(net: Net, epochs: int, variation: Variation = PLAIN, places: int | None = None) -> dict[str, float]:
+def stepped(net: Net, epochs: int, variation: Variation = PLAIN, places: int | str | None = None) -> dict[str, float]:
     """The parameters after ``epochs`` epochs of step() on each batch in turn."""
-    rounder = decimal_rounder(places) if places is not None else None
+    rounder = rounding.rounder(places) if places is not None else None
     current = net
     values = dict(net.values)
     for _ in range(epochs):
@@ -38,8 +38,8 @@ def stepped(net: Net, epochs: int, variation: Variation = PLAIN, places: int | N
     return values
 
 
-def trained(net: Net, epochs: int, variation: Variation = PLAIN, places: int | None = None) -> dict[str, float]:
-    rounder = decimal_rounder(places) if places is not None else None
+def trained(net: Net, epochs: int, variation: Variation = PLAIN, places: int | str | None = None) -> dict[str, float]:
+    rounder = rounding.rounder(places) if places is not None else None
     return training.train(net, epochs, variation=variation, rounder=rounder).values
 
 
@@ -50,7 +50,7 @@ def shape(request, monkeypatch):
 
 
 @pytest.mark.parametrize("name", BUNDLED)
-@pytest.mark.parametrize("places", [None, 4])
+@pytest.mark.parametrize("places", [None, 4, "3sf"])
 def test_bundled_configs(name, places, shape):
     net = Net(config.load(config.BUNDLED_DIR / f"{name}.yaml"))
     assert trained(net, 5, places=places) == stepped(net, 5, places=places)

@@ -18,9 +18,10 @@ from typing import Any
 from .. import names, worked
 from ..config import Config, ConfigError, show, suggest
 from ..document import Document, Eq, Label, Section, Table, Text
-from ..engine import decimal_rounder
 from ..expr import D, Expr, Num, Sym, Via, substitute
 from ..network import Net
+from ..rounding import Rounding, describe
+from ..rounding import rounder as rounder_of
 from ..step import PLAIN, StepTrace, step
 from ..training import train
 from .answers import FEW_DIGITS, Answer, Answers, agrees, load_answers, spellings, truncated
@@ -60,7 +61,7 @@ class Run:
     values: dict[str, float]  # by the student's names
     trace: StepTrace
     mistake: Mistake | None
-    decimals: int | None
+    decimals: Rounding | None
 
     def variant_name(self, name: str) -> str | None:
         m = self.mistake
@@ -106,22 +107,34 @@ class Checker:
         self.config = config
         self.epochs = epochs
         self.mistakes = catalogue(config)
-        self._runs: dict[tuple[int, int | None], Run] = {}
+        self._runs: dict[tuple[int, Rounding | None], Run] = {}
 
     @property
     def rounding_applies(self) -> bool:
         return self.epochs is None or self.epochs <= MAX_ROUNDED_EPOCHS
 
-    def run(self, mistake: Mistake | None = None, decimals: int | None = None) -> Run:
+    def run(self, mistake: Mistake | None = None, decimals: Rounding | None = None) -> Run:
+        """The numbers of a way of calculating: exactly, or a mistake's; rounded
+        as by hand to ``decimals`` (4, or '3sf' for significant figures)."""
         key = (id(mistake), decimals)
         if key not in self._runs:
             self._runs[key] = self._compute(mistake, decimals)
         return self._runs[key]
 
-    def _compute(self, mistake: Mistake | None, decimals: int | None) -> Run:
+    def hand_roundings(self, answer: Answer) -> list[Rounding]:
+        """How the student may have rounded along the way: to the decimals written,
+        or to the significant figures written."""
+        if not self.rounding_applies:
+            return []
+        found: list[Rounding] = [answer.decimals]
+        if answer.significant >= 1:
+            found.append(f"{min(answer.significant, 15)}sf")
+        return found
+
+    def _compute(self, mistake: Mistake | None, decimals: Rounding | None) -> Run:
         cfg = mistake.config if mistake else self.config
         variation = mistake.variation if mistake else PLAIN
-        rounder = decimal_rounder(decimals) if decimals is not None else None
+        rounder = rounder_of(decimals) if decimals is not None else None
         net = Net(cfg)
         extra: dict[str, float] = {}
         if self.epochs:
@@ -171,15 +184,15 @@ class Checker:
             )
         if right(exact, answer):
             return self._unless_ambiguous(Graded(answer, CORRECT, exact))
-        if self.rounding_applies:
-            rounded = self.run(None, answer.decimals).values[answer.name]
+        for rounding in self.hand_roundings(answer):
+            rounded = self.run(None, rounding).values[answer.name]
             if agrees(rounded, answer):
                 return Graded(
                     answer,
                     ROUNDED,
                     exact,
                     rounded_value=rounded,
-                    note=f"a hand calculation rounded to {answer.decimals} decimals at every step",
+                    note=f"a hand calculation rounded to {describe(rounding)} at every step",
                 )
         graded = Graded(answer, WRONG, exact)
         self._diagnose(graded)
@@ -223,9 +236,8 @@ class Checker:
         if truncated(graded.exact, answer):
             graded.note = "the exact value cut off in the last digit: round it instead"
             return
-        tiers: list[tuple[int | None, bool]] = [(None, False)]
-        if self.rounding_applies:
-            tiers.append((answer.decimals, False))
+        tiers: list[tuple[Rounding | None, bool]] = [(None, False)]
+        tiers += [(rounding, False) for rounding in self.hand_roundings(answer)]
         if answer.significant >= FEW_DIGITS:
             tiers.append((None, True))
         # only a mistake that changes this quantity can explain a wrong value of it

@@ -58,6 +58,9 @@ class MathMLPrinter(Printer[str]):
         exponent_ml = f"<mrow>{sign}<mn>{abs(power)}</mn></mrow>"
         return f"<mrow><mn>{mantissa}</mn><mo>×</mo><msup><mn>10</mn>{exponent_ml}</msup></mrow>"
 
+    def written(self, text: str) -> str:
+        return f"<mn>{escape(text)}</mn>"
+
     def op(self, text: str) -> str:
         return f"<mo>{_OPS.get(text, escape(text))}</mo>"
 
@@ -90,9 +93,9 @@ def mathml(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     return MathMLPrinter(digits).doprint(e)
 
 
-def number_text(x: float, digits: int) -> str:
+def number_text(x: float, digits: int, written: str | None = None) -> str:
     """A number for a table cell, with the same minus sign as the math."""
-    return ("−" if x < 0 else "") + fmt(abs(x), digits)
+    return ("−" if x < 0 else "") + (written if written is not None else fmt(abs(x), digits))
 
 
 def equation(eq: Eq, digits: int = DEFAULT_DIGITS) -> str:
@@ -207,7 +210,7 @@ def _table(table: Table, digits: int) -> str:
             elif isinstance(c, str):
                 cells.append(f"<td>{escape(c)}</td>")
             elif isinstance(c, Num):
-                cells.append(f'<td class="num">{escape(number_text(c.value, digits))}</td>')
+                cells.append(f'<td class="num">{escape(number_text(c.value, digits, c.written))}</td>')
             else:
                 cells.append(f'<td class="num">{mathml(c, digits)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")

@@ -71,6 +71,9 @@ class LatexPrinter(Printer[str]):
         mantissa, _, exponent = fmt(x, digits or self.digits).partition("e")
         return rf"{mantissa} \times 10^{{{int(exponent)}}}" if exponent else mantissa
 
+    def written(self, text: str) -> str:
+        return text
+
     def op(self, text: str) -> str:
         return f" {_OPS.get(text, escape(text))} "
 
