@@ -123,7 +123,7 @@ class Tape:
             if node.op is not None:
                 self._evaluate(node)
 
-    def backward(self, root: Node, contributions: dict | None = None) -> None:
+    def backward(self, root: Node, contributions: dict | None = None, within: Sequence[Node] | None = None) -> None:
         """Set ``grad`` of every node to d root / d node.
 
         Gradients are reset first, so calling it twice gives the same result.
@@ -131,15 +131,20 @@ class Tape:
         ``contributions`` is a dict, each path's share is recorded in it as
         ``contributions[(child, parent_position)] = child.grad * partial``:
         the exact numbers that were added up, for every edge the root
-        reaches (a share of 0 included), and for no other.
+        reaches (a share of 0 included), and for no other.  ``within``: the
+        nodes the root depends on, in tape order (one sample's part of a
+        batch), so that the pass costs what that part costs.
         """
-        nodes = self.nodes
+        nodes = self.nodes if within is None else within
         for node in nodes:
             node.grad = 0.0
         root.grad = 1.0
         r = self.rounder
         reached = {root} if contributions is not None else None
-        stop = nodes.index(root) if root.index < 0 or nodes[root.index] is not root else root.index
+        if within is not None:
+            stop = len(nodes) - 1 - list(reversed(nodes)).index(root)
+        else:
+            stop = nodes.index(root) if root.index < 0 or nodes[root.index] is not root else root.index
         for i in range(stop, -1, -1):
             node = nodes[i]
             g = node.grad

@@ -33,7 +33,15 @@ def param_sym(name: str) -> Sym:
 
 
 def sym_of(graph: BatchGraph, node: Node) -> Sym:
-    """The symbol of a node of a batch graph."""
+    """The symbol of a node of a batch graph (made once per node)."""
+    known = graph.symbols
+    found = known.get(node)
+    if found is None:
+        found = known[node] = _sym_of(graph, node)
+    return found
+
+
+def _sym_of(graph: BatchGraph, node: Node) -> Sym:
     info = graph.info[node]
     sample = graph.sample_numbers[info.sample] + 1 if (info.sample is not None and graph.multi) else None
     role = info.role
@@ -101,18 +109,19 @@ def terms_of(trace: StepTrace) -> dict[str, float]:
     terms: dict[str, float] = {}
     for s, record in enumerate(trace.samples):
         root = error_sym(graph, s)
-        for node in graph.tape.nodes:
+        own = graph.reach(s)  # the parameters and the sample's nodes: linear in the batch
+        for node in own:
             info = graph.info[node]
-            if info.sample not in (s, None) or node not in record.adjoints:
+            if node not in record.adjoints:
                 continue
             if info.role in ("net", "out", "param"):
                 sym = sym_of(graph, node)
                 terms[D(root, sym).ascii] = record.adjoints[node]
                 if info.role == "net":
                     terms[delta_sym(graph, node).ascii] = record.adjoints[node]
-        for node in graph.tape.nodes:
+        for node in graph.sample_nodes[s]:
             info = graph.info[node]
-            if node.op is None or info.sample != s or info.role not in ("net", "out", "error"):
+            if node.op is None or info.role not in ("net", "out", "error"):
                 continue
             child = sym_of(graph, node)
             for j, (parent, partial) in enumerate(zip(node.parents, node.partials)):

@@ -10,7 +10,7 @@ labelled with what it means to a reader.  Steps and training live in
 import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from . import ops
 from .config import Config, Sample, layer_prefixes
@@ -175,6 +175,7 @@ class BatchGraph:
         self.net = net
         self.tape = tape = Tape(rounder)
         self.info: dict[Node, NodeInfo] = {}
+        self.symbols: dict[Node, Any] = {}  # each node's symbol, once made (stepprop.names)
         self.leaves = leaves
         self.sample_numbers = [first_index + s for s in range(len(samples))]
         for name, node in leaves.items():
@@ -191,7 +192,9 @@ class BatchGraph:
             """An input or a target, as a hand calculation (``rounder``) writes it down."""
             return rounder(x) if rounder is not None else x
 
+        self.sample_nodes: list[list[Node]] = []  # each sample's own nodes, in tape order
         for s, sample in enumerate(samples):
+            start = len(tape.nodes)
             suffix = f"[{first_index + s + 1}]" if multi else ""
             named: dict[str, Node] = {}
 
@@ -249,6 +252,7 @@ class BatchGraph:
             total = tape.apply("sum", errors, f"E_total{suffix}")
             self.totals.append(record(total, NodeInfo("total", "E_total", None, None, s)))
             self.by_sample.append(named)
+            self.sample_nodes.append(tape.nodes[start:])
         if multi:
             self.root = tape.apply("mean", self.totals, "E")
             self.info[self.root] = NodeInfo("batch", "E")
@@ -258,6 +262,10 @@ class BatchGraph:
     @property
     def multi(self) -> bool:
         return len(self.totals) > 1
+
+    def reach(self, s: int) -> list[Node]:
+        """What sample s's E_total depends on, in tape order: the parameters and its own nodes."""
+        return [*self.leaves.values(), *self.sample_nodes[s]]
 
     def outputs(self) -> list[list[float]]:
         return [[named[f"out_{n}"].data for n in self.net.output_names] for named in self.by_sample]

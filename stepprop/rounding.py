@@ -82,7 +82,14 @@ def decimal_rounder(decimals: int) -> Rounder:
 def rounder(rounding: Rounding) -> Rounder:
     """A function rounding a float as the student does (half up)."""
 
+    places = None if figures(rounding) is not None else int(rounding)
+
     def apply(x: float) -> float:
+        if places is not None:  # most numbers are rounded already: no Decimal needed
+            text = repr(x)
+            point = text.find(".")
+            if "e" not in text and (point < 0 or len(text) - point - 1 <= places):
+                return x
         d = _rounded(x, rounding)
         return x if d is None else float(d)
 

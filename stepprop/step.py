@@ -76,8 +76,8 @@ def batch_gradients(graph: BatchGraph, rounder: Rounder | None, per_sample: list
         return {name: node.grad for name, node in graph.leaves.items()}
     if per_sample is None:
         per_sample = []
-        for total in graph.totals:
-            graph.tape.backward(total)
+        for s, total in enumerate(graph.totals):
+            graph.tape.backward(total, within=graph.reach(s))
             per_sample.append({name: node.grad for name, node in graph.leaves.items()})
     mean = batch_mean(len(per_sample))
     return {
@@ -220,10 +220,11 @@ def step(
     apply_overrides(net, graph, overrides, updater, rounder)
     tape = graph.tape
     records = []
-    for total in graph.totals:
+    for s, total in enumerate(graph.totals):
         contributions: dict[tuple[Node, int], float] = {}
-        tape.backward(total, contributions)
-        records.append(SampleRecord({n: n.grad for n in tape.nodes if n.requires_grad}, contributions))
+        reach = graph.reach(s)
+        tape.backward(total, contributions, within=reach)
+        records.append(SampleRecord({n: n.grad for n in reach if n.requires_grad}, contributions))
     per_sample = [{name: r.adjoints[leaves[name]] for name in net.params} for r in records]
     gradients = batch_gradients(graph, rounder, per_sample)
     for name, value in gradients.items():

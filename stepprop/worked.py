@@ -19,6 +19,7 @@ as 0 (see :class:`Paper`); the JSON keeps the recorded float.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -576,19 +577,25 @@ class _Builder:
         ]
 
     # -- the document
-    def document(self, only: Sequence[str] | None) -> Document:
+    def document(
+        self, only: Sequence[str] | None, samples: Sequence[int] | None = None, forward: bool | None = None
+    ) -> Document:
+        """The worked example; ``only`` these parameters' derivations, ``samples``
+        (positions in the batch) only these samples' parts, ``forward`` with the
+        forward pass and the error or not (by default: unless ``only``)."""
         t = self.t
         cfg = t.config
         g = self.g
-        params = check_only(t, only)
+        params = check_only(t, only) if only != [] else []
         sections: list[Section] = []
         multi = g.multi
         labels = [f"sample {k + 1}" for k in g.sample_numbers]
+        chosen = list(samples) if samples is not None else list(range(len(g.totals)))
 
-        if not only:
+        if forward if forward is not None else not only:
             fwd = Section("The forward pass")
             err = Section("The total error")
-            for s in range(len(g.totals)):
+            for s in chosen:
                 if multi:
                     fwd.items.append(Section(labels[s], self.forward(s)))
                     err.items.append(Section(labels[s], self.errors(s)))
@@ -623,7 +630,7 @@ class _Builder:
                 par = self.net.params[pname]
                 kind = "the weight" if par.kind == "weight" else "the"
                 sec = Section(f"{pname}: {kind} {par.connects}")
-                for s in range(len(g.totals)):
+                for s in chosen:
                     if multi:
                         sec.items.append(Section(labels[s], self.param(s, pname)))
                     else:
@@ -811,3 +818,31 @@ def _plain(x: float) -> str:
 def explain(trace: StepTrace, only: Sequence[str] | None = None) -> Document:
     """The worked example of one recorded step."""
     return _Builder(trace).document(only)
+
+
+_SAMPLE = re.compile(r"\[(\d+)\]$")
+_PARAM = re.compile(r"(?:^|/d)([wb]\d+)\+?$")
+
+
+def defining(trace: StepTrace, name: str) -> list[Eq]:
+    """The equations of the worked example that define ``name`` (not those that
+    repeat it), from only as much of the worked example as they need: one
+    sample's part, one parameter's derivation (linear in the batch)."""
+    g = trace.graph
+    samples = None
+    m = _SAMPLE.search(name)
+    if m and int(m.group(1)) - 1 in g.sample_numbers:
+        samples = [g.sample_numbers.index(int(m.group(1)) - 1)]
+    p = _PARAM.search(name)
+    only: list[str] | None = [p.group(1)] if p and p.group(1) in trace.net.params else None
+    builder = _Builder(trace)
+    # the forward pass and the errors first; then the parameters' derivations, one by one
+    doc = builder.document([], samples, forward=True)
+    found = [eq for eq in doc.equations() if eq.name == name and not eq.reused]
+    for pname in only or trace.net.param_order():
+        if found:
+            break
+        builder.shown = set()  # each derivation shows its factors afresh
+        doc = builder.document([pname], samples, forward=False)
+        found = [eq for eq in doc.equations() if eq.name == name and not eq.reused]
+    return found

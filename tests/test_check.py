@@ -1023,3 +1023,25 @@ def test_a_hand_calculation_to_significant_figures_is_rounded_not_wrong(tmp_path
         if a["status"] == "rounded":
             assert "3 significant figures" in a["note"], a
     assert sum(a["status"] == "rounded" for a in graded) >= 3
+
+
+def test_the_details_show_the_line_that_defines_each_name(tmp_path):
+    """The details of a wrong answer quote the worked example's own line, found
+    without building the whole worked example: the same line either way."""
+    from stepprop import config, worked
+    from stepprop.network import Net
+    from stepprop.step import step
+
+    for bundled in BUNDLED:
+        trace = step(Net(config.load(config.BUNDLED_DIR / f"{bundled}.yaml")))
+        whole = worked.explain(trace).equations()
+        for name in list(names_of(trace))[::7]:  # a sample of every kind of name
+            expected = [eq for eq in whole if eq.name == name and not eq.reused]
+            found = worked.defining(trace, name)
+            assert [(eq.lhs, eq.rhs) for eq in found] == [(eq.lhs, eq.rhs) for eq in expected], name
+
+
+def names_of(trace):
+    from stepprop.names import checkable
+
+    return checkable(trace)

@@ -126,8 +126,11 @@ class Checker:
         or to the significant figures written."""
         if not self.rounding_applies:
             return []
-        found: list[Rounding] = [answer.decimals]
-        if answer.significant >= 1:
+        # to one or two decimals (or figures), nobody works a network by hand
+        found: list[Rounding] = []
+        if answer.decimals >= FEW_DIGITS or answer.significant >= FEW_DIGITS:
+            found.append(min(answer.decimals, 15))
+        if answer.significant >= FEW_DIGITS:
             found.append(f"{min(answer.significant, 15)}sf")
         return found
 
@@ -434,7 +437,7 @@ def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake
     """The equations of a worked example that define ``name`` (with numbers)."""
     if epochs and name == "error":
         return []
-    found = [eq for eq in worked.explain(trace).equations() if eq.name == name and not eq.reused]
+    found = worked.defining(trace, name)
     if mistake is not None and mistake.rename is not None:
         found = [
             dataclasses.replace(
