@@ -74,9 +74,10 @@ class Node:
 class Tape:
     """A graph of nodes, kept in creation (that is, topological) order.
 
-    ``rounder`` (optional) is applied to every value, local partial and
-    accumulated gradient as it is produced: that is how a hand calculation
-    that rounds every intermediate result is reproduced.
+    ``rounder`` (optional) is applied to every value, local partial, path
+    share and completed gradient (the sum of its shares) as it is produced:
+    that is how a hand calculation that rounds every intermediate result is
+    reproduced.
     """
 
     def __init__(self, rounder: Rounder | None = None) -> None:
@@ -147,8 +148,12 @@ class Tape:
             stop = nodes.index(root) if root.index < 0 or nodes[root.index] is not root else root.index
         for i in range(stop, -1, -1):
             node = nodes[i]
+            if node.op is None:
+                continue
             g = node.grad
-            if node.op is None or (g == 0.0 and (reached is None or node not in reached)):
+            if r is not None:  # a hand calculation adds up the shares, then rounds the sum
+                g = node.grad = r(g)
+            if g == 0.0 and (reached is None or node not in reached):
                 continue
             for j, (parent, d) in enumerate(zip(node.parents, node.partials)):
                 if not parent.requires_grad:
@@ -159,7 +164,11 @@ class Tape:
                 if reached is not None:
                     contributions[(node, j)] = share  # type: ignore[index]
                     reached.add(parent)
-                parent.grad = parent.grad + share if r is None else r(parent.grad + share)
+                parent.grad = parent.grad + share
+        if r is not None:
+            for node in nodes[: stop + 1]:
+                if node.op is None and node.requires_grad:
+                    node.grad = r(node.grad)
 
     def consumers(self) -> dict[Node, list[tuple[Node, int]]]:
         """For every node, the (child, position) pairs that use it, in order."""

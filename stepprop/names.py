@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .expr import D, Sym, Via
+from .rounding import rounder
 
 if TYPE_CHECKING:
     from .engine import Node
@@ -158,7 +159,10 @@ def environment(trace: StepTrace) -> dict[str, float]:
     as well as every checkable name)."""
     graph = trace.graph
     out = dict(trace.before)
-    out["eta"] = trace.config.eta
+    eta = trace.config.eta
+    if trace.rounding is not None:  # by hand, eta is written down rounded too
+        eta = rounder(trace.rounding)(eta)
+    out["eta"] = eta
     for node in graph.tape.nodes:
         info = graph.info[node]
         if info.role in ("input", "target"):

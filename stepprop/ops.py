@@ -167,9 +167,13 @@ class Activation(Op):
         torch: Callable[[Any, Any], Any],
         value: Callable[[Expr], Expr] | None = None,
         kink: float | None = None,
+        confused_with: str | None = None,
+        left_out: str = "",
     ):
         self.name = name
         self.words = words
+        self.confused_with = confused_with  # the activation whose derivative students use for it
+        self.left_out = left_out  # what leaving its derivative out amounts to, where it says more
         self._formula = formula
         self._value = value or formula
         self._derivative = derivative
@@ -237,6 +241,7 @@ SIGMOID = Activation(
     value=lambda x: Where(ge(x, 0), ONE / (ONE + Exp(-x)), Exp(x) / (ONE + Exp(x))),
     derivative=lambda x, out: out * (ONE - out),
     torch=lambda torch, x: torch.sigmoid(x),
+    confused_with="tanh",
 )
 TANH = Activation(
     "tanh",
@@ -244,6 +249,7 @@ TANH = Activation(
     formula=lambda x: func("tanh", x),
     derivative=lambda x, out: ONE - out**2,
     torch=lambda torch, x: torch.tanh(x),
+    confused_with="sigmoid",
 )
 RELU = Activation(
     "relu",
@@ -253,6 +259,7 @@ RELU = Activation(
     derivative=lambda x, out: Where(gt(x, 0), Const(1.0), Const(0.0)),
     torch=lambda torch, x: torch.relu(x),
     kink=0.0,
+    left_out="ReLU's derivative taken as 1, also where the net input is negative",
 )
 LINEAR = Activation(
     "linear",

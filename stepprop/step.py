@@ -39,7 +39,9 @@ SGD: Expr = P - ETA * G  # the post's update: w+ = w - eta * dE/dw
 class Override(NamedTuple):
     """The local partial d(node)/d(node.parents[position]) taken as ``value``, an
     expression of parameter symbols (``w7``: its value; ``w5+``: its value
-    after the update); ``note`` is what a worked example says about it."""
+    after the update) and of the node's own numbers (``out``: its value;
+    ``x0``, ``x1`` ...: its parents'); ``note`` is what a worked example says
+    about it."""
 
     node: Node
     position: int
@@ -165,6 +167,21 @@ def check_finite(graph: BatchGraph, what: str, rounding: Rounding | None = None)
     raise TrainingDiverged(f"{bad.name} is {bad.data} {what}; the numbers of this config overflow")
 
 
+OUT = Sym("out")
+
+
+def local(j: int) -> Sym:
+    """The value of a node's parent j, in an override (x0, x1, ...)."""
+    return Sym(f"x{j}")
+
+
+def local_values(node: Node) -> dict[str, float]:
+    """What an override's ``out`` and ``x0``, ``x1`` ... stand for at a node."""
+    found = {f"x{j}": p.data for j, p in enumerate(node.parents)}
+    found["out"] = node.data
+    return found
+
+
 def apply_overrides(
     net: Net, graph: BatchGraph, overrides: list[Override], updater: Updater, rounder: Rounder | None = None
 ) -> None:
@@ -172,9 +189,14 @@ def apply_overrides(
     which recomputes them).  Partials that read updated parameters need the
     gradients first: one backward pass per layer, from the output back."""
     values = {name: node.data for name, node in graph.leaves.items()}
+
+    def put(o: Override, env: dict[str, float]) -> None:
+        value = evaluate(o.value, {**env, **local_values(o.node)})
+        o.node.partials[o.position] = rounder(value) if rounder is not None else value  # as a local partial is
+
     for o in overrides:
         if not reads_updated(o.value):
-            o.node.partials[o.position] = evaluate(o.value, values)
+            put(o, values)
     later = [o for o in overrides if reads_updated(o.value)]
     if not later:
         return
@@ -183,7 +205,7 @@ def apply_overrides(
         env = dict(values)
         env.update({f"{name}+": v for name, v in updater.updated(values, grads).items()})
         for o in later:
-            o.node.partials[o.position] = evaluate(o.value, env)
+            put(o, env)
 
 
 def step(

@@ -82,11 +82,18 @@ class Program:
     def _py(self, e: Expr, spell: Callable[[Expr], str]) -> str:
         return python(e, spell, rounded=self.rounder is not None)
 
-    def _param_spelling(self, param: Callable[[int], str], updated: Callable[[int], str]) -> Callable[[Expr], str]:
-        """Spell the parameter symbols of an override or the update rule."""
+    def _override_spelling(
+        self, node: Node, names: dict[Node, str], param: Callable[[int], str], updated: Callable[[int], str]
+    ) -> Callable[[Expr], str]:
+        """Spell the symbols of an override: parameters, updated parameters, and
+        the node's own numbers (out, x0, x1 ...)."""
+        own = {f"x{j}": names[p] for j, p in enumerate(node.parents)}
+        own["out"] = names[node]
 
         def spell(leaf: Expr) -> str:
             assert isinstance(leaf, Sym)
+            if leaf.ascii in own:
+                return own[leaf.ascii]
             name = leaf.ascii.rstrip("+")
             return updated(self.index[name]) if leaf.sup == "+" else param(self.index[name])
 
@@ -171,12 +178,13 @@ class Program:
     ) -> list[str]:
         """The reverse pass: each edge's share, added in the engine's order.
         ``dynamic``: replaced partials that read updated parameters apply."""
-        spell_param = self._param_spelling(param, updated)
         lines = []
         for node in reversed(ops):
             assert node.op is not None
             if grads[node] not in started:
                 continue  # nothing flows into it
+            if self.rounder is not None:  # a hand calculation adds up the shares, then rounds the sum
+                lines.append(f"{grads[node]} = r({grads[node]})")
             op = node.op
             partials = (op.hand_partials if self.rounder else op.partials)(
                 _args(node, names), Sym(names[node]), node.attrs
@@ -186,18 +194,25 @@ class Program:
                     continue
                 o = overrides.get((node, j))
                 if o is not None and (dynamic or not reads_updated(o.value)):
-                    d, code = o.value, python(o.value, spell_param)
+                    spell = self._override_spelling(node, names, param, updated)
+                    d, code = o.value, self._r(python(o.value, spell))
                 else:
                     code = self._r(python(d, _base), "partials" in node.op.rounds)
                 target = grads[parent]
                 # g * 1.0 is g, and 0.0 + x is x: the same numbers, fewer operations
                 share = grads[node] if d == Const(1.0) else self._r(f"{grads[node]} * ({code})")
                 if target in started:
-                    lines.append(f"{target} = {self._r(f'{target} + {share}')}")
+                    lines.append(f"{target} = {target} + {share}")
                 else:
                     lines.append(f"{target} = {share}")
                     started.add(target)
         return lines
+
+    def _rounded_sums(self, names: list[str], started: set[str]) -> list[str]:
+        """A hand calculation's parameter gradients: each sum of shares, rounded once."""
+        if self.rounder is None:
+            return []
+        return [f"{name} = r({name})" for name in names if name in started]
 
     def _batch_inline(self, b: int, graph: BatchGraph) -> list[str]:
         """One update on a batch, statement by statement in the tape's order."""
@@ -232,6 +247,7 @@ class Program:
                 started = {grads[root]}
                 lines.append(f"{grads[root]} = 1.0")
                 lines += self._backward(ops, names, grads, started, self.overrides[b], p > 0, param, updated)
+                lines += self._rounded_sums([f"gp{k}" for k in self.trainable], started)
                 lines += [f"gp{k} = 0.0" for k in self.trainable if f"gp{k}" not in started]
                 continue
             for s, total in enumerate(graph.totals):
@@ -240,6 +256,7 @@ class Program:
                 started = {mine[total]}
                 lines.append(f"{mine[total]} = 1.0")
                 lines += self._backward(ops, names, mine, started, self.overrides[b], p > 0, param, updated)
+                lines += self._rounded_sums([f"gp{k}_{s}" for k in self.trainable], started)
                 lines += [f"gp{k}_{s} = 0.0" for k in self.trainable if f"gp{k}_{s}" not in started]
             mean = batch_mean(len(graph.totals))
             for k in self.trainable:
@@ -297,6 +314,8 @@ class Program:
             for line in self._backward(
                 ops, names, grads, started, overrides, dynamic, lambda k: f"p{k}", lambda k: f"U[{k}]"
             )
+            # a hand calculation's G holds one sample's gradients (see _gradients_by_function)
+            + self._rounded_sums([f"G[{k}]" for k in self.trainable], started)
         ]
         lines.append(f"    return {names[total]}")
         lines.append("")

@@ -259,7 +259,11 @@ class _Builder:
     def replaced(self, node: Node, parent: Node) -> tuple[Expr, str] | None:
         """A local partial the step took otherwise (a variation from outside)."""
         o = self.t.override(node, node.parents.index(parent))
-        return (o.value, o.note) if o is not None else None
+        if o is None:
+            return None
+        own: dict[str, Expr] = {f"x{j}": self.sym(p) for j, p in enumerate(node.parents)}
+        own["out"] = self.sym(node)
+        return substitute(o.value, lambda leaf: own.get(leaf.ascii) if isinstance(leaf, Sym) else None), o.note
 
     # -- the forward pass
     def forward(self, s: int) -> list[Item]:

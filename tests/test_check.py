@@ -41,6 +41,14 @@ ALL_IDS = {
     "bias_not_updated": 7,
     "shared_bias_split": 7,
     "biases_pooled": 7,
+    "weight_of_another_input": 1,
+    "another_activations_derivative": 3,
+    "derivative_at_the_net_input": 3,
+    "cross_terms_ignored": 3,
+    "textbook_sign_convention": 4,
+    "targets_swapped": 8,
+    "another_neurons_output": 9,
+    "bias_left_out": 10,
 }
 
 
@@ -335,6 +343,54 @@ MISTAKE_CASES = [
     pytest.param("shared_bias_split", "b1+", B1 - ETA * DELTA_H1, POST_UPDATING_BIASES, id="7-split-b1"),
     # 7: biases that should be updated kept fixed
     pytest.param("bias_not_updated", "b2+", B2, POST_UPDATING_BIASES, id="7-not-updated-b2"),
+    # 3: tanh's derivative 1 - out^2 used for the logistic function: dE/dw5
+    pytest.param(
+        "another_activations_derivative", "dE_total/dw5", (OUT_O1 - T1) * (1 - OUT_O1**2) * OUT_H1, None, id="3-tanh"
+    ),
+    # 3: the derivative at the net input, net_o1 * (1 - net_o1)
+    pytest.param(
+        "derivative_at_the_net_input", "dE_total/dw5", (OUT_O1 - T1) * NET_O1 * (1 - NET_O1) * OUT_H1, None, id="3-net"
+    ),
+    # 4: the textbook's sign, delta = (t - out) * f'
+    pytest.param("textbook_sign_convention", "delta_o1", -DELTA_O1, None, id="4-textbook"),
+    # 8: the targets swapped: E_total = 1/2 (t2 - out_o1)^2 + 1/2 (t1 - out_o2)^2
+    pytest.param(
+        "targets_swapped", "E_total", 0.5 * (T2 - OUT_O1) ** 2 + 0.5 * (T1 - OUT_O2) ** 2, None, id="8-targets"
+    ),
+    # 9: dnet_o1/dw5 taken as out_h2: dE/dw5 = delta_o1 * out_h2
+    pytest.param("another_neurons_output", "dnet_o1/dw5", OUT_H2, None, id="9-other-output"),
+    # 10: the bias left out: net_h1 = w1 * i1 + w2 * i2
+    pytest.param("bias_left_out", "net_h1", W1 * I1 + W2 * I2, None, id="10-no-bias"),
+]
+
+# a softmax layer with targets that are not one-hot (so that every delta has cross terms)
+SOFTMAX = """
+inputs: [1.0]
+targets: [0.7, 0.3]
+eta: 0.5
+loss: cross_entropy
+layers:
+  - {weights: [[0.5], [-0.3]], activation: softmax}
+"""
+SOFT_OUT = [math.exp(0.5) / (math.exp(0.5) + math.exp(-0.3)), math.exp(-0.3) / (math.exp(0.5) + math.exp(-0.3))]
+# one output: the post's hidden layer, and w5, w6 into o1 alone
+ONE_OUT = """
+inputs: [0.05, 0.10]
+targets: [0.01]
+eta: 0.5
+update_biases: false
+layers:
+  - {weights: [[0.15, 0.20], [0.25, 0.30]], bias: 0.35}
+  - {weights: [[0.40, 0.45]], bias: 0.60}
+"""
+ONE_OUT_O = sigmoid(W5 * OUT_H1 + W6 * OUT_H2 + B2)
+ONE_OUT_DELTA = (ONE_OUT_O - T1) * ONE_OUT_O * (1 - ONE_OUT_O)
+
+MISTAKE_CASES += [
+    # 3: softmax's cross terms left out: delta_o1 = dE/dout_o1 * out_o1 (1 - out_o1) = -t1 (1 - out_o1)
+    pytest.param("cross_terms_ignored", "delta_o1", -0.7 * (1 - SOFT_OUT[0]), SOFTMAX, id="3-cross-terms"),
+    # 1: one output: dnet_o1/dout_h1 taken as w6 (h2 -> o1), not w5
+    pytest.param("weight_of_another_input", "dE_total/dout_h1", ONE_OUT_DELTA * W6, ONE_OUT, id="1c-one-output"),
 ]
 
 
@@ -378,8 +434,14 @@ def _exact(name: str, config_text: str | None) -> float:
             "error_after": post_error({n: WEIGHTS[n] - ETA * GRAD[n] for n in WEIGHTS}),
             "b2+": B2,
             "b1+": B1,
+            "delta_o1": DELTA_O1,
+            "dnet_o1/dw5": OUT_H1,
         }
         return table[name]
+    if config_text == SOFTMAX:
+        return {"delta_o1": SOFT_OUT[0] - 0.7}[name]
+    if config_text == ONE_OUT:
+        return {"dE_total/dout_h1": ONE_OUT_DELTA * W5}[name]
     if config_text == POST_UPDATING_BIASES:
         return {"b2+": B2 - ETA * (DELTA_O1 + DELTA_O2), "b1+": B1 - ETA * (DELTA_H1 + DELTA_H2)}[name]
     h = own_by_hand()
@@ -412,7 +474,7 @@ def test_every_catalogue_mistake_has_a_case():
 
     covered = {p.values[0] for p in MISTAKE_CASES}
     assert covered == set(ALL_IDS)
-    for text in (None, POST_UPDATING_BIASES, OWN):
+    for text in (None, POST_UPDATING_BIASES, OWN, SOFTMAX, ONE_OUT):
         cfg = configs.load() if text is None else configs.parse(text)
         for m in catalogue(cfg):
             assert m.id in ALL_IDS and ALL_IDS[m.id] == m.number, m
@@ -1045,3 +1107,18 @@ def names_of(trace):
     from stepprop.names import checkable
 
     return checkable(trace)
+
+
+@pytest.mark.parametrize(
+    "written, kind",
+    [
+        ("0.3375", "a digit changed"),  # a reader of the post, for net_h1 = 0.3775
+        ("0.3757", "two digits swapped"),
+        ("0.775", "a digit dropped"),
+        ("0.37775", "a digit added"),
+    ],
+)
+def test_a_slip_of_one_digit(tmp_path, written, kind):
+    (answer,) = grade_list(tmp_path, {"net_h1": written})
+    assert answer["status"] == "wrong" and answer["mistakes"] == []
+    assert answer["note"].startswith(f"a slip of one digit ({kind})"), answer["note"]

@@ -219,11 +219,15 @@ def problems(doc: Document, env: dict[str, float], digits: int = 9, places: int 
             slack = 1e-12 * max(1e-300, evaluator.biggest, abs(target.lo), abs(target.hi))
             if places is not None:  # a hand calculation rounds its result, and each intermediate one
                 if isinstance(places, str):  # significant figures: half a unit of the last one
-                    size = max(abs(target.lo), abs(target.hi), evaluator.biggest, 1e-300)
-                    half = 0.5 * 10.0 ** (math.floor(math.log10(size)) - int(places[:-2]) + 1)
+                    figures = int(places[:-2])
+                    size = max(abs(target.lo), abs(target.hi), 1e-300)
+                    half = 0.5 * 10.0 ** (math.floor(math.log10(size)) - figures + 1)
+                    # an intermediate result as large as the largest met is rounded as coarsely
+                    inner = 0.5 * 10.0 ** (math.floor(math.log10(max(evaluator.biggest, size))) - figures + 1)
+                    slack += half * (1 + 1e-9) + max(0, evaluator.ops - 1) * inner * max(1.0, evaluator.biggest)
                 else:
                     half = 0.5 * 10.0**-places
-                slack += half * (1 + 1e-9) + max(0, evaluator.ops - 1) * half * max(1.0, evaluator.biggest)
+                    slack += half * (1 + 1e-9) + max(0, evaluator.ops - 1) * half * max(1.0, evaluator.biggest)
             if got.hi + slack < target.lo or got.lo - slack > target.hi:
                 found.append(f"{_line(eq, digits)}: step {k + 1} gives {got.lo:.12g}..{got.hi:.12g}")
     return found

@@ -18,6 +18,7 @@ from typing import Any
 from .. import names, worked
 from ..config import Config, ConfigError, show, suggest
 from ..document import Document, Eq, Label, Section, Table, Text
+from ..errors import TrainingDiverged
 from ..expr import D, Expr, Num, Sym, Via, substitute
 from ..network import Net
 from ..rounding import Rounding, describe
@@ -135,6 +136,14 @@ class Checker:
         return found
 
     def _compute(self, mistake: Mistake | None, decimals: Rounding | None) -> Run:
+        try:
+            return self._calculate(mistake, decimals)
+        except TrainingDiverged:
+            if mistake is None:
+                raise
+            return Run({}, self.run().trace, mistake, decimals)  # this mistake gives no number at all
+
+    def _calculate(self, mistake: Mistake | None, decimals: Rounding | None) -> Run:
         cfg = mistake.config if mistake else self.config
         variation = mistake.variation if mistake else PLAIN
         rounder = rounder_of(decimals) if decimals is not None else None
@@ -281,11 +290,51 @@ class Checker:
         if answer.significant < FEW_DIGITS:
             graded.note = "no common mistake reproduces it"
             return
+        kind, right_text = _slip(graded.exact, answer)
+        if kind:
+            graded.note = f"a slip of one digit ({kind}): the exact value is {right_text}"
+            return
         for other, value in self.run().values.items():
             if other != answer.name and abs(value) > 1e-12 and abs(value - 1) > 1e-12 and agrees(value, answer):
                 graded.note = f"this is the value of {other}"
                 return
         graded.note = "no common mistake reproduces it"
+
+
+def _slip(exact: float, answer: Answer) -> tuple[str, str]:
+    """('a digit changed', '0.3775') where the answer is the exact value with one
+    digit changed, dropped, added, or two neighbours swapped (0.3375 for 0.3775)."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    written = answer.digits_text.lstrip("+")
+    for places in (answer.decimals, answer.decimals + 1, answer.decimals - 1):
+        if places < 0:
+            continue
+        right = str(Decimal(repr(exact)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+        kind = _one_edit(written, right)
+        if kind:
+            return kind, right
+    return "", ""
+
+
+def _one_edit(a: str, b: str) -> str:
+    """How a differs from b by one edit of a digit, or ''."""
+    if a == b:
+        return ""
+    if len(a) == len(b):
+        diff = [k for k in range(len(a)) if a[k] != b[k]]
+        if len(diff) == 1 and a[diff[0]].isdigit() and b[diff[0]].isdigit():
+            return "a digit changed"
+        if len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]:
+            return "two digits swapped"
+        return ""
+    longer, shorter, kind = (a, b, "a digit added") if len(a) > len(b) else (b, a, "a digit dropped")
+    if len(longer) - len(shorter) != 1:
+        return ""
+    for k in range(len(longer)):
+        if longer[k].isdigit() and longer[:k] + longer[k + 1 :] == shorter:
+            return kind
+    return ""
 
 
 def _rounded(x: float, answer: Answer) -> str:

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 
 from .. import ops
 from ..config import Config
-from ..expr import Const, Sym, plain
+from ..expr import Const, Expr, Sym, plain, symbols
 from ..names import param_sym
 from ..network import BatchGraph, Net
-from ..step import ETA, PLAIN, G, Override, P, Variation
+from ..step import ETA, OUT, PLAIN, G, Override, P, Variation, local
 
 
 @dataclass(frozen=True)
@@ -208,6 +208,8 @@ def activation_derivative_left_out(config: Config, net: Net) -> list[Mistake]:
     for chosen in [[li] for li in active] + ([active] if len(active) > 1 else []):
         acts = sorted({layers[li].activation for li in chosen})
         what = ", ".join(_derivative_words(a) for a in acts)
+        said = {ops.activation(a).left_out for a in acts}
+        title = said.pop() if len(said) == 1 and "" not in said else "activation derivative left out"
 
         def left_out(net: Net, graph: BatchGraph, chosen: list[int] = chosen) -> list[Override]:
             found = []
@@ -223,7 +225,7 @@ def activation_derivative_left_out(config: Config, net: Net) -> list[Mistake]:
             Mistake(
                 "activation_derivative_left_out",
                 3,
-                "activation derivative left out",
+                title,
                 f"you left out the activation derivative dout/dnet ({what}) in "
                 f"{' and '.join(_layer_title(net, li) for li in chosen)}: every delta and bias gradient "
                 f"there needs it",
@@ -357,17 +359,233 @@ def biases_pooled(config: Config, net: Net) -> list[Mistake]:
     ]
 
 
+# 3b. another activation's derivative: out * (1 - out) for tanh, 1 - out^2 for the logistic function
+def another_activations_derivative(config: Config, net: Net) -> list[Mistake]:
+    out = []
+    for li, layer in enumerate(config.layers):
+        op = ops.activation(layer.activation)
+        if op.confused_with is None:
+            continue
+        other = ops.activation(op.confused_with)
+        formula = other.derivative([local(0)], OUT, {}, 0)
+
+        def overrides(net: Net, graph: BatchGraph, li: int = li, formula: Expr = formula) -> list[Override]:
+            return [Override(node, 0, formula, "the other activation's derivative") for node in graph.outs_by_layer[li]]
+
+        out.append(
+            Mistake(
+                "another_activations_derivative",
+                3,
+                f"the derivative of {other.words} used for {op.words}",
+                f"in {_layer_title(net, li)} you took dout/dnet as {_derivative_words(other.name)}, the derivative "
+                f"of {other.words}; for {op.words} it is {_derivative_words(op.name)}",
+                config,
+                Variation(overrides=overrides),
+            )
+        )
+    return out
+
+
+# 3c. the activation's derivative taken at the net input: net * (1 - net) for out * (1 - out)
+def derivative_at_the_net_input(config: Config, net: Net) -> list[Mistake]:
+    out = []
+    for li, layer in enumerate(config.layers):
+        op = ops.activation(layer.activation)
+        if op.coupled or OUT not in symbols(op.derivative([local(0)], OUT, {}, 0)):
+            continue  # its derivative is not written with out (ReLU, linear)
+        at_net = op.derivative([local(0)], local(0), {}, 0)
+
+        def overrides(net: Net, graph: BatchGraph, li: int = li, formula: Expr = at_net) -> list[Override]:
+            return [Override(node, 0, formula, "the derivative at the net input") for node in graph.outs_by_layer[li]]
+
+        words = plain(op.derivative([Sym("net")], Sym("net"), {}, 0))
+        out.append(
+            Mistake(
+                "derivative_at_the_net_input",
+                3,
+                "activation derivative taken at the net input",
+                f"in {_layer_title(net, li)} you put the net input where the output belongs: "
+                f"dout/dnet is {_derivative_words(op.name)}, not {words}",
+                config,
+                Variation(overrides=overrides),
+            )
+        )
+    return out
+
+
+# 3d. softmax's cross terms ignored: dout_k/dnet_j taken as 0 for j != k
+def cross_terms_ignored(config: Config, net: Net) -> list[Mistake]:
+    li = len(config.layers) - 1
+    op = ops.activation(config.layers[li].activation)
+    if not op.coupled:
+        return []
+
+    def overrides(net: Net, graph: BatchGraph) -> list[Override]:
+        return [
+            Override(node, j, Const(0.0), "the cross term left out")
+            for node in graph.outs_by_layer[li]
+            for j in range(len(node.parents))
+            if j != node.attrs["k"]
+        ]
+
+    return [
+        Mistake(
+            "cross_terms_ignored",
+            3,
+            f"{op.words}'s cross terms left out",
+            f"you left out {op.words}'s cross terms: each output depends on every net input of the layer, "
+            f"dout_k/dnet_j = -out_k * out_j for j != k, so every delta sums over all the outputs",
+            config,
+            Variation(overrides=overrides),
+        )
+    ]
+
+
+# 4b. the textbook sign convention: delta = (target - out) * f', with w+ = w + eta * delta * x
+def textbook_sign_convention(config: Config, net: Net) -> list[Mistake]:
+    loss = ops.loss(config.loss)
+
+    def overrides(net: Net, graph: BatchGraph) -> list[Override]:
+        found = []
+        for s_nodes in graph.sample_nodes:
+            for node in s_nodes:
+                if graph.info[node].role == "error":
+                    attrs = node.attrs
+                    value = -loss.derivative([local(0), local(1)], OUT, attrs, 0)
+                    found.append(Override(node, 0, value, "the textbook's sign: target - out"))
+        return found
+
+    return [
+        Mistake(
+            "textbook_sign_convention",
+            4,
+            "the textbook's sign: delta = (target - out) * f'",
+            "you used the textbook's sign convention (Mitchell, Haykin): delta = (target - out) * dout/dnet and "
+            "w+ = w + eta * delta * x; the updates agree, but every delta and dE/dw has the opposite sign of "
+            "the post's, which defines delta = dE/dnet and subtracts",
+            config,
+            Variation(update=P + ETA * G, overrides=overrides),
+        )
+    ]
+
+
+# 1c. the wrong weight into a single neuron (a one-output network): dnet_o1/dout_h1 taken as w6, not w5
+def weight_of_another_input(config: Config, net: Net) -> list[Mistake]:
+    out = []
+    for li, layer in enumerate(config.layers):
+        if li == 0 or layer.size != 1 or len(layer.weights[0]) < 2:
+            continue
+        row = net.weight_names[li][0]
+
+        def overrides(net: Net, graph: BatchGraph, li: int = li, row: list[str] = row) -> list[Override]:
+            found = []
+            n = len(row)
+            for node in graph.nets_by_layer[li]:
+                for j in range(n):
+                    found.append(Override(node, n + j, param_sym(row[n - 1 - j]), "the weight of another input"))
+            return found
+
+        to = net.neurons[li][0]
+        source, other = net.neurons[li - 1][0], net.neurons[li - 1][-1]
+        out.append(
+            Mistake(
+                "weight_of_another_input",
+                1,
+                "wrong weight in the backwards pass",
+                f"in the backwards pass you took the weight of another input: dnet_{to}/dout_{source} is "
+                f"{row[0]}, the weight {source} -> {to}, not {row[-1]}, the weight {other} -> {to}",
+                config,
+                Variation(overrides=overrides),
+            )
+        )
+    return out
+
+
+# 8. the targets swapped
+def targets_swapped(config: Config, net: Net) -> list[Mistake]:
+    if config.layers[-1].size < 2:
+        return []
+    samples = tuple(s._replace(targets=tuple(reversed(s.targets))) for s in config.samples)
+    return [
+        Mistake(
+            "targets_swapped",
+            8,
+            "the targets swapped",
+            f"you took the targets in the other order: target_{net.output_names[0]} is "
+            f"{config.samples[0].targets[0]!r}, target_{net.output_names[-1]} is {config.samples[0].targets[-1]!r}",
+            config._replace(samples=samples),
+        )
+    ]
+
+
+# 9. the other neuron's output: dnet_o1/dw5 taken as out_h2, not out_h1
+def another_neurons_output(config: Config, net: Net) -> list[Mistake]:
+    out = []
+    for li, layer in enumerate(config.layers):
+        n = len(layer.weights[0])
+        if n < 2:
+            continue
+
+        def overrides(net: Net, graph: BatchGraph, li: int = li, n: int = n) -> list[Override]:
+            return [
+                Override(node, j, local(n + n - 1 - j), "the output of the other neuron")
+                for node in graph.nets_by_layer[li]
+                for j in range(n)
+            ]
+
+        first = net.weight_names[li][0]
+        sources = net.input_names if li == 0 else net.neurons[li - 1]
+        prefix = "" if li == 0 else "out_"
+        out.append(
+            Mistake(
+                "another_neurons_output",
+                9,
+                "the other neuron's output used",
+                f"for a weight of {_layer_title(net, li)} you multiplied by the output of the other neuron: "
+                f"dnet/d{first[0]} is {prefix}{sources[0]}, what {first[0]} multiplies, not {prefix}{sources[-1]}",
+                config,
+                Variation(overrides=overrides),
+            )
+        )
+    return out
+
+
+# 10. the bias left out of the net input
+def bias_left_out(config: Config, net: Net) -> list[Mistake]:
+    if not any(layer.bias is not None for layer in config.layers):
+        return []
+    layers = tuple(layer._replace(bias=None) for layer in config.layers)
+    return [
+        Mistake(
+            "bias_left_out",
+            10,
+            "the bias left out of the net input",
+            "you left the bias out of the net input: net = w1 * x1 + ... + wn * xn + b * 1",
+            config._replace(layers=layers),
+            rename={name: name for name in net.params if name.startswith("w")},
+        )
+    ]
+
+
 ENTRIES: tuple[Entry, ...] = (
     weights_transposed,
     weight_of_the_other_edge,
+    weight_of_another_input,
     updated_weights_in_hidden_deltas,
     activation_derivative_left_out,
+    another_activations_derivative,
+    derivative_at_the_net_input,
+    cross_terms_ignored,
     gradient_added,
+    textbook_sign_convention,
     another_error_function,
     learning_rate_forgotten,
     biases_updated_or_not,
     shared_bias_split,
     biases_pooled,
+    targets_swapped,
+    another_neurons_output,
+    bias_left_out,
 )
 
 
