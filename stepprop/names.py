@@ -104,36 +104,52 @@ def values_of(graph: BatchGraph) -> dict[str, float]:
     return out
 
 
+def _bare(graph: BatchGraph, node: Node) -> tuple[str, str]:
+    """(the node's name without its sample mark, the mark): ('out_h1', '[2]')."""
+    known = graph.bare
+    found = known.get(node)
+    if found is None:
+        sym = sym_of(graph, node)
+        found = known[node] = (Sym(sym.base, sym.sub, sym.sup).ascii, f"[{sym.sample}]" if sym.sample else "")
+    return found
+
+
 def terms_of(trace: StepTrace) -> dict[str, float]:
-    """Every chain-rule term of a step by name (see the module docstring)."""
+    """Every chain-rule term of a step by name (see the module docstring).
+
+    The names are D(num, den).ascii, spelled here from each node's name
+    directly: this runs for every re-run of ``check``, on whole batches."""
     graph = trace.graph
+    info = graph.info
     terms: dict[str, float] = {}
     for s, record in enumerate(trace.samples):
-        root = error_sym(graph, s)
-        own = graph.reach(s)  # the parameters and the sample's nodes: linear in the batch
-        for node in own:
-            info = graph.info[node]
-            if node not in record.adjoints:
+        root, mark = _bare(graph, graph.totals[s])
+        adjoints = record.adjoints
+        for node in graph.reach(s):  # the parameters and the sample's nodes: linear in the batch
+            role = info[node].role
+            if role not in ("net", "out", "param") or node not in adjoints:
                 continue
-            if info.role in ("net", "out", "param"):
-                sym = sym_of(graph, node)
-                terms[D(root, sym).ascii] = record.adjoints[node]
-                if info.role == "net":
-                    terms[delta_sym(graph, node).ascii] = record.adjoints[node]
+            name, own = _bare(graph, node)
+            terms[f"d{root}/d{name}{own or mark}"] = adjoints[node]
+            if role == "net":
+                terms[f"delta_{name[4:]}{own}"] = adjoints[node]
+        contributions = record.contributions
         for node in graph.sample_nodes[s]:
-            info = graph.info[node]
-            if node.op is None or info.role not in ("net", "out", "error"):
+            role = info[node].role
+            if node.op is None or role not in ("net", "out", "error"):
                 continue
-            child = sym_of(graph, node)
+            child, own = _bare(graph, node)
+            through = f"E_{info[node].neuron}"
             for j, (parent, partial) in enumerate(zip(node.parents, node.partials)):
                 if not parent.requires_grad:
                     continue
-                if info.role == "error" and graph.info[parent].role == "net":
+                if role == "error" and info[parent].role == "net":
                     continue  # a cross-entropy's direct edge, used only where out is saturated
-                psym = sym_of(graph, parent)
-                terms[D(child, psym).ascii] = partial
-                if is_path_share(graph, node, parent) and (node, j) in record.contributions:
-                    terms[D(through_sym(graph, node), psym).ascii] = record.contributions[(node, j)]
+                pname, pmark = _bare(graph, parent)
+                suffix = own or pmark
+                terms[f"d{child}/d{pname}{suffix}"] = partial
+                if (node, j) in contributions and is_path_share(graph, node, parent):
+                    terms[f"d{through}/d{pname}{suffix}"] = contributions[(node, j)]
     if graph.multi:
         batch = batch_sym(graph)
         for name, value in trace.gradients.items():

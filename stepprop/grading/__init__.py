@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,12 +58,23 @@ LOOSE = 1e-4
 
 @dataclass
 class Run:
-    """The numbers of one way of calculating (exact, rounded, or a mistake)."""
+    """The numbers of one way of calculating (exact, rounded, or a mistake).
+
+    A mistake's run keeps only its numbers; its recorded step is made again
+    when a worked line of it is shown (a classroom-sized batch is large)."""
 
     values: dict[str, float]  # by the student's names
-    trace: StepTrace
+    recorded: StepTrace | None
     mistake: Mistake | None
     decimals: Rounding | None
+    remake: Callable[[], StepTrace] | None = None
+
+    @property
+    def trace(self) -> StepTrace:
+        if self.recorded is None:
+            assert self.remake is not None
+            self.recorded = self.remake()
+        return self.recorded
 
     def variant_name(self, name: str) -> str | None:
         m = self.mistake
@@ -137,11 +149,15 @@ class Checker:
 
     def _compute(self, mistake: Mistake | None, decimals: Rounding | None) -> Run:
         try:
-            return self._calculate(mistake, decimals)
+            run = self._calculate(mistake, decimals)
         except TrainingDiverged:
             if mistake is None:
                 raise
             return Run({}, self.run().trace, mistake, decimals)  # this mistake gives no number at all
+        if mistake is not None:  # keep the numbers; the recorded step is made again if it is shown
+            run.recorded = None
+            run.remake = lambda: self._calculate(mistake, decimals).trace
+        return run
 
     def _calculate(self, mistake: Mistake | None, decimals: Rounding | None) -> Run:
         cfg = mistake.config if mistake else self.config
@@ -254,9 +270,11 @@ class Checker:
             tiers.append((None, True))
         # only a mistake that changes this quantity can explain a wrong value of it
         changing = self._changing(answer.name, graded.exact)
+        near = [m for m in changing if _near(self.run(m).values.get(answer.name, math.nan), answer.value)]
         for decimals, loose in tiers:
             found = []
-            for m in changing:
+            # rounding along the way moves a mistake's number a little: only near ones are re-run rounded
+            for m in changing if decimals is None else near:
                 run = self.run(m, decimals)
                 value = run.values.get(answer.name)
                 if value is None or not math.isfinite(value):
@@ -299,6 +317,11 @@ class Checker:
                 graded.note = f"this is the value of {other}"
                 return
         graded.note = "no common mistake reproduces it"
+
+
+def _near(value: float, given: float) -> bool:
+    """Within a few percent: what a hand calculation's rounding could move a number."""
+    return math.isfinite(value) and abs(value - given) <= 0.05 * max(abs(value), abs(given))
 
 
 def _slip(exact: float, answer: Answer) -> tuple[str, str]:
