@@ -131,26 +131,54 @@ class Paper:
 
     def _backward(self, record: SampleRecord) -> None:
         """The sample's adjoints and path shares that are 0 on paper, from the
-        output back (its own edges only: linear in the graph)."""
+        output back (its own edges only: linear in the graph).
+
+        A 0 on paper must not carry weight: where the float noise a zero leaves
+        (8e-14, say) matters to a sum that is not 0 (a gradient of 5e-7), the
+        zero is shown as computed instead, and the analysis is made again."""
         adjoints, contributions = record.adjoints, record.contributions
-        zero: set[Node] = set()
-        shares: set[tuple[Node, int]] = set()
         incoming: dict[Node, list[tuple[Node, int]]] = {}
         for child, j in contributions:
             incoming.setdefault(child.parents[j], []).append((child, j))
         # children before parents: the reverse of the recording (parameters, recorded first, last)
-        for node in sorted(incoming, key=lambda n: n.index if n.op is not None else -1, reverse=True):
+        order = sorted(incoming, key=lambda n: n.index if n.op is not None else -1, reverse=True)
+        kept: set[Node] = set()  # adjoints shown as computed, because their noise carries weight
+        while True:
+            zero, shares = self._zeros(order, incoming, adjoints, contributions, kept)
+            weighty = {
+                child
+                for node in order
+                if node not in zero and adjoints.get(node, 0) != 0
+                for child, j in incoming[node]
+                if (child, j) in shares and abs(contributions[(child, j)]) > NOISE * abs(adjoints[node])
+            }
+            if not weighty - kept:
+                break
+            kept |= weighty
+        self.adjoints.append(zero)
+        self.shares.append(shares)
+
+    def _zeros(
+        self,
+        order: list[Node],
+        incoming: dict[Node, list[tuple[Node, int]]],
+        adjoints: dict[Node, float],
+        contributions: dict[tuple[Node, int], float],
+        kept: set[Node],
+    ) -> tuple[set[Node], set[tuple[Node, int]]]:
+        zero: set[Node] = set()
+        shares: set[tuple[Node, int]] = set()
+        for node in order:
             paths = incoming[node]
             for child, j in paths:
-                if child in zero or (child, j) in self.partials:
+                if child in zero or ((child, j) in self.partials and child not in kept):
                     shares.add((child, j))
             values = [contributions[path] for path in paths]
             nonzero = [v for v, path in zip(values, paths) if path not in shares and v != 0]
-            if node in adjoints and adjoints[node] != 0:
+            if node in adjoints and adjoints[node] != 0 and node not in kept:
                 if not nonzero or _cancels(adjoints[node], values):
                     zero.add(node)
-        self.adjoints.append(zero)
-        self.shares.append(shares)
+        return zero, shares
 
     def value(self, node: Node) -> float:
         return 0.0 if node in self.values else node.data
