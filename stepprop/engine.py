@@ -19,7 +19,7 @@ This module knows nothing about neurons, layers, click or rich.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from .ops import OPS, Op
 from .rounding import Rounder, decimal_rounder
@@ -107,16 +107,34 @@ class Tape:
 
     # -- running
     def _evaluate(self, node: Node) -> None:
-        forward, partials = node.fns
+        partials = node.fns[1]
         xs = [p.data for p in node.parents]
         r = self.rounder
+        node.data = self._value(node, xs)
         if r is None:
-            node.data = forward(xs)
             node.partials = partials(xs, node.data)
         else:  # a hand calculation: see Op.rounds
             rounds = node.op.rounds  # type: ignore[union-attr]
-            node.data = r(forward(xs)) if "value" in rounds else forward(xs)
             node.partials = [r(d) if "partials" in rounds else d for d in partials(xs, node.data)]
+
+    def _value(self, node: Node, xs: list[float]) -> float:
+        """The node's value from its parents' values ``xs`` (rounded as the tape rounds)."""
+        r = self.rounder
+        if r is None or "value" not in node.op.rounds:  # type: ignore[union-attr]
+            return node.fns[0](xs)
+        return r(node.fns[0](xs))
+
+    def values_with(self, leaves: Mapping[Node, float]) -> dict[Node, float]:
+        """Every node's value with these leaves' values in place of theirs: a
+        forward pass that records nothing (the tape is left as it is)."""
+        data: dict[Node, float] = {}
+        value = self._value
+        for node in self.nodes:
+            if node.op is None:
+                data[node] = leaves.get(node, node.data)
+            else:
+                data[node] = value(node, [data[p] for p in node.parents])
+        return data
 
     def forward(self) -> None:
         """Re-evaluate every operation from the current leaf values."""

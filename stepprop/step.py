@@ -22,7 +22,7 @@ honours too:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import NamedTuple
 
 from .config import Config
@@ -137,8 +137,7 @@ class StepTrace(NamedTuple):
     before: dict[str, float]  # parameter values before the update
     updated: dict[str, float]  # after the update (unchanged when not trainable)
     error: float
-    error_after: float
-    after: BatchGraph  # the same batch, forward only, with the updated parameters
+    error_after: float  # the batch error with the updated parameters
     batch_index: int = 0
     rounding: Rounding | None = None  # hand-calculation mode: 4 (decimals) or "3sf"
     variation: Variation = PLAIN
@@ -155,16 +154,25 @@ class StepTrace(NamedTuple):
         return None
 
 
-def check_finite(graph: BatchGraph, what: str, rounding: Rounding | None = None) -> None:
-    bad = graph.first_bad()
+def check_finite(
+    graph: BatchGraph, what: str, rounding: Rounding | None = None, values: Mapping[Node, float] | None = None
+) -> None:
+    """Stop at the first value of the graph (or of ``values``, the graph's nodes'
+    values computed otherwise) that is not a finite number."""
+    if values is None:
+        bad = graph.first_bad()
+        value = bad.data if bad is not None else 0.0
+    else:
+        bad = next((node for node in graph.tape.nodes if not math.isfinite(values[node])), None)
+        value = values[bad] if bad is not None else 0.0
     if bad is None:
         return
     if rounding is not None:
         raise TrainingDiverged(
-            f"{bad.name} is {bad.data} {what}: rounded to {describe(rounding)}, a number reaches the edge of "
+            f"{bad.name} is {value} {what}: rounded to {describe(rounding)}, a number reaches the edge of "
             f"its range (an output of exactly 0 or 1); try more digits"
         )
-    raise TrainingDiverged(f"{bad.name} is {bad.data} {what}; the numbers of this config overflow")
+    raise TrainingDiverged(f"{bad.name} is {value} {what}; the numbers of this config overflow")
 
 
 OUT = Sym("out")
@@ -257,12 +265,12 @@ def step(
             )
     before = {name: leaves[name].data for name in net.params}
     updated = updater.updated(before, gradients)
-    try:
-        after = net.build(batches[batch_index], net.leaves(updated), rounder, first)
+    try:  # the same batch, forward only, with the updated parameters
+        after = tape.values_with({leaves[name]: value for name, value in updated.items()})
     except (OverflowError, ZeroDivisionError):
         raise TrainingDiverged("the updated parameters overflow the forward pass; try a smaller eta") from None
     try:
-        check_finite(after, "after the update", rounding)
+        check_finite(graph, "after the update", rounding, after)
     except TrainingDiverged as exc:
         raise TrainingDiverged(
             f"{exc}; try a smaller eta (now {cfg.eta:g})" if rounding is None else str(exc)
@@ -275,8 +283,7 @@ def step(
         before,
         updated,
         graph.root.data,
-        after.root.data,
-        after,
+        after[graph.root],
         batch_index,
         rounding,
         variation,

@@ -70,7 +70,8 @@ def load(text: str):
 def usable(net: Network, batch_index: int):
     """The batch's graph at the initial values, after skipping examples that
     finite differences cannot judge: a value that is not finite (say the log
-    of an output that is exactly 0), a ReLU kink within reach of the step."""
+    of an output that is exactly 0), a ReLU kink within reach of the step, or
+    a step whose update overflows (step refuses it: TrainingDiverged)."""
     cfg = net.config
     graph = net.build(cfg.batches()[batch_index], net.leaves())
     assume(graph.first_bad() is None)
@@ -78,6 +79,10 @@ def usable(net: Network, batch_index: int):
         if layer.activation == "relu":
             for node in graph.nets_by_layer[li]:
                 assume(abs(node.data) > RELU_MARGIN)
+    try:
+        step(net, batch_index)
+    except TrainingDiverged:
+        assume(False)
     return graph
 
 
