@@ -491,9 +491,11 @@ def check_command(
     ANSWERS is a YAML file of 'name: number' lines, with the names explain
     prints (stepprop explain --names lists them all). Each answer is correct
     (to the digits written), rounded (matches a calculation rounded at every
-    step) or wrong; for a wrong one, stepprop re-runs the calculation with
-    common mistakes and names the one that reproduces it. Exit status: 0 when
-    nothing is wrong, 1 otherwise.
+    step), carried (wrong, but right from the student's own earlier wrong
+    answer: follow-through credit), ambiguous (the digits written are also a
+    common mistake's) or wrong; for a wrong one, stepprop re-runs the
+    calculation with common mistakes and names the one that reproduces it.
+    Exit status: 0 when nothing is wrong, 1 otherwise.
 
     \b
     Examples:

@@ -313,7 +313,7 @@ def func(name: str, *args: Operand) -> Func:
     return Func(name, tuple(wrap(a) for a in args))
 
 
-def symbols(e: Expr) -> list[Expr]:
+def symbols(e: Expr) -> list[Sym | D | Via]:
     """The named leaves (Sym, D, Via) of a tree, left to right."""
     if isinstance(e, (Sym, D, Via)):
         return [e]

@@ -114,8 +114,10 @@ def _bare(graph: BatchGraph, node: Node) -> tuple[str, str]:
     return found
 
 
-def terms_of(trace: StepTrace) -> dict[str, float]:
-    """Every chain-rule term of a step by name (see the module docstring).
+def terms_of(trace: StepTrace, at: dict[str, tuple[int, Node]] | None = None) -> dict[str, float]:
+    """Every chain-rule term of a step by name (see the module docstring);
+    ``at``, if given, gets each term's sample and the node it is worked out
+    at, for ``worked_order``.
 
     The names are D(num, den).ascii, spelled here from each node's name
     directly: this runs for every re-run of ``check``, on whole batches."""
@@ -133,6 +135,10 @@ def terms_of(trace: StepTrace) -> dict[str, float]:
             terms[f"d{root}/d{name}{own or mark}"] = adjoints[node]
             if role == "net":
                 terms[f"delta_{name[4:]}{own}"] = adjoints[node]
+            if at is not None:
+                at[f"d{root}/d{name}{own or mark}"] = (s, node)
+                if role == "net":
+                    at[f"delta_{name[4:]}{own}"] = (s, node)
         contributions = record.contributions
         for node in graph.sample_nodes[s]:
             role = info[node].role
@@ -150,11 +156,58 @@ def terms_of(trace: StepTrace) -> dict[str, float]:
                 terms[f"d{child}/d{pname}{suffix}"] = partial
                 if (node, j) in contributions and is_path_share(graph, node, parent):
                     terms[f"d{through}/d{pname}{suffix}"] = contributions[(node, j)]
+                if at is not None:
+                    at[f"d{child}/d{pname}{suffix}"] = at[f"d{through}/d{pname}{suffix}"] = (s, node)
     if graph.multi:
         batch = batch_sym(graph)
         for name, value in trace.gradients.items():
             terms[D(batch, param_sym(name)).ascii] = value
     return terms
+
+
+# in a layer, the backward pass works from the errors to the outputs to the net inputs
+_BACKWARD = {"error": 1, "out": 2, "net": 3}
+
+
+def worked_order(trace: StepTrace) -> dict[str, tuple[int, ...]]:
+    """Each checkable name's place in the order a worked example (and a student)
+    computes it: the forward values and errors in the tape's order; the
+    backward pass, sample by sample, layer by layer from the error back to the
+    parameters (in a layer: the outputs' terms, then the net inputs'); the
+    batch's gradients; the updates; the error after them."""
+    graph = trace.graph
+    info = graph.info
+    layers = len(trace.config.layers)
+    order: dict[str, tuple[int, ...]] = {}
+    for node in graph.tape.nodes:
+        if node.op is not None:
+            order[sym_of(graph, node).ascii] = (0, node.index)
+    order["error"] = (0, graph.root.index)
+    at: dict[str, tuple[int, Node]] = {}
+    batch = len(graph.totals)  # the batch's gradients come after every sample
+    for name in terms_of(trace, at):
+        if name not in at:
+            order[name] = (1, batch)
+            continue
+        s, node = at[name]
+        i = info[node]
+        layer = -1 if i.role == "param" else layers if i.layer is None else i.layer
+        order[name] = (1, s, -layer, _BACKWARD.get(i.role, 0), node.index)
+    for k, p in enumerate(trace.updated):
+        order[f"{p}+"] = (2, k)
+    order["error_after"] = order[batch_sym(graph).updated().ascii] = (3,)
+    return order
+
+
+def error_names(trace: StepTrace) -> set[str]:
+    """The names of the errors (E_o1, E_total, E, error, ...): forward
+    quantities that no step of the backward pass uses."""
+    graph = trace.graph
+    found = {"error", "error_after", batch_sym(graph).updated().ascii}
+    for node in graph.tape.nodes:
+        if graph.info[node].role in ("error", "total", "batch"):
+            found.add(sym_of(graph, node).ascii)
+    return found
 
 
 def checkable(trace: StepTrace) -> dict[str, float]:

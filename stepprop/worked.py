@@ -860,21 +860,57 @@ def defining(trace: StepTrace, name: str) -> list[Eq]:
     """The equations of the worked example that define ``name`` (not those that
     repeat it), from only as much of the worked example as they need: one
     sample's part, one parameter's derivation (linear in the batch)."""
-    g = trace.graph
-    samples = None
-    m = _SAMPLE.search(name)
-    if m and int(m.group(1)) - 1 in g.sample_numbers:
-        samples = [g.sample_numbers.index(int(m.group(1)) - 1)]
-    p = _PARAM.search(name)
-    only: list[str] | None = [p.group(1)] if p and p.group(1) in trace.net.params else None
-    builder = _Builder(trace)
-    # the forward pass and the errors first; then the parameters' derivations, one by one
-    doc = builder.document([], samples, forward=True)
-    found = [eq for eq in doc.equations() if eq.name == name and not eq.reused]
-    for pname in only or trace.net.param_order():
-        if found:
-            break
-        builder.shown = set()  # each derivation shows its factors afresh
-        doc = builder.document([pname], samples, forward=False)
-        found = [eq for eq in doc.equations() if eq.name == name and not eq.reused]
-    return found
+    return Definitions(trace)(name)
+
+
+class Definitions:
+    """The defining equations of names of a step's worked example, each looked
+    up in only as much of it as it needs (``defining``); every part is built
+    once, and the names it defines besides come free."""
+
+    def __init__(self, trace: StepTrace):
+        self.trace = trace
+        self.found: dict[str, list[Eq]] = {}
+        self._builder: _Builder | None = None
+        self._built: set[tuple] = set()
+
+    def __call__(self, name: str) -> list[Eq]:
+        if name not in self.found:
+            self._search(name)
+            self.found.setdefault(name, [])
+        return self.found[name]
+
+    def _search(self, name: str) -> None:
+        trace = self.trace
+        g = trace.graph
+        samples = None
+        m = _SAMPLE.search(name)
+        if m and int(m.group(1)) - 1 in g.sample_numbers:
+            samples = [g.sample_numbers.index(int(m.group(1)) - 1)]
+        p = _PARAM.search(name)
+        only: list[str] | None = [p.group(1)] if p and p.group(1) in trace.net.params else None
+        # a parameter's own name (dE/dw5, dnet_o1/dw5, w5+): its derivation; else the
+        # forward pass and the errors, then every derivation (each name where it first shows)
+        if only and self._part(name, only, samples, False):
+            return
+        if not self._part(name, [], samples, True) and not only:
+            self._part(name, None, samples, False)
+
+    def _part(self, name: str, params: list[str] | None, samples: list[int] | None, forward: bool) -> bool:
+        """Build a part of the worked example (once), keep what it defines; is ``name`` among it?"""
+        key = (tuple(params) if params is not None else None, tuple(samples) if samples is not None else None, forward)
+        if key in self._built:
+            return name in self.found
+        self._built.add(key)
+        if self._builder is None:
+            self._builder = _Builder(self.trace)
+        builder = self._builder
+        builder.shown = set()  # each part shows its factors afresh
+        doc = builder.document(params, samples, forward=forward)
+        here: dict[str, list[Eq]] = {}
+        for eq in doc.equations():
+            if eq.name and not eq.reused:
+                here.setdefault(eq.name, []).append(eq)
+        for defined, eqs in here.items():
+            self.found.setdefault(defined, eqs)  # each name from the first part that shows it
+        return name in here

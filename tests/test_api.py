@@ -191,7 +191,14 @@ def test_grades_of_a_file_with_a_config_and_epochs_match_the_cli(tmp_path):
     printed = cli_stdout("check", "xor", str(answers), "--epochs", "2", "--format", "json")
     grades = stepprop.check(stepprop.load("xor"), str(answers), epochs=2)
     assert json.loads(printed) == as_json(grades.to_dict())
-    assert grades.to_dict()["counts"] == {"correct": 2, "rounded": 0, "ambiguous": 0, "wrong": 0, "unanswered": 0}
+    assert grades.to_dict()["counts"] == {
+        "correct": 2,
+        "rounded": 0,
+        "carried": 0,
+        "ambiguous": 0,
+        "wrong": 0,
+        "unanswered": 0,
+    }
 
 
 # ------------------------- 2. _repr_html_ is the --format html page's own part --
@@ -451,7 +458,7 @@ def test_check_a_mapping_right_and_wrong(grades, post):
     assert wrong["mistake"] == "gradient_added" and "gradient added" in wrong["note"]
     assert "instead of subtracting" in wrong["explanation"]
     assert grades.wrong == 1 and grades.to_dict()["answers_file"] == "the answers"
-    assert repr(grades) == "<stepprop.Grades 1 correct, 0 rounded, 0 ambiguous, 1 wrong, 0 unanswered>"
+    assert repr(grades) == "<stepprop.Grades 1 correct, 0 rounded, 0 carried, 0 ambiguous, 1 wrong, 0 unanswered>"
 
 
 def test_check_keeps_the_digits_of_text_and_the_repr_of_floats(post):

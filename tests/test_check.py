@@ -238,6 +238,7 @@ def test_the_posts_step_figures(step_json):
     assert step_json["counts"] == {
         "correct": len(answers) - 2,
         "rounded": 1,
+        "carried": 0,
         "ambiguous": 0,
         "wrong": 1,
         "unanswered": 0,
@@ -272,7 +273,14 @@ def test_the_posts_figures_after_10000_epochs(trained_json):
         assert a["mistake"] == "updated_weights_in_hidden_deltas"
         assert set(a["mistakes"]) == {"updated_weights_in_hidden_deltas"}
         assert "mistake 2" in a["note"]
-    assert trained_json["counts"] == {"correct": 1, "rounded": 0, "ambiguous": 0, "wrong": 2, "unanswered": 0}
+    assert trained_json["counts"] == {
+        "correct": 1,
+        "rounded": 0,
+        "carried": 0,
+        "ambiguous": 0,
+        "wrong": 2,
+        "unanswered": 0,
+    }
 
 
 def test_the_posts_figure_that_was_rounded_along_the_way(step_json):
@@ -512,11 +520,16 @@ def test_a_slip_in_the_last_digit_is_named_and_blamed_on_no_mistake(tmp_path):
     """0.593269993 for 0.593269992: no mistake of the catalogue gives it (those that
     leave out_h1 alone must not be named as 'close'); a TA says: one off in the
     last digit."""
-    graded = grade(tmp_path, {"out_h1": "0.593269993", "w1+": "0.149780717", "dE_total/dw5": "0.0821670407"})
+    slips = {"out_h1": "0.593269993", "w1+": "0.149780717", "dE_total/dw5": "0.0821670407"}
     for name, right in (("out_h1", "0.593269992"), ("w1+", "0.149780716"), ("dE_total/dw5", "0.0821670406")):
-        a = graded[name]
+        a = grade(tmp_path, {name: slips[name]})[name]
         assert a["status"] == "wrong" and a["mistakes"] == [], a
         assert a["note"] == f"1 off in the last digit written (the exact value rounds to {right})"
+    # together, dE_total/dw5 is right from that out_h1: delta_o1 * 0.593269993 = 0.08216704070
+    together = grade(tmp_path, slips)
+    assert together["dE_total/dw5"]["status"] == "carried"
+    assert together["dE_total/dw5"]["follows_from"] == "out_h1"
+    assert together["w1+"]["status"] == "wrong"
 
 
 def test_a_computers_last_bits_are_correct(tmp_path):
@@ -801,7 +814,7 @@ def test_json_output_fields(tmp_path):
     data = json.loads(result.stdout)
     assert data["command"] == "check"
     assert data["answers_file"] == str(path)
-    assert data["counts"] == {"correct": 1, "rounded": 0, "ambiguous": 0, "wrong": 1, "unanswered": 0}
+    assert data["counts"] == {"correct": 1, "rounded": 0, "carried": 0, "ambiguous": 0, "wrong": 1, "unanswered": 0}
     first, second = data["answers"]
     assert first["name"] == "out_h1" and first["given"] == 0.5933 and first["status"] == "correct"
     assert first["exact"] == pytest.approx(OUT_H1, rel=1e-14)
@@ -833,7 +846,7 @@ def test_exit_status_zero_when_nothing_is_wrong(tmp_path):
         result = run("check", str(path), "--format", fmt_)
         assert result.exit_code == 0, result.output
     data = json.loads(run("check", str(path), "--format", "json").stdout)
-    assert data["counts"] == {"correct": 1, "rounded": 1, "ambiguous": 0, "wrong": 0, "unanswered": 0}
+    assert data["counts"] == {"correct": 1, "rounded": 1, "carried": 0, "ambiguous": 0, "wrong": 0, "unanswered": 0}
 
 
 def test_explicit_config_file(tmp_path):
@@ -1122,3 +1135,108 @@ def test_a_slip_of_one_digit(tmp_path, written, kind):
     (answer,) = grade_list(tmp_path, {"net_h1": written})
     assert answer["status"] == "wrong" and answer["mistakes"] == []
     assert answer["note"].startswith(f"a slip of one digit ({kind})"), answer["note"]
+
+
+# ------------------------------------------------- follow-through credit --
+
+
+def carried_case(tmp_path: Path) -> tuple[dict[str, dict], dict[str, str]]:
+    """A student whose out_h1 is wrong (0.61) and who works on correctly from it:
+    dE_total/dw5 = delta_o1 * 0.61, then w5+ = w5 - eta * (their dE_total/dw5)."""
+    grad = f"{DELTA_O1 * 0.61:.5f}"
+    written = {"out_h1": "0.61", "out_o1": fmt(OUT_O1), "dE_total/dw5": grad, "w5+": f"{W5 - ETA * float(grad):.5f}"}
+    return grade(tmp_path, written), written
+
+
+def test_an_answer_right_from_a_wrong_earlier_one_is_carried(tmp_path):
+    graded, written = carried_case(tmp_path)
+    assert written["dE_total/dw5"] == "0.08448" and written["w5+"] == "0.35776"
+    assert graded["out_h1"]["status"] == "wrong" and graded["out_h1"]["follows_from"] is None
+    assert graded["out_o1"]["status"] == "correct"
+    gradient, update = graded["dE_total/dw5"], graded["w5+"]
+    assert gradient["status"] == "carried" and gradient["follows_from"] == "out_h1"
+    assert gradient["note"] == "right from your out_h1"
+    # the update follows from the student's gradient, and through it from out_h1: the earliest
+    assert update["status"] == "carried" and update["follows_from"] == "out_h1"
+    assert update["note"] == "right from your dE_total/dw5 (carried from your out_h1)"
+    assert update["exact"] == pytest.approx(W5 - ETA * GRAD["w5"])
+
+
+def test_a_carried_answers_working_is_a_true_equation(tmp_path):
+    """The details show the equation with the student's numbers; it evaluates to the
+    number it states, and that number rounds to what the student wrote."""
+    from test_equations import problems
+
+    from stepprop.document import Document, Section
+    from stepprop.expr import Num, plain
+
+    path = write_answers(tmp_path, carried_case(tmp_path)[1])
+    grades = check(configs.load(), load_answers(path), None, str(path))
+    carried = {g.answer.name: g for g in grades.graded if g.status == "carried"}
+    assert set(carried) == {"dE_total/dw5", "w5+"}
+    exact = {"dE_total/dout_o1": OUT_O1 - T1, "dout_o1/dnet_o1": OUT_O1 * (1 - OUT_O1), "delta_o1": DELTA_O1}
+    student = {**exact, "out_h1": 0.61, "dE_total/dw5": 0.08448, "w5": W5, "eta": ETA}
+    for name, g in carried.items():
+        *redone, last = g.working
+        assert last.name == name
+        assert problems(Document("", [], [Section("", g.working)]), student) == []
+        assert isinstance(last.rhs[-1], Num) and agrees(last.rhs[-1].value, g.answer.text)
+    # dnet_o1/dw5, which the student did not write, is redone from their out_h1
+    first = carried["dE_total/dw5"].working
+    assert [eq.name for eq in first] == ["dnet_o1/dw5", "dE_total/dw5"]
+    assert plain(first[-1].rhs[1], 9) == "0.74136507 * 0.186815602 * 0.61"
+    assert "0.08448" in plain(carried["w5+"].working[-1].rhs[1], 9)
+
+
+def test_the_summary_names_the_first_wrong_step(tmp_path):
+    path = write_answers(tmp_path, carried_case(tmp_path)[1])
+    result = run("check", str(path))
+    assert result.exit_code == 1
+    assert "1 correct, 0 rounded, 2 carried, 1 wrong" in result.stdout
+    assert "the first wrong answer is out_h1; 2 later answers are right from it" in result.stdout
+    assert "dE_total/dw5: 0.08448 is right from your out_h1" in result.stdout
+    # the first wrong answer is first in the worked example's order, not the file's
+    late = write_answers(tmp_path, {"w5+": "0.3", "dE_total/dout_h1": "0.5", "out_o2": "0.7"})
+    assert "the first wrong answer is out_o2\n" in run("check", str(late)).stdout
+
+
+def test_a_mistaken_gradient_carried_into_its_update(tmp_path):
+    """dE_total/dw5 without the sigmoid's derivative (mistake 3), then the update
+    done right from it: the update is carried, the gradient names the mistake."""
+    forgot = (OUT_O1 - T1) * OUT_H1
+    graded = grade(tmp_path, {"dE_total/dw5": fmt(forgot), "w5+": fmt(W5 - ETA * float(fmt(forgot)))})
+    assert graded["dE_total/dw5"]["status"] == "wrong"
+    assert graded["dE_total/dw5"]["mistake"] == "activation_derivative_left_out"
+    assert graded["w5+"]["status"] == "carried" and graded["w5+"]["follows_from"] == "dE_total/dw5"
+
+
+def test_a_wrong_answer_not_from_the_earlier_wrong_one_stays_wrong(tmp_path):
+    graded = grade(tmp_path, {"out_h1": "0.61", "dE_total/dw5": "0.05", "w5+": "0.3"})
+    assert [graded[n]["status"] for n in ("out_h1", "dE_total/dw5", "w5+")] == ["wrong"] * 3
+    assert all(graded[n]["follows_from"] is None for n in graded)
+
+
+def test_the_same_wrong_number_under_two_names_is_not_carried(tmp_path):
+    """delta_o1 and dE_total/dnet_o1 are one quantity: writing the same wrong number
+    for both is one mistake, not an answer right from another."""
+    graded = grade(tmp_path, {"delta_o1": "0.2", "dE_total/dnet_o1": "0.2"})
+    assert [g["status"] for g in graded.values()] == ["wrong", "wrong"]
+
+
+def test_follow_through_in_a_batch(tmp_path):
+    """xor, a batch of four: sample 2's out_h1 wrong (+0.05); dE_total/dw2[2] done
+    right from it, through everything it changes that the student did not write
+    (out_o1[2], delta_o1[2], dout_h1/dnet_h1[2]), is carried; sample 3's is not."""
+    xor = (configs.BUNDLED_DIR / "xor.yaml").read_text(encoding="utf-8")
+    # sample 2: inputs (0, 1), target 1; w1..w4 = .5 -.4 -.3 .6, b1 .1, b2 -.2; w5 .7, w6 -.5, b3 .2
+    h1, h2 = sigmoid(-0.4 + 0.1), sigmoid(0.6 - 0.2)
+    mine = float(fmt(h1 + 0.05))
+    o = sigmoid(0.7 * mine - 0.5 * h2 + 0.2)
+    gradient = (o - 1) * o * (1 - o) * 0.7 * mine * (1 - mine) * 1.0
+    graded = grade(tmp_path, {"out_h1[2]": fmt(mine), "dE_total/dw2[2]": fmt(gradient)}, xor)
+    assert graded["out_h1[2]"]["status"] == "wrong"
+    assert graded["dE_total/dw2[2]"]["status"] == "carried"
+    assert graded["dE_total/dw2[2]"]["follows_from"] == "out_h1[2]"
+    # the same number for sample 3 is not right from sample 2's out_h1
+    other = grade(tmp_path, {"out_h1[2]": fmt(mine), "dE_total/dw2[3]": fmt(gradient)}, xor)
+    assert other["dE_total/dw2[3]"]["status"] == "wrong"

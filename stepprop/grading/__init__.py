@@ -26,26 +26,22 @@ from ..rounding import Rounding, describe
 from ..rounding import rounder as rounder_of
 from ..step import PLAIN, StepTrace, step
 from ..training import train
-from .answers import FEW_DIGITS, Answer, Answers, agrees, load_answers, spellings, truncated
+from .answers import FEW_DIGITS, PRECISE, Answer, Answers, agrees, load_answers, right, spellings, truncated
 from .catalogue import Mistake, catalogue, rename_name
+from .follow import FollowThrough
 
 __all__ = ["Answer", "Answers", "Grades", "Graded", "check", "load_answers"]
 
-CORRECT, ROUNDED, AMBIGUOUS, WRONG, UNANSWERED = "correct", "rounded", "ambiguous", "wrong", "unanswered"
-STATUSES = (CORRECT, ROUNDED, AMBIGUOUS, WRONG, UNANSWERED)
-# from this many significant digits, an answer is right within 1e-9 (relative) of the
-# exact value: a computer's last bits (1/(1 + exp(-x)) against an overflow-safe form) differ
-PRECISE_DIGITS = 10
-PRECISE = 1e-9
+CORRECT, ROUNDED, CARRIED, AMBIGUOUS, WRONG, UNANSWERED = (
+    "correct",
+    "rounded",
+    "carried",
+    "ambiguous",
+    "wrong",
+    "unanswered",
+)
+STATUSES = (CORRECT, ROUNDED, CARRIED, AMBIGUOUS, WRONG, UNANSWERED)
 BEFORE_UPDATE = "before_update"  # what also_from says for the value before the update
-
-
-def right(x: float, answer: Answer) -> bool:
-    """The exact value ``x`` rounded to the digits written, or, with ten or more
-    significant digits, within 1e-9 of it (relative)."""
-    if agrees(x, answer):
-        return True
-    return answer.significant >= PRECISE_DIGITS and math.isfinite(x) and abs(answer.value - x) <= PRECISE * abs(x)
 
 
 # a hand calculation over many epochs is not done on paper: beyond this,
@@ -68,6 +64,7 @@ class Run:
     mistake: Mistake | None
     decimals: Rounding | None
     remake: Callable[[], StepTrace] | None = None
+    definitions: worked.Definitions | None = None
 
     @property
     def trace(self) -> StepTrace:
@@ -75,6 +72,13 @@ class Run:
             assert self.remake is not None
             self.recorded = self.remake()
         return self.recorded
+
+    def defining(self, name: str) -> list[Eq]:
+        """The worked example's equations defining ``name`` (each part of the
+        worked example built once: the follow-through and the details read them)."""
+        if self.definitions is None:
+            self.definitions = worked.Definitions(self.trace)
+        return self.definitions(name)
 
     def variant_name(self, name: str) -> str | None:
         m = self.mistake
@@ -95,6 +99,8 @@ class Graded:
     approximate: bool = False
     mistaken: Run | None = None
     also_from: list[str] = field(default_factory=list)  # (ambiguous) what else gives those digits
+    follows_from: str | None = None  # (carried) the earliest wrong answer it is right from
+    working: list[Eq] = field(default_factory=list)  # (carried) its equations, with the student's numbers
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -110,6 +116,7 @@ class Graded:
             "mistakes": [m.id for m in self.mistakes],
             "explanation": self.mistakes[0].explain(self.answer.name) if self.mistakes else None,
             "also_from": list(self.also_from),
+            "follows_from": self.follows_from,
         }
 
 
@@ -121,6 +128,7 @@ class Checker:
         self.epochs = epochs
         self.mistakes = catalogue(config)
         self._runs: dict[tuple[int, Rounding | None], Run] = {}
+        self._order: dict[str, tuple[int, ...]] | None = None
 
     @property
     def rounding_applies(self) -> bool:
@@ -133,6 +141,12 @@ class Checker:
         if key not in self._runs:
             self._runs[key] = self._compute(mistake, decimals)
         return self._runs[key]
+
+    def order(self) -> dict[str, tuple[int, ...]]:
+        """Each name's place in the order the worked example computes it."""
+        if self._order is None:
+            self._order = names.worked_order(self.run().trace)
+        return self._order
 
     def hand_roundings(self, answer: Answer) -> list[Rounding]:
         """How the student may have rounded along the way: to the decimals written,
@@ -378,7 +392,39 @@ def check(config: Config, answers: list[Answer], epochs: int | None = None, sour
         except ConfigError as exc:
             exc.path = source or exc.path
             raise
+    follow_through(checker, graded)
     return Grades(checker, graded, source)
+
+
+def follow_through(checker: Checker, graded: list[Graded]) -> None:
+    """Follow-through credit: a wrong answer that is right from the student's own
+    numbers (see ``follow``) is ``carried``, naming the earliest wrong answer,
+    in the order the worked example computes them, that it follows from."""
+    wrong = {g.answer.name: g for g in graded if g.status == WRONG}
+    if not wrong:
+        return
+    run = checker.run()
+    given = {g.answer.name: g.answer for g in graded if not g.answer.blank}
+    order = checker.order()
+    found = FollowThrough(
+        run.defining, names.environment(run.trace), order, names.error_names(run.trace), given, set(wrong)
+    ).carried()
+
+    def roots(name: str, seen: frozenset[str]) -> set[str]:
+        if name not in found:
+            return {name}
+        if name in seen:  # (no equation is circular; guarded all the same)
+            return set()
+        return {r for n in found[name].uses for r in roots(n, seen | {name})}
+
+    for name, carried in found.items():
+        g = wrong[name]
+        g.status = CARRIED
+        g.working = carried.working
+        g.follows_from = min(roots(name, frozenset()) or carried.uses, key=lambda n: order.get(n, (9,)))
+        mine = ", ".join(carried.uses)
+        via = "" if mine == g.follows_from else f" (carried from your {g.follows_from})"
+        g.note = f"right from your {mine}{via}"
 
 
 @dataclass
@@ -415,7 +461,12 @@ class Grades:
         where = "given in Python" if self.source == "the answers" else f"from {self.source}"
         intro = [f"answers {where} for {cfg.source}: {when}"]
         counts = {s: sum(g.status == s for g in self.graded) for s in STATUSES}
-        intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s not in (AMBIGUOUS, UNANSWERED)))
+        intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s in (CORRECT, ROUNDED, WRONG)))
+        first = self.first_wrong()
+        if first is not None:
+            carried = sum(g.follows_from == first for g in self.graded)
+            later = f"; {carried} later {'answer is' if carried == 1 else 'answers are'} right from it"
+            intro.append(f"the first wrong answer is {first}" + (later if carried else ""))
         rows: list[list] = []
         for g in self.graded:
             shown = g.answer.name
@@ -426,19 +477,36 @@ class Grades:
         for g in self.graded:
             if g.status == WRONG:
                 sections.append(self._details(g))
+            elif g.status == CARRIED:
+                sections.append(self._carried(g))
         return Document("Checking answers", intro, sections)
+
+    def first_wrong(self) -> str | None:
+        """The earliest wrong answer in the order the step works things out
+        (where a student's calculation first went astray), or None."""
+        order = self.checker.order()
+        wrong = [g.answer.name for g in self.graded if g.status == WRONG]
+        return min(wrong, key=lambda n: order.get(n, (9,)), default=None)
+
+    def _carried(self, g: Graded) -> Section:
+        name = g.answer.name
+        items: list = [Text(f"you wrote {g.answer.text}; from your own numbers that is right:")]
+        items += g.working
+        items.append(Text(f"The error comes from your {g.follows_from}. The exact value:"))
+        items += _lines_for(self.checker.run(), name, self.checker.epochs) or [Eq(Sym(name), [Num(g.exact)])]
+        return Section(f"{name}: {g.answer.text} is right from your {g.follows_from}", items)
 
     def _details(self, g: Graded) -> Section:
         name = g.answer.name
         items: list = [Text(f"you wrote {g.answer.text}; the exact value is shown below")]
-        items += _lines_for(self.checker.run().trace, name, self.checker.epochs) or [Eq(Sym(name), [Num(g.exact)])]
+        items += _lines_for(self.checker.run(), name, self.checker.epochs) or [Eq(Sym(name), [Num(g.exact)])]
         if g.mistakes:
             first = g.mistakes[0]
             items.append(Text(("Likely " if g.approximate else "") + f"mistake {first.number}: {first.explain(name)}."))
             run = g.mistaken
             if run is not None:
                 vname = run.variant_name(name)
-                lines = _lines_for(run.trace, vname, self.checker.epochs, run.mistake) if vname else []
+                lines = _lines_for(run, vname, self.checker.epochs, run.mistake) if vname else []
                 if lines:
                     items.append(Text("That calculation gives:"))
                     items += lines
@@ -505,11 +573,11 @@ def _yaml_key(name: str) -> str:
     return name if re.fullmatch(r"[A-Za-z][\w/+\[\]]*", name) else f'"{name}"'
 
 
-def _lines_for(trace: StepTrace, name: str, epochs: int | None, mistake: Mistake | None = None) -> list[Eq]:
+def _lines_for(run: Run, name: str, epochs: int | None, mistake: Mistake | None = None) -> list[Eq]:
     """The equations of a worked example that define ``name`` (with numbers)."""
     if epochs and name == "error":
         return []
-    found = worked.defining(trace, name)
+    found = run.defining(name)
     if mistake is not None and mistake.rename is not None:
         found = [
             dataclasses.replace(

@@ -69,6 +69,20 @@ def agrees(x: float, answer: Answer) -> bool:
 _WIDE = Context(prec=400)  # quantize never runs out of digits
 
 
+# from this many significant digits, an answer is right within 1e-9 (relative) of the
+# exact value: a computer's last bits (1/(1 + exp(-x)) against an overflow-safe form) differ
+PRECISE_DIGITS = 10
+PRECISE = 1e-9
+
+
+def right(x: float, answer: Answer) -> bool:
+    """The exact value ``x`` rounded to the digits written, or, with ten or more
+    significant digits, within 1e-9 of it (relative)."""
+    if agrees(x, answer):
+        return True
+    return answer.significant >= PRECISE_DIGITS and math.isfinite(x) and abs(answer.value - x) <= PRECISE * abs(x)
+
+
 class Answers(list[Answer]):
     """The answers of a file, and its settings (``epochs: N`` for answers
     about the network after N epochs of training)."""
