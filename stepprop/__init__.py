@@ -14,6 +14,7 @@ From Python::
     step.values["out_o1"]            # 0.7513650695523157
     result = net.train(10_000)       # result.error, .outputs, .values, .network
     stepprop.check(net, {"out_h1": "0.5933"})   # Grades
+    stepprop.check_class(net, "class.csv")       # ClassGrades: a row per student
     stepprop.verify(net).ok          # True
 
 Every result has ``to_dict()`` (what ``--format json`` prints) and shows
@@ -29,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "ClassGrades",
     "ConfigError",
     "Grades",
     "Network",
@@ -39,12 +41,25 @@ __all__ = [
     "Verification",
     "answers_template",
     "check",
+    "check_class",
     "load",
     "verify",
 ]
 
 if TYPE_CHECKING:
-    from .api import Grades, Network, Step, TrainResult, Verification, answers_template, check, load, verify
+    from .api import (
+        ClassGrades,
+        Grades,
+        Network,
+        Step,
+        TrainResult,
+        Verification,
+        answers_template,
+        check,
+        check_class,
+        load,
+        verify,
+    )
     from .errors import ConfigError, StepPropError, TrainingDiverged
 
 

@@ -38,6 +38,7 @@ if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` need
     from .document import Document
     from .grading import Answers
     from .grading import Grades as Graded
+    from .grading.classroom import ClassGrades as GradedClass
     from .verification import Verification as Verified
 
 FORMATS = ("text", "json", "markdown", "latex", "html")
@@ -341,6 +342,39 @@ class Grades(_Shown):
         return f"<stepprop.Grades {', '.join(f'{n} {s}' for s, n in counts.items())}>"
 
 
+class ClassGrades(_Shown):
+    """The grades of a whole class (``stepprop check CONFIG class.csv``):
+    ``students``, one per row (``student.id``, ``grades``: a student's Grades,
+    ``first_wrong()``, ``mistake()``), ``questions()``, each answer's counts
+    and the mistake named most for it, and ``wrong``, how many students have a
+    wrong answer. ``to_csv()`` is every grade as a spreadsheet."""
+
+    def __init__(self, grades: GradedClass):
+        self.grades = grades
+
+    def __getattr__(self, name: str) -> Any:
+        return _delegate(self, "grades", name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {"students", "questions", "wrong", "names", "checker", "source"})
+
+    def document(self) -> Document:
+        return self.grades.document()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.grades.to_dict()
+
+    def to_csv(self) -> str:
+        """One row per student: the counts, the first wrong answer, the likely
+        mistake, and each answer's status."""
+        from .views.csv import csv_text
+
+        return csv_text(self.grades.rows())
+
+    def __repr__(self) -> str:
+        return f"<stepprop.ClassGrades {len(self.grades.students)} students, {self.grades.wrong} with a wrong answer>"
+
+
 class Verification(_Shown):
     """Every gradient beside finite differences and PyTorch (``stepprop verify``):
     ``ok``, and ``rows``, one per parameter."""
@@ -463,8 +497,52 @@ def check(
     network's exact numbers, naming the likely mistake of each wrong one."""
     from .grading import check as grade
 
+    if is_class_file(answers):
+        raise StepPropError(f"{answers} is a class's answers (CSV): grade it with stepprop.check_class")
     found, source = answers_of(answers)
     return Grades(grade(_network(network).config, found, epochs, source))
+
+
+def check_class(
+    network: Net | str | Path | None,
+    answers: str | Path | Mapping[str, Mapping[str, Any]],
+    epochs: int | None = None,
+) -> ClassGrades:
+    """Grade a whole class: a CSV file (a header row of answer names, the first
+    column the students' ids, one row per student) or ``{id: {name: number}}``."""
+    from .grading.classroom import check_class as grade_class
+
+    students, source = class_of(answers)
+    return ClassGrades(grade_class(_network(network).config, students, epochs, source))
+
+
+def class_of(answers: str | Path | Mapping[str, Mapping[str, Any]]) -> tuple[list[Any], str]:
+    """A class's answers from a CSV file or a mapping of ids to answers; and how
+    to name their source."""
+    from .grading.answers import Student, load_class
+
+    if isinstance(answers, Mapping):
+        students = []
+        for k, (sid, mine) in enumerate(answers.items(), start=1):
+            if not isinstance(mine, Mapping):
+                raise StepPropError(f"the answers of {sid!r} are a mapping of names to numbers, not {mine!r}")
+            students.append(Student(str(sid), k, answers_of(mine)[0]))
+        names = [[a.name for a in s.answers] for s in students]
+        if any(n != names[0] for n in names):
+            raise StepPropError("every student of a class answers the same names, in the same order")
+        if not students:
+            raise StepPropError("no students: give {id: {name: number}} for at least one")
+        return students, "the answers"
+    if not isinstance(answers, (str, Path)):
+        raise StepPropError(
+            f"a class's answers are a CSV file or a mapping of ids to answers, not {type(answers).__name__}"
+        )
+    return load_class(Path(answers)), str(answers)
+
+
+def is_class_file(answers: object) -> bool:
+    """A class's answers (a .csv or .tsv file), not one student's."""
+    return isinstance(answers, (str, Path)) and Path(answers).suffix.lower() in (".csv", ".tsv")
 
 
 def answers_template(network: Net | str | Path | None = None, batch: int = 1) -> str:
@@ -521,7 +599,9 @@ def _batch(config: Config, batch: int) -> int:
 
 def _number_text(name: str, value: Any) -> Any:
     """An answer as written: text stays as it is; a number keeps its shortest repr
-    (``epochs`` stays a whole number)."""
+    (``epochs`` stays a whole number); None is left blank (unanswered)."""
+    if value is None:
+        return None
     value = _plain_data(value)
     if name == "epochs" and isinstance(value, (int, str)) and not isinstance(value, bool):
         return int(value) if isinstance(value, int) or value.strip().isdigit() else value

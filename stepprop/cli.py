@@ -137,6 +137,9 @@ class _Output:
         if self.fmt == "json":
             self.json(result.to_dict())
             return
+        if self.fmt == "csv":
+            self._write(result.to_csv())
+            return
         doc = document() if document is not None else result.document()
         if self.fmt == "text" and self.output is None and sys.stdout.isatty():
             from rich.console import Console
@@ -165,6 +168,7 @@ EXTENSIONS = {
     ".html": "html",
     ".htm": "html",
     ".svg": "svg",
+    ".csv": "csv",
 }
 
 
@@ -461,7 +465,7 @@ def train(
 
 @main.command("check")
 @click.argument("paths", nargs=-1, metavar="[CONFIG] ANSWERS")
-@_output_options(FORMATS)
+@_output_options([*FORMATS, "csv"])
 @_FRAGMENT
 @click.option(
     "--epochs",
@@ -486,10 +490,13 @@ def check_command(
     epochs: int | None,
     template: bool,
 ) -> None:
-    """Grade a student's numbers against the exact ones, and name the likely mistake.
+    """Grade a student's numbers (or a class's) and name the likely mistake.
 
     ANSWERS is a YAML file of 'name: number' lines, with the names explain
-    prints (stepprop explain --names lists them all). Each answer is correct
+    prints (stepprop explain --names lists them all), or a whole class's CSV
+    file: a header row of names (the first column the students' ids), one row
+    per student; it prints a line per student and a line per question, and
+    -o grades.csv (or --format json) writes every grade. Each answer is correct
     (to the digits written), rounded (matches a calculation rounded at every
     step), carried (wrong, but right from the student's own earlier wrong
     answer: follow-through credit), ambiguous (the digits written are also a
@@ -503,10 +510,11 @@ def check_command(
       stepprop check mazur-post-step        # the post's own figures
       stepprop check mine.yaml answers.yaml --format json
       stepprop check mazur-post-10000       # answers after 10,000 epochs
+      stepprop check mine.yaml class.csv -o grades.csv   # a whole class
     """
     from pathlib import Path
 
-    from .api import check
+    from .api import check, check_class, is_class_file
     from .config import bundled_names
 
     if template:
@@ -523,8 +531,14 @@ def check_command(
     config, answers = (None, paths[0]) if len(paths) == 1 else paths
     if not Path(answers).exists() and answers in bundled_names():
         raise click.UsageError(f"{answers} is a bundled config, not an answers file: stepprop check [CONFIG] ANSWERS")
-    result = check(_load(config), answers, epochs)
-    fmt = _format(fmt, output, FORMATS)
+    if is_class_file(answers):
+        result: Any = check_class(_load(config), answers, epochs)
+        fmt = _format(fmt, output, [*FORMATS, "csv"])
+    else:
+        result = check(_load(config), answers, epochs)
+        fmt = _format(fmt, output, FORMATS)
+        if fmt == "csv":
+            raise click.UsageError("--format csv is for a class's answers (a .csv file), one row per student")
     _Output(fmt, digits, output, force, fragment).show(result)
     if result.wrong:
         sys.exit(EXIT_ERROR)

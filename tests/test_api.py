@@ -505,9 +505,10 @@ def test_check_a_mapping_with_epochs_like_an_answers_file(post, epochs):
     assert grades.to_dict()["epochs"] == 1 and grades.wrong == 0
 
 
-def test_check_an_empty_answer_is_a_config_error(post):
-    with pytest.raises(stepprop.ConfigError, match="out_o1"):
-        stepprop.check(post, {"out_o1": None})
+def test_check_an_answer_of_none_is_unanswered(post):
+    """As a blank in an answers file (or a template left unfilled)."""
+    (graded,) = stepprop.check(post, {"out_o1": None}).to_dict()["answers"]
+    assert (graded["name"], graded["status"]) == ("out_o1", "unanswered")
 
 
 # ------------------------------------------------- 7. the trained network --

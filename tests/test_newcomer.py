@@ -122,7 +122,8 @@ def quick(args: list[str]) -> list[str] | None:
 
 def run_example(args: list[str], folder: Path, monkeypatch) -> None:
     """Run an example in a fresh folder holding what it names: the repository's
-    configs/, a user's mine.yaml (unless it writes one) and answers.yaml."""
+    configs/, a user's mine.yaml (unless it writes one), answers.yaml and a
+    class's class.csv."""
     folder.mkdir()
     (folder / "configs").mkdir()
     for path in CONFIGS:
@@ -131,6 +132,7 @@ def run_example(args: list[str], folder: Path, monkeypatch) -> None:
     if "mine.yaml" not in writes:
         (folder / "mine.yaml").write_text(config.bundled_text("mazur"))
     (folder / "answers.yaml").write_text("out_h1: 0.593269992\n")
+    (folder / "class.csv").write_text("student,out_h1\nada,0.593269992\nbob,0.5933\n")
     monkeypatch.chdir(folder)
     # the post's figures hold a wrong one (test_check.py): check says so with exit 1
     result = run(*args, code=1 if args[0] == "check" and args[1].startswith("mazur-post-") else 0)

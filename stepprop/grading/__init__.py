@@ -382,9 +382,15 @@ def _rounded(x: float, answer: Answer) -> str:
 
 
 def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Grades:
+    """Grade one student's answers (``epochs``: about the network after that
+    much training; by default what the answers file says)."""
     if epochs is None:
         epochs = getattr(answers, "epochs", None)
-    checker = Checker(config, epochs)
+    return grade(Checker(config, epochs), answers, source)
+
+
+def grade(checker: Checker, answers: list[Answer], source: str = "") -> Grades:
+    """Grade answers with a checker (whose runs a whole class shares)."""
     graded = []
     for answer in answers:
         try:
@@ -427,6 +433,22 @@ def follow_through(checker: Checker, graded: list[Graded]) -> None:
         g.note = f"right from your {mine}{via}"
 
 
+def counts_of(graded: list[Graded]) -> dict[str, int]:
+    """How many answers have each status."""
+    return {s: sum(g.status == s for g in graded) for s in STATUSES}
+
+
+def report_header(checker: Checker, source: str) -> dict[str, Any]:
+    """What the JSON of a check (one student's or a class's) opens with."""
+    return {
+        "stepprop": 1,
+        "command": "check",
+        "config": checker.config.source,
+        "answers_file": source,
+        "epochs": checker.epochs,
+    }
+
+
 @dataclass
 class Grades:
     """The grades of a file of answers (``stepprop check``)."""
@@ -440,14 +462,9 @@ class Grades:
         return sum(g.status == WRONG for g in self.graded)
 
     def to_dict(self) -> dict[str, Any]:
-        counts = {s: sum(g.status == s for g in self.graded) for s in STATUSES}
         return {
-            "stepprop": 1,
-            "command": "check",
-            "config": self.checker.config.source,
-            "answers_file": self.source,
-            "epochs": self.checker.epochs,
-            "counts": counts,
+            **report_header(self.checker, self.source),
+            "counts": counts_of(self.graded),
             "answers": [g.to_dict() for g in self.graded],
         }
 
@@ -460,7 +477,7 @@ class Grades:
         )
         where = "given in Python" if self.source == "the answers" else f"from {self.source}"
         intro = [f"answers {where} for {cfg.source}: {when}"]
-        counts = {s: sum(g.status == s for g in self.graded) for s in STATUSES}
+        counts = counts_of(self.graded)
         intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s in (CORRECT, ROUNDED, WRONG)))
         first = self.first_wrong()
         if first is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import dataclasses
+import io
 import math
 import re
 from dataclasses import dataclass
@@ -138,6 +140,136 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
 
 
 _STR, _INT, _FLOAT, _NULL = ("tag:yaml.org,2002:" + t for t in ("str", "int", "float", "null"))
+
+
+@dataclass(frozen=True)
+class Student:
+    """One row of a class's answers: the student's id (the first column), the
+    line it is on, and their answers (a blank cell is unanswered)."""
+
+    id: str
+    line: int
+    answers: Answers
+
+
+# a class's answers: what a spreadsheet saves; the names (the header) never hold one of
+# these, so the first that the header holds is the delimiter. (csv.Sniffer prefers ','
+# where every cell is a decimal comma: 0,5933;0,7514 is two cells, not three.)
+DELIMITERS = ("\t", ";", ",")
+UNREADABLE_SHOWN = 5  # the unreadable cells a message names by position
+
+
+def load_class(path: str | Path | None = None, text: str | None = None, source: str | None = None) -> list[Student]:
+    """A class's answers, a CSV file: a header row of answer names (the first
+    column's header is anything: the students' ids), then one row per student.
+    Comma, semicolon and tab delimited files are read (the header says which)."""
+    source = source or str(path)
+    raw = (text if text is not None else read_text(path or "", "a class's answers")).lstrip("\ufeff")
+    lines = raw.splitlines()
+    header_at = next((k for k, line in enumerate(lines) if line.strip()), None)
+    if header_at is None:
+        raise ConfigError("the class's answers file is empty: a header row of names, then one row per student", source)
+    delimiter = next((d for d in DELIMITERS if d in lines[header_at]), ",")
+    reader = csv.reader(io.StringIO(raw), delimiter=delimiter, skipinitialspace=True)
+    header: list[tuple[str, int]] = []  # (name, column) of each answer column
+    header_line = 0
+    students: list[Student] = []
+    unreadable: list[tuple[int, int, str, str]] = []
+    start = 1
+    try:
+        for row in reader:
+            line, start = start, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            columns = _columns(lines[line - 1], delimiter)
+            if not header:
+                header_line = line
+                header = _header(row, columns, line, source)
+                continue
+            students.append(_student(row, columns, line, header, header_line, source, unreadable))
+    except csv.Error as exc:
+        raise ConfigError(f"not a CSV file the csv module can read ({exc})", source, reader.line_num) from None
+    if unreadable:
+        line, column, name, cell = unreadable[0]
+        more = ", ".join(f"{ln}:{col}" for ln, col, _, _ in unreadable[1:UNREADABLE_SHOWN])
+        rest = len(unreadable) - UNREADABLE_SHOWN
+        also = f"; also not numbers: {more}" + (f" and {rest} more" if rest > 0 else "") if more else ""
+        raise ConfigError(
+            f"write the answer for {show(name)} as a number, like {NUMBER_FORMS}; not '{show(cell)}'{also}",
+            source,
+            line,
+            column,
+        )
+    if not students:
+        raise ConfigError("no students: after the header row of names, one row per student", source)
+    return students
+
+
+def _columns(line: str, delimiter: str) -> list[int]:
+    """Where each cell of a row starts on its (first) line, 1-based."""
+    found = [1]
+    quoted = False
+    for k, ch in enumerate(line):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == delimiter and not quoted:
+            found.append(k + 2)
+    return found
+
+
+def _header(row: list[str], columns: list[int], line: int, source: str) -> list[tuple[str, int]]:
+    names = [cell.strip() for cell in row[1:]]
+    while names and not names[-1]:
+        names.pop()  # the empty columns a spreadsheet adds
+    if not names:
+        raise ConfigError(
+            "the first row names the answers: an id column, then one column per name (out_h1, w5+, ...)",
+            source,
+            line,
+        )
+    seen: set[str] = set()
+    header = []
+    for k, name in enumerate(names, start=1):
+        column = columns[k] if k < len(columns) else 1
+        if not name:
+            raise ConfigError(f"column {k + 1} has no name: the first row names every answer", source, line, column)
+        if name in seen:
+            raise ConfigError(f"{show(name)} is named twice in the first row", source, line, column)
+        seen.add(name)
+        header.append((name, column))
+    return header
+
+
+def _student(
+    row: list[str],
+    columns: list[int],
+    line: int,
+    header: list[tuple[str, int]],
+    header_line: int,
+    source: str,
+    unreadable: list[tuple[int, int, str, str]],
+) -> Student:
+    extra = [k for k in range(len(header) + 1, len(row)) if row[k].strip()]
+    if extra:
+        column = columns[extra[0]] if extra[0] < len(columns) else 1
+        raise ConfigError(
+            f"this row has {len(row) - 1} answers and the first row names {len(header)}", source, line, column
+        )
+    answers = Answers()
+    for k, (name, name_column) in enumerate(header, start=1):
+        cell = row[k].strip() if k < len(row) else ""
+        if not cell:
+            answers.append(Answer(name, "", math.nan, header_line, name_column, name))
+            continue
+        found = read_number(cell)
+        if found is None:
+            unreadable.append((line, columns[k] if k < len(columns) else 1, name, cell))
+            continue
+        value, number = found
+        answers.append(Answer(name, cell, value, header_line, name_column, name, number))
+    return Student(row[0].strip() or f"line {line}", line, answers)
+
+
 NUMBER_FORMS = "0.5933, -0.5933 (or −0.5933), 0,5933, 5.933e-1, 5.933 x 10^-1 or a fraction such as -1/4"
 _TIMES_TEN = re.compile(r"^([-+]?(?:\d[\d_]*\.?\d*|\.\d+))\s*(?:x|X|×|\*|·)\s*10\s*\^\s*\(?\s*([-+]?\d+)\s*\)?$")
 _FRACTION = re.compile(r"^([-+]?\d+)\s*/\s*(\d+)$")
