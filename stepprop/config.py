@@ -16,7 +16,20 @@ from .errors import ConfigError
 from .ops import ACTIVATIONS, LOSSES
 
 BIAS_MODES = ("shared", "per-neuron", "none")  # what `stepprop init --bias` offers
-TOP_KEYS = ("inputs", "targets", "samples", "eta", "update_biases", "layers", "activation", "loss", "batch_size")
+TOP_KEYS = (
+    "inputs",
+    "targets",
+    "samples",
+    "eta",
+    "update_biases",
+    "layers",
+    "activation",
+    "loss",
+    "batch_size",
+    "batch_error",
+)
+# a batch's error from its samples' E_total (the ops of those names)
+BATCH_ERRORS = ("mean", "sum")
 LAYER_KEYS = ("weights", "bias", "activation", "name")
 SAMPLE_KEYS = ("inputs", "targets")
 
@@ -53,6 +66,7 @@ class Config(NamedTuple):
     loss: str = "half_squared_error"
     activation: str = "sigmoid"
     batch_size: int | None = None
+    batch_error: str = "mean"  # a batch's error: the mean of its samples' E_total, or their sum
     source: str = "<config>"
     uses_samples_key: bool = False  # written with 'samples:' (kept when saving)
 
@@ -104,6 +118,8 @@ class Config(NamedTuple):
             out["loss"] = self.loss
         if self.batch_size is not None:
             out["batch_size"] = self.batch_size
+        if self.batch_error != "mean":
+            out["batch_error"] = self.batch_error
         layers = []
         for layer in self.layers:
             d: dict[str, Any] = {}
@@ -583,6 +599,9 @@ class Validator:
             batch_size = self.integer(top["batch_size"][1], "batch_size")
             if batch_size < 1:
                 raise self.error(top["batch_size"][1], f"batch_size must be at least 1, found {batch_size}")
+        batch_error = "mean"
+        if "batch_error" in top:
+            batch_error = self.string(top["batch_error"][1], "batch_error", BATCH_ERRORS)
 
         return Config(
             layers=tuple(layers),
@@ -592,6 +611,7 @@ class Validator:
             loss=loss,
             activation=default_act,
             batch_size=batch_size,
+            batch_error=batch_error,
             source=self.source,
             uses_samples_key=uses_samples_key,
         )

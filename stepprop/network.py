@@ -160,7 +160,7 @@ class BatchGraph:
     """The recorded graph of one batch: every sample's forward pass and error.
 
     ``root`` is the batch error: E_total for one sample, else the mean of the
-    samples' E_total (named E).
+    samples' E_total (named E), or their sum (``batch_error: sum``).
     """
 
     def __init__(
@@ -255,7 +255,7 @@ class BatchGraph:
             self.by_sample.append(named)
             self.sample_nodes.append(tape.nodes[start:])
         if multi:
-            self.root = tape.apply("mean", self.totals, "E")
+            self.root = tape.apply(cfg.batch_error, self.totals, "E")  # their mean or their sum
             self.info[self.root] = NodeInfo("batch", "E")
         else:
             self.root = self.totals[0]

@@ -61,6 +61,7 @@ class Op:
     coupled = False  # its value depends on a whole layer (softmax)
     kink: float | None = None  # where the derivative jumps (ReLU: 0)
     sums = False  # its value is a sum of terms (which may cancel: see stepprop.worked.Paper)
+    averages = False  # (a batch error's op) its value is the mean of its terms, not their sum
     # hand-calculation mode: a student rounds the result and each local derivative
     rounds: tuple[str, ...] = ("value", "partials")
 
@@ -546,7 +547,15 @@ BINARY_CROSS_ENTROPY = Loss(
 # ------------------------------------------------------------- reductions --
 
 
-class Sum(Op):
+class Reduction(Op):
+    """An op that combines terms into one (an error from its parts)."""
+
+    def torch(self, torch: Any, x: Any) -> Any:
+        """PyTorch's: of a tensor of the terms."""
+        raise NotImplementedError
+
+
+class Sum(Reduction):
     """E_total = E_o1 + E_o2 + ..."""
 
     name = "sum"
@@ -559,19 +568,26 @@ class Sum(Op):
     def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
         return [Const(1.0)] * len(args)
 
+    def torch(self, torch: Any, x: Any) -> Any:
+        return x.sum()
 
-class Mean(Op):
+
+class Mean(Reduction):
     """E = (E_total[1] + ... + E_total[n]) / n: the error of a batch."""
 
     name = "mean"
     words = "the mean"
     sums = True
+    averages = True
 
     def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
         return add(*args) / Const(len(args))
 
     def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
         return [Const(1.0 / len(args))] * len(args)
+
+    def torch(self, torch: Any, x: Any) -> Any:
+        return x.mean()
 
 
 OPS: dict[str, Op] = {
@@ -606,3 +622,8 @@ def activation(name: str) -> Activation:
 
 def loss(name: str) -> Loss:
     return cast(Loss, OPS[name])
+
+
+def reduction(name: str) -> Reduction:
+    """A batch error's op from its samples' errors (``batch_error``: mean or sum)."""
+    return cast(Reduction, OPS[name])

@@ -60,10 +60,13 @@ class Variation(NamedTuple):
 PLAIN = Variation()
 
 
-def batch_mean(size: int) -> Expr:
-    """The gradient of a batch's error: the mean of its samples' gradients
-    g0, g1, ... (what a hand calculation works out, rounding as it goes)."""
-    return add(*(Sym(f"g{s}") for s in range(size))) / size
+def batch_combined(graph: BatchGraph) -> Expr:
+    """The gradient of a batch's error from its samples' gradients g0, g1, ...:
+    their mean (or their sum), as the batch error is of the samples' errors
+    (what a hand calculation works out, rounding as it goes)."""
+    op = graph.root.op
+    assert op is not None and graph.multi
+    return op.value([Sym(f"g{s}") for s in range(len(graph.totals))], {})
 
 
 def batch_gradients(graph: BatchGraph, rounder: Rounder | None, per_sample: list[dict[str, float]] | None = None):
@@ -72,7 +75,7 @@ def batch_gradients(graph: BatchGraph, rounder: Rounder | None, per_sample: list
     Exactly, one backward pass from the batch error does it.  A hand
     calculation (``rounder``) of a batch of several samples takes the mean of
     the samples' gradients (``per_sample``, or one backward pass each), which
-    is what its worked example shows."""
+    is what its worked example shows (or their sum: ``batch_error: sum``)."""
     if rounder is None or not graph.multi:
         graph.tape.backward(graph.root)
         return {name: node.grad for name, node in graph.leaves.items()}
@@ -81,9 +84,9 @@ def batch_gradients(graph: BatchGraph, rounder: Rounder | None, per_sample: list
         for s, total in enumerate(graph.totals):
             graph.tape.backward(total, within=graph.reach(s))
             per_sample.append({name: node.grad for name, node in graph.leaves.items()})
-    mean = batch_mean(len(per_sample))
+    combined = batch_combined(graph)
     return {
-        name: evaluate(mean, {f"g{s}": grads[name] for s, grads in enumerate(per_sample)}, rounder)
+        name: evaluate(combined, {f"g{s}": grads[name] for s, grads in enumerate(per_sample)}, rounder)
         for name in graph.leaves
     }
 

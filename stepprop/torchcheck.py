@@ -4,7 +4,7 @@ PyTorch is an optional extra: nothing else in stepprop imports it.  The
 network is written here with PyTorch's own operations (matrix products,
 torch.sigmoid, torch.softmax, ...), from the config's numbers, with the same
 semantics: a shared bias is one parameter, the batch error is the mean of the
-samples' E_total, and each loss is the per-sample sum (or mean) over outputs.
+samples' E_total (or their sum), and each loss is the per-sample sum (or mean) over outputs.
 """
 
 from collections.abc import Sequence
@@ -50,7 +50,7 @@ def gradients(net: Net, batch: Sequence[Sample]) -> dict[str, float]:
             net_in = net_in + b
         out = ops.activation(layer.activation).torch(torch, net_in)
     per_sample = ops.loss(cfg.loss).torch(torch, out, t)
-    error = per_sample.mean()
+    error = ops.reduction(cfg.batch_error).torch(torch, per_sample)  # their mean, or their sum
     error.backward()
     grads: dict[str, float] = {}
     for li in range(len(cfg.layers)):

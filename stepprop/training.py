@@ -27,8 +27,8 @@ from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
 from .expr import Const, Expr, Sym, python
 from .network import BatchGraph, Net
-from .ops import NAMESPACE
-from .step import PLAIN, Override, Updater, Variation, batch_mean, reads_updated
+from .ops import NAMESPACE, reduction
+from .step import PLAIN, Override, Updater, Variation, batch_combined, reads_updated
 
 # networks up to this many recorded nodes (all batches) are inlined whole
 INLINE_NODES = 1000
@@ -114,6 +114,8 @@ class Program:
         called for each sample of each batch."""
         n_samples = sum(len(g.totals) for g in graphs)
         size = sum(len(g.tape.nodes) for g in graphs)
+        # the epoch's error: the mean of every sample's E_total (or their sum), from its batches'
+        averages = reduction(self.net.config.batch_error).averages
         inline = size <= INLINE_NODES
         lines: list[str] = []
         if not inline:
@@ -134,12 +136,12 @@ class Program:
             if inline:
                 lines += ["            " + line for line in self._batch_inline(b, graph)]
             else:
-                lines.append(f"            total += batch{b}(P) * {len(graph.totals)}")
+                lines.append(f"            total += batch{b}(P){_weight(graph, averages)}")
         lines += [
             "        except (OverflowError, ZeroDivisionError):",  # a number too large: diverged
             back,
             "            return epoch, nan, True",
-            f"        err = total / {n_samples}",
+            f"        err = total / {n_samples}" if averages else "        err = total",
             "        if not -inf < err < inf:",
             back,
             "            return epoch, err, True",
@@ -236,7 +238,7 @@ class Program:
         def updated(k: int) -> str:
             return f"u{k}"
 
-        # a hand calculation of a batch averages the samples' gradients (see step.batch_gradients)
+        # a hand calculation of a batch combines the samples' gradients (see step.batch_gradients)
         per_sample = self.rounder is not None and graph.multi
         for p in range(self.passes):
             if p:  # the parameters' values after the update, for the partials that read them
@@ -258,10 +260,10 @@ class Program:
                 lines += self._backward(ops, names, mine, started, self.overrides[b], p > 0, param, updated)
                 lines += self._rounded_sums([f"gp{k}_{s}" for k in self.trainable], started)
                 lines += [f"gp{k}_{s} = 0.0" for k in self.trainable if f"gp{k}_{s}" not in started]
-            mean = batch_mean(len(graph.totals))
+            combined = batch_combined(graph)
             for k in self.trainable:
-                lines.append(f"gp{k} = {self._py(mean, _sample_spelling(f'gp{k}_{{}}'))}")
-        lines.append(f"total += {names[root]} * {len(graph.totals)}")
+                lines.append(f"gp{k} = {self._py(combined, _sample_spelling(f'gp{k}_{{}}'))}")
+        lines.append(f"total += {names[root]}{_weight(graph, reduction(self.net.config.batch_error).averages)}")
         # every parameter is updated after the backwards pass (each update reads only its own
         # parameter and gradients, so one after the other is all at once)
         lines += [f"p{k} = {self._update(k, f'p{k}', lambda i: f'gp{i}')}" for k in self.trainable]
@@ -333,36 +335,39 @@ class Program:
             ts = ", ".join(repr(named[f"target_{o}"].data) for o in net.output_names) + ","
             calls.append((s, f"({xs}), ({ts})"))
         lines = [f"def batch{b}(P):"]
-        lines += self._gradients_by_function(calls, n, size, None)
+        lines += self._gradients_by_function(calls, n, graph, None)
         for _ in range(self.passes - 1):
             updated = [self._update(k, f"P[{k}]", lambda i: f"G[{i}]") for k in range(n) if k in self.trainable]
             new = iter(updated)
             lines.append(f"    U = [{', '.join(next(new) if k in self.trainable else f'P[{k}]' for k in range(n))}]")
-            lines += self._gradients_by_function(calls, n, size, "U")
-        error = "e0" if size == 1 else f"({' + '.join(f'e{s}' for s in range(size))}) / {size}"
+            lines += self._gradients_by_function(calls, n, graph, "U")
+        error = "e0" if size == 1 else self._py(batch_combined(graph), _sample_spelling("e{}"))
         lines.append(f"    error = {error}")
         lines += [f"    P[{k}] = {self._update(k, f'P[{k}]', lambda i: f'G[{i}]')}" for k in self.trainable]
         lines.append("    return error")
         lines.append("")
         return lines
 
-    def _gradients_by_function(self, calls: list[tuple[int, str]], n: int, size: int, updated: str | None) -> list[str]:
+    def _gradients_by_function(
+        self, calls: list[tuple[int, str]], n: int, graph: BatchGraph, updated: str | None
+    ) -> list[str]:
         """Lines that leave the batch gradient in G (and each E_total in e0, e1 ...):
         the sample function called for each sample, the last first, as the
         engine walks them; ``updated``: the list of updated parameters."""
         fname, extra = ("sample", "") if updated is None else ("sample_u", f", {updated}")
+        size = len(graph.totals)
         if self.rounder is None or size == 1:
-            seed = "1.0" if size == 1 else repr(1.0 * (1.0 / size))
+            seed = "1.0" if size == 1 else repr(graph.root.partials[0])  # d E / d E_total[s]
             lines = [f"    G = [0.0] * {n}"]
             lines += [f"    e{s} = {fname}(P, G, {args}, {seed}{extra})" for s, args in calls]
             return lines
-        # a hand calculation of a batch averages the samples' gradients (see step.batch_gradients)
+        # a hand calculation of a batch combines the samples' gradients (see step.batch_gradients)
         lines = []
         for s, args in calls:
             lines += [f"    G{s} = [0.0] * {n}", f"    e{s} = {fname}(P, G{s}, {args}, 1.0{extra})"]
-        mean = batch_mean(size)
-        means = [self._py(mean, _sample_spelling(f"G{{}}[{k}]")) if k in self.trainable else "0.0" for k in range(n)]
-        lines.append(f"    G = [{', '.join(means)}]")
+        combined = batch_combined(graph)
+        each = [self._py(combined, _sample_spelling(f"G{{}}[{k}]")) if k in self.trainable else "0.0" for k in range(n)]
+        lines.append(f"    G = [{', '.join(each)}]")
         return lines
 
     # ----------------------------------------------------------- running --
@@ -399,12 +404,18 @@ class Program:
         return done, error, False, False
 
 
+def _weight(graph: BatchGraph, averages: bool) -> str:
+    """What a batch's error is multiplied by to add to the epoch's sum of E_total:
+    its number of samples where the batch error is their mean (nothing for a sum)."""
+    return f" * {len(graph.totals)}" if averages else ""
+
+
 def _args(node: Node, names: dict[Node, str]) -> list[Expr]:
     return [Sym(names[p]) for p in node.parents]
 
 
 def _sample_spelling(pattern: str) -> Callable[[Expr], str]:
-    """Spell batch_mean's g0, g1 ... as ``pattern`` with the sample's number."""
+    """Spell batch_combined's g0, g1 ... as ``pattern`` with the sample's number."""
     return lambda leaf: pattern.format(cast(Sym, leaf).base[1:])
 
 

@@ -100,7 +100,8 @@ class Paper:
                 leaf = graph.leaves[name]
                 grads = [r.adjoints[leaf] for r in trace.samples]
                 zero = all(leaf in z or g == 0 for z, g in zip(self.adjoints, grads))
-                if value != 0 and (zero or _cancels(value * len(grads), grads)):
+                total = value * len(grads) if graph.root.op.averages else value  # type: ignore[union-attr]
+                if value != 0 and (zero or _cancels(total, grads)):
                     self.batch.add(name)
 
     def _cancelled(self, node: Node) -> float:
@@ -591,22 +592,29 @@ class _Builder:
     def batch_gradient(self, pname: str) -> list[Item]:
         p = N.param_sym(pname)
         per = [D(N.error_sym(self.g, s), p) for s in range(len(self.g.totals))]
-        size = len(per)
         lhs = D(N.batch_sym(self.g), p)
         leaf = self.g.leaves[pname]
+        combine = self.batch_op
         return [
             Eq(
                 lhs,
                 [
-                    add(*per) / size,
-                    add(*(self.adj(s, leaf) for s in range(size))) / size,
+                    combine.value(per, {}),
+                    combine.value([self.adj(s, leaf) for s in range(len(per))], {}),
                     self.gradient(pname),
                 ],
                 name=lhs.ascii,
                 result=True,
-                note="the gradient of the batch error: the mean over its samples",
+                note=f"the gradient of the batch error: {combine.words} over its samples",
             )
         ]
+
+    @property
+    def batch_op(self) -> ops.Op:
+        """How the batch error comes from its samples' (their mean, or their sum)."""
+        op = self.g.root.op
+        assert op is not None
+        return op
 
     # -- the document
     def document(
@@ -636,17 +644,18 @@ class _Builder:
                     err.items += self.errors(s)
             if multi:
                 n = len(g.totals)
+                combine = self.batch_op
                 err.items.append(
                     Eq(
                         N.batch_sym(g),
                         [
-                            add(*(N.error_sym(g, s) for s in range(n))) / n,
-                            add(*(self.num(x) for x in g.totals)) / n,
+                            combine.value([N.error_sym(g, s) for s in range(n)], {}),
+                            combine.value([self.num(x) for x in g.totals], {}),
                             self.num(g.root),
                         ],
                         name="E",
                         result=True,
-                        note="the batch error: the mean of its samples' E_total",
+                        note=f"the batch error: {combine.words} of its samples' E_total",
                     )
                 )
             sections += [fwd, err]
@@ -740,6 +749,8 @@ class _Builder:
                 f"(sample{'s' if len(self.g.sample_numbers) > 1 else ''} "
                 f"{', '.join(str(k + 1) for k in self.g.sample_numbers)})"
             )
+            if cfg.effective_batch_size > 1:
+                lines.append(f"a batch's error E is {ops.reduction(cfg.batch_error).words} of its samples' E_total")
         if n_layers > 1:
             lines.append("hidden-layer gradients use the original weights, not the updated ones (as the post says)")
         if t.rounding is not None:

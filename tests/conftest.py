@@ -89,7 +89,8 @@ def networks(
 
     1-3 layers of 1-4 neurons (2 at least before a softmax), 1-3 inputs,
     every activation and loss, shared / per-neuron / absent biases, 1-4
-    samples, any batch size; ``min_batch`` is the smallest batch_size drawn."""
+    samples, any batch size, a batch error that is the mean of the samples'
+    or their sum; ``min_batch`` is the smallest batch_size drawn."""
     loss = draw(st.sampled_from(LOSSES))
     n_in = draw(st.integers(1, 3))
     n_layers = draw(st.integers(1, 3))
@@ -132,5 +133,7 @@ def networks(
     if batch_size is not None:
         doc["batch_size"] = batch_size
         n_batches = -(-n_samples // batch_size)
+    if n_samples > 1 and draw(st.booleans()):
+        doc["batch_error"] = draw(st.sampled_from(("mean", "sum")))
     doc["layers"] = layers
     return yaml.safe_dump(doc, sort_keys=False), draw(st.integers(0, n_batches - 1))

@@ -49,6 +49,8 @@ ALL_IDS = {
     "targets_swapped": 8,
     "another_neurons_output": 9,
     "bias_left_out": 10,
+    "batch_summed": 5,
+    "batch_averaged": 5,
 }
 
 
@@ -394,6 +396,30 @@ layers:
 ONE_OUT_O = sigmoid(W5 * OUT_H1 + W6 * OUT_H2 + B2)
 ONE_OUT_DELTA = (ONE_OUT_O - T1) * ONE_OUT_O * (1 - ONE_OUT_O)
 
+# a batch of three samples into one sigmoid neuron, its error their mean (or, _SUM, their sum)
+BATCH3 = """
+samples:
+  - {inputs: [1.0], targets: [0.0]}
+  - {inputs: [0.5], targets: [1.0]}
+  - {inputs: [-1.0], targets: [0.5]}
+eta: 0.5
+layers:
+  - {weights: [[0.3]], bias: 0.1}
+"""
+BATCH3_SUM = BATCH3 + "batch_error: sum\n"
+BATCH3_X, BATCH3_T = [1.0, 0.5, -1.0], [0.0, 1.0, 0.5]
+BATCH3_OUT = [sigmoid(0.3 * x + 0.1) for x in BATCH3_X]
+# dE_total[k]/dw1 = (out - t) * out * (1 - out) * x
+BATCH3_GRADS = [(o - t) * o * (1 - o) * x for o, t, x in zip(BATCH3_OUT, BATCH3_T, BATCH3_X)]
+
+MISTAKE_CASES += [
+    # 5: the samples' gradients added up where the batch error is their mean
+    pytest.param("batch_summed", "dE/dw1", math.fsum(BATCH3_GRADS), BATCH3, id="5-batch-summed"),
+    pytest.param("batch_summed", "w1+", 0.3 - 0.5 * math.fsum(BATCH3_GRADS), BATCH3, id="5-batch-summed-update"),
+    # 5: their mean where the batch error is their sum
+    pytest.param("batch_averaged", "dE/dw1", math.fsum(BATCH3_GRADS) / 3, BATCH3_SUM, id="5-batch-averaged"),
+]
+
 MISTAKE_CASES += [
     # 3: softmax's cross terms left out: delta_o1 = dE/dout_o1 * out_o1 (1 - out_o1) = -t1 (1 - out_o1)
     pytest.param("cross_terms_ignored", "delta_o1", -0.7 * (1 - SOFT_OUT[0]), SOFTMAX, id="3-cross-terms"),
@@ -448,6 +474,11 @@ def _exact(name: str, config_text: str | None) -> float:
         return table[name]
     if config_text == SOFTMAX:
         return {"delta_o1": SOFT_OUT[0] - 0.7}[name]
+    if config_text == BATCH3:
+        mean = math.fsum(BATCH3_GRADS) / 3
+        return {"dE/dw1": mean, "w1+": 0.3 - 0.5 * mean}[name]
+    if config_text == BATCH3_SUM:
+        return {"dE/dw1": math.fsum(BATCH3_GRADS)}[name]
     if config_text == ONE_OUT:
         return {"dE_total/dout_h1": ONE_OUT_DELTA * W5}[name]
     if config_text == POST_UPDATING_BIASES:
@@ -482,7 +513,7 @@ def test_every_catalogue_mistake_has_a_case():
 
     covered = {p.values[0] for p in MISTAKE_CASES}
     assert covered == set(ALL_IDS)
-    for text in (None, POST_UPDATING_BIASES, OWN, SOFTMAX, ONE_OUT):
+    for text in (None, POST_UPDATING_BIASES, OWN, SOFTMAX, ONE_OUT, BATCH3, BATCH3_SUM):
         cfg = configs.load() if text is None else configs.parse(text)
         for m in catalogue(cfg):
             assert m.id in ALL_IDS and ALL_IDS[m.id] == m.number, m
@@ -1240,3 +1271,41 @@ def test_follow_through_in_a_batch(tmp_path):
     # the same number for sample 3 is not right from sample 2's out_h1
     other = grade(tmp_path, {"out_h1[2]": fmt(mine), "dE_total/dw2[3]": fmt(gradient)}, xor)
     assert other["dE_total/dw2[3]"]["status"] == "wrong"
+
+
+# -------------------------------------------- the batch's error, and evidence --
+
+
+BATCH2 = """
+samples:
+  - {inputs: [1.0], targets: [0.0]}
+  - {inputs: [0.5], targets: [1.0]}
+eta: 0.5
+layers:
+  - {weights: [[0.3]], bias: 0.1}
+"""
+
+
+def test_the_students_other_answers_say_which_mistake(tmp_path):
+    """With two samples, summing the batch and dropping the error's 1/2 both double
+    dE/dw1. A right E_total[1] rules the 1/2 out: the batch was summed. A doubled
+    E_total[1] rules the sum out (it leaves a sample's error alone)."""
+    out = BATCH3_OUT[:2]
+    summed = math.fsum(BATCH3_GRADS[:2])
+    half = [0.5 * (t - o) ** 2 for o, t in zip(out, BATCH3_T)]
+    right_e1 = grade(tmp_path, {"dE/dw1": fmt(summed), "E_total[1]": fmt(half[0])}, BATCH2)["dE/dw1"]
+    assert right_e1["mistake"] == "batch_summed"
+    assert set(right_e1["mistakes"]) >= {"batch_summed", "squared_error_without_half"}
+    doubled = grade(tmp_path, {"dE/dw1": fmt(summed), "E_total[1]": fmt(2 * half[0])}, BATCH2)["dE/dw1"]
+    assert doubled["mistake"] == "squared_error_without_half"
+
+
+def test_a_summed_batch_error(tmp_path):
+    """batch_error: sum: E and every batch gradient are the sums of the samples'."""
+    e = [0.5 * (t - o) ** 2 for o, t in zip(BATCH3_OUT, BATCH3_T)]
+    graded = grade(
+        tmp_path,
+        {"E": fmt(math.fsum(e)), "dE/dw1": fmt(math.fsum(BATCH3_GRADS)), "E_total[2]": fmt(e[1])},
+        BATCH3_SUM,
+    )
+    assert [g["status"] for g in graded.values()] == ["correct"] * 3

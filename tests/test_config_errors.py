@@ -372,6 +372,13 @@ CASES = [
         7,
         "unknown loss 'cross_entropi' (did you mean 'cross_entropy'?)",
     ),
+    case(
+        "unknown-batch-error",
+        edit(BASE, {4: "batch_error: average"}),
+        4,
+        14,
+        "unknown batch_error 'average'",
+    ),
     # -- hostile documents
     # the tag starts at character 6 of "eta: !!python/..."
     case(

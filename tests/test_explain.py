@@ -64,3 +64,23 @@ def test_per_neuron_biases_are_numbered_in_order():
         ("b2", ("h2",)),
         ("b3", ("o1",)),
     ]
+
+
+@pytest.mark.parametrize("batch_error, words, combine", [("mean", "the mean", "/2"), ("sum", "the sum", "")])
+def test_a_batch_error_is_the_mean_or_the_sum(batch_error, words, combine):
+    text = (
+        "samples:\n  - {inputs: [1.0], targets: [0.0]}\n  - {inputs: [0.5], targets: [1.0]}\n"
+        f"eta: 0.5\nbatch_error: {batch_error}\nlayers:\n  - {{weights: [[0.3]], bias: 0.1}}\n"
+    )
+    from stepprop.views.text import render_plain as render
+
+    trace = steps.step(network.Net(config.parse(text)))
+    out = render(worked.explain(trace))
+    assert f"a batch's error E is {words} of its samples' E_total" in out
+    if combine:
+        assert "E = (E_total[1] + E_total[2])/2 = " in out
+        assert "dE/dw1 = (dE_total/dw1[1] + dE_total/dw1[2])/2 = " in out
+    else:
+        assert "E = E_total[1] + E_total[2] = " in out
+        assert "dE/dw1 = dE_total/dw1[1] + dE_total/dw1[2] = " in out
+    assert config.parse(text).to_dict().get("batch_error", "mean") == batch_error

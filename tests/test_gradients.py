@@ -278,7 +278,7 @@ def test_error_before_and_after_the_update(case):
     batch = cfg.batches()[batch_index]
     # the engine's forward pass agrees with an independent one ...
     before = reference_errors(cfg, batch, net.values)
-    assert close(trace.error, math.fsum(before) / len(before), 1e-9, 1e-12)
+    assert close(trace.error, batch_of(cfg, before), 1e-9, 1e-12)
     for total, ref in zip(trace.graph.totals, before):
         assert close(total.data, ref, 1e-9, 1e-12)
     # ... and error_after is the batch error at the updated values
@@ -286,12 +286,13 @@ def test_error_before_and_after_the_update(case):
     assert trace.error_after == again  # the same forward pass
     after = reference_errors(cfg, batch, trace.updated)
     if all(math.isfinite(e) for e in after):
-        assert close(trace.error_after, math.fsum(after) / len(after), 1e-9, 1e-12)
+        assert close(trace.error_after, batch_of(cfg, after), 1e-9, 1e-12)
 
 
 @settings(max_examples=40, deadline=None)
 @given(cases(min_batch=2))
 def test_batch_gradient_is_mean_of_sample_gradients(case):
+    """... or their sum, where the batch error is the sum of the samples' (batch_error: sum)."""
     text, batch_index = case
     cfg, net = load(text)
     usable(net, batch_index)
@@ -302,11 +303,16 @@ def test_batch_gradient_is_mean_of_sample_gradients(case):
     for name in net.params:
         leaf = trace.graph.leaves[name]
         per_sample = [record.adjoints[leaf] for record in trace.samples]
-        mean = math.fsum(per_sample) / n
+        expected = batch_of(cfg, per_sample)
         g = trace.gradients[name]
         if n == 1:
             assert g == per_sample[0], name
-        assert abs(g - mean) <= 1e-12 * scale.get(leaf, 0.0) + 1e-300, (name, g, mean, per_sample)
+        assert abs(g - expected) <= 1e-12 * scale.get(leaf, 0.0) + 1e-300, (name, g, expected, per_sample)
+
+
+def batch_of(cfg, values: list[float]) -> float:
+    """The batch's number from its samples': their mean, or (batch_error: sum) their sum."""
+    return math.fsum(values) / len(values) if cfg.batch_error == "mean" else math.fsum(values)
 
 
 @settings(max_examples=25, deadline=None)

@@ -82,6 +82,31 @@ def test_the_epoch_error_and_history():
     assert result.history[-1] == (30, result.error)
 
 
+BATCHES = """
+samples:
+  - {inputs: [1.0], targets: [0.0]}
+  - {inputs: [0.5], targets: [1.0]}
+  - {inputs: [-1.0], targets: [0.5]}
+batch_size: 2
+eta: 0.5
+layers:
+  - {weights: [[0.3]], bias: 0.1}
+"""
+
+
+@pytest.mark.parametrize("batch_error", ["mean", "sum"])
+def test_the_epoch_error_of_several_batches(shape, batch_error):
+    """An epoch's error is every sample's E_total before its batch's update,
+    combined as the config combines a batch's: their mean, or their sum."""
+    net = net_of(BATCHES + f"batch_error: {batch_error}\n")
+    first = step(net, 0)
+    second = step(Net(net.with_values(first.updated)), 1)
+    errors = [total.data for trace in (first, second) for total in trace.graph.totals]
+    expected = math.fsum(errors) / 3 if batch_error == "mean" else math.fsum(errors)
+    assert training.train(net, 1).error == pytest.approx(expected, rel=1e-15)
+    assert first.error == pytest.approx(math.fsum(errors[:2]) / (2 if batch_error == "mean" else 1), rel=1e-15)
+
+
 @pytest.mark.slow
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(networks(), st.booleans(), st.sampled_from([None, 2, 5]))

@@ -1,12 +1,22 @@
 """`stepprop verify`: the engine's gradients against finite differences and PyTorch."""
 
 import json
+import math
 
 import pytest
-from conftest import BUNDLED, run
+from conftest import BUNDLED, networks, run
+from hypothesis import assume, given, settings
 
-from stepprop import config, ops
+from stepprop import config, ops, torchcheck
+from stepprop.errors import TrainingDiverged
+from stepprop.network import Net
+from stepprop.step import step
 from stepprop.verification import verify
+
+needs_torch = [
+    pytest.mark.torch,
+    pytest.mark.skipif(not torchcheck.available(), reason="PyTorch is an optional extra; CI installs it"),
+]
 
 
 @pytest.mark.parametrize("name", BUNDLED)
@@ -41,11 +51,33 @@ def test_without_torch_says_how_to_get_it(monkeypatch):
 
 
 @pytest.mark.parametrize("name", BUNDLED)
+@needs_torch[0]
+@needs_torch[1]
 def test_pytorch_autograd_agrees(name):
-    pytest.importorskip("torch", reason="PyTorch is an optional extra; this check runs where it is installed")
     result = verify(config.load(config.BUNDLED_DIR / f"{name}.yaml"))
     assert result.torch_available and result.ok
     assert max(r.torch_error for r in result.rows) < 1e-12
+
+
+@needs_torch[0]
+@needs_torch[1]
+@settings(max_examples=80, deadline=None)
+@given(networks(max_samples=5))
+def test_pytorch_agrees_on_random_networks(case):
+    """Every activation, loss and bias mode; several samples and batches; a batch
+    error that is the mean of the samples' or their sum: PyTorch's autograd, in
+    float64, written with its own operations, gives the engine's gradients."""
+    text, batch_index = case
+    cfg = config.parse(text)
+    net = Net(cfg)
+    try:
+        trace = step(net, batch_index)
+    except TrainingDiverged:
+        assume(False)
+    theirs = torchcheck.gradients(net, cfg.batches()[batch_index])
+    assume(all(math.isfinite(v) for v in theirs.values()))
+    for name, mine in trace.gradients.items():
+        assert abs(mine - theirs[name]) <= 1e-9 * (1 + abs(mine)), (name, mine, theirs[name])
 
 
 def test_verify_bad_batch_is_a_usage_error():

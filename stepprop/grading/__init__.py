@@ -304,10 +304,7 @@ class Checker:
                 graded.mistakes = [m for m, _ in found]
                 graded.mistaken = found[0][1]
                 graded.approximate = loose
-                first = found[0][0]
-                graded.note = f"mistake {first.number}: {first.title}" + (
-                    " (close, not to every digit)" if loose else ""
-                )
+                _name_mistake(graded)
                 return
         # no mistake: the sign, a slip in the last digit, or perhaps the number of another quantity
         if graded.exact != 0 and right(-graded.exact, answer):
@@ -331,6 +328,41 @@ class Checker:
                 graded.note = f"this is the value of {other}"
                 return
         graded.note = "no common mistake reproduces it"
+
+
+def _name_mistake(graded: Graded) -> None:
+    first = graded.mistakes[0]
+    close = " (close, not to every digit)" if graded.approximate else ""
+    graded.note = f"mistake {first.number}: {first.title}{close}"
+
+
+def prefer_consistent(checker: Checker, graded: list[Graded]) -> None:
+    """Where several mistakes give a wrong answer's number, name first the one
+    that agrees with the student's other answers: fewest of their right
+    answers it would have made wrong, then most of their wrong ones it gives
+    too. (With two samples, dropping the error's 1/2 and summing the batch
+    give the same dE/dw; only the first changes E_total[1].)"""
+    right_ones = [g for g in graded if g.status in (CORRECT, ROUNDED, AMBIGUOUS)]
+    for g in graded:
+        if g.status != WRONG or len(g.mistakes) < 2:
+            continue
+
+        def evidence(m: Mistake, g: Graded = g) -> tuple[int, int]:
+            values = checker.run(m).values
+            against = sum(
+                1
+                for other in right_ones
+                if other.answer.name in values and not right(values[other.answer.name], other.answer)
+            )
+            support = sum(1 for other in graded if other is not g and other.status == WRONG and m in other.mistakes)
+            return against, -support
+
+        ranked = sorted(g.mistakes, key=evidence)
+        if ranked[0] is not g.mistakes[0]:
+            decimals = g.mistaken.decimals if g.mistaken is not None else None
+            g.mistakes = ranked
+            g.mistaken = checker.run(ranked[0], decimals)
+            _name_mistake(g)
 
 
 def _near(value: float, given: float) -> bool:
@@ -398,6 +430,7 @@ def grade(checker: Checker, answers: list[Answer], source: str = "") -> Grades:
         except ConfigError as exc:
             exc.path = source or exc.path
             raise
+    prefer_consistent(checker, graded)
     follow_through(checker, graded)
     return Grades(checker, graded, source)
 

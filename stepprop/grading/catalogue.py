@@ -264,6 +264,34 @@ def another_error_function(config: Config, net: Net) -> list[Mistake]:
     ]
 
 
+# 5b. a batch's samples summed where the config averages them (or the reverse)
+def batch_summed_or_averaged(config: Config, net: Net) -> list[Mistake]:
+    size = len(config.batches()[0])
+    if size < 2:
+        return []
+    if config.batch_error == "mean":
+        return [
+            Mistake(
+                "batch_summed",
+                5,
+                "batch summed, not averaged",
+                f"you added up the {size} samples' errors and gradients, but the batch error is their mean "
+                f"(batch_error: mean): divide the sums by {size}",
+                config._replace(batch_error="sum"),
+            )
+        ]
+    return [
+        Mistake(
+            "batch_averaged",
+            5,
+            "batch averaged, not summed",
+            f"you took the mean of the {size} samples' errors and gradients, but the batch error is their sum "
+            "(batch_error: sum)",
+            config._replace(batch_error="mean"),
+        )
+    ]
+
+
 # 6. the learning rate forgotten
 def learning_rate_forgotten(config: Config, net: Net) -> list[Mistake]:
     if config.eta == 1:
@@ -578,6 +606,7 @@ ENTRIES: tuple[Entry, ...] = (
     cross_terms_ignored,
     gradient_added,
     textbook_sign_convention,
+    batch_summed_or_averaged,  # before the 1/2: with two samples they give the same batch numbers
     another_error_function,
     learning_rate_forgotten,
     biases_updated_or_not,
