@@ -51,6 +51,8 @@ ALL_IDS = {
     "bias_left_out": 10,
     "batch_summed": 5,
     "batch_averaged": 5,
+    "online_updates": 11,
+    "first_sample_only": 11,
 }
 
 
@@ -412,6 +414,28 @@ BATCH3_OUT = [sigmoid(0.3 * x + 0.1) for x in BATCH3_X]
 # dE_total[k]/dw1 = (out - t) * out * (1 - out) * x
 BATCH3_GRADS = [(o - t) * o * (1 - o) * x for o, t, x in zip(BATCH3_OUT, BATCH3_T, BATCH3_X)]
 
+
+def batch3_online(samples: int) -> tuple[list[float], float, float]:
+    """BATCH3's first ``samples`` samples one at a time, an update after each:
+    each sample's output, then w1 and b1 after the last update."""
+    w, b = 0.3, 0.1
+    outs = []
+    for x, t in list(zip(BATCH3_X, BATCH3_T))[:samples]:
+        o = sigmoid(w * x + b)
+        outs.append(o)
+        delta = (o - t) * o * (1 - o)
+        w, b = w - 0.5 * delta * x, b - 0.5 * delta
+    return outs, w, b
+
+
+MISTAKE_CASES += [
+    # 11: online: sample 2's forward pass with the weights sample 1's update left
+    pytest.param("online_updates", "out_o1[2]", batch3_online(3)[0][1], BATCH3, id="11-online-out"),
+    pytest.param("online_updates", "w1+", batch3_online(3)[1], BATCH3, id="11-online-w1"),
+    # 11: the first sample's update alone
+    pytest.param("first_sample_only", "w1+", batch3_online(1)[1], BATCH3, id="11-first-sample"),
+]
+
 MISTAKE_CASES += [
     # 5: the samples' gradients added up where the batch error is their mean
     pytest.param("batch_summed", "dE/dw1", math.fsum(BATCH3_GRADS), BATCH3, id="5-batch-summed"),
@@ -476,7 +500,7 @@ def _exact(name: str, config_text: str | None) -> float:
         return {"delta_o1": SOFT_OUT[0] - 0.7}[name]
     if config_text == BATCH3:
         mean = math.fsum(BATCH3_GRADS) / 3
-        return {"dE/dw1": mean, "w1+": 0.3 - 0.5 * mean}[name]
+        return {"dE/dw1": mean, "w1+": 0.3 - 0.5 * mean, "out_o1[2]": BATCH3_OUT[1]}[name]
     if config_text == BATCH3_SUM:
         return {"dE/dw1": math.fsum(BATCH3_GRADS)}[name]
     if config_text == ONE_OUT:
@@ -1309,3 +1333,15 @@ def test_a_summed_batch_error(tmp_path):
         BATCH3_SUM,
     )
     assert [g["status"] for g in graded.values()] == ["correct"] * 3
+
+
+def test_online_updates_after_training(tmp_path):
+    """--epochs 1: the online student trained online too: an epoch and the step are
+    six updates, one per sample, in file order."""
+    w, b = 0.3, 0.1
+    for x, t in list(zip(BATCH3_X, BATCH3_T)) * 2:
+        o = sigmoid(w * x + b)
+        delta = (o - t) * o * (1 - o)
+        w, b = w - 0.5 * delta * x, b - 0.5 * delta
+    graded = grade(tmp_path, {"w1+": fmt(w), "b1+": fmt(b)}, BATCH3, epochs=1)
+    assert [g["mistake"] for g in graded.values()] == ["online_updates", "online_updates"]

@@ -73,6 +73,11 @@ class Run:
             self.recorded = self.remake()
         return self.recorded
 
+    @property
+    def shown(self) -> bool:
+        """Whether its calculation can be shown line by line (one recorded step)."""
+        return self.recorded is not None or self.remake is not None
+
     def defining(self, name: str) -> list[Eq]:
         """The worked example's equations defining ``name`` (each part of the
         worked example built once: the follow-through and the details read them)."""
@@ -168,7 +173,7 @@ class Checker:
             if mistake is None:
                 raise
             return Run({}, self.run().trace, mistake, decimals)  # this mistake gives no number at all
-        if mistake is not None:  # keep the numbers; the recorded step is made again if it is shown
+        if mistake is not None and run.recorded is not None:  # keep the numbers; remade if shown
             run.recorded = None
             run.remake = lambda: self._calculate(mistake, decimals).trace
         return run
@@ -183,6 +188,10 @@ class Checker:
             result = train(net, self.epochs, variation=variation, rounder=rounder)
             net = Net(net.with_values(result.values))
             extra = {"error": result.error}  # in this mode: the last epoch's error, as train reports it
+        if mistake is not None and mistake.procedure is not None:  # not one step: its numbers only
+            values = mistake.procedure(net, rounder, decimals)
+            values.update(extra)
+            return Run(values, None, mistake, decimals)
         trace = step(net, 0, rounder, decimals, variation)
         values = names.checkable(trace)
         values.update(extra)
@@ -554,7 +563,7 @@ class Grades:
             first = g.mistakes[0]
             items.append(Text(("Likely " if g.approximate else "") + f"mistake {first.number}: {first.explain(name)}."))
             run = g.mistaken
-            if run is not None:
+            if run is not None and run.shown:
                 vname = run.variant_name(name)
                 lines = _lines_for(run, vname, self.checker.epochs, run.mistake) if vname else []
                 if lines:

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 from .. import ops
 from ..config import Config
-from ..expr import Const, Expr, Sym, plain, symbols
-from ..names import param_sym
+from ..engine import Rounder
+from ..expr import Const, Expr, Sym, evaluate, plain, symbols
+from ..names import checkable, param_sym
 from ..network import BatchGraph, Net
-from ..step import ETA, OUT, PLAIN, G, Override, P, Variation, local
+from ..rounding import Rounding
+from ..step import ETA, OUT, PLAIN, G, Override, P, Variation, local, step
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,9 @@ class Mistake:
     rename: dict[str, str] | None = None
     # (neuron, source neuron) -> words for a quantity on that connection
     specific: dict[tuple[str, str], str] | None = None
+    # another procedure than one step on the batch: the numbers it gives, from the
+    # network (after any training, which uses ``config``), rounded as by hand or not
+    procedure: Procedure | None = None
 
     def explain(self, name: str) -> str:
         """The description, made specific to the quantity ``name`` where it can be."""
@@ -49,6 +54,8 @@ class Mistake:
                 return self.specific[(m.group(1), m.group(2))]
         return self.description
 
+
+Procedure = Callable[[Net, "Rounder | None", "Rounding | None"], dict[str, float]]
 
 _CONNECTION = re.compile(r"^d(?:E|net)_(\w+?)/dout_(\w+?)(?:\[\d+\])?$")
 _PARAM_TOKEN = re.compile(r"(^|/d)([wb]\d+)")
@@ -290,6 +297,69 @@ def batch_summed_or_averaged(config: Config, net: Net) -> list[Mistake]:
             config._replace(batch_error="mean"),
         )
     ]
+
+
+# 5c. the batch's samples taken one at a time: an update after each (online), or only the first
+def online_updates(config: Config, net: Net) -> list[Mistake]:
+    size = len(config.batches()[0])
+    if size < 2:
+        return []
+    batch = config.samples[:size]
+
+    def every_sample(net: Net, rounder: Rounder | None, rounding: Rounding | None) -> dict[str, float]:
+        return _one_at_a_time(net, batch, batch, rounder, rounding)
+
+    def first_only(net: Net, rounder: Rounder | None, rounding: Rounding | None) -> dict[str, float]:
+        return _one_at_a_time(net, batch, batch[:1], rounder, rounding)
+
+    online = config._replace(batch_size=1)  # so is any training before the step
+    how = f"the mean of the {size} samples' gradients" if config.batch_error == "mean" else "their sum"
+    return [
+        Mistake(
+            "online_updates",
+            11,
+            "updated after every sample",
+            f"you updated the weights after each sample, each sample's forward pass using the weights the one "
+            f"before left; this config updates once per batch of {size}, with {how}, every sample using the "
+            f"same weights",
+            online,
+            procedure=every_sample,
+        ),
+        Mistake(
+            "first_sample_only",
+            11,
+            "only the first sample's update",
+            f"you updated the weights from the first sample alone; the batch's update uses {how}",
+            online,
+            procedure=first_only,
+        ),
+    ]
+
+
+def _one_at_a_time(
+    net: Net, batch: tuple, taken: tuple, rounder: Rounder | None, rounding: Rounding | None
+) -> dict[str, float]:
+    """The numbers of the batch's samples ``taken`` one after the other, each a
+    step of its own from the parameters the one before left: each sample's
+    quantities by their names in the batch (out_o1[2]), the parameters after
+    the last update (w5+) and the batch error of the errors met on the way."""
+    values: dict[str, float] = {}
+    errors = []
+    current = net
+    for k, sample in enumerate(taken, start=1):
+        single = Net(current.config._replace(samples=(sample,), batch_size=None))
+        trace = step(single, 0, rounder, rounding)
+        for name, value in checkable(trace).items():
+            if not name.endswith("+") and name not in ("error", "error_after"):
+                values[f"{name}[{k}]"] = value
+        errors.append(trace.error)
+        current = Net(current.with_values(trace.updated))
+    for name, value in current.values.items():
+        values[f"{name}+"] = value
+    if len(taken) == len(batch):
+        combined = ops.reduction(net.config.batch_error).value([Const(e) for e in errors], {})
+        values["E"] = values["error"] = evaluate(combined, {}, rounder)
+    return values
 
 
 # 6. the learning rate forgotten
@@ -607,6 +677,7 @@ ENTRIES: tuple[Entry, ...] = (
     gradient_added,
     textbook_sign_convention,
     batch_summed_or_averaged,  # before the 1/2: with two samples they give the same batch numbers
+    online_updates,
     another_error_function,
     learning_rate_forgotten,
     biases_updated_or_not,
