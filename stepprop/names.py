@@ -18,6 +18,8 @@ JSON keys, and in the answers that ``check`` grades.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection, Iterable
 from typing import TYPE_CHECKING
 
 from .expr import D, Sym, Via
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
     from .engine import Node
     from .network import BatchGraph
     from .step import StepTrace
+
+
+_MARK = re.compile(r"\[(\d+)\]$")  # a sample's quantity: out_o1[2]
 
 
 def param_sym(name: str) -> Sym:
@@ -114,17 +119,21 @@ def _bare(graph: BatchGraph, node: Node) -> tuple[str, str]:
     return found
 
 
-def terms_of(trace: StepTrace, at: dict[str, tuple[int, Node]] | None = None) -> dict[str, float]:
+def terms_of(
+    trace: StepTrace, at: dict[str, tuple[int, Node]] | None = None, samples: Iterable[int] | None = None
+) -> dict[str, float]:
     """Every chain-rule term of a step by name (see the module docstring);
     ``at``, if given, gets each term's sample and the node it is worked out
-    at, for ``worked_order``.
+    at, for ``worked_order``; ``samples`` (positions in the batch): only
+    theirs, and the batch's.
 
     The names are D(num, den).ascii, spelled here from each node's name
     directly: this runs for every re-run of ``check``, on whole batches."""
     graph = trace.graph
     info = graph.info
     terms: dict[str, float] = {}
-    for s, record in enumerate(trace.samples):
+    for s in range(len(trace.samples)) if samples is None else samples:
+        record = trace.samples[s]
         root, mark = _bare(graph, graph.totals[s])
         adjoints = record.adjoints
         for node in graph.reach(s):  # the parameters and the sample's nodes: linear in the batch
@@ -210,10 +219,17 @@ def error_names(trace: StepTrace) -> set[str]:
     return found
 
 
-def checkable(trace: StepTrace) -> dict[str, float]:
-    """Every name a student can check after one step, with its value."""
-    out = dict(values_of(trace.graph))
-    out.update(terms_of(trace))
+def checkable(trace: StepTrace, wanted: Collection[str] | None = None) -> dict[str, float]:
+    """Every name a student can check after one step, with its value; with
+    ``wanted``, at least those (in a batch, the chain-rule terms of only the
+    samples they name: what ``check`` re-runs need, linear in the answers)."""
+    graph = trace.graph
+    samples = None
+    if wanted is not None and graph.multi:
+        marks = {m.group(1) for name in wanted if (m := _MARK.search(name))}
+        samples = [s for s, number in enumerate(graph.sample_numbers) if str(number + 1) in marks]
+    out = dict(values_of(graph))
+    out.update(terms_of(trace, samples=samples))
     out.update({f"{p}+": v for p, v in trace.updated.items()})
     out["error"] = trace.error
     out["error_after"] = trace.error_after

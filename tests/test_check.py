@@ -1192,6 +1192,82 @@ def test_a_slip_of_one_digit(tmp_path, written, kind):
     assert answer["note"].startswith(f"a slip of one digit ({kind})"), answer["note"]
 
 
+# ------------------------------------------------- two mistakes, or a slip on one --
+
+
+def test_two_mistakes_together(tmp_path):
+    """The activation derivative left out (3) and the gradient added (4), in one
+    update: w5+ = w5 + eta * (out_o1 - t1) * out_h1; no one mistake gives it."""
+    w5 = W5 + ETA * (OUT_O1 - T1) * OUT_H1
+    assert f"{w5:.6f}" == "0.619915"
+    answer = grade(tmp_path, {"w5+": f"{w5:.6f}"})["w5+"]
+    assert answer["status"] == "wrong"
+    assert answer["mistakes"] == ["activation_derivative_left_out+gradient_added"]
+    assert answer["note"] == "mistakes 3 and 4: activation derivative left out, and gradient added, not subtracted"
+    text = run("check", str(write_answers(tmp_path, {"w5+": f"{w5:.6f}"}))).stdout
+    assert "w5+ = w5 + eta * dE_total/dw5 = 0.4 + 0.5 * 0.439829649 = 0.619914824" in text
+
+
+def test_one_mistake_is_named_before_two(tmp_path):
+    """w5 + eta * dE/dw5 is mistake 4 alone, never a pair that also gives it."""
+    answer = grade(tmp_path, {"w5+": fmt(W5 + ETA * GRAD["w5"])})["w5+"]
+    assert answer["mistakes"] == ["gradient_added"]
+
+
+def test_a_pair_of_mistakes_in_the_class_table(tmp_path):
+    w5 = f"{W5 + ETA * (OUT_O1 - T1) * OUT_H1:.6f}"
+    (tmp_path / "class.csv").write_text(f"id,w5+\nann,{w5}\n", encoding="utf-8")
+    result = run("check", str(tmp_path / "class.csv"))
+    assert result.exit_code == 1, result.output
+    assert "3 and 4: activation derivative left out, and gradient added, not subtracted" in result.stdout
+
+
+def test_a_slip_of_one_digit_on_a_mistakes_number(tmp_path):
+    """dE_total/dw5 with the activation derivative left out is 0.439830; a
+    student who also miscopies a digit writes 0.438830."""
+    mistaken = (OUT_O1 - T1) * OUT_H1
+    assert f"{mistaken:.6f}" == "0.439830"
+    answer = grade(tmp_path, {"dE_total/dw5": "0.438830"})["dE_total/dw5"]
+    assert answer["status"] == "wrong" and answer["mistakes"] == ["activation_derivative_left_out"]
+    assert answer["note"] == (
+        "mistake 3: activation derivative left out, and a slip of one digit (a digit changed) from its 0.439830"
+    )
+
+
+def test_a_checker_shared_by_students_works_out_each_ones_names(tmp_path):
+    """A class shares one checker; a mistake's numbers are worked out for the
+    names answered so far, and again when a later student answers others (here
+    the third sample's gradient, after a student who answered the first's)."""
+    from stepprop.grading import Checker
+    from stepprop.grading import grade as grade_with
+
+    checker = Checker(configs.parse(BATCH3, "batch3.yaml"))
+    # the activation derivative left out: dE_total[k]/dw1 = (out - t) * x
+    left_out = [(o - t) * x for o, t, x in zip(BATCH3_OUT, BATCH3_T, BATCH3_X)]
+    for k in (1, 3):
+        name = f"dE_total/dw1[{k}]"
+        answers = load_answers(write_answers(tmp_path, {name: fmt(left_out[k - 1])}))
+        (graded,) = grade_with(checker, answers).to_dict()["answers"]
+        assert graded["mistakes"] == ["activation_derivative_left_out"], (name, graded["note"])
+
+
+def test_hand_rounding_is_not_tried_on_a_step_too_big_for_paper():
+    """A step of the post's network over 200 samples records more values than
+    anyone works by hand: its answers are compared exactly."""
+    from stepprop.grading import HAND_NODES, Checker
+
+    small = Checker(configs.load())
+    sample = "  - {inputs: [0.05, 0.1], targets: [0.01, 0.99]}\n"
+    big = configs.parse(
+        "samples:\n" + sample * 200 + "eta: 0.5\nlayers:\n  - {weights: [[0.15, 0.2], [0.25, 0.3]], bias: 0.35}\n"
+        "  - {weights: [[0.4, 0.45], [0.5, 0.55]], bias: 0.6}\n",
+        "big.yaml",
+    )
+    large = Checker(big)
+    assert small.rounding_applies and not large.rounding_applies
+    assert len(large.run().trace.graph.tape.nodes) > HAND_NODES
+
+
 # ------------------------------------------------- follow-through credit --
 
 
@@ -1344,4 +1420,20 @@ def test_online_updates_after_training(tmp_path):
         delta = (o - t) * o * (1 - o)
         w, b = w - 0.5 * delta * x, b - 0.5 * delta
     graded = grade(tmp_path, {"w1+": fmt(w), "b1+": fmt(b)}, BATCH3, epochs=1)
+    assert [g["mistake"] for g in graded.values()] == ["online_updates", "online_updates"]
+
+
+def test_online_updates_over_a_batch_too_long_to_record(tmp_path):
+    """A batch of 20 samples (more than are recorded one by one) taken one at a
+    time: the update after the last is still named."""
+    xs = [(k - 10) / 10 for k in range(20)]
+    ts = [k % 2 for k in range(20)]
+    text = "samples:\n" + "".join(f"  - {{inputs: [{x}], targets: [{t}]}}\n" for x, t in zip(xs, ts))
+    text += "eta: 0.5\nlayers:\n  - {weights: [[0.3]], bias: 0.1}\n"
+    w, b = 0.3, 0.1
+    for x, t in zip(xs, ts):
+        o = sigmoid(w * x + b)
+        delta = (o - t) * o * (1 - o)
+        w, b = w - 0.5 * delta * x, b - 0.5 * delta
+    graded = grade(tmp_path, {"w1+": fmt(w), "b1+": fmt(b)}, text)
     assert [g["mistake"] for g in graded.values()] == ["online_updates", "online_updates"]

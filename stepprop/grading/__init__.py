@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,7 +27,7 @@ from ..rounding import rounder as rounder_of
 from ..step import PLAIN, StepTrace, step
 from ..training import train
 from .answers import FEW_DIGITS, PRECISE, Answer, Answers, agrees, load_answers, right, spellings, truncated
-from .catalogue import Mistake, catalogue, rename_name
+from .catalogue import Mistake, catalogue, pair, rename_name
 from .follow import FollowThrough
 
 __all__ = ["Answer", "Answers", "Grades", "Graded", "check", "load_answers"]
@@ -44,9 +44,18 @@ STATUSES = (CORRECT, ROUNDED, CARRIED, AMBIGUOUS, WRONG, UNANSWERED)
 BEFORE_UPDATE = "before_update"  # what also_from says for the value before the update
 
 
+# two mistakes together, for an answer no one mistake explains: the pairs a check works
+# out record at most this many nodes in all, one at least (well under a second); an epoch
+# of compiled training costs about a hundredth of recording its nodes
+PAIR_BUDGET = 20_000
+TRAINED_PER_RECORDED = 100
+
 # a hand calculation over many epochs is not done on paper: beyond this,
 # answers after training are compared with exact arithmetic only
 MAX_ROUNDED_EPOCHS = 3
+# a step of more than this many recorded values (130 samples of the post's network) is not
+# worked on paper either: answers about a larger one are compared with exact arithmetic only
+HAND_NODES = 2_000
 # how close (relative) a mistake's number must be to count when it does not
 # agree to every digit the student wrote (their own rounding along the way)
 LOOSE = 1e-4
@@ -65,6 +74,7 @@ class Run:
     decimals: Rounding | None
     remake: Callable[[], StepTrace] | None = None
     definitions: worked.Definitions | None = None
+    scope: frozenset[str] | None = None  # the names it has every value of (None: every name)
 
     @property
     def trace(self) -> StepTrace:
@@ -134,18 +144,31 @@ class Checker:
         self.mistakes = catalogue(config)
         self._runs: dict[tuple[int, Rounding | None], Run] = {}
         self._order: dict[str, tuple[int, ...]] | None = None
+        self._pairs: dict[tuple[str, str], Mistake | None] = {}  # two mistakes made together, once made
+        self.wanted: set[str] = set()  # the names graded: what a re-run works out (see want)
+        self._pairs_run = 0  # pairs of mistakes worked out so far (see _pair)
+
+    def want(self, written: Iterable[str]) -> None:
+        """The names answers give (as written): re-runs work out these (the
+        exact calculation works out every name, to read any spelling)."""
+        self.wanted |= {self.resolve(w) or w for w in written}
 
     @property
     def rounding_applies(self) -> bool:
-        return self.epochs is None or self.epochs <= MAX_ROUNDED_EPOCHS
+        """Whether a student may have worked it by hand, rounding as they went:
+        a step of a small network (HAND_NODES), after a few epochs at most."""
+        if self.epochs is not None and self.epochs > MAX_ROUNDED_EPOCHS:
+            return False
+        return len(self.run().trace.graph.tape.nodes) <= HAND_NODES
 
     def run(self, mistake: Mistake | None = None, decimals: Rounding | None = None) -> Run:
         """The numbers of a way of calculating: exactly, or a mistake's; rounded
         as by hand to ``decimals`` (4, or '3sf' for significant figures)."""
         key = (id(mistake), decimals)
-        if key not in self._runs:
-            self._runs[key] = self._compute(mistake, decimals)
-        return self._runs[key]
+        found = self._runs.get(key)
+        if found is None or (found.scope is not None and not self.wanted <= found.scope):
+            found = self._runs[key] = self._compute(mistake, decimals)
+        return found
 
     def order(self) -> dict[str, tuple[int, ...]]:
         """Each name's place in the order the worked example computes it."""
@@ -193,7 +216,12 @@ class Checker:
             values.update(extra)
             return Run(values, None, mistake, decimals)
         trace = step(net, 0, rounder, decimals, variation)
-        values = names.checkable(trace)
+        scope = None if mistake is None and decimals is None else frozenset(self.wanted)
+        wanted = scope
+        if scope is not None and mistake is not None and mistake.rename is not None:
+            back = {v: k for k, v in mistake.rename.items()}
+            wanted = frozenset(rename_name(name, back) or name for name in scope)
+        values = names.checkable(trace, wanted)
         values.update(extra)
         if mistake is not None and mistake.rename is not None:
             renamed = {}
@@ -202,7 +230,7 @@ class Checker:
                 if new is not None:
                     renamed[new] = value
             values = renamed
-        return Run(values, trace, mistake, decimals)
+        return Run(values, trace, mistake, decimals, scope=scope)
 
     def resolve(self, written: str) -> str | None:
         """The canonical name of what a student wrote (see answers.spellings), or None."""
@@ -258,7 +286,7 @@ class Checker:
         for m in self._changing(answer.name, graded.exact):
             value = self.run(m).values[answer.name]
             if right(value, answer):
-                also.append((m.id, f"mistake {m.number} ({m.title})", value))
+                also.append((m.id, f"{m.label} ({m.title})", value))
         before = self.run().trace.before
         if answer.name.endswith("+") and answer.name[:-1] in before:
             value = before[answer.name[:-1]]
@@ -281,6 +309,40 @@ class Checker:
             if value is not None and not (value == exact or abs(value - exact) <= PRECISE * abs(exact)):
                 out.append(m)
         return out
+
+    def _pair(self, graded: Graded, changing: list[Mistake]) -> bool:
+        """Two mistakes together, where no one alone gives the answer. Every pair
+        that can be made together is worked out where the network is small; a
+        larger one (or a long training first) gets a budget, spent on the pairs
+        whose numbers, estimated from each mistake's alone, come nearest."""
+        answer = graded.answer
+        exact = graded.exact
+        if answer.significant < FEW_DIGITS:
+            return False
+        values = {m.id: self.run(m).values[answer.name] for m in changing}
+        candidates = []
+        for i, a in enumerate(changing):
+            for b in changing[i + 1 :]:
+                key = (a.id, b.id)
+                if key not in self._pairs:
+                    self._pairs[key] = pair(self.config, a, b)
+                both = self._pairs[key]
+                if both is not None:
+                    miss = min(abs(e - answer.value) for e in _estimates(exact, values[a.id], values[b.id]))
+                    candidates.append((miss if math.isfinite(miss) else math.inf, both))
+        candidates.sort(key=lambda t: t[0])
+        size = len(self.run().trace.graph.tape.nodes) * (1 + (self.epochs or 0) // TRAINED_PER_RECORDED)
+        for _, both in candidates:
+            fresh = (id(both), None) not in self._runs
+            if fresh and self._pairs_run * size >= PAIR_BUDGET:
+                break  # the check's budget for pairs is spent (those worked out already are free)
+            self._pairs_run += fresh
+            value = self.run(both).values.get(answer.name)
+            if value is not None and agrees(value, answer):
+                graded.mistakes, graded.mistaken, graded.approximate = [both], self.run(both), False
+                _name_mistake(graded)
+                return True
+        return False
 
     def _diagnose(self, graded: Graded) -> None:
         answer = graded.answer
@@ -328,10 +390,18 @@ class Checker:
         if answer.significant < FEW_DIGITS:
             graded.note = "no common mistake reproduces it"
             return
+        if self._pair(graded, changing):
+            return
         kind, right_text = _slip(graded.exact, answer)
         if kind:
             graded.note = f"a slip of one digit ({kind}): the exact value is {right_text}"
             return
+        for m in changing:  # a slip made on a mistake's number
+            kind, their = _slip(self.run(m).values[answer.name], answer)
+            if kind:
+                graded.mistakes, graded.mistaken, graded.approximate = [m], self.run(m), True
+                graded.note = f"{m.label}: {m.title}, and a slip of one digit ({kind}) from its {their}"
+                return
         for other, value in self.run().values.items():
             if other != answer.name and abs(value) > 1e-12 and abs(value - 1) > 1e-12 and agrees(value, answer):
                 graded.note = f"this is the value of {other}"
@@ -339,10 +409,17 @@ class Checker:
         graded.note = "no common mistake reproduces it"
 
 
+def _estimates(exact: float, a: float, b: float) -> tuple[float, float]:
+    """Two mistakes' number, estimated from each one's alone: their changes
+    added, or their factors multiplied."""
+    product = a * b / exact if exact != 0 else math.nan
+    return exact + (a - exact) + (b - exact), product
+
+
 def _name_mistake(graded: Graded) -> None:
     first = graded.mistakes[0]
     close = " (close, not to every digit)" if graded.approximate else ""
-    graded.note = f"mistake {first.number}: {first.title}{close}"
+    graded.note = f"{first.label}: {first.title}{close}"
 
 
 def prefer_consistent(checker: Checker, graded: list[Graded]) -> None:
@@ -432,6 +509,7 @@ def check(config: Config, answers: list[Answer], epochs: int | None = None, sour
 
 def grade(checker: Checker, answers: list[Answer], source: str = "") -> Grades:
     """Grade answers with a checker (whose runs a whole class shares)."""
+    checker.want(a.name for a in answers)
     graded = []
     for answer in answers:
         try:
@@ -561,7 +639,7 @@ class Grades:
         items += _lines_for(self.checker.run(), name, self.checker.epochs) or [Eq(Sym(name), [Num(g.exact)])]
         if g.mistakes:
             first = g.mistakes[0]
-            items.append(Text(("Likely " if g.approximate else "") + f"mistake {first.number}: {first.explain(name)}."))
+            items.append(Text(("Likely " if g.approximate else "") + f"{first.label}: {first.explain(name)}."))
             run = g.mistaken
             if run is not None and run.shown:
                 vname = run.variant_name(name)

@@ -45,6 +45,17 @@ class Mistake:
     # another procedure than one step on the batch: the numbers it gives, from the
     # network (after any training, which uses ``config``), rounded as by hand or not
     procedure: Procedure | None = None
+    also: int | None = None  # (two mistakes made together) the second one's number
+
+    @property
+    def label(self) -> str:
+        """'mistake 4', or for two together 'mistakes 3 and 4'."""
+        return f"mistake {self.number}" if self.also is None else f"mistakes {self.number} and {self.also}"
+
+    @property
+    def numbers(self) -> str:
+        """'4', or '3 and 4'."""
+        return str(self.number) if self.also is None else f"{self.number} and {self.also}"
 
     def explain(self, name: str) -> str:
         """The description, made specific to the quantity ``name`` where it can be."""
@@ -299,6 +310,10 @@ def batch_summed_or_averaged(config: Config, net: Net) -> list[Mistake]:
     ]
 
 
+# the samples of a batch taken one at a time are recorded step by step up to this many
+ONLINE_RECORDED = 16
+
+
 # 5c. the batch's samples taken one at a time: an update after each (online), or only the first
 def online_updates(config: Config, net: Net) -> list[Mistake]:
     size = len(config.batches()[0])
@@ -342,7 +357,18 @@ def _one_at_a_time(
     """The numbers of the batch's samples ``taken`` one after the other, each a
     step of its own from the parameters the one before left: each sample's
     quantities by their names in the batch (out_o1[2]), the parameters after
-    the last update (w5+) and the batch error of the errors met on the way."""
+    the last update (w5+) and the batch error of the errors met on the way.
+    Beyond ONLINE_RECORDED samples (no calculation on paper), the compiled
+    training loop gives the parameters and the error alone."""
+    if len(taken) > ONLINE_RECORDED:
+        from ..training import train
+
+        online = Net(net.config._replace(samples=tuple(taken), batch_size=1))
+        result = train(online, 1, rounder=rounder)
+        found = {f"{name}+": value for name, value in result.values.items()}
+        if len(taken) == len(batch):
+            found["E"] = found["error"] = result.error
+        return found
     values: dict[str, float] = {}
     errors = []
     current = net
@@ -687,6 +713,48 @@ ENTRIES: tuple[Entry, ...] = (
     another_neurons_output,
     bias_left_out,
 )
+
+
+def pair(config: Config, a: Mistake, b: Mistake) -> Mistake | None:
+    """Two mistakes made together, where they change different things (the
+    config's fields, the update rule, the gradient groups; replaced partials
+    add up); None where they cannot both be made (both change the same)."""
+    if a.procedure is not None or b.procedure is not None or (a.rename and b.rename):
+        return None
+    merged = a.config
+    for field in Config._fields:
+        if field == "source" or getattr(b.config, field) == getattr(config, field):
+            continue
+        if getattr(a.config, field) != getattr(config, field):
+            return None
+        merged = merged._replace(**{field: getattr(b.config, field)})
+    va, vb = a.variation, b.variation
+    if va.update != PLAIN.update and vb.update != PLAIN.update or va.pools and vb.pools:
+        return None
+    overrides = va.overrides
+    if va.overrides is not None and vb.overrides is not None:
+        first, second = va.overrides, vb.overrides
+
+        def overrides(net: Net, graph: BatchGraph) -> list[Override]:
+            return first(net, graph) + second(net, graph)
+
+    elif overrides is None:
+        overrides = vb.overrides
+    variation = Variation(
+        update=va.update if va.update != PLAIN.update else vb.update,
+        pools=va.pools or vb.pools,
+        overrides=overrides,
+    )
+    return Mistake(
+        f"{a.id}+{b.id}",
+        a.number,
+        f"{a.title}, and {b.title}",
+        f"{a.description}; and {b.description}",
+        merged,
+        variation,
+        a.rename or b.rename,
+        also=b.number,
+    )
 
 
 def catalogue(config: Config) -> list[Mistake]:

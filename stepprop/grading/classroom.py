@@ -193,4 +193,4 @@ _LABELS = {UNANSWERED: "blank", CARRIED: "carried"}
 
 
 def _title(mistake: Mistake | None) -> str:
-    return f"{mistake.number}: {mistake.title}" if mistake is not None else ""
+    return f"{mistake.numbers}: {mistake.title}" if mistake is not None else ""
