@@ -17,6 +17,11 @@ them alike; the medians are compared.  Then: 1,000,000 epochs, peak memory at
 1,000 vs 1,000,000 epochs, and a ladder of network sizes showing that the
 cost per epoch grows with parameters x samples and nothing worse.
 
+Then `stepprop check`: the post's figures after 10,000 epochs against
+training as long; an iris-sized network (4-8-3, softmax, 150 samples) with
+four wrong answers, and its ladder of batch sizes (the cost per sample stays
+flat); and a class of 200 students.
+
 It prints figures; it asserts nothing.  The tests never time anything.
 """
 
@@ -110,24 +115,25 @@ def script(body: str, epochs: int, folder: Path, name: str) -> Path:
     return path
 
 
-def run(cmd: list[str]) -> tuple[float, int]:
-    """Wall time of a whole process, and its peak memory (KiB)."""
+def run(cmd: list[str], allowed: tuple[int, ...] = (0,)) -> tuple[float, int]:
+    """Wall time of a whole process, and its peak memory (KiB); ``allowed``: the
+    exit statuses that are not a failure (check exits 1 when an answer is wrong)."""
     began = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     spent = time.perf_counter() - began
-    if status != 0:
+    if os.waitstatus_to_exitcode(status) not in allowed:
         raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr.read().decode() if proc.stderr else ''}")
     return spent, usage.ru_maxrss
 
 
-def medians(commands: dict[str, list[str]], repeat: int) -> dict[str, float]:
+def medians(commands: dict[str, list[str]], repeat: int, allowed: tuple[int, ...] = (0,)) -> dict[str, float]:
     times: dict[str, list[float]] = {k: [] for k in commands}
     for cmd in commands.values():  # warm the file cache
-        run(cmd)
+        run(cmd, allowed)
     for _ in range(repeat):
         for name, cmd in commands.items():
-            times[name].append(run(cmd)[0])
+            times[name].append(run(cmd, allowed)[0])
     return {k: statistics.median(v) for k, v in times.items()}
 
 
@@ -170,6 +176,69 @@ def ladder(quick: bool) -> None:
             f"{'-'.join(map(str, shape)):>14} {samples:>8} {params:>7} {setup:>8.3f} {per:>11.3g} "
             f"{per / (params * samples) * 1e9:>20.3g}"
         )
+
+
+def classroom_config(samples: int) -> dict:
+    """An iris-sized network (4-8-3, sigmoid then softmax, cross-entropy), with
+    ``samples`` samples drawn once: the scale of a class's example."""
+    import random
+
+    rnd = random.Random(7)
+    layers = [
+        {"weights": [[round(rnd.uniform(-0.5, 0.5), 2) for _ in range(4)] for _ in range(8)], "bias": [0.0] * 8},
+        {
+            "weights": [[round(rnd.uniform(-0.5, 0.5), 2) for _ in range(8)] for _ in range(3)],
+            "bias": [0.0] * 3,
+            "activation": "softmax",
+        },
+    ]
+    data = []
+    for k in range(samples):
+        target = [0, 0, 0]
+        target[k % 3] = 1
+        data.append({"inputs": [round(rnd.uniform(0, 8), 1) for _ in range(4)], "targets": target})
+    return {"samples": data, "eta": 0.1, "loss": "cross_entropy", "layers": layers}
+
+
+# four wrong answers, none of them a catalogued mistake: the most a check works out
+WRONG = "out_o1[1]: 0.3527\nw5+: 0.3120\ndE/dw1: 0.01234\nE: 1.2345\n"
+
+
+def check_figures(folder: Path, repeat: int) -> None:
+    import json
+
+    print(f"\nstepprop check (whole process, median of {repeat}, interleaved)")
+    m = medians(
+        {
+            "check mazur-post-10000": [PY, "-m", "stepprop", "check", "mazur-post-10000", "--format", "json"],
+            "train --epochs 10000": [PY, "-m", "stepprop", "train", "--epochs", "10000", "--format", "json"],
+        },
+        repeat,
+        allowed=(0, 1),
+    )
+    for name, seconds in m.items():
+        print(f"  {name:<26} {seconds * 1000:8.1f} ms")
+    ratio = m["check mazur-post-10000"] / m["train --epochs 10000"]
+    print(f"  check / train                          {ratio:6.2f}   (goal: at most 2)")
+
+    answers = folder / "wrong.yaml"
+    answers.write_text(WRONG)
+    print("\nOne step of a 4-8-3 softmax network, four wrong answers (whole process, one run each):")
+    print(f"{'samples':>9} {'seconds':>8} {'ms per sample':>14} {'peak MiB':>9}")
+    for samples in (10, 50, 150):
+        config = folder / f"iris-{samples}.json"  # JSON is YAML
+        config.write_text(json.dumps(classroom_config(samples)))
+        spent, peak = run([PY, "-m", "stepprop", "check", str(config), str(answers), "--format", "json"], (1,))
+        print(f"{samples:>9} {spent:>8.2f} {spent / samples * 1000:>14.1f} {peak / 1024:>9.0f}")
+    print("  (goal at 150 samples: under 5 s and 300 MB)")
+
+    rows = ["student,out_h1,dE/dw5,w5+"]
+    for k in range(200):
+        rows.append(f"s{k},0.59{k % 10}3,0.0821{k % 7},0.35{k % 9}9")
+    table = folder / "class.csv"
+    table.write_text("\n".join(rows) + "\n")
+    spent, peak = run([PY, "-m", "stepprop", "check", str(table), "--format", "json"], (0, 1))
+    print(f"\nA class of 200 students, three answers each, the post's network: {spent:.2f} s, {peak / 1024:.0f} MiB")
 
 
 def main() -> None:
@@ -221,6 +290,7 @@ def main() -> None:
         f"({(large - small) / small * 100:+.1f}%)"
     )
     ladder(args.quick)
+    check_figures(folder, repeat)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -285,6 +286,56 @@ def test_the_posts_figures_after_10000_epochs(trained_json):
         "wrong": 2,
         "unanswered": 0,
     }
+
+
+def test_after_a_long_training_the_check_tries_what_its_budget_allows(trained_json):
+    """Each mistake tried after 10,000 epochs is trained 10,000 epochs too: a check
+    tries the first form of each mistake, in catalogue order, while its budget lasts,
+    and says how many it tried."""
+    from stepprop.grading import TRAINED_BUDGET, Checker
+
+    checker = Checker(configs.load(), 10000)
+    nodes = len(checker.run().trace.graph.tape.nodes)
+    allowed = TRAINED_BUDGET // (nodes * 10001)
+    assert 2 <= allowed < len(checker.mistakes)
+    assert trained_json["mistakes_tried"] == allowed
+    assert trained_json["mistakes_catalogued"] == len(checker.mistakes)
+    tried = [m.id for m in checker.tried()]
+    ids = list(dict.fromkeys(m.id for m in checker.mistakes))
+    assert tried == ids[:allowed]  # one form of each, before a second form of any
+    text = run("check", "--epochs", "10000", str(TRAINED_ANSWERS)).stdout
+    assert f"{allowed} of the catalogue's {len(checker.mistakes)} mistakes tried" in text
+
+
+def test_a_short_training_tries_every_mistake(tmp_path):
+    from stepprop.grading import Checker
+
+    checker = Checker(configs.load(), 100)
+    assert checker.tried() == checker.mistakes
+    data = json.loads(
+        run("check", "--epochs", "100", str(write_answers(tmp_path, {"out_o1": "0.5"})), "--format", "json").stdout
+    )
+    assert data["mistakes_tried"] == data["mistakes_catalogued"] == len(checker.mistakes)
+
+
+def test_after_a_long_training_a_second_form_waits_for_every_first_form():
+    from stepprop.grading import TRAINED_BUDGET, Checker
+
+    nodes = len(Checker(configs.load()).run().trace.graph.tape.nodes)
+    first = Checker(configs.load())
+    ids = list(dict.fromkeys(m.id for m in first.mistakes))
+    epochs = TRAINED_BUDGET // (nodes * (len(ids) + 2)) - 1  # room for every first form and two more
+    checker = Checker(configs.load(), epochs)
+    tried = checker.tried()
+    assert len(tried) == len(ids) + 2
+    assert list(dict.fromkeys(m.id for m in tried)) == ids
+    assert tried == [m for m in checker.mistakes if m in tried]  # in catalogue order
+
+
+def test_an_answer_after_training_no_mistake_tried_reproduces(tmp_path):
+    (answer,) = grade(tmp_path, {"out_o1": "0.0123456"}, epochs=10000).values()
+    assert answer["status"] == "wrong"
+    assert re.match(r"none of the \d+ mistakes tried reproduces it \(of 24", answer["note"]), answer["note"]
 
 
 def test_the_posts_figure_that_was_rounded_along_the_way(step_json):
@@ -1437,3 +1488,11 @@ def test_online_updates_over_a_batch_too_long_to_record(tmp_path):
         w, b = w - 0.5 * delta * x, b - 0.5 * delta
     graded = grade(tmp_path, {"w1+": fmt(w), "b1+": fmt(b)}, text)
     assert [g["mistake"] for g in graded.values()] == ["online_updates", "online_updates"]
+
+
+def test_a_pair_named_most_often_for_a_question(tmp_path):
+    w5 = f"{W5 + ETA * (OUT_O1 - T1) * OUT_H1:.6f}"
+    (tmp_path / "class.csv").write_text(f"id,w5+\nann,{w5}\nbob,{w5}\n", encoding="utf-8")
+    result = run("check", str(tmp_path / "class.csv"))
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("w5+")]
+    assert "3 and 4: activation derivative left out, and gradient added, not subtracted (2)" in line, result.stdout

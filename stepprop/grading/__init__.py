@@ -44,11 +44,13 @@ STATUSES = (CORRECT, ROUNDED, CARRIED, AMBIGUOUS, WRONG, UNANSWERED)
 BEFORE_UPDATE = "before_update"  # what also_from says for the value before the update
 
 
-# two mistakes together, for an answer no one mistake explains: the pairs a check works
-# out record at most this many nodes in all, one at least (well under a second); an epoch
-# of compiled training costs about a hundredth of recording its nodes
+# two mistakes together, for an answer no one mistake explains: the pairs a check of one
+# step works out record at most this many nodes in all, one at least (well under a second)
 PAIR_BUDGET = 20_000
-TRAINED_PER_RECORDED = 100
+# after training, each mistake (or pair) tried is trained as long: a check tries as many as
+# fit this many recorded values x epochs (3 for 10,000 epochs of the post's network), and
+# one at least, so that it costs at most about twice the training (see Checker.tried)
+TRAINED_BUDGET = 1_000_000
 
 # a hand calculation over many epochs is not done on paper: beyond this,
 # answers after training are compared with exact arithmetic only
@@ -147,6 +149,7 @@ class Checker:
         self._pairs: dict[tuple[str, str], Mistake | None] = {}  # two mistakes made together, once made
         self.wanted: set[str] = set()  # the names graded: what a re-run works out (see want)
         self._pairs_run = 0  # pairs of mistakes worked out so far (see _pair)
+        self._tried: list[Mistake] | None = None
 
     def want(self, written: Iterable[str]) -> None:
         """The names answers give (as written): re-runs work out these (the
@@ -301,10 +304,43 @@ class Checker:
         graded.note = f"these digits are also those of {words}{more}, {value:.10g}: write more digits"
         return graded
 
+    def _allowance(self) -> int | None:
+        """How many mistakes and pairs a check after training works out in all
+        (see TRAINED_BUDGET); None for one step, where every mistake is tried."""
+        if not self.epochs:
+            return None
+        cost = len(self.run().trace.graph.tape.nodes) * (self.epochs + 1)
+        return max(1, TRAINED_BUDGET // cost)
+
+    def tried(self) -> list[Mistake]:
+        """The mistakes a check tries (in catalogue order): every one for a step;
+        after training, the first variant of each mistake before the second
+        variant of any, as many as the budget allows."""
+        if self._tried is None:
+            allowance = self._allowance()
+            if allowance is None or allowance >= len(self.mistakes):
+                self._tried = list(self.mistakes)
+            else:
+                count: dict[str, int] = {}
+                variant = []  # which variant of its mistake each is: 0 for the first
+                for m in self.mistakes:
+                    variant.append(count.get(m.id, 0))
+                    count[m.id] = variant[-1] + 1
+                ranked = sorted(range(len(self.mistakes)), key=lambda i: (variant[i], i))[:allowance]
+                self._tried = [self.mistakes[i] for i in sorted(ranked)]
+        return self._tried
+
+    def _none(self) -> str:
+        """The note of an answer no mistake tried reproduces."""
+        tried = len(self.tried())
+        if tried == len(self.mistakes):
+            return "no common mistake reproduces it"
+        return f"none of the {tried} mistakes tried reproduces it (of {len(self.mistakes)}: see the summary)"
+
     def _changing(self, name: str, exact: float) -> list[Mistake]:
-        """The mistakes whose calculation gives another value of ``name``."""
+        """The mistakes tried whose calculation gives another value of ``name``."""
         out = []
-        for m in self.mistakes:
+        for m in self.tried():
             value = self.run(m).values.get(name)
             if value is not None and not (value == exact or abs(value - exact) <= PRECISE * abs(exact)):
                 out.append(m)
@@ -331,10 +367,14 @@ class Checker:
                     miss = min(abs(e - answer.value) for e in _estimates(exact, values[a.id], values[b.id]))
                     candidates.append((miss if math.isfinite(miss) else math.inf, both))
         candidates.sort(key=lambda t: t[0])
-        size = len(self.run().trace.graph.tape.nodes) * (1 + (self.epochs or 0) // TRAINED_PER_RECORDED)
+        allowance = self._allowance()
+        if allowance is None:
+            allowance = -(-PAIR_BUDGET // len(self.run().trace.graph.tape.nodes))
+        else:  # after training, pairs have what the single mistakes left of the budget
+            allowance -= len(self.tried())
         for _, both in candidates:
             fresh = (id(both), None) not in self._runs
-            if fresh and self._pairs_run * size >= PAIR_BUDGET:
+            if fresh and self._pairs_run >= allowance:
                 break  # the check's budget for pairs is spent (those worked out already are free)
             self._pairs_run += fresh
             value = self.run(both).values.get(answer.name)
@@ -388,7 +428,7 @@ class Checker:
             )
             return
         if answer.significant < FEW_DIGITS:
-            graded.note = "no common mistake reproduces it"
+            graded.note = self._none()
             return
         if self._pair(graded, changing):
             return
@@ -406,7 +446,7 @@ class Checker:
             if other != answer.name and abs(value) > 1e-12 and abs(value - 1) > 1e-12 and agrees(value, answer):
                 graded.note = f"this is the value of {other}"
                 return
-        graded.note = "no common mistake reproduces it"
+        graded.note = self._none()
 
 
 def _estimates(exact: float, a: float, b: float) -> tuple[float, float]:
@@ -566,7 +606,22 @@ def report_header(checker: Checker, source: str) -> dict[str, Any]:
         "config": checker.config.source,
         "answers_file": source,
         "epochs": checker.epochs,
+        "mistakes_tried": len(checker.tried()),  # (variants) all but after a long training: see tried()
+        "mistakes_catalogued": len(checker.mistakes),
     }
+
+
+def tried_line(checker: Checker) -> str | None:
+    """The summary's line on the mistakes a check after training left untried."""
+    tried = checker.tried()
+    if len(tried) == len(checker.mistakes):
+        return None
+    numbers = [str(n) for n in dict.fromkeys(m.number for m in tried)]
+    which = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
+    return (
+        f"{len(tried)} of the catalogue's {len(checker.mistakes)} mistakes tried (numbers {which}), each trained"
+        f" for {checker.epochs} epochs too: a check costs at most about twice the training"
+    )
 
 
 @dataclass
@@ -599,6 +654,9 @@ class Grades:
         intro = [f"answers {where} for {cfg.source}: {when}"]
         counts = counts_of(self.graded)
         intro.append(", ".join(f"{n} {s}" for s, n in counts.items() if n or s in (CORRECT, ROUNDED, WRONG)))
+        untried = tried_line(self.checker)
+        if untried:
+            intro.append(untried)
         first = self.first_wrong()
         if first is not None:
             carried = sum(g.follows_from == first for g in self.graded)

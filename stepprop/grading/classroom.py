@@ -26,6 +26,7 @@ from . import (
     counts_of,
     grade,
     report_header,
+    tried_line,
 )
 from .answers import Student
 from .catalogue import Mistake
@@ -158,6 +159,9 @@ class ClassGrades:
         intro = [f"answers of {n} student{'s' if n != 1 else ''} from {self.source} for {cfg.source}: {when}"]
         perfect = sum(1 for s in self.students if s.counts[CORRECT] + s.counts[ROUNDED] == len(s.grades.graded))
         intro.append(f"{perfect} with every answer right, {self.wrong} with a wrong answer")
+        untried = tried_line(self.checker)
+        if untried:
+            intro.append(untried)
         firsts = Counter(s.first_wrong() for s in self.students if s.first_wrong())
         name, count = firsts.most_common(1)[0] if firsts else ("", 0)
         if count > 1:
@@ -170,7 +174,7 @@ class ClassGrades:
                 [s.student.id, *(str(s.counts[status]) for status in shown), s.first_wrong() or "", _title(mistake)]
             )
         questions: list[list[str | Expr]] = []
-        mistakes = {m.id: m for m in self.checker.mistakes}
+        mistakes = {m.id: m for s in self.students for g in s.grades.graded for m in g.mistakes}
         for q in self.questions():
             top = mistakes.get(q["mistake"]) if q["mistake"] else None
             why = f"{_title(top)} ({q['mistake_students']})" if top else ""
