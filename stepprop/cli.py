@@ -154,6 +154,15 @@ class _Output:
 
 
 FORMATS = ["text", "json", "markdown", "latex", "html"]
+FORMAT_HELP = {
+    "text": "text: for reading (rich on a terminal, plain when piped)",
+    "json": "json: for programs",
+    "markdown": "markdown, latex, html: worked examples for handouts",
+    "latex": "",
+    "html": "",
+    "svg": "svg: the picture (the default when piped or written with -o)",
+    "csv": "csv: a spreadsheet of a class's grades",
+}
 EXTENSIONS = {
     ".png": "an image",
     ".pdf": "an image",
@@ -173,19 +182,32 @@ EXTENSIONS = {
 
 
 def _format(fmt: str, output: str | None, allowed: list[str]) -> str:
-    """--format as given; if it was left at its default, what -o FILE's extension says."""
+    """--format as given; if it was left at its default, what -o FILE's extension
+    says (an extension it cannot write is a usage error, never a surprise)."""
     from pathlib import Path
 
+    from .files import is_special
+
     source = click.get_current_context().get_parameter_source("fmt")
-    if output is None or output == "-":
+    if output is None or output == "-" or is_special(output):
         return fmt
-    guess = EXTENSIONS.get(Path(output).suffix.lower())
-    if guess is None or (guess != "an image" and source is not click.core.ParameterSource.DEFAULT):
-        return fmt
-    if guess not in allowed:
-        names = ", ".join(ext for ext, kind in EXTENSIONS.items() if kind in allowed)
-        raise click.UsageError(f"-o {output}: this command writes {', '.join(allowed)} ({names}), not {guess}")
-    return guess
+    suffix = Path(output).suffix.lower()
+    guess = EXTENSIONS.get(suffix)
+    chosen = source is not click.core.ParameterSource.DEFAULT
+    if guess in allowed and not chosen:
+        return guess
+    if guess in allowed or (chosen and guess != "an image") or (not suffix and not chosen):
+        return fmt  # --format as given, under any name; no extension: the default format
+    names = ", ".join(ext for ext, kind in EXTENSIONS.items() if kind in allowed)
+    kind = "PDF" if suffix == ".pdf" else f"{suffix[1:].upper()} images" if guess == "an image" else f"{suffix} files"
+    writes = f"-o {output}: this command does not write {kind}; it writes {', '.join(allowed)} ({names})"
+    if guess == "an image" and "latex" in allowed:
+        writes += "; for a PDF, write LaTeX (-o step.tex) and compile it, or HTML (-o step.html) and print it"
+    elif guess == "an image" and "svg" in allowed:
+        writes += f"; write SVG (-o {Path(output).stem}.svg) and convert it (a browser or rsvg-convert)"
+    elif guess != "an image":
+        writes += f"; give --format to write one of them under the name {output}"
+    raise click.UsageError(writes)
 
 
 def _batch(cfg: Any, batch: int) -> int:
@@ -228,16 +250,37 @@ def _output_options(formats: list[str], files: bool = True, digits: int = 9) -> 
             type=click.Choice(formats),
             default=formats[0],
             show_default=True,
-            help="text: for reading (rich on a terminal, plain when piped); json: for programs"
-            + ("; markdown, latex, html: worked examples for handouts" if "html" in formats else "")
-            + ".",
+            help="; ".join(FORMAT_HELP[f] for f in formats if FORMAT_HELP[f]) + ".",
         )(command)
         return command
 
     return decorate
 
 
-_CONFIG = click.argument("config", required=False, metavar="[CONFIG]")
+def _complete(answers: bool) -> Callable[[click.Context, click.Parameter, str], list[Any]]:
+    """Shell completion of a CONFIG (or ANSWERS) argument: the bundled names that
+    match with the files and folders that do; the shell's own file completion
+    when no bundled name matches."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        import glob
+        import os
+
+        from click.shell_completion import CompletionItem
+
+        from .config import bundled_answer_names, bundled_names
+
+        names = bundled_names() + (bundled_answer_names() if answers else [])
+        found = [n for n in names if n.startswith(incomplete)]
+        if not found:
+            return [CompletionItem(incomplete, type="file")]
+        paths = sorted(p + ("/" if os.path.isdir(p) else "") for p in glob.glob(glob.escape(incomplete) + "*"))
+        return [CompletionItem(n) for n in dict.fromkeys(found + paths)]
+
+    return complete
+
+
+_CONFIG = click.argument("config", required=False, metavar="[CONFIG]", shell_complete=_complete(False))
 _BATCH = click.option(
     "--batch",
     type=click.IntRange(1),
@@ -246,6 +289,17 @@ _BATCH = click.option(
     help="Which batch to take the step on (with several samples).",
 )
 _FRAGMENT = click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
+
+
+class _Count(click.IntRange):
+    """A whole number as people write large ones: 10000, 10_000, 1e4 or 1E6."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and re.fullmatch(r"\s*\d+(\.\d*)?[eE]\+?\d+\s*", value):
+            number = float(value)
+            if number.is_integer() and number < 1e18:
+                value = str(int(number))
+        return super().convert(value, param, ctx)
 
 
 class _Rounding(click.ParamType):
@@ -325,7 +379,7 @@ def explain(
     \b
     Examples:
       stepprop explain
-      stepprop explain configs/xor.yaml --digits 6
+      stepprop explain xor --digits 6
       stepprop explain --only w5 w1 --format markdown
       stepprop explain --format html -o step.html     # a handout with the diagram
       stepprop explain --round 4        # as by hand, 4 decimals at every step
@@ -364,7 +418,7 @@ def diagram(
     Examples:
       stepprop diagram -o net.svg
       stepprop diagram --after
-      stepprop diagram configs/xor.yaml --gradients -o grads.svg
+      stepprop diagram xor --gradients -o grads.svg
     """
     from .views import diagram as draw
 
@@ -388,14 +442,12 @@ def diagram(
 @click.option(
     "--epochs",
     "-n",
-    type=click.IntRange(1, 100_000_000),
+    type=_Count(1, 100_000_000),
     default=10_000,
     show_default=True,
     help="Passes over all the samples.",
 )
-@click.option(
-    "--every", type=click.IntRange(1), default=None, metavar="K", help="Also report the epoch error every K epochs."
-)
+@click.option("--every", type=_Count(1), default=None, metavar="K", help="Also report the epoch error every K epochs.")
 @click.option(
     "--save",
     type=click.Path(dir_okay=False),
@@ -429,10 +481,14 @@ def train(
     \b
     Examples:
       stepprop train --epochs 10000
-      stepprop train configs/xor.yaml --epochs 5000 --every 500
+      stepprop train xor --epochs 5000 --every 500
       stepprop train mine.yaml --save trained.yaml
     """
+    import os
+
     net = _load(config)
+    if save is not None and plot is not None and os.path.abspath(save) == os.path.abspath(plot):
+        raise click.UsageError(f"--save and --plot name the same file ({save}): give them different names")
     for path in (save, plot):
         if path is not None:
             _may_write(path, force)
@@ -443,34 +499,54 @@ def train(
     stop = _Interrupts()
     with stop, _progress(epochs) as progress:
         result = net.train(epochs, every=every, round=round_to, progress=progress, should_stop=stop)
-    if save is not None:
-        from .files import write_atomic
-
-        write_atomic(save, result.network.to_yaml())
-        click.echo(f"saved the trained network to {save}", err=True)
-    if plot is not None:
-        from .views.plot import save as save_plot
-
-        save_plot(result.curve, plot, f"network {net.shape} from {net.config.source}")
-        click.echo(f"wrote {plot}", err=True)
-    _Output(fmt, digits).show(result)
+    _Output(fmt, digits).show(result)  # the results first: a failed --save or --plot loses nothing
     if fmt != "json" and sys.stdout.isatty():
         from .views.plot import terminal
 
         click.echo(terminal(result.curve))
+    failed = []
+    if save is not None:
+        failed += _saving(lambda: _save_network(save, result), f"saved the trained network to {save}")
+    if plot is not None:
+        from .views.plot import save as save_plot
+
+        title = f"network {net.shape} from {net.config.source}"
+        failed += _saving(lambda: save_plot(result.curve, plot, title), f"wrote {plot}")
     if result.interrupted:
         click.echo(f"interrupted at epoch {result.epochs} of {epochs}", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if failed:
+        raise click.ClickException("; ".join(failed))
+
+
+def _save_network(path: str, result: Any) -> None:
+    from .files import write_atomic
+
+    write_atomic(path, result.network.to_yaml())
+
+
+def _saving(write: Callable[[], None], done: str) -> list[str]:
+    """Write a file after the results are shown: what went wrong, if anything."""
+    from .errors import StepPropError
+
+    try:
+        write()
+    except StepPropError as exc:
+        return [str(exc)]
+    except OSError as exc:
+        return [f"cannot write {exc.filename or 'the file'}: {exc.strerror or exc}"]
+    click.echo(done, err=True)
+    return []
 
 
 @main.command("check")
-@click.argument("paths", nargs=-1, metavar="[CONFIG] ANSWERS")
+@click.argument("paths", nargs=-1, metavar="[CONFIG] ANSWERS", shell_complete=_complete(True))
 @_output_options([*FORMATS, "csv"])
 @_FRAGMENT
 @click.option(
     "--epochs",
     "-n",
-    type=click.IntRange(1, 10_000_000),
+    type=_Count(1, 10_000_000),
     default=None,
     help="Check answers about the network after N epochs of training (then one more step).",
 )
@@ -561,7 +637,7 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
     \b
     Examples:
       stepprop verify
-      stepprop verify configs/softmax.yaml --batch 2
+      stepprop verify softmax --batch 2
       stepprop verify mine.yaml --format json
     """
     from .api import verify as check_gradients
@@ -665,10 +741,15 @@ def examples() -> None:
 
 
 def _may_write(path: str, force: bool) -> None:
-    """Refuse to replace an existing file unless --force or the user agrees."""
+    """Before the work: refuse a path that cannot be written, and an existing
+    file unless --force or the user agrees (a device or a pipe is written in
+    place, replacing nothing)."""
     from pathlib import Path
 
-    if not Path(path).exists() or force:
+    from .files import check_target, is_special
+
+    check_target(path)
+    if not Path(path).exists() or force or is_special(path):
         return
     if sys.stdin.isatty() and sys.stderr.isatty():
         if click.confirm(f"{path} exists. Replace it?", default=False, err=True):
@@ -682,6 +763,7 @@ class _Interrupts:
     def __init__(self) -> None:
         self.hit = False
         self._old: Any = None
+        self._old_term: Any = None
 
     def __call__(self) -> bool:
         return self.hit
@@ -692,6 +774,7 @@ class _Interrupts:
 
         if threading.current_thread() is threading.main_thread():
             self._old = signal.signal(signal.SIGINT, self._handle)
+            self._old_term = signal.signal(signal.SIGTERM, self._handle)  # asked to stop: as Ctrl-C
         return self
 
     def _handle(self, signum: int, frame: Any) -> None:
@@ -704,6 +787,7 @@ class _Interrupts:
 
         if self._old is not None:
             signal.signal(signal.SIGINT, self._old)
+            signal.signal(signal.SIGTERM, self._old_term)
 
 
 class _progress:

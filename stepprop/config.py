@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from . import ops
 from .errors import ConfigError
+from .files import read_capped
 from .ops import ACTIVATIONS, LOSSES
 
 BIAS_MODES = ("shared", "per-neuron", "none")  # what `stepprop init --bias` offers
@@ -202,10 +203,10 @@ def read_text(path: str | Path, what: str = "a config") -> str:
     if p.is_dir():
         raise ConfigError(f"is a directory, not {what} file", name)
     try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise ConfigError(f"file is {size:,} bytes; {what} is at most {MAX_BYTES:,}", name)
-        raw = p.read_bytes()
+        read = read_capped(p, MAX_BYTES)
+        if read is None:
+            raise ConfigError(f"more than {MAX_BYTES:,} bytes; {what} is at most {MAX_BYTES:,}", name)
+        raw = read
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", name) from None
     try:

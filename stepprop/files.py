@@ -1,12 +1,56 @@
-"""Writing files without ever leaving half a file behind."""
+"""Reading and writing files: never more than a size cap read, never half a
+file left behind, never a device or a pipe replaced by a regular file."""
 
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 
 from .errors import StepPropError
+
+
+def read_capped(path: str | Path, cap: int) -> bytes | None:
+    """At most ``cap`` bytes of a file, device or pipe, whatever ``stat`` says
+    (/dev/zero, a pipe fed forever); None if it holds more. OSError as raised."""
+    chunks = []
+    left = cap + 1
+    with open(path, "rb") as handle:
+        while left > 0:
+            chunk = handle.read(min(left, 1 << 16))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    data = b"".join(chunks)
+    return None if len(data) > cap else data
+
+
+def is_special(path: str | Path) -> bool:
+    """Whether ``path`` (followed through links) is something other than a
+    regular file that exists: a device (/dev/null, /dev/stdout's terminal or
+    pipe), a FIFO, a socket. Such a target is written in place, never replaced."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not stat.S_ISREG(mode) and not stat.S_ISDIR(mode)
+
+
+def check_target(path: str | Path) -> None:
+    """Whether ``path`` can be written, asked before the work that fills it: its
+    folder exists and is one, and it is not a folder itself (StepPropError if not)."""
+    if is_special(path):
+        return
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise StepPropError(f"{path}: the folder {folder} does not exist")
+    if target.is_dir():
+        raise StepPropError(f"{path}: is a directory")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise StepPropError(f"{path}: cannot write in the folder {folder}")
 
 
 def write_atomic(path: str | Path, text: str) -> None:
@@ -16,13 +60,16 @@ def write_atomic(path: str | Path, text: str) -> None:
 
 
 def write_bytes_atomic(path: str | Path, data: bytes) -> None:
-    """The same for bytes."""
-    target = Path(path)
+    """The same for bytes. A device, a FIFO or /dev/stdout is written in place;
+    through a symbolic link, the file it points to is replaced and the link kept."""
+    if is_special(path):
+        with open(path, "wb") as handle:  # OSError (a full disk: /dev/full) as raised
+            handle.write(data)
+            handle.flush()
+        return
+    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    check_target(target)
     folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise StepPropError(f"{path}: the folder {folder} does not exist")
-    if target.is_dir():
-        raise StepPropError(f"{path}: is a directory")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:

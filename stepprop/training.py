@@ -391,8 +391,17 @@ class Program:
         while done < epochs:
             last = min(epochs, done + chunk)
             began = time.perf_counter()
+            start = values[:]
             reached, error, bad = self.run(values, done + 1, last, curve_every, curve, every or 0, history)
             per_epoch = (time.perf_counter() - began) / max(1, reached - done)
+            if not bad and not all(-math.inf < v < math.inf for v in values):
+                # a parameter overflowed while the error stayed finite (a dead ReLU):
+                # the chunk again, an epoch at a time, finds the epoch it happened in
+                values[:] = start
+                for epoch in range(done + 1, reached + 1):
+                    _, error, _ = self.run(values, epoch, epoch, curve_every, [], 0, [])
+                    if not all(-math.inf < v < math.inf for v in values):
+                        return epoch, error, True, False
             done = reached
             if bad:
                 return done, error, True, False
@@ -464,8 +473,14 @@ def train(
     if diverged:
         for graph in graphs:
             graph.tape.forward()
+        param = next((name for name, v in zip(net.params, values) if not -math.inf < v < math.inf), None)
         bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
-        what = f"{bad.name} became {bad.data}" if bad is not None else f"the error became {error}"
+        if param is not None:
+            what = f"{param} became {leaves[param].data}"
+        elif bad is not None:
+            what = f"{bad.name} became {bad.data}"
+        else:
+            what = f"the error became {error}"
         raise TrainingDiverged(f"training diverged at epoch {done}: {what}; try a smaller eta (now {cfg.eta:g})")
     values_by_name = {name: node.data for name, node in leaves.items()}
     final = net.build(cfg.samples, net.leaves(values_by_name), rounder)

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from conftest import BUNDLED, REPO, run
 
 import stepprop
@@ -402,3 +403,84 @@ def test_python_dash_m():
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Usage: stepprop ")
     assert "explain" in proc.stdout
+
+
+# ----------------------------------------- what a newcomer types, as typed --
+
+COMMANDS = ["explain", "diagram", "train", "check", "verify", "init", "examples"]
+
+
+def help_examples(command: str) -> list[list[str]]:
+    """The example command lines at the end of a command's help."""
+    text = run(command, "--help", code=0).stdout
+    found = []
+    for line in text.split("Examples:")[1].splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("stepprop "):
+            found.append(line.split()[1:])
+    return found
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_examples_work_from_any_folder(command, workdir):
+    """Every example that names no file of the user's own runs in an empty folder."""
+    own = ("mine.yaml", "answers.yaml", "class.csv", "trained.yaml", "grades.csv")
+    examples = help_examples(command)
+    assert examples, command
+    for args in examples:
+        if any(word in own for word in args):
+            continue
+        if "--epochs" in args:  # the same, shorter
+            args[args.index("--epochs") + 1] = "50"
+        result = run(*args)
+        assert result.exit_code in (0, 1), (args, result.output)
+        assert "no such file" not in result.output, args
+
+
+@pytest.mark.parametrize("written", ["1e3", "1E3", "1_000", "1000", "1.0e3"])
+def test_epochs_as_people_write_them(written):
+    data = json.loads(run("train", "--epochs", written, "--format", "json", code=0).stdout)
+    assert data["epochs"] == 1000
+
+
+@pytest.mark.parametrize("written", ["1.5", "1e-3", "2.5e0", "1e30"])
+def test_epochs_that_are_not_a_whole_number_in_range(written):
+    assert "--epochs" in run("train", "--epochs", written, code=2).stderr
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["explain", "-o", "step.pdf"], ["does not write PDF", "-o step.tex"]),
+        (["explain", "-o", "step.docx"], ["does not write .docx files", "--format"]),
+        (["diagram", "-o", "net.png"], ["does not write PNG images", "net.svg"]),
+        (["check", "mazur-post-step", "-o", "grades.xlsx"], ["does not write .xlsx files"]),
+    ],
+)
+def test_an_output_name_the_command_cannot_write(args, words, workdir):
+    result = run(*args, code=2)
+    for word in words:
+        assert word in result.stderr, (word, result.stderr)
+    assert list(workdir.iterdir()) == []
+
+
+def test_an_output_name_with_format_given_is_written_as_asked(workdir):
+    run("explain", "-o", "step.docx", "--format", "markdown", code=0)
+    assert (workdir / "step.docx").read_text().startswith("# One step")
+    run("explain", "-o", "notes", code=0)  # no extension: the default format
+    assert (workdir / "notes").read_text().startswith("One step")
+
+
+def complete(words: str) -> list[str]:
+    """What bash completion offers after ``words`` (click's protocol)."""
+    env = {"COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - (0 if words.endswith(" ") else 1))}
+    result = CliRunner().invoke(main, [], env={**env, "_STEPPROP_COMPLETE": "bash_complete"}, prog_name="stepprop")
+    return result.stdout.split()
+
+
+def test_completion_offers_bundled_names_and_files(workdir):
+    (workdir / "xmas.yaml").write_text("")
+    assert complete("stepprop explain x") == ["plain,xor", "plain,xmas.yaml"]
+    assert complete("stepprop check mazur-post-s") == ["plain,mazur-post-step"]
+    # no bundled name matches: the shell completes file names itself
+    assert complete("stepprop train zz") == ["file,zz"]

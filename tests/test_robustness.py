@@ -261,3 +261,160 @@ def test_absurd_epochs_are_a_usage_error():
     for value in ("-1", "0", "1000000000000", "ten"):
         result = run("train", "--epochs", value, code=2)
         assert "--epochs" in result.stderr, value
+
+
+# ------------------------------------------- special files, caps, streams --
+
+DEAD_RELU = """\
+inputs: [1.0]
+targets: [0.0]
+eta: 1.0e+308
+layers:
+  - {weights: [[0.003]], bias: 0.0, activation: relu}
+  - {weights: [[100]], bias: 0.0, activation: sigmoid}
+"""
+
+
+def test_a_parameter_that_overflows_stops_training_though_the_error_stays_finite(tmp_path):
+    """dE/dw1 = delta_o1 * 100 * 1 is about 10: with eta = 1e308 the first update
+    sends w1 to -inf, the ReLU dies, and the error stays finite (a sigmoid of b2)."""
+    path = tmp_path / "dead.yaml"
+    path.write_text(DEAD_RELU)
+    saved = tmp_path / "saved.yaml"
+    result = run("train", str(path), "--epochs", "5", "--save", str(saved), code=1)
+    assert "diverged at epoch 1: w1 became -inf" in result.stderr
+    assert "inf" not in result.stdout and not saved.exists()
+    result = run("explain", str(path), code=1)
+    assert "w1" in result.stderr and "-inf" in result.stderr and "inf" not in result.stdout
+
+
+def test_writing_into_a_fifo_keeps_it_a_fifo(tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()
+    result = run("explain", "-o", str(fifo), code=0)
+    reader.join(timeout=30)
+    assert b"out_o1 = " in got[0] and "wrote" in result.stderr
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe"]
+
+
+def test_writing_through_a_symbolic_link_keeps_the_link(tmp_path):
+    target = tmp_path / "real.md"
+    target.write_text("old")
+    link = tmp_path / "link.md"
+    link.symlink_to(target)
+    run("explain", "-o", str(link), "--force", code=0)
+    assert link.is_symlink() and target.read_text().startswith("# One step of backpropagation")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_full_disk_is_reported():
+    result = run("explain", "-o", "/dev/full", code=1)
+    assert "No space left on device" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/zero"), reason="no /dev/zero here")
+def test_an_endless_source_is_read_no_further_than_the_cap():
+    for args in (["explain", "/dev/zero"], ["check", "/dev/zero"], ["check", "/dev/urandom"]):
+        result = run(*args, code=1)
+        assert "at most" in result.stderr, args
+
+
+def test_a_fifo_fed_forever_is_read_no_further_than_the_cap(tmp_path):
+    import threading
+
+    fifo = tmp_path / "config.yaml"
+    os.mkfifo(fifo)
+
+    def feed() -> None:
+        try:
+            with open(fifo, "w") as handle:
+                while True:
+                    handle.write("# " + "x" * 65536 + "\n")
+        except (BrokenPipeError, OSError):
+            pass
+
+    writer = threading.Thread(target=feed, daemon=True)
+    writer.start()
+    result = run("explain", str(fifo), code=1)
+    assert "at most" in result.stderr
+
+
+def test_output_paths_are_checked_before_training(tmp_path):
+    result = run("train", "--epochs", "100000000", "--save", str(tmp_path / "nodir" / "x.yaml"), code=1)
+    assert "does not exist" in result.stderr and "Training" not in result.stdout
+    same = str(tmp_path / "x.svg")
+    result = run("train", "--epochs", "5", "--save", same, "--plot", same, code=2)
+    assert "same file" in result.stderr
+
+
+def test_the_results_are_shown_when_saving_fails(tmp_path, monkeypatch):
+    from stepprop import files
+    from stepprop.errors import StepPropError
+
+    def full(path, text):
+        raise StepPropError(f"{path}: the disk is full")
+
+    monkeypatch.setattr(files, "write_atomic", full)
+    result = run("train", "--epochs", "5", "--save", str(tmp_path / "x.yaml"), code=1)
+    assert "The trained parameters" in result.stdout and "the disk is full" in result.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full here")
+def test_a_full_standard_output_is_an_error():
+    for args in (["--version"], ["--help"], ["explain"], ["explain", "--format", "json"]):
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(
+                [sys.executable, "-m", "stepprop", *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120
+            )
+        assert proc.returncode == 1, (args, proc.stderr)
+        assert "No space left on device" in proc.stderr and "Traceback" not in proc.stderr, args
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="closing a descriptor for a child is POSIX")
+def test_a_closed_standard_output_is_an_error():
+    proc = subprocess.run(
+        [sys.executable, "-m", "stepprop", "explain"],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert proc.returncode == 1 and "standard output is closed" in proc.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="signals to a child process are POSIX")
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_early_interrupt_or_termination_is_clean(tmp_path, signum):
+    """At any moment after start-up, Ctrl-C or SIGTERM: exit 130, no traceback,
+    nothing half-written."""
+    for delay in (0.1, 0.3, 0.6):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "stepprop",
+                "train",
+                "-n",
+                "100000000",
+                "--save",
+                str(tmp_path / "t.yaml"),
+                "--force",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )
+        time.sleep(delay)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (delay, err)
+        assert "Traceback" not in err and "interrupted" in err, (delay, err)
+        assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
