@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from .errors import StepPropError
@@ -71,6 +70,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
     check_target(target)
     folder = target.parent if str(target.parent) else Path(".")
     try:
+        import tempfile  # here: start-up stays light
+
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise StepPropError(f"{path}: cannot write here: {exc.strerror or exc}") from None

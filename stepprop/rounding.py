@@ -10,14 +10,16 @@ import functools
 import math
 import re
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # decimal is imported where a number is rounded (start-up stays light)
+    from decimal import Decimal
 
 Rounder = Callable[[float], float]
 
 Rounding = int | str  # 4 (decimals) or "3sf" (significant figures)
 MAX_DECIMALS = 15
 MAX_FIGURES = 15
-_CONTEXT = Context(prec=80)
 _SF = re.compile(r"^\s*(\d+)\s*sf\s*$", re.IGNORECASE)
 
 
@@ -52,24 +54,35 @@ def describe(rounding: Rounding) -> str:
 
 
 def _quantum(d: Decimal, rounding: Rounding) -> Decimal:
+    from decimal import Decimal
+
     n = figures(rounding)
     if n is None:
         return Decimal(1).scaleb(-int(rounding))
     return Decimal(1).scaleb(d.adjusted() - n + 1)
 
 
+@functools.cache
+def _context() -> Any:
+    from decimal import Context
+
+    return Context(prec=80)
+
+
 def _rounded(x: float, rounding: Rounding) -> Decimal | None:
+    from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
     if not math.isfinite(x):
         return None
     d = Decimal(repr(x))
     if d == 0:
         return Decimal(0).quantize(_quantum(Decimal(1), rounding)) if figures(rounding) is None else d
     try:
-        out = d.quantize(_quantum(d, rounding), rounding=ROUND_HALF_UP, context=_CONTEXT)
+        out = d.quantize(_quantum(d, rounding), rounding=ROUND_HALF_UP, context=_context())
     except InvalidOperation:  # too large to hold that many decimals: already coarser
         return d
     if figures(rounding) is not None and out.adjusted() > d.adjusted():  # 9.996 -> 10.00: one figure too many
-        out = out.quantize(_quantum(out, rounding), rounding=ROUND_HALF_UP, context=_CONTEXT)
+        out = out.quantize(_quantum(out, rounding), rounding=ROUND_HALF_UP, context=_context())
     return out
 
 

@@ -106,10 +106,13 @@ def verify(config: Config, batch_index: int = 0, h: float = 1e-6, use_torch: boo
     net = Net(config)
     trace = step(net, batch_index)
     batch = config.batches()[batch_index]
-    first = batch_index * config.effective_batch_size
+    graph = trace.graph
+    tape, root = graph.tape, graph.root
 
     def error(values: dict[str, float]) -> float:
-        return net.build(batch, net.leaves(values), None, first).root.data
+        """The batch error at these parameters: a forward pass over the recorded
+        tape that records nothing (the same operations, no graph built)."""
+        return tape.values_with({graph.leaves[name]: value for name, value in values.items()})[root]
 
     torch_grads: dict[str, float] | None = None
     note = ""
