@@ -39,7 +39,16 @@ class Expr:
         return (type(self), *(getattr(self, f) for f in self._fields))
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Expr) and self._key() == other._key()
+        # field by field, stopping at the first difference (the same as comparing
+        # _key()s, without building a tuple of every subtree first)
+        if self is other:
+            return True
+        if type(other) is not type(self):
+            return False
+        for f in self._fields:
+            if getattr(self, f) != getattr(other, f):
+                return False
+        return True
 
     def __hash__(self) -> int:
         return hash(self._key())

@@ -33,6 +33,7 @@ from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
 from .step import ETA, G, P
+from .words import count
 
 if TYPE_CHECKING:
     from .engine import Node
@@ -202,6 +203,7 @@ class _Builder:
         self.net = trace.net
         self.g = trace.graph
         self.uses = self.g.tape.consumers()
+        self._by_sample: dict[Node, dict[int | None, list[Node]]] = {}  # see consumers
         self.shown: set = set()
         self.paper = Paper(trace)
         cfg = trace.config
@@ -241,7 +243,14 @@ class _Builder:
         return Num(self.t.before[pname] if pname in self.paper.batch else self.t.updated[pname])
 
     def consumers(self, s: int, node: Node) -> list[Node]:
-        return [c for c, _ in self.uses.get(node, []) if self.g.info[c].sample == s]
+        """The nodes of sample ``s`` that read ``node`` (in tape order)."""
+        by_sample = self._by_sample.get(node)
+        if by_sample is None:
+            by_sample = self._by_sample[node] = {}
+            info = self.g.info
+            for c, _ in self.uses.get(node, []):
+                by_sample.setdefault(info[c].sample, []).append(c)
+        return by_sample.get(s, [])
 
     def outs_of(self, s: int, net: Node) -> list[Node]:
         """The activations that read a net input."""
@@ -744,7 +753,7 @@ class _Builder:
         if n > 1:
             batches = cfg.batches()
             lines.append(
-                f"{n} samples in {len(batches)} batch{'es' if len(batches) != 1 else ''} of up to "
+                f"{n} samples in {count(len(batches), 'batch', 'batches')} of up to "
                 f"{cfg.effective_batch_size}; this is the step on batch {t.batch_index + 1} "
                 f"(sample{'s' if len(self.g.sample_numbers) > 1 else ''} "
                 f"{', '.join(str(k + 1) for k in self.g.sample_numbers)})"
