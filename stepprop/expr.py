@@ -405,8 +405,26 @@ def _softmax(k: int, *xs: float) -> float:
     return exps[k] / math.fsum(exps)
 
 
+def _rounded_sum(r: Callable[[float], float], *xs: float) -> float:
+    """x0 + x1 + ... left to right, each partial sum rounded (a long chain in
+    generated code: nested r(r(...) + x) would exceed Python's nesting limit)."""
+    total = xs[0]
+    for x in xs[1:]:
+        total = r(total + x)
+    return total
+
+
+def _rounded_product(r: Callable[[float], float], *xs: float) -> float:
+    total = xs[0]
+    for x in xs[1:]:
+        total = r(total * x)
+    return total
+
+
 # name -> the Python function (its name in generated code too)
 FUNCTIONS: dict[str, Callable[..., float]] = {
+    "rounded_sum": _rounded_sum,
+    "rounded_product": _rounded_product,
     # hand(x): x as a hand calculation has it written down; in hand-calculation
     # mode the code made from a tree calls the rounder instead (see Op.compiled)
     "hand": lambda x: x,
@@ -507,16 +525,17 @@ def python(e: Expr, name: Callable[[Expr], str], rounded: bool = False) -> str:
             return repr(float(x.value))
         if isinstance(x, Const):
             return repr(x.value)
-        if isinstance(x, Add):
-            text = py(x.terms[0])
-            for t in x.terms[1:]:
-                text = r(f"{text} + {py(t)}")
-            return text
-        if isinstance(x, Mul):
-            text = py(x.factors[0])
-            for f in x.factors[1:]:
-                text = r(f"{text} * {py(f)}")
-            return text
+        if isinstance(x, (Add, Mul)):
+            # left to right, as evaluate: a + b + c is (a + b) + c in Python, with no
+            # parentheses to nest (a batch of 500 samples is a chain of 500 terms)
+            parts = [py(t) for t in (x.terms if isinstance(x, Add) else x.factors)]
+            if len(parts) == 1:
+                return parts[0]
+            if not rounded:
+                return "(" + (" + " if isinstance(x, Add) else " * ").join(parts) + ")"
+            if len(parts) > 2:
+                return f"{'rounded_sum' if isinstance(x, Add) else 'rounded_product'}(r, {', '.join(parts)})"
+            return r(f"{parts[0]} {'+' if isinstance(x, Add) else '*'} {parts[1]}")
         if isinstance(x, Sub):
             return r(f"{py(x.a)} - {py(x.b)}")
         if isinstance(x, Neg):

@@ -195,3 +195,26 @@ def test_interrupt_stops_between_steps_with_consistent_parameters():
     # the parameters are those of exactly `epochs` whole epochs
     assert training.train(net, result.epochs).values == result.values
     assert math.isfinite(result.error)
+
+
+def test_a_batch_of_hundreds_of_samples_compiles():
+    """The batch error of 300 samples is one chain of 300 terms: its generated
+    code has no nesting for Python's parser to refuse (a mean and a sum, exact
+    and as by hand)."""
+    import stepprop
+
+    for batch_error in ("mean", "sum"):
+        data = {
+            "samples": [{"inputs": [k / 300], "targets": [0.5]} for k in range(300)],
+            "eta": 0.1,
+            "batch_error": batch_error,
+            "layers": [{"weights": [[0.3]], "bias": 0.1}],
+        }
+        net = stepprop.Network.from_dict(data)
+        exact = net.step()
+        outs = [1 / (1 + math.exp(-(0.3 * k / 300 + 0.1))) for k in range(300)]
+        errors = [0.5 * (0.5 - o) ** 2 for o in outs]
+        expected = math.fsum(errors) / (300 if batch_error == "mean" else 1)
+        assert exact.error == pytest.approx(expected, rel=1e-12)
+        assert net.step(round="4").error == pytest.approx(expected, abs=1e-2)
+        assert net.train(2).epochs == 2
