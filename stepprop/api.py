@@ -32,6 +32,7 @@ from .network import Net
 from .rounding import parse as parse_rounding
 from .rounding import rounder as rounder_of
 from .step import StepTrace, step
+from .words import count
 
 if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` needs none of it
     from .diagram import Diagram
@@ -300,8 +301,13 @@ class TrainResult(_Shown):
     def network(self) -> Network:
         """The trained network (a new Network; the original is unchanged)."""
         config = self.initial.with_values(self.result.values)
-        epochs = self.result.epochs
-        return Network(config._replace(source=f"{config.source}, trained {epochs} epoch{'s' if epochs != 1 else ''}"))
+        epochs = config.trained_epochs + self.result.epochs  # a trained network trained on: all of them
+        origin = config.trained_from or config.source
+        return Network(
+            config._replace(
+                source=f"{origin}, trained {count(epochs, 'epoch')}", trained_epochs=epochs, trained_from=origin
+            )
+        )
 
     def document(self) -> Document:
         from .report import train_document
@@ -314,7 +320,7 @@ class TrainResult(_Shown):
         return train_dict(self.initial, self.result, self.rounding)
 
     def __repr__(self) -> str:
-        return f"<stepprop.TrainResult {self.result.epochs} epochs, error {self.result.error:.9g}>"
+        return f"<stepprop.TrainResult {count(self.result.epochs, 'epoch')}, error {self.result.error:.9g}>"
 
 
 class Grades(_Shown):
@@ -372,7 +378,8 @@ class ClassGrades(_Shown):
         return csv_text(self.grades.rows())
 
     def __repr__(self) -> str:
-        return f"<stepprop.ClassGrades {len(self.grades.students)} students, {self.grades.wrong} with a wrong answer>"
+        students = count(len(self.grades.students), "student")
+        return f"<stepprop.ClassGrades {students}, {self.grades.wrong} with a wrong answer>"
 
 
 class Verification(_Shown):
@@ -395,7 +402,8 @@ class Verification(_Shown):
         return self.found.to_dict()
 
     def __repr__(self) -> str:
-        return f"<stepprop.Verification {'ok' if self.found.ok else 'DISAGREES'}, {len(self.found.rows)} gradients>"
+        gradients = count(len(self.found.rows), "gradient")
+        return f"<stepprop.Verification {'ok' if self.found.ok else 'DISAGREES'}, {gradients}>"
 
 
 def load(config: str | Path | None = None) -> Network:
@@ -591,9 +599,9 @@ class Quantities(dict):
 
 def _batch(config: Config, batch: int) -> int:
     """A 1-based batch number as an index, or an error naming how many there are."""
-    count = len(config.batches())
-    if not 1 <= batch <= count:
-        raise StepPropError(f"batch {batch}: this config has {count} batch{'es' if count != 1 else ''}")
+    n = len(config.batches())
+    if not 1 <= batch <= n:
+        raise StepPropError(f"batch {batch}: this config has {count(n, 'batch', 'batches')}")
     return batch - 1
 
 

@@ -8,6 +8,7 @@ strings and booleans; anchors, aliases and non-standard tags are refused.
 
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -15,24 +16,38 @@ from . import ops
 from .errors import ConfigError
 from .files import read_capped
 from .ops import ACTIVATIONS, LOSSES
+from .words import count
 
 BIAS_MODES = ("shared", "per-neuron", "none")  # what `stepprop init --bias` offers
-TOP_KEYS = (
-    "inputs",
-    "targets",
-    "samples",
-    "eta",
-    "update_biases",
-    "layers",
-    "activation",
-    "loss",
-    "batch_size",
-    "batch_error",
-)
+# the keys of a config's top level, each with the other names a newcomer may
+# give it (an unknown key's message then suggests the key)
+TOP_KEY_ALIASES: dict[str, tuple[str, ...]] = {
+    "inputs": ("input", "x", "features"),
+    "targets": ("target", "y", "labels", "outputs", "expected"),
+    "samples": ("data", "examples", "dataset", "training_data"),
+    "eta": ("learning_rate", "lr", "alpha", "step_size", "rate"),
+    "update_biases": ("train_biases", "learn_biases", "train_bias", "update_bias"),
+    "layers": ("network", "hidden_layers"),
+    "activation": ("act", "activation_function"),
+    "loss": ("loss_function", "error_function", "cost", "cost_function", "criterion"),
+    "batch_size": ("batch", "minibatch", "minibatch_size"),
+    "batch_error": ("reduction", "batch_reduction"),
+}
+TOP_KEYS = tuple(TOP_KEY_ALIASES)
 # a batch's error from its samples' E_total (the ops of those names)
 BATCH_ERRORS = ("mean", "sum")
-LAYER_KEYS = ("weights", "bias", "activation", "name")
+LAYER_KEY_ALIASES: dict[str, tuple[str, ...]] = {
+    "weights": ("w", "weight", "weight_matrix", "kernel"),
+    "bias": ("b", "biases", "intercept"),
+    "activation": ("act", "activation_function"),
+    "name": ("prefix", "label"),
+}
+LAYER_KEYS = tuple(LAYER_KEY_ALIASES)
 SAMPLE_KEYS = ("inputs", "targets")
+# another name of a key -> the key (a message suggests it where the key is allowed)
+KEY_ALIASES: dict[str, str] = {
+    alias: key for keys in (TOP_KEY_ALIASES, LAYER_KEY_ALIASES) for key, aliases in keys.items() for alias in aliases
+}
 
 MAX_BYTES = 1_000_000  # a config is a few hundred bytes; this is generous
 MAX_DEPTH = 16  # the format needs 5 levels of nesting
@@ -70,6 +85,10 @@ class Config(NamedTuple):
     batch_error: str = "mean"  # a batch's error: the mean of its samples' E_total, or their sum
     source: str = "<config>"
     uses_samples_key: bool = False  # written with 'samples:' (kept when saving)
+    # a trained network's: how many epochs stepprop trained it for, from which config
+    # (saved as a comment: a file read back starts anew, from itself)
+    trained_epochs: int = 0
+    trained_from: str = ""
 
     @property
     def n_inputs(self) -> int:
@@ -320,12 +339,21 @@ def show(text: str, limit: int = 40) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def suggest(word: str, choices: Any, n: int = 1) -> str:
-    """' (did you mean X?)' for the closest choice (or up to n of them), or ''."""
+def _plain(word: str) -> str:
+    """A name as compared for a suggestion: 'Learning-Rate' is 'learningrate'."""
+    return re.sub(r"[^0-9a-z]", "", word.lower())
+
+
+def suggest(word: str, choices: Any, n: int = 1, aliases: Mapping[str, str] | None = None) -> str:
+    """' (did you mean X?)' for the closest choice (or up to n of them), or '';
+    ``aliases`` maps other names of the choices to them (lr -> eta)."""
     import difflib
 
-    same = [c for c in choices if c.lower() == word.lower()]
-    close = same or difflib.get_close_matches(word, list(choices), n=n, cutoff=0.6 if n == 1 else 0.5)
+    choices = list(choices)
+    same = [c for c in choices if c.lower() == word.lower()] or [c for c in choices if _plain(c) == _plain(word)]
+    if not same and aliases:
+        same = [c for a, c in aliases.items() if _plain(a) == _plain(word) and c in choices][:1]
+    close = same or difflib.get_close_matches(word, choices, n=n, cutoff=0.6 if n == 1 else 0.5)
     if not close:
         return ""
     return " (did you mean " + " or ".join(f"'{c}'" for c in close[:n]) + "?)"
@@ -365,7 +393,9 @@ class Validator:
                 raise self.error(key_node, f"duplicate key '{show(key)}' (first given at line {first.line + 1})")
             if keys is not None and key not in keys:
                 raise self.error(
-                    key_node, f"unknown key '{show(key)}' in {what}{suggest(key, keys)}; allowed: {', '.join(keys)}"
+                    key_node,
+                    f"unknown key '{show(key)}' in {what}{suggest(key, keys, aliases=KEY_ALIASES)}; "
+                    f"allowed: {', '.join(keys)}",
                 )
             self.check_tag(value_node)
             out[key] = (key_node, value_node)
@@ -447,9 +477,33 @@ class Validator:
         if length is not None and len(node.value) != length:
             raise self.error(
                 node,
-                f"expected {length} number{'s' if length != 1 else ''} for {what}{length_why}, found {len(node.value)}",
+                f"expected {count(length, 'number')} for {what}{length_why}, found {len(node.value)}",
             )
         return tuple(self.number(item, f"{what}[{i + 1}]") for i, item in enumerate(node.value))
+
+    def values(self, node: Any, what: str, length: int | None = None, length_why: str = "") -> tuple[float, ...]:
+        """A list of numbers, or a bare number where a list of one will do
+        (``targets: 1`` for one output); :meth:`one` tells which it was."""
+        if self.one(node):
+            value = self.number(node, what)
+            if length is not None and length != 1:
+                raise self.error(
+                    node,
+                    f"expected {count(length, 'number')} for {what}{length_why}, "
+                    f"found the single number {show(node.value)}",
+                )
+            return (value,)
+        return self.numbers(node, what, length, length_why)
+
+    @staticmethod
+    def one(node: Any) -> bool:
+        """Is the node a bare number (or a YAML word a number was meant as),
+        not a list?"""
+        import yaml
+
+        if not isinstance(node, yaml.ScalarNode) or node.tag == _STD + "null":
+            return False
+        return node.tag != _STD + "str" or bool(_NUMBER_TEXT.match(node.value.strip()))
 
     def string(self, node: Any, what: str, choices: tuple[str, ...] | None = None) -> str:
         import yaml
@@ -460,7 +514,9 @@ class Validator:
         value = node.value
         if choices is not None and value not in choices:
             raise self.error(
-                node, f"unknown {what} '{show(value)}'{suggest(value, choices)}; choose one of {', '.join(choices)}"
+                node,
+                f"unknown {what} '{show(value)}'{suggest(value, choices, aliases=ops.ALIASES)}; "
+                f"choose one of {', '.join(choices)}",
             )
         return value
 
@@ -509,25 +565,36 @@ class Validator:
         layers: list[Layer] = []
         names_seen: dict[str, Any] = {}
         prev = n_in
-        prev_what = f"the {n_in} input{'s' if n_in != 1 else ''}"
+        prev_what = f"the {count(n_in, 'input')}"
         last = len(layers_node.value) - 1
         for li, lnode in enumerate(layers_node.value):
             what = f"layer {li + 1}"
             fields = self.mapping(lnode, what, LAYER_KEYS)
             if "weights" not in fields:
-                raise self.error(lnode, f"{what} has no 'weights' (one row of {prev} numbers per neuron)")
+                raise self.error(lnode, f"{what} has no 'weights' (one row of {count(prev, 'number')} per neuron)")
             wnode = fields["weights"][1]
             if not isinstance(wnode, yaml.SequenceNode) or not wnode.value:
                 found = "an empty list" if isinstance(wnode, yaml.SequenceNode) else self.kind(wnode)
                 raise self.error(wnode, f"expected the weights of {what} as a list of rows, found {found}")
             if len(wnode.value) > MAX_NEURONS:
                 raise self.error(wnode, f"{what} has {len(wnode.value)} neurons; at most {MAX_NEURONS} are supported")
+            if li == 0 and self.one(sample_nodes[0][0]):
+                # the inputs, a single number, say one input; the weights may say more
+                inode = sample_nodes[0][0]
+                wide = [len(r.value) for r in wnode.value if isinstance(r, yaml.SequenceNode) and len(r.value) > 1]
+                if wide:
+                    raise self.error(
+                        inode,
+                        f"expected {count(wide[0], 'input')} (layer 1's weight rows have {wide[0]} numbers, one per "
+                        f"input), found the single number {show(inode.value)}; write the inputs as a list of "
+                        f"{wide[0]} numbers",
+                    )
             rows = []
             for ri, rnode in enumerate(wnode.value):
                 if not isinstance(rnode, yaml.SequenceNode):
                     raise self.error(
                         rnode,
-                        f"expected row {ri + 1} of the weights of {what} to be a list of {prev} numbers "
+                        f"expected row {ri + 1} of the weights of {what} to be a list of {count(prev, 'number')} "
                         f"(one per neuron of the previous layer), found {self.kind(rnode)}",
                     )
                 rows.append(
@@ -573,13 +640,19 @@ class Validator:
             prev_what = f"{what} has {size}"
 
         n_out = layers[-1].size
-        for (_ins, outs), (_snode, tnode) in zip(samples, sample_nodes):
+        for (_ins, outs), (_inode, tnode) in zip(samples, sample_nodes):
             if len(outs) != n_out:
-                raise self.error(tnode, f"expected {n_out} targets (one per output neuron), found {len(outs)}")
+                if self.one(tnode):
+                    raise self.error(
+                        tnode,
+                        f"expected {count(n_out, 'target')} (one per output neuron), found the single number "
+                        f"{show(tnode.value)}; write the targets as a list of {n_out} numbers",
+                    )
+                raise self.error(tnode, f"expected {count(n_out, 'target')} (one per output neuron), found {len(outs)}")
         out_act = layers[-1].activation
         rule = ops.loss(loss)
         if rule.unit_targets:
-            for (_ins, outs), (_snode, tnode) in zip(samples, sample_nodes):
+            for (_ins, outs), (_inode, tnode) in zip(samples, sample_nodes):
                 if any(not 0 <= t <= 1 for t in outs):
                     raise self.error(tnode, f"{loss} needs targets between 0 and 1, found {list(outs)}")
         if rule.after is not None and out_act not in rule.after:
@@ -640,22 +713,22 @@ class Validator:
                 for key in SAMPLE_KEYS:
                     if key not in fields:
                         raise self.error(item, f"{what} is missing '{key}'")
-                ins = self.numbers(fields["inputs"][1], f"the inputs of {what}", first_in, " (as many as in sample 1)")
-                outs = self.numbers(
+                ins = self.values(fields["inputs"][1], f"the inputs of {what}", first_in, " (as many as in sample 1)")
+                outs = self.values(
                     fields["targets"][1], f"the targets of {what}", first_out, " (as many as in sample 1)"
                 )
                 first_in = first_in or len(ins)
                 first_out = first_out or len(outs)
                 out.append((ins, outs))
-                nodes.append((item, fields["targets"][1]))
+                nodes.append((fields["inputs"][1], fields["targets"][1]))
             return out, nodes, True
         if not has_pair:
             raise self.error(root, "missing required key 'inputs' (and 'targets'), or a list of 'samples'")
         for key in ("inputs", "targets"):
             if key not in top:
                 raise self.error(root, f"missing required key '{key}'")
-        ins = self.numbers(top["inputs"][1], "inputs")
-        outs = self.numbers(top["targets"][1], "targets")
+        ins = self.values(top["inputs"][1], "inputs")
+        outs = self.values(top["targets"][1], "targets")
         return [(ins, outs)], [(top["inputs"][1], top["targets"][1])], False
 
 
@@ -672,6 +745,11 @@ def _scalars() -> Any:
     return _constructor
 
 
+def _comment(text: str) -> str:
+    """Text for a one-line YAML comment (a file name may hold a line break)."""
+    return show(text, 1000)
+
+
 def dump(config: Config) -> str:
     """The config as YAML text, with every number written exactly."""
     import yaml
@@ -684,5 +762,10 @@ def dump(config: Config) -> str:
         return dumper.represent_sequence(_STD + "seq", data, flow_style=flow)
 
     _Dumper.add_representer(list, _seq)
-    header = f"# written by stepprop from {config.source}\n"
+    if config.trained_epochs:
+        header = (
+            f"# trained by stepprop for {count(config.trained_epochs, 'epoch')} from {_comment(config.trained_from)}\n"
+        )
+    else:
+        header = f"# written by stepprop from {_comment(config.source)}\n"
     return header + yaml.dump(config.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)

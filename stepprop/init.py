@@ -57,12 +57,12 @@ def new_config(
         out_act = "sigmoid"
     layers = []
     for prev, size in zip(sizes, sizes[1:]):
-        weights = tuple(tuple(round(rnd.uniform(-0.5, 0.5), 2) for _ in range(prev)) for _ in range(size))
+        weights = tuple(tuple(_draw(rnd) for _ in range(prev)) for _ in range(size))
         b: float | tuple[float, ...] | None
         if bias == "shared":
-            b = round(rnd.uniform(-0.5, 0.5), 2)
+            b = _draw(rnd)
         elif bias == "per-neuron":
-            b = tuple(round(rnd.uniform(-0.5, 0.5), 2) for _ in range(size))
+            b = tuple(_draw(rnd) for _ in range(size))
         else:
             b = None
         layers.append(Layer(weights, b, activation))
@@ -79,6 +79,12 @@ def new_config(
     text = render(cfg, f"{shape}, seed {seed}", note)
     parse(text, "<stepprop init>")  # what we write must load
     return text
+
+
+def _draw(rnd: random.Random) -> float:
+    """A starting weight or bias: uniform in [-0.5, 0.5], to 2 decimals, and
+    never -0.0 (what a small negative number rounds to)."""
+    return round(rnd.uniform(-0.5, 0.5), 2) + 0.0
 
 
 def render(cfg: Config, origin: str, note: str = "") -> str:

@@ -58,6 +58,7 @@ class Op:
 
     name = ""
     words = ""  # how the post and courses name it
+    aliases: tuple[str, ...] = ()  # other names for it a config may use by mistake (a message suggests this one)
     coupled = False  # its value depends on a whole layer (softmax)
     kink: float | None = None  # where the derivative jumps (ReLU: 0)
     sums = False  # its value is a sum of terms (which may cancel: see stepprop.worked.Paper)
@@ -170,9 +171,11 @@ class Activation(Op):
         kink: float | None = None,
         confused_with: str | None = None,
         left_out: str = "",
+        aliases: tuple[str, ...] = (),
     ):
         self.name = name
         self.words = words
+        self.aliases = aliases
         self.confused_with = confused_with  # the activation whose derivative students use for it
         self.left_out = left_out  # what leaving its derivative out amounts to, where it says more
         self._formula = formula
@@ -204,6 +207,7 @@ class Softmax(Activation):
             formula=lambda x: x,
             derivative=lambda x, out: out,
             torch=lambda torch, x: torch.softmax(x, dim=1),
+            aliases=("softargmax", "normalized_exponential"),
         )
 
     def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
@@ -243,6 +247,7 @@ SIGMOID = Activation(
     derivative=lambda x, out: out * (ONE - out),
     torch=lambda torch, x: torch.sigmoid(x),
     confused_with="tanh",
+    aliases=("logistic", "logsig", "sigmoidal", "expit"),
 )
 TANH = Activation(
     "tanh",
@@ -251,6 +256,7 @@ TANH = Activation(
     derivative=lambda x, out: ONE - out**2,
     torch=lambda torch, x: torch.tanh(x),
     confused_with="sigmoid",
+    aliases=("tansig", "hyperbolic_tangent"),
 )
 RELU = Activation(
     "relu",
@@ -261,6 +267,7 @@ RELU = Activation(
     torch=lambda torch, x: torch.relu(x),
     kink=0.0,
     left_out="ReLU's derivative taken as 1, also where the net input is negative",
+    aliases=("rectifier", "rectified_linear", "rectified_linear_unit"),
 )
 LINEAR = Activation(
     "linear",
@@ -268,6 +275,7 @@ LINEAR = Activation(
     formula=lambda x: x,
     derivative=lambda x, out: Const(1.0),
     torch=lambda torch, x: x,
+    aliases=("identity", "purelin", "none"),
 )
 SOFTMAX = Softmax()
 
@@ -306,9 +314,11 @@ class Loss(Op):
         shortcut_after: tuple[str, ...] = (),
         confusions: tuple[Confusion, ...] = (),
         public: bool = True,
+        aliases: tuple[str, ...] = (),
     ):
         self.name = name
         self.words = words
+        self.aliases = aliases
         self._formula = formula
         self._derivative = derivative
         self._value = value
@@ -386,6 +396,7 @@ HALF_SQUARED = Loss(
     derivative=lambda o, t, at: -(t - o),
     partials=_squared_partials(half=True, mean=False),
     torch=lambda torch, out, t: (0.5 * (t - out) ** 2).sum(dim=1),
+    aliases=("half_sse", "half_sum_squared_error"),
     confusions=(
         Confusion(
             "squared_error",
@@ -414,6 +425,7 @@ MEAN_SQUARED = Loss(
     derivative=lambda o, t, at: _over_n(Const(-2) * (t - o), at),
     partials=_squared_partials(half=False, mean=True),
     torch=lambda torch, out, t: ((t - out) ** 2).mean(dim=1),
+    aliases=("mse", "mean_squared", "mean_square_error"),
     confusions=(
         Confusion(
             "squared_error",
@@ -494,6 +506,7 @@ CROSS_ENTROPY = Loss(
     why_after="after a sigmoid it never penalises an output above its target; use binary_cross_entropy",
     unit_targets=True,
     shortcut_after=("softmax",),
+    aliases=("ce", "crossentropy", "categorical_cross_entropy", "categorical_crossentropy", "cce", "nll"),
 )
 
 
@@ -541,6 +554,7 @@ BINARY_CROSS_ENTROPY = Loss(
     why_after="it takes the logarithm of the outputs and of 1 - out, which must lie between 0 and 1",
     unit_targets=True,
     shortcut_after=("sigmoid",),
+    aliases=("bce", "binary_crossentropy", "logistic_loss"),
 )
 
 
@@ -614,6 +628,8 @@ ACTIVATIONS: tuple[str, ...] = tuple(name for name, op in OPS.items() if isinsta
 LOSSES: tuple[str, ...] = tuple(name for name, op in OPS.items() if isinstance(op, Loss) and op.public)
 # the activations a whole network can have (a coupled one, softmax, is for the output layer only)
 LAYER_ACTIVATIONS: tuple[str, ...] = tuple(a for a in ACTIVATIONS if not OPS[a].coupled)
+# another name a config may give an activation or a loss -> the name stepprop knows it by
+ALIASES: dict[str, str] = {alias: op.name for op in OPS.values() for alias in op.aliases}
 
 
 def activation(name: str) -> Activation:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .rounding import Rounding, describe
+from .words import count
 
 if TYPE_CHECKING:
     from .document import Document
@@ -87,6 +88,7 @@ def train_dict(net: Net, result: TrainResult, rounding: Rounding | None = None) 
         "rounding": rounding,
         "error": result.error,
         "final_error": result.final_error,
+        "inputs": [list(s.inputs) for s in net.config.samples],
         "outputs": result.outputs,
         "targets": [list(s.targets) for s in net.config.samples],
         "sample_errors": result.sample_errors,
@@ -110,9 +112,9 @@ def train_document(
     batches = len(cfg.batches())
     intro = [
         f"network {net.shape} from {cfg.source}",
-        f"{result.epochs} epoch{'s' if result.epochs != 1 else ''} of {batches} update{'s' if batches != 1 else ''} "
+        f"{count(result.epochs, 'epoch')} of {count(batches, 'update')} "
         f"each (batch size {cfg.effective_batch_size}, "
-        f"{len(cfg.samples)} sample{'s' if len(cfg.samples) != 1 else ''}), "
+        f"{count(len(cfg.samples), 'sample')}), "
         f"eta = {cfg.eta!r}",
     ]
     if rounding is not None:
@@ -134,13 +136,13 @@ def train_document(
             )
         ],
     )
-    headers = ["sample"]
+    headers = ["sample", *net.input_names]
     for n in net.output_names:
         headers += [f"out_{n}", f"target_{n}"]
     headers.append("E_total")
     rows: list[list] = []
     for k, (outs, sample, err) in enumerate(zip(result.outputs, cfg.samples, result.sample_errors)):
-        row: list = [str(k + 1)]
+        row: list = [str(k + 1), *(Num(x) for x in sample.inputs)]
         for o, t in zip(outs, sample.targets):
             row += [Num(o), Num(t)]
         row.append(Num(err))
@@ -160,7 +162,7 @@ def train_document(
         sections.insert(
             0,
             Section(
-                f"The error every {every} epochs",
+                "The error every epoch" if every == 1 else f"The error every {every} epochs",
                 [Table(["epoch", "error"], [[str(e), Num(err)] for e, err in result.history])],
             ),
         )

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .words import count
+
 if TYPE_CHECKING:  # decimal is imported where a number is rounded (start-up stays light)
     from decimal import Decimal
 
@@ -49,8 +51,8 @@ def figures(rounding: Rounding) -> int | None:
 def describe(rounding: Rounding) -> str:
     n = figures(rounding)
     if n is not None:
-        return f"{n} significant figure{'s' if n != 1 else ''}"
-    return f"{rounding} decimal{'s' if rounding != 1 else ''}"
+        return count(n, "significant figure")
+    return count(int(rounding), "decimal")
 
 
 def _quantum(d: Decimal, rounding: Rounding) -> Decimal:

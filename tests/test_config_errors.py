@@ -253,7 +253,7 @@ CASES = [
         edit(SAMPLES, {2: "  - {inputs: [0, 0], targets: [0, 1]}", 3: "  - {inputs: [0, 1], targets: [1, 0]}"}),
         2,
         31,
-        "expected 1 targets (one per output neuron), found 2",
+        "expected 1 target (one per output neuron), found 2",
     ),
     case(
         "sample-inputs-differ",

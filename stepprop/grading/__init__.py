@@ -26,6 +26,7 @@ from ..rounding import Rounding, describe
 from ..rounding import rounder as rounder_of
 from ..step import PLAIN, StepTrace, step
 from ..training import train
+from ..words import count
 from .answers import FEW_DIGITS, PRECISE, Answer, Answers, agrees, load_answers, right, spellings, truncated
 from .catalogue import Mistake, catalogue, pair, rename_name
 from .follow import FollowThrough
@@ -321,11 +322,11 @@ class Checker:
             if allowance is None or allowance >= len(self.mistakes):
                 self._tried = list(self.mistakes)
             else:
-                count: dict[str, int] = {}
+                seen: dict[str, int] = {}
                 variant = []  # which variant of its mistake each is: 0 for the first
                 for m in self.mistakes:
-                    variant.append(count.get(m.id, 0))
-                    count[m.id] = variant[-1] + 1
+                    variant.append(seen.get(m.id, 0))
+                    seen[m.id] = variant[-1] + 1
                 ranked = sorted(range(len(self.mistakes)), key=lambda i: (variant[i], i))[:allowance]
                 self._tried = [self.mistakes[i] for i in sorted(ranked)]
         return self._tried
@@ -335,7 +336,7 @@ class Checker:
         tried = len(self.tried())
         if tried == len(self.mistakes):
             return "no common mistake reproduces it"
-        return f"none of the {tried} mistakes tried reproduces it (of {len(self.mistakes)}: see the summary)"
+        return f"none of the {count(tried, 'mistake')} tried reproduces it (of {len(self.mistakes)}: see the summary)"
 
     def _changing(self, name: str, exact: float) -> list[Mistake]:
         """The mistakes tried whose calculation gives another value of ``name``."""
@@ -442,7 +443,10 @@ class Checker:
                 graded.mistakes, graded.mistaken, graded.approximate = [m], self.run(m), True
                 graded.note = f"{m.label}: {m.title}, and a slip of one digit ({kind}) from its {their}"
                 return
+        unit = 10.0**-answer.decimals  # a value that rounds to the answer is within half of this
         for other, value in self.run().values.items():
+            if not abs(value - answer.value) <= unit:  # (NaN too) a quick test before the exact one
+                continue
             if other != answer.name and abs(value) > 1e-12 and abs(value - 1) > 1e-12 and agrees(value, answer):
                 graded.note = f"this is the value of {other}"
                 return
@@ -620,7 +624,7 @@ def tried_line(checker: Checker) -> str | None:
     which = numbers[0] if len(numbers) == 1 else ", ".join(numbers[:-1]) + " and " + numbers[-1]
     return (
         f"{len(tried)} of the catalogue's {len(checker.mistakes)} mistakes tried (numbers {which}), each trained"
-        f" for {checker.epochs} epochs too: a check costs at most about twice the training"
+        f" for {count(checker.epochs or 0, 'epoch')} too: a check costs at most about twice the training"
     )
 
 
@@ -646,7 +650,7 @@ class Grades:
     def document(self) -> Document:
         cfg = self.checker.config
         when = (
-            f"after {self.checker.epochs} epochs of training and one more step"
+            f"after {count(self.checker.epochs, 'epoch')} of training and one more step"
             if self.checker.epochs
             else "one training step"
         )

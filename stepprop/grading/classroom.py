@@ -14,6 +14,7 @@ from typing import Any
 from ..config import Config
 from ..document import Document, Section, Table
 from ..expr import Expr
+from ..words import count
 from . import (
     CARRIED,
     CORRECT,
@@ -154,18 +155,18 @@ class ClassGrades:
     def document(self) -> Document:
         cfg = self.checker.config
         epochs = self.checker.epochs
-        when = f"after {epochs} epochs of training and one more step" if epochs else "one training step"
+        when = f"after {count(epochs, 'epoch')} of training and one more step" if epochs else "one training step"
         n = len(self.students)
-        intro = [f"answers of {n} student{'s' if n != 1 else ''} from {self.source} for {cfg.source}: {when}"]
+        intro = [f"answers of {count(n, 'student')} from {self.source} for {cfg.source}: {when}"]
         perfect = sum(1 for s in self.students if s.counts[CORRECT] + s.counts[ROUNDED] == len(s.grades.graded))
         intro.append(f"{perfect} with every answer right, {self.wrong} with a wrong answer")
         untried = tried_line(self.checker)
         if untried:
             intro.append(untried)
         firsts = Counter(s.first_wrong() for s in self.students if s.first_wrong())
-        name, count = firsts.most_common(1)[0] if firsts else ("", 0)
-        if count > 1:
-            intro.append(f"the first wrong answer most often: {name} ({count} student{'s' if count != 1 else ''})")
+        name, often = firsts.most_common(1)[0] if firsts else ("", 0)
+        if often > 1:
+            intro.append(f"the first wrong answer most often: {name} ({count(often, 'student')})")
         shown = self._shown()
         students: list[list[str | Expr]] = []
         for s in self.students:

@@ -31,6 +31,34 @@ def sparkline(curve: list[tuple[int, float]], width: int = 60) -> str:
     return "".join(BLOCKS[min(len(BLOCKS) - 1, int((v - lo) / span * len(BLOCKS)))] for v in values)
 
 
+def y_ticks(lo: float, hi: float, log: bool, most: int = 6) -> list[float]:
+    """Round numbers for an axis from ``lo`` to ``hi``, at most ``most`` of
+    them: powers of ten on a log scale, else multiples of 1, 2 or 5 times a
+    power of ten."""
+    if log:
+        first, last = math.ceil(math.log10(lo)), math.floor(math.log10(hi))
+        every = max(1, math.ceil((last - first + 1) / most))
+        return [10.0**k for k in reversed(range(last, first - 1, -every))]  # the top decade always
+    if not hi > lo:
+        return [lo]
+    rough = (hi - lo) / (most - 1)
+    power = 10.0 ** math.floor(math.log10(rough))
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= rough)
+    slack = 1e-9  # 0.3 / 0.05 is 5.999999999999999
+    return [k * step for k in range(math.ceil(lo / step - slack), math.floor(hi / step + slack) + 1)]
+
+
+def tick_labels(ticks: list[float]) -> list[str]:
+    """Short labels that tell the ticks apart: 3 significant figures, more
+    only where 3 would print two ticks alike (0.2499 and 0.24992)."""
+    labels = [f"{t:.3g}" for t in ticks]
+    for digits in range(4, 18):
+        if len(set(labels)) == len(labels):
+            break
+        labels = [f"{t:.{digits}g}" for t in ticks]
+    return labels
+
+
 def terminal(curve: list[tuple[int, float]], width: int = 70, height: int = 15) -> str:
     """A plot of the error for the terminal: plotext when installed, else a sparkline."""
     first, last = curve[0], curve[-1]
@@ -46,9 +74,13 @@ def terminal(curve: list[tuple[int, float]], width: int = 70, height: int = 15) 
     plt.plot_size(width, height)
     xs = [e for e, _ in curve]
     ys = [v for _, v in curve]
-    if use_log_scale(ys):
+    log = use_log_scale(ys)
+    if log:
         plt.yscale("log")
     plt.plot(xs, ys, marker="braille")
+    # plotext's own ticks print every digit (0.0000000000000000000000198); these are short
+    ticks = y_ticks(min(ys), max(ys), log)
+    plt.yticks(ticks, tick_labels(ticks))
     plt.title("error per epoch")
     plt.xlabel("epoch")
     plt.theme("clear")
