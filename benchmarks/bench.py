@@ -241,6 +241,58 @@ def check_figures(folder: Path, repeat: int) -> None:
     print(f"\nA class of 200 students, three answers each, the post's network: {spent:.2f} s, {peak / 1024:.0f} MiB")
 
 
+def command_ladder(quick: bool) -> None:
+    """Every command at growing sizes (in-process, through the library): the
+    seconds, the microseconds per recorded node, and that cost against the
+    smallest size's (flat: the cost grows linearly with nodes x samples)."""
+    import json
+    import tempfile
+
+    import stepprop
+    from stepprop.api import render_document
+
+    sizes = [10, 40, 150] if quick else [10, 20, 40, 80, 150]
+    folder = Path(tempfile.mkdtemp(prefix="stepprop-ladder-"))
+    answers = folder / "wrong.yaml"
+    answers.write_text(WRONG)
+
+    def explain(net, fmt):
+        step = net.step()
+        if fmt == "json":
+            return json.dumps(step.to_dict())
+        return render_document(step.explain(None), fmt, 9, False, step._svg)
+
+    commands = {
+        "explain text": lambda net: explain(net, "text"),
+        "explain json": lambda net: explain(net, "json"),
+        "explain html": lambda net: explain(net, "html"),
+        "check, 4 wrong": lambda net: stepprop.check(net, str(answers)).document(),
+        "verify (no torch)": lambda net: stepprop.verify(net, use_torch=False),
+        "train set-up": lambda net: net.train(1),
+    }
+    print("\nEvery command against the batch size (4-8-3 softmax network; in-process, one run each)")
+    print(f"{'command':<18} {'samples':>8} {'nodes':>8} {'seconds':>8} {'us/node':>8} {'x smallest':>10}")
+    for name, command in commands.items():
+        first = None
+        for samples in sizes:
+            net = stepprop.Network.from_dict(classroom_config(samples))
+            nodes = len(net.step().trace.graph.tape.nodes)
+            began = time.perf_counter()
+            command(net)
+            spent = time.perf_counter() - began
+            per = spent / nodes * 1e6
+            first = first or per
+            print(f"{name:<18} {samples:>8} {nodes:>8} {spent:>8.3f} {per:>8.1f} {per / first:>10.2f}")
+    net = stepprop.Network.from_dict(classroom_config(sizes[-1]))
+    began = time.perf_counter()
+    net.train(1)
+    one = time.perf_counter() - began
+    began = time.perf_counter()
+    net.train(21)
+    epoch = (time.perf_counter() - began - one) / 20
+    print(f"train at {sizes[-1]} samples: set-up {one:.3f} s, then {epoch * 1000:.1f} ms per epoch")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
@@ -291,6 +343,7 @@ def main() -> None:
     )
     ladder(args.quick)
     check_figures(folder, repeat)
+    command_ladder(args.quick)
 
 
 if __name__ == "__main__":
