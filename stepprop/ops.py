@@ -150,8 +150,23 @@ class Affine(Op):
         return add(*terms)
 
     def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        count = 2 * attrs["n"] + (1 if attrs["bias"] else 0)
+        return [self._partial(args, attrs, j) for j in range(count)]
+
+    def derivative(
+        self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None
+    ) -> Expr:
+        return self._partial(args, attrs, j)  # one of them, reading only the argument it needs
+
+    @staticmethod
+    def _partial(args: Sequence[Expr], attrs: Attrs, j: int) -> Expr:
+        """d net / d parent j: a weight's is its input, an input's its weight, the bias's 1."""
         n = attrs["n"]
-        return list(args[n : 2 * n]) + list(args[:n]) + ([Const(1.0)] if attrs["bias"] else [])
+        if j < n:
+            return args[n + j]
+        if j < 2 * n:
+            return args[j - n]
+        return Const(1.0)
 
 
 # ------------------------------------------------------------ activations --

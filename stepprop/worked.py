@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, overload
 
 from . import names as N
 from . import ops
@@ -272,8 +272,10 @@ class _Builder:
         return True
 
     # -- an operation's formula and derivative, from its definition
-    def _args(self, node: Node, numbers: bool) -> list[Expr]:
-        return [self.num(p) if numbers else self.sym(p) for p in node.parents]
+    def _args(self, node: Node, numbers: bool) -> Sequence[Expr]:
+        """The node's arguments as symbols or numbers, each made when it is read
+        (a derivative by one weight of a wide layer reads one of them)."""
+        return _Args(node.parents, self.num if numbers else self.sym)
 
     def formula(self, node: Node, numbers: bool) -> Expr:
         assert node.op is not None
@@ -768,6 +770,28 @@ class _Builder:
 
 
 SHOWN_DIGITS = 9  # the digits a reader sees by default
+
+
+class _Args(Sequence[Expr]):
+    """A node's parents spelled as expressions, each when it is first read."""
+
+    def __init__(self, parents: Sequence[Node], spell: Callable[[Node], Expr]):
+        self.parents = parents
+        self.spell = spell
+
+    def __len__(self) -> int:
+        return len(self.parents)
+
+    @overload
+    def __getitem__(self, i: int) -> Expr: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Expr]: ...
+
+    def __getitem__(self, i: int | slice) -> Expr | Sequence[Expr]:
+        if isinstance(i, slice):
+            return [self.spell(p) for p in self.parents[i]]
+        return self.spell(self.parents[i])
 
 
 def _keep_true(eq: Eq) -> None:
