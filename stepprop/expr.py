@@ -405,6 +405,22 @@ def _softmax(k: int, *xs: float) -> float:
     return exps[k] / math.fsum(exps)
 
 
+def _chain_sum(*xs: float) -> float:
+    """x0 + x1 + ... left to right, as the chain a + b + c: in generated code a
+    chain of thousands of terms is one call (the compiler recurses per term)."""
+    total = xs[0]
+    for x in xs[1:]:
+        total += x
+    return total
+
+
+def _chain_product(*xs: float) -> float:
+    total = xs[0]
+    for x in xs[1:]:
+        total *= x
+    return total
+
+
 def _rounded_sum(r: Callable[[float], float], *xs: float) -> float:
     """x0 + x1 + ... left to right, each partial sum rounded (a long chain in
     generated code: nested r(r(...) + x) would exceed Python's nesting limit)."""
@@ -423,6 +439,8 @@ def _rounded_product(r: Callable[[float], float], *xs: float) -> float:
 
 # name -> the Python function (its name in generated code too)
 FUNCTIONS: dict[str, Callable[..., float]] = {
+    "chain_sum": _chain_sum,
+    "chain_product": _chain_product,
     "rounded_sum": _rounded_sum,
     "rounded_product": _rounded_product,
     # hand(x): x as a hand calculation has it written down; in hand-calculation
@@ -507,6 +525,10 @@ def evaluate(
 # ---------------------------------------------------------------- Python --
 
 
+# a sum or product of more terms than this is written as one call (see _chain_sum)
+LONG_CHAIN = 64
+
+
 def python(e: Expr, name: Callable[[Expr], str], rounded: bool = False) -> str:
     """Python source computing ``e``: the same operations in the same order as
     :func:`evaluate`, so both give the same floats.  ``name(leaf)`` spells a
@@ -531,6 +553,8 @@ def python(e: Expr, name: Callable[[Expr], str], rounded: bool = False) -> str:
             parts = [py(t) for t in (x.terms if isinstance(x, Add) else x.factors)]
             if len(parts) == 1:
                 return parts[0]
+            if not rounded and len(parts) > LONG_CHAIN:
+                return f"{'chain_sum' if isinstance(x, Add) else 'chain_product'}({', '.join(parts)})"
             if not rounded:
                 return "(" + (" + " if isinstance(x, Add) else " * ").join(parts) + ")"
             if len(parts) > 2:

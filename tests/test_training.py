@@ -218,3 +218,31 @@ def test_a_batch_of_hundreds_of_samples_compiles():
         assert exact.error == pytest.approx(expected, rel=1e-12)
         assert net.step(round="4").error == pytest.approx(expected, abs=1e-2)
         assert net.train(2).epochs == 2
+
+
+@pytest.mark.parametrize("shape", ["wide", "many"])
+def test_thousands_of_inputs_or_samples(shape):
+    """3,000 inputs into one neuron, or 3,000 samples in a batch: sums of
+    thousands of terms, which Python's compiler would refuse as nested
+    expressions; the numbers are those of a plain loop."""
+    import stepprop
+
+    n = 3000
+    if shape == "wide":
+        data = {
+            "inputs": [0.001] * n,
+            "targets": [0.5],
+            "eta": 0.1,
+            "layers": [{"weights": [[0.001] * n], "bias": 0.1}],
+        }
+        net_input = 0.1
+        for _ in range(n):
+            net_input += 0.001 * 0.001
+        expected = 0.5 * (0.5 - 1 / (1 + math.exp(-net_input))) ** 2
+    else:
+        samples = [{"inputs": [k / n], "targets": [0.5]} for k in range(n)]
+        data = {"samples": samples, "eta": 0.1, "layers": [{"weights": [[0.3]], "bias": 0.1}]}
+        expected = math.fsum(0.5 * (0.5 - 1 / (1 + math.exp(-(0.3 * k / n + 0.1)))) ** 2 for k in range(n)) / n
+    net = stepprop.Network.from_dict(data)
+    assert net.step().error == pytest.approx(expected, rel=1e-12)
+    assert net.train(1).epochs == 1
