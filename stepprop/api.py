@@ -615,8 +615,10 @@ def _number_text(name: str, value: Any) -> Any:
         return int(value) if isinstance(value, int) or value.strip().isdigit() else value
     if isinstance(value, str):
         return value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(float(value))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)  # as written: a huge one is refused with the reason, not converted
+    if isinstance(value, float):
+        return repr(value)
     raise ConfigError(f"the answer for {name} is {value!r}: write a number, like 0.5933", "the answers")
 
 

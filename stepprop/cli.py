@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import BIAS_MODES
+from .config import BIAS_MODES, MAX_CHECK_EPOCHS
 from .ops import LAYER_ACTIVATIONS, LOSSES
 
 EXIT_ERROR = 1
@@ -546,7 +546,7 @@ def _saving(write: Callable[[], None], done: str) -> list[str]:
 @click.option(
     "--epochs",
     "-n",
-    type=_Count(1, 10_000_000),
+    type=_Count(1, MAX_CHECK_EPOCHS),
     default=None,
     help="Check answers about the network after N epochs of training (then one more step).",
 )

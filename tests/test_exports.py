@@ -230,7 +230,8 @@ def test_diagram_labels_never_overlap(shape, bias, seed):
     trace = steps.step(network.Net(config.parse(text)))
     centers, labels = _check_layout(draw.svg(diagram(trace)))
     n_labelled = sum(1 for e in diagram(trace).edges if e.label)
-    assert len(labels) == n_labelled
+    # every label placed, clear of the others; or, beyond what a picture shows legibly, none
+    assert len(labels) == (n_labelled if n_labelled <= draw.MAX_LABELLED else 0)
 
 
 def test_loss_curve_image(tmp_path):

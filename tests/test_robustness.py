@@ -418,3 +418,59 @@ def test_an_early_interrupt_or_termination_is_clean(tmp_path, signum):
         assert proc.returncode == 130, (delay, err)
         assert "Traceback" not in err and "interrupted" in err, (delay, err)
         assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+# ------------------------------------------------ sizes and numbers beyond --
+
+
+def test_a_diagram_too_crowded_to_label_is_drawn_without_labels(tmp_path):
+    """99 hidden neurons: 297 connections, more than any picture can label
+    legibly; the SVG (and the HTML that holds it) draws them unlabelled and says
+    where they are listed."""
+    import json
+
+    layers = [{"weights": [[0.1, 0.1]] * 99, "bias": 0.1}, {"weights": [[0.1] * 99], "bias": 0.1}]
+    path = tmp_path / "wide.yaml"
+    path.write_text(json.dumps({"inputs": [0.5, 0.5], "targets": [0.5], "eta": 0.1, "layers": layers}))
+    svg = run("diagram", str(path), "--format", "svg", code=0).stdout
+    assert svg.count("<line") == 2 * 99 + 99 + 99 + 1  # every connection: inputs, outputs, the two biases
+    assert 'class="label"' not in svg and "too many connections to label" in svg
+    assert "<svg" in run("explain", str(path), "--format", "html", code=0).stdout
+    text = run("diagram", str(path), "--format", "text", code=0).stdout
+    assert "h99 <- i1 (w197 = 0.1), i2 (w198 = 0.1)" in text
+
+
+def test_the_posts_diagram_keeps_its_labels():
+    svg = run("diagram", "--format", "svg", code=0).stdout
+    assert svg.count('class="label"') == 8 and "too many connections" not in svg
+
+
+@pytest.mark.parametrize(
+    "written, words",
+    [
+        ("1e-999999999", "beyond the numbers"),
+        ("1e999", "beyond the numbers"),
+        ("0." + "5" * 5000, "longer than"),
+        ("0." + "5" * 60, "more than 40 digits"),
+        ("1/" + "7" * 5000, "longer than"),
+    ],
+)
+def test_answers_beyond_what_can_be_checked(tmp_path, written, words):
+    path = tmp_path / "answers.yaml"
+    path.write_text(f"out_h1: {written}\n")
+    result = run("check", str(path), code=1)
+    assert words in result.stderr and ":1:9:" in result.stderr, result.stderr
+
+
+def test_an_answers_files_epochs_are_capped(tmp_path):
+    path = tmp_path / "answers.yaml"
+    path.write_text("epochs: 100000000000\nout_h1: 0.5\n")
+    result = run("check", str(path), code=1)
+    assert "epochs must be 1 to 10,000,000" in result.stderr
+
+
+def test_a_huge_whole_number_answer_in_python_is_refused_with_the_reason():
+    import stepprop
+
+    with pytest.raises(stepprop.StepPropError, match="longer than"):
+        stepprop.check(stepprop.load(), {"out_h1": 10**400})

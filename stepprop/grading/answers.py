@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 
-from ..config import ConfigError, Validator, compose, read_text, show
+from ..config import MAX_CHECK_EPOCHS, ConfigError, Validator, compose, read_text, show
 
 _DECIMAL = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
@@ -112,8 +112,8 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
     answers = Answers()
     if "epochs" in pairs:
         answers.epochs = check.integer(pairs["epochs"][1], "epochs")
-        if answers.epochs < 1:
-            raise check.error(pairs["epochs"][1], "epochs must be at least 1")
+        if not 1 <= answers.epochs <= MAX_CHECK_EPOCHS:
+            raise check.error(pairs["epochs"][1], f"epochs must be 1 to {MAX_CHECK_EPOCHS:,}")
     for key, (knode, vnode) in pairs.items():
         if key == "epochs":
             continue
@@ -122,6 +122,9 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
             answers.append(Answer(key, "", math.nan, knode.start_mark.line + 1, knode.start_mark.column + 1, key))
             continue
         found = read_number(written) if vnode.tag in (_STR, _INT, _FLOAT) else None
+        problem = number_problem(written) if found is None and vnode.tag in (_STR, _INT, _FLOAT) else None
+        if problem is not None:
+            raise check.error(vnode, f"the answer for {show(key)}: {problem}")
         if found is None:
             if vnode.tag != _STR:
                 check.number(vnode, key)  # says what YAML made of it (a boolean, nothing, a list ...)
@@ -275,13 +278,44 @@ _TIMES_TEN = re.compile(r"^([-+]?(?:\d[\d_]*\.?\d*|\.\d+))\s*(?:x|X|×|\*|·)\s*
 _FRACTION = re.compile(r"^([-+]?\d+)\s*/\s*(\d+)$")
 
 
+# more digits than anyone writes, or than a float can tell apart many times over
+MAX_DIGITS = 40
+
+
 def read_number(raw: str) -> tuple[float, str] | None:
-    """A number as students write it, as (value, plain decimal spelling), or None.
+    """A number as students write it, as (value, plain decimal spelling), or None
+    (``number_problem`` says why, where it is a number out of range).
 
     0.5933; −0.5933 (the minus sign a PDF copies); 0,5933 (a decimal comma);
     5.933e-1, 5.933 x 10^-1, 5.933 × 10^(-1); and fractions such as -1/4,
     which are exact (their decimal spelling has every digit)."""
+    found = _read_number(raw)
+    if found is None or number_problem(raw, found) is not None:
+        return None
+    return found
+
+
+def number_problem(raw: str, found: tuple[float, str] | None = None) -> str | None:
+    """Why a number as written can't be checked (too many digits, or beyond what a
+    float holds), or None."""
+    if len(raw.strip()) > 10 * MAX_DIGITS:
+        return f"longer than {10 * MAX_DIGITS} characters: write it with fewer digits"
+    found = found if found is not None else _read_number(raw)
+    if found is None:
+        return None
+    value, spelled = found
+    mantissa = spelled.lower().partition("e")[0]
+    if sum(ch.isdigit() for ch in mantissa) > MAX_DIGITS and "/" not in raw:
+        return f"more than {MAX_DIGITS} digits: write it with fewer"
+    if not math.isfinite(value) or (value == 0 and any(ch in "123456789" for ch in mantissa)):
+        return "beyond the numbers stepprop works with (about 1e-308 to 1e308 in size)"
+    return None
+
+
+def _read_number(raw: str) -> tuple[float, str] | None:
     t = raw.strip().replace("\u2212", "-").replace("\u2013", "-")
+    if len(t) > 10 * MAX_DIGITS:
+        return None  # (number_problem says why)
     if _DECIMAL.match(t):
         return float(t.replace("_", "")), t
     if t.count(",") == 1 and "." not in t and _DECIMAL.match(t.replace(",", ".")):

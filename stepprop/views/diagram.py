@@ -84,6 +84,11 @@ def caption_text(node: DNode, digits: int) -> str:
     return f"{node.caption} {fmt(node.value, digits)}".strip()
 
 
+# a picture with more labelled connections than this cannot show them legibly
+# (they cross): it is drawn without them, and the text version lists them
+MAX_LABELLED = 48
+
+
 class Layout:
     def __init__(self, d: Diagram, digits: int):
         self.d = d
@@ -97,14 +102,19 @@ class Layout:
         )
         gap = max(160.0, self.label_w * 1.7)
         self.row = float(ROW)
-        for _ in range(60):
+        labels = sum(edge_text(e, digits) is not None for e in d.edges)
+        # every label placed, or (too many for any picture to show legibly) none
+        self.labelled = labels <= MAX_LABELLED
+        for _ in range(60 if self.labelled else 0):
             if self._place(gap):
                 return
             gap += 30
             self.row += 10
-        raise RuntimeError("no room for the edge labels")  # pragma: no cover - the layout grows without bound
+        self.labelled = False
+        self.row = float(ROW)
+        self._place(max(160.0, self.caption_w + 60.0), labels=False)
 
-    def _place(self, gap: float) -> bool:
+    def _place(self, gap: float, labels: bool = True) -> bool:
         d = self.d
         rows = max(len(c) for c in d.columns)
         self.left = MARGIN + self.caption_w + 12
@@ -125,6 +135,8 @@ class Layout:
         obstacles = [self._node_box(n) for n in self._all_nodes()]
         obstacles += [b for b in (self._caption_box(n) for n in self._all_nodes()) if b is not None]
         self.placed: list[Placed] = []
+        if not labels:
+            return True
         for edge in sorted(d.edges, key=lambda e: (self._col(e.target), self._col(e.source), e.target, e.source)):
             text = edge_text(edge, self.digits)
             if text is None:
@@ -231,9 +243,10 @@ def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
         )
     out.append("</g>")
     acts = ", ".join(dict.fromkeys(d.activations))
+    unlabelled = "" if lay.labelled else "; too many connections to label: 'stepprop diagram --format text' lists them"
     out.append(
         f'<text x="{MARGIN}" y="{h - 10}" fill="#777" font-size="{FONT - 1}">activation: {escape(acts)}; '
-        "dashed: bias connections</text>"
+        f"dashed: bias connections{escape(unlabelled)}</text>"
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"
