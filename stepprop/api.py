@@ -19,12 +19,11 @@ rich (``__rich__``)::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import config as configs
-from . import training
 from .config import Config
 from .errors import ConfigError, StepPropError
 from .expr import DEFAULT_DIGITS
@@ -35,11 +34,14 @@ from .step import StepTrace, step
 from .words import count
 
 if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` needs none of it
+    from pathlib import Path
+
     from .diagram import Diagram
     from .document import Document
     from .grading import Answers
     from .grading import Grades as Graded
     from .grading.classroom import ClassGrades as GradedClass
+    from .training import TrainResult as RawTrainResult
     from .verification import Verification as Verified
 
 FORMATS = ("text", "json", "markdown", "latex", "html")
@@ -171,6 +173,8 @@ class Network(Net):
         if every is not None and (isinstance(every, bool) or not isinstance(every, int) or every < 1):
             raise StepPropError(f"every must be a whole number of epochs, at least 1, not {every!r}")
         rounder, rounding = _round(round)
+        from . import training
+
         result = training.train(self, epochs, every, progress, should_stop, rounder=rounder)
         return TrainResult(self, result, every, rounding)
 
@@ -231,9 +235,7 @@ class Step(_Shown):
     def parameters(self, only: str | Sequence[str] | None = None) -> list[str]:
         """The parameters in the post's order of derivation (``only`` those,
         an unknown name being an error)."""
-        from .worked import check_only
-
-        return check_only(self.trace, _names(only))
+        return self.trace.net.chosen(_names(only))
 
     def explain(self, only: str | Sequence[str] | None = None) -> Document:
         """The worked example (only these parameters' derivations, if given)."""
@@ -282,7 +284,7 @@ class Step(_Shown):
 class TrainResult(_Shown):
     """A training run: the errors, the outputs and the trained parameters."""
 
-    def __init__(self, network: Net, result: training.TrainResult, every: int | None, rounding: int | str | None):
+    def __init__(self, network: Net, result: RawTrainResult, every: int | None, rounding: int | str | None):
         self.initial = network
         self.result = result
         self.every = every
@@ -290,12 +292,16 @@ class TrainResult(_Shown):
 
     def __getattr__(self, name: str) -> Any:
         # epochs, error, final_error, outputs, sample_errors, values, history, interrupted, curve
-        if name in training.TrainResult._fields:
+        from .training import TrainResult as Raw
+
+        if name in Raw._fields:
             return _delegate(self, "result", name)
         raise AttributeError(name)
 
     def __dir__(self) -> list[str]:
-        return sorted(set(super().__dir__()) | set(training.TrainResult._fields))
+        from .training import TrainResult as Raw
+
+        return sorted(set(super().__dir__()) | set(Raw._fields))
 
     @property
     def network(self) -> Network:
@@ -410,7 +416,7 @@ def load(config: str | Path | None = None) -> Network:
     """A network from a config file, a bundled example's name (``xor``), or,
     with nothing, the post's network.  Config errors raise
     :class:`stepprop.ConfigError` with the file, line and column."""
-    if config is not None and not Path(config).exists():
+    if config is not None and not os.path.exists(config):
         names = configs.bundled_names()
         if str(config) in names:
             return Network(configs.parse(configs.bundled_text(str(config)), f"the bundled {config}.yaml"))
@@ -485,14 +491,14 @@ def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answe
         unplaced = Answers(a.unplaced() for a in found)
         unplaced.epochs = found.epochs
         return unplaced, "the answers"
-    if not isinstance(answers, (str, Path)):
+    if not isinstance(answers, (str, os.PathLike)):
         raise StepPropError(
             f"answers are a file, a bundled answers file's name, or a mapping of names to numbers, "
             f"not {type(answers).__name__}"
         )
-    path = Path(answers)
+    path = os.fspath(answers)
     bundled = configs.bundled_answers(str(answers))
-    if not path.exists() and bundled is not None:
+    if not os.path.exists(path) and bundled is not None:
         return load_answers(bundled), f"the bundled {answers}.yaml"
     return load_answers(path), str(answers)
 
@@ -541,16 +547,18 @@ def class_of(answers: str | Path | Mapping[str, Mapping[str, Any]]) -> tuple[lis
         if not students:
             raise StepPropError("no students: give {id: {name: number}} for at least one")
         return students, "the answers"
-    if not isinstance(answers, (str, Path)):
+    if not isinstance(answers, (str, os.PathLike)):
         raise StepPropError(
             f"a class's answers are a CSV file or a mapping of ids to answers, not {type(answers).__name__}"
         )
-    return load_class(Path(answers)), str(answers)
+    return load_class(os.fspath(answers)), str(answers)
 
 
 def is_class_file(answers: object) -> bool:
     """A class's answers (a .csv or .tsv file), not one student's."""
-    return isinstance(answers, (str, Path)) and Path(answers).suffix.lower() in (".csv", ".tsv")
+    if not isinstance(answers, (str, os.PathLike)):
+        return False
+    return os.path.splitext(os.fspath(answers))[1].lower() in (".csv", ".tsv")
 
 
 def answers_template(network: Net | str | Path | None = None, batch: int = 1) -> str:

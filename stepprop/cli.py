@@ -184,14 +184,14 @@ EXTENSIONS = {
 def _format(fmt: str, output: str | None, allowed: list[str]) -> str:
     """--format as given; if it was left at its default, what -o FILE's extension
     says (an extension it cannot write is a usage error, never a surprise)."""
-    from pathlib import Path
+    import os
 
     from .files import is_special
 
     source = click.get_current_context().get_parameter_source("fmt")
     if output is None or output == "-" or is_special(output):
         return fmt
-    suffix = Path(output).suffix.lower()
+    suffix = os.path.splitext(output)[1].lower()
     guess = EXTENSIONS.get(suffix)
     chosen = source is not click.core.ParameterSource.DEFAULT
     if guess in allowed and not chosen:
@@ -204,7 +204,8 @@ def _format(fmt: str, output: str | None, allowed: list[str]) -> str:
     if guess == "an image" and "latex" in allowed:
         writes += "; for a PDF, write LaTeX (-o step.tex) and compile it, or HTML (-o step.html) and print it"
     elif guess == "an image" and "svg" in allowed:
-        writes += f"; write SVG (-o {Path(output).stem}.svg) and convert it (a browser or rsvg-convert)"
+        stem = os.path.splitext(os.path.basename(output))[0]
+        writes += f"; write SVG (-o {stem}.svg) and convert it (a browser or rsvg-convert)"
     elif guess != "an image":
         writes += f"; give --format to write one of them under the name {output}"
     raise click.UsageError(writes)
@@ -588,7 +589,7 @@ def check_command(
       stepprop check mazur-post-10000       # answers after 10,000 epochs
       stepprop check mine.yaml class.csv -o grades.csv   # a whole class
     """
-    from pathlib import Path
+    import os
 
     from .api import check, check_class, is_class_file
     from .config import bundled_names
@@ -605,7 +606,7 @@ def check_command(
     if len(paths) > 2:
         raise click.UsageError("give at most two files: [CONFIG] ANSWERS")
     config, answers = (None, paths[0]) if len(paths) == 1 else paths
-    if not Path(answers).exists() and answers in bundled_names():
+    if not os.path.exists(answers) and answers in bundled_names():
         raise click.UsageError(f"{answers} is a bundled config, not an answers file: stepprop check [CONFIG] ANSWERS")
     if is_class_file(answers):
         result: Any = check_class(_load(config), answers, epochs)
@@ -744,12 +745,12 @@ def _may_write(path: str, force: bool) -> None:
     """Before the work: refuse a path that cannot be written, and an existing
     file unless --force or the user agrees (a device or a pipe is written in
     place, replacing nothing)."""
-    from pathlib import Path
+    import os
 
     from .files import check_target, is_special
 
     check_target(path)
-    if not Path(path).exists() or force or is_special(path):
+    if not os.path.exists(path) or force or is_special(path):
         return
     if sys.stdin.isatty() and sys.stderr.isatty():
         if click.confirm(f"{path} exists. Replace it?", default=False, err=True):

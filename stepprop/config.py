@@ -6,17 +6,22 @@ Nothing in the file is ever constructed as a Python object except numbers,
 strings and booleans; anchors, aliases and non-standard tags are refused.
 """
 
+from __future__ import annotations
+
 import math
+import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import ops
 from .errors import ConfigError
 from .files import read_capped
 from .ops import ACTIVATIONS, LOSSES
 from .words import count
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 BIAS_MODES = ("shared", "per-neuron", "none")  # what `stepprop init --bias` offers
 # the keys of a config's top level, each with the other names a newcomer may
@@ -109,7 +114,7 @@ class Config(NamedTuple):
         size = self.effective_batch_size
         return [self.samples[i : i + size] for i in range(0, len(self.samples), size)]
 
-    def with_parameters(self, layers: list[tuple[list[list[float]], float | list[float] | None]]) -> "Config":
+    def with_parameters(self, layers: list[tuple[list[list[float]], float | list[float] | None]]) -> Config:
         """The same config with new weights and biases (same shape)."""
         new = []
         for old, (weights, bias) in zip(self.layers, layers):
@@ -184,27 +189,37 @@ def layer_prefixes(names: list[str | None]) -> list[str]:
 # --------------------------------------------------------------- loading --
 
 
-# the example configs ship as package data, next to this module
-BUNDLED_DIR = Path(__file__).resolve().parent / "configs"
+# the example configs ship as package data, next to this module (a plain path:
+# start-up does without pathlib; BUNDLED_DIR, a Path, is made when asked for)
+_BUNDLED = os.path.join(os.path.dirname(os.path.realpath(__file__)), "configs")
+
+
+def __getattr__(name: str) -> Any:
+    if name == "BUNDLED_DIR":
+        from pathlib import Path
+
+        return Path(_BUNDLED)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def bundled_names() -> list[str]:
     """Names of the example configs shipped with stepprop."""
-    return sorted(p.name[:-5] for p in BUNDLED_DIR.iterdir() if p.name.endswith(".yaml"))
+    return sorted(f[:-5] for f in os.listdir(_BUNDLED) if f.endswith(".yaml"))
 
 
-def bundled_answers(name: str) -> Path | None:
+def bundled_answers(name: str) -> str | None:
     """A bundled answers file (the post's own figures, for `stepprop check`), by name."""
-    path = BUNDLED_DIR / "answers" / f"{name}.yaml"
-    return path if path.is_file() else None
+    path = os.path.join(_BUNDLED, "answers", f"{name}.yaml")
+    return path if os.path.isfile(path) else None
 
 
 def bundled_answer_names() -> list[str]:
-    return sorted(p.name[:-5] for p in (BUNDLED_DIR / "answers").glob("*.yaml"))
+    return sorted(f[:-5] for f in os.listdir(os.path.join(_BUNDLED, "answers")) if f.endswith(".yaml"))
 
 
 def bundled_text(name: str) -> str:
-    return (BUNDLED_DIR / f"{name}.yaml").read_text(encoding="utf-8")
+    with open(os.path.join(_BUNDLED, f"{name}.yaml"), encoding="utf-8") as handle:
+        return handle.read()
 
 
 def load(path: str | Path | None = None) -> Config:
@@ -216,14 +231,13 @@ def load(path: str | Path | None = None) -> Config:
 
 def read_text(path: str | Path, what: str = "a config") -> str:
     """A small UTF-8 text file's content, or a ConfigError that says why not."""
-    p = Path(path)
     name = str(path)
-    if not p.exists():
+    if not os.path.exists(path):
         raise ConfigError("no such file", name)
-    if p.is_dir():
+    if os.path.isdir(path):
         raise ConfigError(f"is a directory, not {what} file", name)
     try:
-        read = read_capped(p, MAX_BYTES)
+        read = read_capped(path, MAX_BYTES)
         if read is None:
             raise ConfigError(f"more than {MAX_BYTES:,} bytes; {what} is at most {MAX_BYTES:,}", name)
         raw = read

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import StepPropError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def read_capped(path: str | Path, cap: int) -> bytes | None:
@@ -42,11 +45,10 @@ def check_target(path: str | Path) -> None:
     folder exists and is one, and it is not a folder itself (StepPropError if not)."""
     if is_special(path):
         return
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
+    folder = os.path.dirname(os.fspath(path)) or "."
+    if not os.path.isdir(folder):
         raise StepPropError(f"{path}: the folder {folder} does not exist")
-    if target.is_dir():
+    if os.path.isdir(path):
         raise StepPropError(f"{path}: is a directory")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise StepPropError(f"{path}: cannot write in the folder {folder}")
@@ -66,13 +68,13 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
         return
-    target = Path(os.path.realpath(path)) if os.path.islink(path) else Path(path)
+    target = os.path.realpath(path) if os.path.islink(path) else os.fspath(path)
     check_target(target)
-    folder = target.parent if str(target.parent) else Path(".")
+    folder = os.path.dirname(target) or "."
     try:
         import tempfile  # here: start-up stays light
 
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise StepPropError(f"{path}: cannot write here: {exc.strerror or exc}") from None
     try:
@@ -80,8 +82,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o7777)
+        if os.path.exists(target):
+            os.chmod(tmp, os.stat(target).st_mode & 0o7777)
         else:
             umask = os.umask(0)
             os.umask(umask)

@@ -128,6 +128,23 @@ class Net:
             order += seen
         return order
 
+    def chosen(self, only: Sequence[str] | None) -> list[str]:
+        """The parameters to derive, in the post's order (``only`` those; an
+        unknown name is an error that suggests the nearest)."""
+        from .config import suggest
+        from .errors import StepPropError
+
+        order = self.param_order()
+        if not only:
+            return order
+        for name in only:
+            if name not in self.params:
+                raise StepPropError(
+                    f"this network has no parameter '{name}'{suggest(name, order)}; "
+                    f"its parameters are {', '.join(sorted(order, key=param_key))}"
+                )
+        return [p for p in order if p in only]
+
     def layers_data(self, values: dict[str, float]) -> list[dict]:
         """Per-parameter numbers arranged in the config's shape."""
         out = []

@@ -25,9 +25,7 @@ from typing import TYPE_CHECKING, overload
 
 from . import names as N
 from . import ops
-from .config import suggest
 from .document import Document, Eq, Item, Section, Table
-from .errors import StepPropError
 from .expr import Const, D, Expr, Num, Sym, Via, add, evaluate, mul, substitute, symbols
 from .network import param_key
 from .rounding import Rounding, describe, written
@@ -40,20 +38,6 @@ if TYPE_CHECKING:
     from .step import SampleRecord, StepTrace
 
 NOISE = 1e-12  # a sum this much smaller than its largest term has cancelled: 0 on paper
-
-
-def check_only(trace: StepTrace, only: Sequence[str] | None) -> list[str]:
-    """The parameters to derive, in the post's order; unknown names are an error."""
-    order = trace.net.param_order()
-    if not only:
-        return order
-    for name in only:
-        if name not in trace.net.params:
-            raise StepPropError(
-                f"this network has no parameter '{name}'{suggest(name, order)}; "
-                f"its parameters are {', '.join(sorted(order, key=param_key))}"
-            )
-    return [p for p in order if p in only]
 
 
 class Paper:
@@ -637,7 +621,7 @@ class _Builder:
         t = self.t
         cfg = t.config
         g = self.g
-        params = check_only(t, only) if only != [] else []
+        params = t.net.chosen(only) if only != [] else []
         sections: list[Section] = []
         multi = g.multi
         labels = [f"sample {k + 1}" for k in g.sample_numbers]

@@ -9,9 +9,12 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import MAX_CHECK_EPOCHS, ConfigError, Validator, compose, read_text, show
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 _DECIMAL = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
