@@ -52,9 +52,13 @@ def test_random_text(text):
 SPECIAL = list(":-[]{},#&*!|>'\"%@`\t\n ") + ["0", "1e-3", "no", ".nan", "- ", ": ", "!!python/object:os.system"]
 
 
+ANSWERS = [open(config.bundled_answers(name), encoding="utf-8").read() for name in config.bundled_answer_names()]
+CLASSES = ["student,out_h1,dE/dw5,w5+\nada,0.593269992,0.082167041,0.35891648\nbob,0.61,0.08434,0.35783\n"]
+
+
 @st.composite
-def mutated(draw):
-    text = draw(st.sampled_from(VALID))
+def mutated(draw, sources=VALID):
+    text = draw(st.sampled_from(sources))
     for _ in range(draw(st.integers(1, 4))):
         kind = draw(st.sampled_from(["delete", "insert", "replace-token", "duplicate-line", "swap-lines"]))
         lines = text.split("\n")
@@ -181,6 +185,115 @@ def test_random_command_lines_quick(command, arguments, options):
     # train's default is 10,000 epochs: a given --epochs comes later and wins
     short = ["--epochs", "3"] if command == "train" else []
     runs_or_fails_cleanly([command] + arguments + short + [token for option in options for token in option])
+
+
+RUNS = [
+    ["explain"],
+    ["explain", "--format", "json"],
+    ["explain", "--format", "html"],
+    ["train", "--epochs", "3"],
+    ["diagram", "--format", "svg"],
+    ["verify", "--no-torch"],
+    ["check", "--template"],
+]
+
+
+def _mutated_run(tmp_path, text: str, command: list[str]) -> None:
+    path = tmp_path / "fuzz.yaml"
+    path.write_text(text, encoding="utf-8")
+    runs_or_fails_cleanly([*command, str(path)])
+
+
+@pytest.mark.slow
+@fuzz(300)
+@given(mutated(), st.sampled_from(RUNS))
+def test_mutated_configs_through_every_command(tmp_path_factory, text, command):
+    """A mutated config that still loads is run, not only read: every command
+    either works or says what is wrong."""
+    _mutated_run(tmp_path_factory.mktemp("fuzz"), text, command)
+
+
+@fuzz(25)
+@given(mutated(), st.sampled_from(RUNS))
+def test_mutated_configs_through_every_command_quick(tmp_path_factory, text, command):
+    _mutated_run(tmp_path_factory.mktemp("fuzz"), text, command)
+
+
+def _check_mutated(tmp_path, text: str, name: str, options: list[str]) -> None:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    runs_or_fails_cleanly(["check", str(path), *options])
+
+
+CHECK_OPTIONS = st.lists(
+    st.sampled_from([["--format", "json"], ["--format", "csv"], ["--epochs", "2"], ["--format", "html"]]), max_size=2
+)
+
+
+@pytest.mark.slow
+@fuzz(300)
+@given(mutated(ANSWERS), CHECK_OPTIONS)
+def test_mutated_answers_files(tmp_path_factory, text, options):
+    _check_mutated(tmp_path_factory.mktemp("fuzz"), text, "answers.yaml", [o for opt in options for o in opt])
+
+
+@fuzz(25)
+@given(mutated(ANSWERS), CHECK_OPTIONS)
+def test_mutated_answers_files_quick(tmp_path_factory, text, options):
+    _check_mutated(tmp_path_factory.mktemp("fuzz"), text, "answers.yaml", [o for opt in options for o in opt])
+
+
+@pytest.mark.slow
+@fuzz(200)
+@given(mutated(CLASSES), CHECK_OPTIONS)
+def test_mutated_class_files(tmp_path_factory, text, options):
+    _check_mutated(tmp_path_factory.mktemp("fuzz"), text, "class.csv", [o for opt in options for o in opt])
+
+
+@fuzz(15)
+@given(mutated(CLASSES), CHECK_OPTIONS)
+def test_mutated_class_files_quick(tmp_path_factory, text, options):
+    _check_mutated(tmp_path_factory.mktemp("fuzz"), text, "class.csv", [o for opt in options for o in opt])
+
+
+answer_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.lists(st.floats(), max_size=2),
+)
+answer_names = st.one_of(st.sampled_from(["out_h1", "w5+", "dE/dw5", "E", "epochs", "δ_o1"]), st.text(max_size=8))
+
+
+def _library_fails_cleanly(doc: object, answers: object) -> None:
+    """The library: a document as a config, then answers for it; only
+    stepprop's own errors may come out."""
+    import stepprop
+
+    try:
+        net = stepprop.Network.from_dict(doc)
+        net.step()
+    except stepprop.StepPropError:
+        net = stepprop.load()
+    try:
+        stepprop.check(net, answers)
+    except stepprop.StepPropError:
+        pass
+
+
+@pytest.mark.slow
+@fuzz(400)
+@given(documents, st.dictionaries(answer_names, answer_values, max_size=4))
+def test_the_library_with_random_configs_and_answers(doc, answers):
+    _library_fails_cleanly(doc, answers)
+
+
+@fuzz(40)
+@given(documents, st.dictionaries(answer_names, answer_values, max_size=4))
+def test_the_library_with_random_configs_and_answers_quick(doc, answers):
+    _library_fails_cleanly(doc, answers)
 
 
 # ------------------------------------------------------------ interrupts --
@@ -474,3 +587,13 @@ def test_a_huge_whole_number_answer_in_python_is_refused_with_the_reason():
 
     with pytest.raises(stepprop.StepPropError, match="longer than"):
         stepprop.check(stepprop.load(), {"out_h1": 10**400})
+
+
+@pytest.mark.parametrize("value", [5e-324, 1.7300651187322896e-185, 2.5e-300])
+def test_answers_with_hundreds_of_decimals_are_graded(value):
+    """Found by the library fuzzer: a float answer this small has hundreds of
+    decimals; grading it needs no more precision than it has."""
+    import stepprop
+
+    (graded,) = stepprop.check(stepprop.load(), {"out_h1": value}).graded
+    assert graded.status == "wrong"

@@ -27,7 +27,18 @@ from ..rounding import rounder as rounder_of
 from ..step import PLAIN, StepTrace, step
 from ..training import train
 from ..words import count
-from .answers import FEW_DIGITS, PRECISE, Answer, Answers, agrees, load_answers, right, spellings, truncated
+from .answers import (
+    FEW_DIGITS,
+    PRECISE,
+    Answer,
+    Answers,
+    agrees,
+    load_answers,
+    right,
+    spellings,
+    to_places,
+    truncated,
+)
 from .catalogue import Mistake, catalogue, pair, rename_name
 from .follow import FollowThrough
 
@@ -422,7 +433,7 @@ class Checker:
         if graded.exact != 0 and right(-graded.exact, answer):
             graded.note = "the right number with the wrong sign"
             return
-        slip = round(abs(answer.value - graded.exact) * 10**answer.decimals)
+        slip = _units(answer.value - graded.exact, answer.decimals)
         if answer.significant >= FEW_DIGITS and 1 <= slip <= 2:
             graded.note = (
                 f"{slip} off in the last digit written (the exact value rounds to {_rounded(graded.exact, answer)})"
@@ -503,13 +514,11 @@ def _near(value: float, given: float) -> bool:
 def _slip(exact: float, answer: Answer) -> tuple[str, str]:
     """('a digit changed', '0.3775') where the answer is the exact value with one
     digit changed, dropped, added, or two neighbours swapped (0.3375 for 0.3775)."""
-    from decimal import ROUND_HALF_UP, Decimal
-
     written = answer.digits_text.lstrip("+")
     for places in (answer.decimals, answer.decimals + 1, answer.decimals - 1):
         if places < 0:
             continue
-        right = str(Decimal(repr(exact)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP))
+        right = str(to_places(exact, places))
         kind = _one_edit(written, right)
         if kind:
             return kind, right
@@ -536,11 +545,19 @@ def _one_edit(a: str, b: str) -> str:
     return ""
 
 
+def _units(difference: float, decimals: int) -> int:
+    """How many units of the last decimal written a difference is (rounded), for
+    any number of decimals (10 ** 330 is beyond a float)."""
+    if decimals < 300:
+        return round(abs(difference) * 10**decimals)
+    from decimal import Decimal
+
+    return round(Decimal(repr(abs(difference))).scaleb(decimals))
+
+
 def _rounded(x: float, answer: Answer) -> str:
     """``x`` to the decimals the student wrote."""
-    from decimal import ROUND_HALF_UP, Decimal
-
-    return str(Decimal(repr(x)).quantize(Decimal(1).scaleb(-answer.decimals), rounding=ROUND_HALF_UP))
+    return str(to_places(x, answer.decimals))
 
 
 def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Grades:

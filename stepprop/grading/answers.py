@@ -66,12 +66,16 @@ def agrees(x: float, answer: Answer) -> bool:
     on paper: 0.45 is 0.5, not 0.4)?"""
     if not math.isfinite(x):
         return False
-    given = Decimal(answer.digits_text)
-    places = Decimal(1).scaleb(-answer.decimals)
-    return Decimal(repr(x)).quantize(places, rounding=ROUND_HALF_UP, context=_WIDE) == given
+    return to_places(x, answer.decimals) == Decimal(answer.digits_text)
 
 
-_WIDE = Context(prec=400)  # quantize never runs out of digits
+_WIDE = Context(prec=800)  # quantize never runs out of digits (1e308 to 325 decimals)
+
+
+def to_places(x: float, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """``x`` to ``places`` decimals (half up, as on paper, unless ``rounding``
+    says otherwise), however many digits that takes."""
+    return Decimal(repr(x)).quantize(Decimal(1).scaleb(-places), rounding=rounding, context=_WIDE)
 
 
 # from this many significant digits, an answer is right within 1e-9 (relative) of the
@@ -367,5 +371,4 @@ def truncated(exact: float, answer: Answer) -> bool:
     """Is the answer the exact value with its digits cut off, not rounded?"""
     if answer.significant < FEW_DIGITS or not math.isfinite(exact):
         return False
-    places = Decimal(1).scaleb(-answer.decimals)
-    return Decimal(repr(exact)).quantize(places, rounding=ROUND_DOWN) == Decimal(answer.digits_text)
+    return to_places(exact, answer.decimals, ROUND_DOWN) == Decimal(answer.digits_text)
