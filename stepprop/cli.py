@@ -292,6 +292,19 @@ _BATCH = click.option(
 _FRAGMENT = click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
 
 
+class _OpChoice(click.Choice):
+    """An activation or loss by name; another common name for one (logistic,
+    mse) is refused with the name stepprop knows it by, as in a config."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from .ops import ALIASES
+
+        known = ALIASES.get(str(value).strip().lower().replace("-", "_"))
+        if value not in self.choices and known in self.choices:
+            self.fail(f"'{value}' is not a name stepprop uses; did you mean '{known}'?", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class _Count(click.IntRange):
     """A whole number as people write large ones: 10000, 10_000, 1e4 or 1E6."""
 
@@ -661,14 +674,14 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
 )
 @click.option(
     "--activation",
-    type=click.Choice(list(LAYER_ACTIVATIONS)),
+    type=_OpChoice(list(LAYER_ACTIVATIONS)),
     default="sigmoid",
     show_default=True,
     help="The activation of every layer (the output follows the loss where it must).",
 )
 @click.option(
     "--loss",
-    type=click.Choice(list(LOSSES)),
+    type=_OpChoice(list(LOSSES)),
     default="half_squared_error",
     show_default=True,
 )

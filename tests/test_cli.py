@@ -484,3 +484,16 @@ def test_completion_offers_bundled_names_and_files(workdir):
     assert complete("stepprop check mazur-post-s") == ["plain,mazur-post-step"]
     # no bundled name matches: the shell completes file names itself
     assert complete("stepprop train zz") == ["file,zz"]
+
+
+@pytest.mark.parametrize(
+    "option, written, meant",
+    [("--activation", "logistic", "sigmoid"), ("--loss", "mse", "mean_squared_error"), ("--loss", "BCE", None)],
+)
+def test_init_suggests_the_name_for_a_common_other_name(option, written, meant, workdir):
+    from stepprop.ops import ALIASES
+
+    meant = meant or ALIASES[written.lower()]
+    result = run("init", "2-2-1", option, written, code=2)
+    assert f"did you mean '{meant}'?" in result.stderr
+    assert list(workdir.iterdir()) == []
