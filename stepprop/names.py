@@ -100,11 +100,13 @@ def is_path_share(graph: BatchGraph, child: Node, parent: Node) -> bool:
     return ci.neuron != pi.neuron or ci.layer == last
 
 
-def values_of(graph: BatchGraph) -> dict[str, float]:
-    """Every computed forward quantity by name."""
+def values_of(graph: BatchGraph, samples: Collection[int] | None = None) -> dict[str, float]:
+    """Every computed forward quantity by name (``samples``: only those samples'
+    and the batch's own, such as its error)."""
     out = {}
+    info = graph.info
     for node in graph.tape.nodes:
-        if node.op is not None:
+        if node.op is not None and (samples is None or info[node].sample is None or info[node].sample in samples):
             out[sym_of(graph, node).ascii] = node.data
     return out
 
@@ -228,7 +230,7 @@ def checkable(trace: StepTrace, wanted: Collection[str] | None = None) -> dict[s
     if wanted is not None and graph.multi:
         marks = {m.group(1) for name in wanted if (m := _MARK.search(name))}
         samples = [s for s, number in enumerate(graph.sample_numbers) if str(number + 1) in marks]
-    out = dict(values_of(graph))
+    out = dict(values_of(graph, None if samples is None else set(samples)))
     out.update(terms_of(trace, samples=samples))
     out.update({f"{p}+": v for p, v in trace.updated.items()})
     out["error"] = trace.error

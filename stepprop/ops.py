@@ -99,7 +99,8 @@ class Op:
         made once per arity and attributes; with a hand calculation's
         ``rounder``, its value and partials (the engine rounds the results)."""
         cache: dict[tuple, Compiled] = self.__dict__.setdefault("_compiled", {})
-        key = (arity, tuple(sorted(attrs.items())), rounder)
+        # (attributes in the order they were given: the same op always gives them alike)
+        key = (arity, tuple(attrs.items()), rounder)
         found = cache.get(key)
         if found is None:
             names = [Sym(f"a{j}") for j in range(arity)]
