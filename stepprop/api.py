@@ -20,7 +20,7 @@ rich (``__rich__``)::
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import config as configs
@@ -101,24 +101,36 @@ def render_document(
 ) -> str:
     """A document as text, markdown, latex (``fragment``: the body only) or
     html (with the picture ``svg()`` gives, if any)."""
+    return "".join(render_chunks(doc, format, digits, fragment, svg))
+
+
+def render_chunks(
+    doc: Document,
+    format: str = "text",
+    digits: int = DEFAULT_DIGITS,
+    fragment: bool = False,
+    svg: Callable[[], str | None] | None = None,
+) -> Iterator[str]:
+    """The same, in pieces to write as they come (text and html stream; a long
+    worked example is never held whole a second time)."""
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise StepPropError(f"digits must be a whole number from 1 to 17, not {digits!r}")
     if format == "markdown":
         from .views import markdown
 
-        return markdown.render(doc, digits)
+        return iter([markdown.render(doc, digits)])
     if format == "latex":
         from .views import latex
 
-        return latex.body(doc, digits) if fragment else latex.document(doc, digits)
+        return iter([latex.body(doc, digits) if fragment else latex.document(doc, digits)])
     if format == "html":
         from .views import html
 
-        return html.render(doc, digits, svg() if svg is not None else None)
+        return html.chunks(doc, digits, svg() if svg is not None else None)
     if format == "text":
-        from .views.text import render_plain
+        from .views.text import plain_chunks
 
-        return render_plain(doc, digits)
+        return plain_chunks(doc, digits)
     raise StepPropError(f"unknown format '{format}'; choose one of {', '.join(FORMATS)}")
 
 

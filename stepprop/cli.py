@@ -11,7 +11,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import click
@@ -115,9 +115,14 @@ class _Output:
         if output is not None:
             _may_write(output, force)
 
-    def _write(self, text: str) -> None:
+    def _write(self, text: str | Iterator[str]) -> None:
+        """Text, or its pieces written as they come, to stdout or atomically to -o."""
         if self.output is None:
-            click.echo(text, nl=not text.endswith("\n"))
+            if isinstance(text, str):
+                click.echo(text, nl=not text.endswith("\n"))
+            else:
+                for piece in text:
+                    click.echo(piece, nl=False)
             return
         from .files import write_atomic
 
@@ -148,9 +153,9 @@ class _Output:
 
             Console(highlight=False).print(RichDocument(doc, self.digits))
             return
-        from .api import render_document
+        from .api import render_chunks
 
-        self._write(render_document(doc, self.fmt, self.digits, self.fragment, result._svg))
+        self._write(render_chunks(doc, self.fmt, self.digits, self.fragment, result._svg))
 
 
 FORMATS = ["text", "json", "markdown", "latex", "html"]

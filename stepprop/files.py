@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from .errors import StepPropError
@@ -54,18 +55,22 @@ def check_target(path: str | Path) -> None:
         raise StepPropError(f"{path}: cannot write in the folder {folder}")
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder and
-    an atomic rename: readers see the old file or the new one, never a part."""
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_atomic(path: str | Path, text: str | Iterable[str]) -> None:
+    """Write ``text`` (or its pieces, as they come) to ``path`` via a temporary
+    file in the same folder and an atomic rename: readers see the old file or
+    the new one, never a part."""
+    pieces = [text] if isinstance(text, str) else text
+    write_bytes_atomic(path, (piece.encode("utf-8") for piece in pieces))
 
 
-def write_bytes_atomic(path: str | Path, data: bytes) -> None:
+def write_bytes_atomic(path: str | Path, data: bytes | Iterable[bytes]) -> None:
     """The same for bytes. A device, a FIFO or /dev/stdout is written in place;
     through a symbolic link, the file it points to is replaced and the link kept."""
+    pieces = [data] if isinstance(data, bytes) else data
     if is_special(path):
         with open(path, "wb") as handle:  # OSError (a full disk: /dev/full) as raised
-            handle.write(data)
+            for piece in pieces:
+                handle.write(piece)
             handle.flush()
         return
     target = os.path.realpath(path) if os.path.islink(path) else os.fspath(path)
@@ -79,7 +84,8 @@ def write_bytes_atomic(path: str | Path, data: bytes) -> None:
         raise StepPropError(f"{path}: cannot write here: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            for piece in pieces:
+                handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
         if os.path.exists(target):

@@ -497,3 +497,13 @@ def test_init_suggests_the_name_for_a_common_other_name(option, written, meant, 
     result = run("init", "2-2-1", option, written, code=2)
     assert f"did you mean '{meant}'?" in result.stderr
     assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", ["text", "html", "markdown", "latex"])
+def test_streamed_output_is_the_librarys_render(fmt, workdir):
+    """The command line writes a long worked example in pieces as they come;
+    to stdout and to -o they are exactly the library's whole render."""
+    whole = stepprop.load("softmax").step().render(fmt)
+    assert run("explain", "softmax", "--format", fmt, code=0).stdout == whole
+    run("explain", "softmax", "--format", fmt, "-o", "out.txt", code=0)
+    assert (workdir / "out.txt").read_text(encoding="utf-8") == whole

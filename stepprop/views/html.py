@@ -3,6 +3,7 @@ in MathML (legible without JavaScript, no network access, printable)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from html import escape
 
 from ..document import Document, Eq, Label, Section, Table, Text
@@ -153,7 +154,13 @@ CSS = """
 
 
 def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> str:
-    out = [
+    return "".join(chunks(doc, digits, svg))
+
+
+def chunks(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> Iterator[str]:
+    """The page in pieces, each ending in a newline (written as they come: a
+    classroom-sized batch's page is tens of megabytes)."""
+    head = [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
@@ -166,29 +173,29 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) 
         f"<h1>{escape(doc.title)}</h1>",
         '<ul class="intro">',
     ]
-    out += [f"<li>{escape(line)}</li>" for line in doc.intro]
-    out.append("</ul>")
+    head += [f"<li>{escape(line)}</li>" for line in doc.intro]
+    head.append("</ul>")
     if svg:
-        out.append(f"<figure>{svg}<figcaption>The network, every edge labelled with its weight.</figcaption></figure>")
+        head.append(f"<figure>{svg}<figcaption>The network, every edge labelled with its weight.</figcaption></figure>")
+    yield "".join(line + "\n" for line in head)
 
-    def section(sec: Section, level: int) -> None:
+    def section(sec: Section, level: int) -> Iterator[str]:
         h = min(level + 1, 6)
-        out.append(f"<section><h{h}>{escape(sec.title)}</h{h}>")
+        yield f"<section><h{h}>{escape(sec.title)}</h{h}>\n"
         for item in sec.items:
             if isinstance(item, Section):
-                section(item, level + 1)
+                yield from section(item, level + 1)
             elif isinstance(item, Eq):
-                out.append(equation(item, digits))
+                yield equation(item, digits) + "\n"
             elif isinstance(item, Table):
-                out.append(_table(item, digits))
+                yield _table(item, digits) + "\n"
             elif isinstance(item, Text):
-                out.append(f"<p>{escape(item.text)}</p>")
-        out.append("</section>")
+                yield f"<p>{escape(item.text)}</p>\n"
+        yield "</section>\n"
 
     for sec in doc.sections:
-        section(sec, 1)
-    out += ["</div>", "</body>", "</html>", ""]
-    return "\n".join(out)
+        yield from section(sec, 1)
+    yield "</div>\n</body>\n</html>\n"
 
 
 def body(page: str) -> str:

@@ -85,4 +85,16 @@ def _section_lines(section: Section, level: int, digits: int) -> Iterator[str]:
 
 
 def render_plain(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
-    return "\n".join(document_lines(doc, digits)) + "\n"
+    return "".join(plain_chunks(doc, digits))
+
+
+def plain_chunks(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
+    """The plain text in pieces of many lines, each ending in a newline."""
+    batch: list[str] = []
+    for line in document_lines(doc, digits):
+        batch.append(line)
+        if len(batch) >= 2000:
+            yield "\n".join(batch) + "\n"
+            batch = []
+    if batch:
+        yield "\n".join(batch) + "\n"
