@@ -158,6 +158,8 @@ class _Output:
         self._write(render_chunks(doc, self.fmt, self.digits, self.fragment, result._svg))
 
 
+# the most epoch errors --every reports (each is a line, and kept until the end)
+MAX_REPORTED = 1_000_000
 FORMATS = ["text", "json", "markdown", "latex", "html"]
 FORMAT_HELP = {
     "text": "text: for reading (rich on a terminal, plain when piped)",
@@ -506,6 +508,12 @@ def train(
     import os
 
     net = _load(config)
+    if every is not None and epochs // every > MAX_REPORTED:
+        least = -(-epochs // MAX_REPORTED)
+        raise click.UsageError(
+            f"--every {every} over {epochs:,} epochs would report {epochs // every:,} errors; "
+            f"report at most {MAX_REPORTED:,} (--every {least} or more)"
+        )
     if save is not None and plot is not None and os.path.abspath(save) == os.path.abspath(plot):
         raise click.UsageError(f"--save and --plot name the same file ({save}): give them different names")
     for path in (save, plot):

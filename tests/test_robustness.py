@@ -597,3 +597,9 @@ def test_answers_with_hundreds_of_decimals_are_graded(value):
 
     (graded,) = stepprop.check(stepprop.load(), {"out_h1": value}).graded
     assert graded.status == "wrong"
+
+
+def test_every_epoch_reported_over_millions_of_epochs_is_refused_before_training():
+    result = run("train", "--epochs", "100000000", "--every", "1", code=2)
+    assert "--every 100 or more" in result.stderr and "Training" not in result.stdout
+    assert run("train", "--epochs", "20", "--every", "1", "--format", "json", code=0)
