@@ -19,7 +19,7 @@ JSON keys, and in the answers that ``check`` grades.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .expr import D, Sym, Via
@@ -221,15 +221,23 @@ def error_names(trace: StepTrace) -> set[str]:
     return found
 
 
+def samples_named(numbers: Sequence[int], wanted: Collection[str] | None) -> list[int] | None:
+    """The positions in a batch of the samples ``wanted`` names (out_o1[2]: the
+    one numbered 2); ``numbers``: each position's sample number, from 0 (a
+    graph's sample_numbers). None for every sample: nothing wanted in
+    particular, or a batch of one, whose names have no [k]."""
+    if wanted is None or len(numbers) < 2:
+        return None
+    marks = {m.group(1) for name in wanted if (m := _MARK.search(name))}
+    return [s for s, number in enumerate(numbers) if str(number + 1) in marks]
+
+
 def checkable(trace: StepTrace, wanted: Collection[str] | None = None) -> dict[str, float]:
     """Every name a student can check after one step, with its value; with
     ``wanted``, at least those (in a batch, the chain-rule terms of only the
     samples they name: what ``check`` re-runs need, linear in the answers)."""
     graph = trace.graph
-    samples = None
-    if wanted is not None and graph.multi:
-        marks = {m.group(1) for name in wanted if (m := _MARK.search(name))}
-        samples = [s for s, number in enumerate(graph.sample_numbers) if str(number + 1) in marks]
+    samples = samples_named(graph.sample_numbers, wanted)
     out = dict(values_of(graph, None if samples is None else set(samples)))
     out.update(terms_of(trace, samples=samples))
     out.update({f"{p}+": v for p, v in trace.updated.items()})

@@ -22,7 +22,7 @@ honours too:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import NamedTuple
 
 from .config import Config
@@ -225,8 +225,11 @@ def step(
     rounder: Rounder | None = None,
     rounding: Rounding | None = None,
     variation: Variation = PLAIN,
+    recorded: Collection[int] | None = None,
 ) -> StepTrace:
-    """One training step on batch ``batch_index`` of the config, fully recorded."""
+    """One training step on batch ``batch_index`` of the config, fully recorded
+    (``recorded``: only these samples' chain-rule records, where nothing else
+    needs the others; what a re-run that is not shown works out)."""
     cfg = net.config
     batches = cfg.batches()
     if not 0 <= batch_index < len(batches):
@@ -254,11 +257,14 @@ def step(
     tape = graph.tape
     records = []
     for s, total in enumerate(graph.totals):
+        if recorded is not None and s not in recorded and rounder is None:
+            records.append(SampleRecord({}, {}))  # (a hand calculation needs each sample's gradient)
+            continue
         contributions: dict[tuple[Node, int], float] = {}
         reach = graph.reach(s)
         tape.backward(total, contributions, within=reach)
         records.append(SampleRecord({n: n.grad for n in reach if n.requires_grad}, contributions))
-    per_sample = [{name: r.adjoints[leaves[name]] for name in net.params} for r in records]
+    per_sample = None if rounder is None else [{name: r.adjoints[leaves[name]] for name in net.params} for r in records]
     gradients = batch_gradients(graph, rounder, per_sample)
     for name, value in gradients.items():
         if not math.isfinite(value):

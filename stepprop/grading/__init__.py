@@ -213,10 +213,12 @@ class Checker:
             return Run({}, self.run().trace, mistake, decimals)  # this mistake gives no number at all
         if mistake is not None and run.recorded is not None:  # keep the numbers; remade if shown
             run.recorded = None
-            run.remake = lambda: self._calculate(mistake, decimals).trace
+            run.remake = lambda: self._calculate(mistake, decimals, shown=True).trace
         return run
 
-    def _calculate(self, mistake: Mistake | None, decimals: Rounding | None) -> Run:
+    def _calculate(self, mistake: Mistake | None, decimals: Rounding | None, shown: bool = False) -> Run:
+        """A way of calculating's numbers (``shown``: its step recorded whole, to
+        show its working; otherwise only what the names answered need)."""
         cfg = mistake.config if mistake else self.config
         variation = mistake.variation if mistake else PLAIN
         rounder = rounder_of(decimals) if decimals is not None else None
@@ -230,12 +232,14 @@ class Checker:
             values = mistake.procedure(net, rounder, decimals)
             values.update(extra)
             return Run(values, None, mistake, decimals)
-        trace = step(net, 0, rounder, decimals, variation)
-        scope = None if mistake is None and decimals is None else frozenset(self.wanted)
+        scope = None if (mistake is None and decimals is None) or shown else frozenset(self.wanted)
         wanted = scope
         if scope is not None and mistake is not None and mistake.rename is not None:
             back = {v: k for k, v in mistake.rename.items()}
             wanted = frozenset(rename_name(name, back) or name for name in scope)
+        batch = range(len(cfg.batches()[0]))  # the step is on the first batch: samples 0, 1, ...
+        recorded = names.samples_named(batch, wanted)
+        trace = step(net, 0, rounder, decimals, variation, recorded)
         values = names.checkable(trace, wanted)
         values.update(extra)
         if mistake is not None and mistake.rename is not None:
