@@ -1496,3 +1496,22 @@ def test_a_pair_named_most_often_for_a_question(tmp_path):
     result = run("check", str(tmp_path / "class.csv"))
     (line,) = [x for x in result.stdout.splitlines() if x.startswith("w5+")]
     assert "3 and 4: activation derivative left out, and gradient added, not subtracted (2)" in line, result.stdout
+
+
+def test_a_step_recording_some_samples_gives_the_same_numbers():
+    """What check's re-runs do: the chain rule recorded for the samples answered
+    only; every gradient, update and named value of those samples is the same."""
+    from stepprop.names import checkable
+    from stepprop.network import Net
+    from stepprop.step import step
+
+    net = Net(configs.parse(BATCH3, "batch3.yaml"))
+    whole, some = step(net), step(net, recorded=[2])
+    assert some.gradients == whole.gradients and some.updated == whole.updated
+    assert some.samples[0].adjoints == {}
+    # (each step builds its own graph: the records' keys are its own nodes)
+    assert [*some.samples[2].adjoints.values()] == [*whole.samples[2].adjoints.values()]
+    wanted = {"dE_total/dw1[3]", "w1+"}
+    part = checkable(some, wanted)
+    full = checkable(whole)
+    assert all(part[name] == full[name] for name in wanted)
