@@ -471,12 +471,16 @@ _CMP: dict[str, Callable[[float, float], bool]] = {
 
 
 def evaluate(
-    e: Expr, values: Mapping[str, float] | None = None, rounder: Callable[[float], float] | None = None
+    e: Expr,
+    values: Mapping[str, float] | None = None,
+    rounder: Callable[[float], float] | None = None,
+    number: Callable[[float], float] | None = None,
 ) -> float:
     """The value of a tree; named leaves are looked up by their ascii name.
 
     With ``rounder``, every operation's result is rounded before it is used,
-    as in a hand calculation (the update rule in hand-calculation mode)."""
+    as in a hand calculation (the update rule in hand-calculation mode); with
+    ``number``, each number is read as it gives (as printed, say)."""
     env = values or {}
     r = rounder or (lambda x: x)
 
@@ -484,7 +488,7 @@ def evaluate(
         if isinstance(x, (Sym, D, Via)):
             return env[x.ascii]
         if isinstance(x, Num):
-            return x.value
+            return x.value if number is None else number(x.value)
         if isinstance(x, Const):
             return x.value
         if isinstance(x, Add):

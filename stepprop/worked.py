@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, overload
 from . import names as N
 from . import ops
 from .document import Document, Eq, Item, Section, Table
-from .expr import Const, D, Expr, Num, Sym, Via, add, evaluate, mul, substitute, symbols
+from .expr import Const, D, Expr, Num, Sym, Via, add, children, evaluate, mul, substitute
 from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
@@ -793,15 +793,19 @@ def _keep_true(eq: Eq) -> None:
     steps: list[Expr] = []
     dropped = False
     for step in eq.rhs[:-1]:
-        if symbols(step) or isinstance(step, (Num, Const)):
+        if isinstance(step, (Num, Const)):
+            steps.append(step)
+            continue
+        numbers = _numbers_unless_named(step)
+        if numbers is None:  # a symbolic step: nothing to evaluate
             steps.append(step)
             continue
         exact = _value(step)
-        scale = max([abs(n.value) for n in _numbers(step)] + [abs(result)])  # a sum that cancels is 0 on paper
+        scale = max([abs(n) for n in numbers] + [abs(result)])  # a sum that cancels is 0 on paper
         if not _close(exact, result, 1e-6, scale):
             dropped = True
             continue
-        if not _close(_value(substitute(step, _as_shown)), exact, 1e-6, scale):
+        if not _close(_value(step, _shown), exact, 1e-6, scale):
             step = substitute(step, _every_digit)
         steps.append(step)
     eq.rhs = steps + [eq.rhs[-1]]
@@ -834,29 +838,34 @@ def _as_written(doc: Document, rounding: Rounding) -> None:
     tables(doc.sections)
 
 
-def _as_shown(e: Expr) -> Expr | None:
-    return Num(float(f"{e.value:.{SHOWN_DIGITS}g}")) if isinstance(e, Num) else None
-
-
 def _every_digit(e: Expr) -> Expr | None:
     return Num(e.value, exact=True) if isinstance(e, Num) else None
 
 
-def _value(e: Expr) -> float:
+def _shown(x: float) -> float:
+    """A number as the worked example prints it (SHOWN_DIGITS significant digits)."""
+    return float(f"{x:.{SHOWN_DIGITS}g}")
+
+
+def _value(e: Expr, number: Callable[[float], float] | None = None) -> float:
     try:
-        return evaluate(e)
+        return evaluate(e, number=number)
     except (ArithmeticError, ValueError):
         return math.nan
 
 
-def _numbers(e: Expr) -> list[Num]:
-    found: list[Num] = []
-
-    def collect(leaf: Expr) -> None:
-        if isinstance(leaf, Num):
-            found.append(leaf)
-
-    substitute(e, collect)
+def _numbers_unless_named(e: Expr) -> list[float] | None:
+    """The numbers of a tree, in one walk; None if it has a named leaf."""
+    found: list[float] = []
+    stack = [e]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, Num):
+            found.append(x.value)
+        elif isinstance(x, (Sym, D, Via)):
+            return None
+        else:
+            stack.extend(children(x))
     return found
 
 
