@@ -98,23 +98,27 @@ class Sym(Expr):
     ``sample`` (1-based) marks a quantity of one sample of a batch.
     """
 
-    __slots__ = _fields = ("base", "sub", "sup", "sample")
+    _fields = ("base", "sub", "sup", "sample")
+    __slots__ = (*_fields, "_ascii")  # (a node is never changed: its name is spelled once)
 
     def __init__(self, base: str, sub: str = "", sup: str = "", sample: int | None = None):
         self.base = base
         self.sub = sub
         self.sup = sup
         self.sample = sample
+        self._ascii: str | None = None
 
     @property
     def ascii(self) -> str:
-        if self.base in ("w", "b", "i") and self.sub.isdigit():
-            text = self.base + self.sub
-        elif self.sub:
-            text = f"{self.base}_{self.sub}"
-        else:
-            text = self.base
-        return text + self.sup + (f"[{self.sample}]" if self.sample is not None else "")
+        if self._ascii is None:
+            if self.base in ("w", "b", "i") and self.sub.isdigit():
+                text = self.base + self.sub
+            elif self.sub:
+                text = f"{self.base}_{self.sub}"
+            else:
+                text = self.base
+            self._ascii = text + self.sup + (f"[{self.sample}]" if self.sample is not None else "")
+        return self._ascii
 
     def updated(self) -> Sym:
         return Sym(self.base, self.sub, "+", self.sample)
@@ -126,19 +130,23 @@ class Sym(Expr):
 class D(Expr):
     """The partial derivative d num / d den."""
 
-    __slots__ = _fields = ("num", "den")
+    _fields = ("num", "den")
+    __slots__ = (*_fields, "_ascii")
 
     def __init__(self, num: Sym, den: Sym):
         self.num = num
         self.den = den
+        self._ascii: str | None = None
 
     @property
     def ascii(self) -> str:
-        # the sample mark goes once, at the end: dE_total/dout_o1[2]
-        sample = self.num.sample if self.num.sample is not None else self.den.sample
-        num = Sym(self.num.base, self.num.sub, self.num.sup).ascii
-        den = Sym(self.den.base, self.den.sub, self.den.sup).ascii
-        return f"d{num}/d{den}" + (f"[{sample}]" if sample is not None else "")
+        if self._ascii is None:
+            # the sample mark goes once, at the end: dE_total/dout_o1[2]
+            sample = self.num.sample if self.num.sample is not None else self.den.sample
+            num = Sym(self.num.base, self.num.sub, self.num.sup).ascii
+            den = Sym(self.den.base, self.den.sub, self.den.sup).ascii
+            self._ascii = f"d{num}/d{den}" + (f"[{sample}]" if sample is not None else "")
+        return self._ascii
 
 
 class Via(Expr):
