@@ -782,56 +782,83 @@ def fmt(x: float, digits: int = DEFAULT_DIGITS) -> str:
 Segment = tuple[str, str]  # (text, kind): kind is sym, num, op or text
 
 
-class PlainPrinter(Printer[list[Segment]]):
-    """The ASCII spelling of a tree, as (text, kind) segments (the rich view
-    colours them by kind): ``dE_total/dw5 = 0.74136507 * 0.186815602``."""
+class Spelling(Printer[T]):
+    """The ASCII spelling of a tree, written once in pieces of (text, kind):
+    :class:`PlainPrinter` keeps them as segments (the rich view colours them
+    by kind), :class:`TextPrinter` joins them into the text itself."""
 
     def __init__(self, digits: int = DEFAULT_DIGITS):
         self.digits = digits
 
-    def sym(self, s: Sym) -> list[Segment]:
-        return [(s.ascii, "sym")]
+    def piece(self, text: str, kind: str) -> T:
+        raise NotImplementedError
 
-    def d(self, d: D) -> list[Segment]:
-        return [(d.ascii, "sym")]
+    def join(self, parts: list[T]) -> T:
+        raise NotImplementedError
 
-    def via(self, v: Via) -> list[Segment]:
-        return [(f"{v.d.ascii} (via {v.through})", "sym")]
+    def sym(self, s: Sym) -> T:
+        return self.piece(s.ascii, "sym")
 
-    def number(self, x: float, digits: int | None = None) -> list[Segment]:
-        return [(fmt(x, digits or self.digits), "num")]
+    def d(self, d: D) -> T:
+        return self.piece(d.ascii, "sym")
 
-    def written(self, text: str) -> list[Segment]:
-        return [(text, "num")]
+    def via(self, v: Via) -> T:
+        return self.piece(f"{v.d.ascii} (via {v.through})", "sym")
 
-    def op(self, text: str) -> list[Segment]:
-        return [(text if text == "/" else f" {text} ", "op")]
+    def number(self, x: float, digits: int | None = None) -> T:
+        return self.piece(fmt(x, digits or self.digits), "num")
 
-    def minus(self) -> list[Segment]:
-        return [("-", "op")]
+    def written(self, text: str) -> T:
+        return self.piece(text, "num")
 
-    def group(self, inner: list[Segment]) -> list[Segment]:
-        return [("(", "op"), *inner, (")", "op")]
+    def op(self, text: str) -> T:
+        return self.piece(text if text == "/" else f" {text} ", "op")
 
-    def concat(self, parts: list[list[Segment]]) -> list[Segment]:
-        return [seg for part in parts for seg in part]
+    def minus(self) -> T:
+        return self.piece("-", "op")
 
-    def power(self, base: list[Segment], exponent: int) -> list[Segment]:
-        return [*base, (f"^{exponent}", "op")]
+    def group(self, inner: T) -> T:
+        return self.join([self.piece("(", "op"), inner, self.piece(")", "op")])
 
-    def exp(self, x: list[Segment]) -> list[Segment]:
-        return [("e^", "op"), *x]
+    def concat(self, parts: list[T]) -> T:
+        return self.join(parts)
 
-    def func(self, name: str, args: list[list[Segment]]) -> list[Segment]:
-        out: list[Segment] = [(name, "op"), ("(", "op")]
+    def power(self, base: T, exponent: int) -> T:
+        return self.join([base, self.piece(f"^{exponent}", "op")])
+
+    def exp(self, x: T) -> T:
+        return self.join([self.piece("e^", "op"), x])
+
+    def func(self, name: str, args: list[T]) -> T:
+        out = [self.piece(name, "op"), self.piece("(", "op")]
         for k, a in enumerate(args):
             if k:
-                out.append((", ", "op"))
-            out += a
-        return [*out, (")", "op")]
+                out.append(self.piece(", ", "op"))
+            out.append(a)
+        return self.join([*out, self.piece(")", "op")])
 
-    def where(self, then: list[Segment], cond: list[Segment], other: list[Segment]) -> list[Segment]:
-        return [*then, (" if ", "op"), *cond, (", else ", "op"), *other]
+    def where(self, then: T, cond: T, other: T) -> T:
+        return self.join([then, self.piece(" if ", "op"), cond, self.piece(", else ", "op"), other])
+
+
+class PlainPrinter(Spelling[list[Segment]]):
+    """The spelling as (text, kind) segments: ``dE_total/dw5 = 0.74136507 * 0.186815602``."""
+
+    def piece(self, text: str, kind: str) -> list[Segment]:
+        return [(text, kind)]
+
+    def join(self, parts: list[list[Segment]]) -> list[Segment]:
+        return [seg for part in parts for seg in part]
+
+
+class TextPrinter(Spelling[str]):
+    """The spelling as text (what plain output needs: no kinds to keep)."""
+
+    def piece(self, text: str, kind: str) -> str:
+        return text
+
+    def join(self, parts: list[str]) -> str:
+        return "".join(parts)
 
 
 def segments(e: Expr, digits: int = DEFAULT_DIGITS) -> list[Segment]:
@@ -840,4 +867,4 @@ def segments(e: Expr, digits: int = DEFAULT_DIGITS) -> list[Segment]:
 
 def plain(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     """The ASCII spelling of a tree."""
-    return "".join(text for text, _ in segments(e, digits))
+    return TextPrinter(digits).doprint(e)

@@ -4,36 +4,58 @@ view styles: every expression is a list of (text, kind) segments, spelled by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from ..document import Document, Eq, Section, Table, Text
-from ..expr import DEFAULT_DIGITS, Num, Segment, plain, segments
+from ..expr import DEFAULT_DIGITS, Num, PlainPrinter, Segment, Spelling, TextPrinter, plain
+
+T = TypeVar("T", str, list[Segment])  # a spelling: text, or segments
 
 ONE_LINE = 100  # an equation longer than this is broken at its = signs
 
 
 def equation_lines(eq: Eq, digits: int = DEFAULT_DIGITS) -> list[list[Segment]]:
-    """An equation as one line, or one line per '=' when it is long."""
-    lhs = segments(eq.lhs, digits)
-    sides = [segments(r, digits) for r in eq.rhs]
-    if eq.result and isinstance(eq.rhs[-1], Num):
-        sides[-1] = [(text, "result") for text, _ in sides[-1]]
-    one: list[Segment] = list(lhs)
+    """An equation as one line, or one line per '=' when it is long: as
+    segments (the rich view styles them; the result is marked as such)."""
+
+    def result(side: list[Segment]) -> list[Segment]:
+        return [(text, "result") for text, _ in side]
+
+    return _laid_out(eq, PlainPrinter(digits), result)
+
+
+def equation_text(eq: Eq, digits: int = DEFAULT_DIGITS) -> list[str]:
+    """The same lines as plain text."""
+    return _laid_out(eq, TextPrinter(digits), None)
+
+
+def _laid_out(eq: Eq, printer: Spelling[T], result: Callable[[T], T] | None) -> list[T]:
+    """The layout of an equation, in the printer's pieces."""
+    piece, join = printer.piece, printer.join
+    lhs: T = printer.doprint(eq.lhs)
+    sides: list[T] = [printer.doprint(r) for r in eq.rhs]
+    if result is not None and eq.result and isinstance(eq.rhs[-1], Num):
+        sides[-1] = result(sides[-1])
+    equals: T = piece(" = ", "op")
+    note = "from above" if eq.reused else eq.note
+    tail: list[T] = [piece(f"   ({note})", "note")] if note else []
+    parts: list[T] = [lhs]
     for side in sides:
-        one += [(" = ", "op")] + side
-    tail: list[Segment] = []
-    if eq.reused:
-        tail = [("   (from above)", "note")]
-    elif eq.note:
-        tail = [(f"   ({eq.note})", "note")]
-    if sum(len(t) for t, _ in one) <= ONE_LINE:
-        return [one + tail]
-    pad = " " * sum(len(t) for t, _ in lhs)
-    lines = [list(lhs) + [(" = ", "op")] + sides[0]]
+        parts += [equals, side]
+    one: T = join(parts)
+    if _width(one) <= ONE_LINE:
+        return [join([one] + tail)]
+    pad: T = piece(" " * _width(lhs), "text")
+    lines: list[T] = [join([lhs, equals, sides[0]])]
     for side in sides[1:]:
-        lines.append([(pad, "text"), (" = ", "op")] + side)
-    lines[-1] += tail
+        lines.append(join([pad, equals, side]))
+    lines[-1] = join([lines[-1]] + tail)
     return lines
+
+
+def _width(pieces: str | list[Segment]) -> int:
+    return len(pieces) if isinstance(pieces, str) else sum(len(t) for t, _ in pieces)
 
 
 def table_lines(table: Table, digits: int = DEFAULT_DIGITS) -> list[str]:
@@ -73,8 +95,8 @@ def _section_lines(section: Section, level: int, digits: int) -> Iterator[str]:
         if isinstance(item, Section):
             yield from _section_lines(item, level + 1, digits)
         elif isinstance(item, Eq):
-            for segs in equation_lines(item, digits):
-                yield inner + "".join(t for t, _ in segs)
+            for line in equation_text(item, digits):
+                yield inner + line
         elif isinstance(item, Table):
             if item.title:
                 yield inner + item.title
