@@ -21,12 +21,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, cast, overload
 
 from . import names as N
 from . import ops
 from .document import Document, Eq, Item, Section, Table
-from .expr import Const, D, Expr, Num, Sym, Via, add, children, evaluate, mul, substitute
+from .expr import Const, D, Expr, Mul, Num, Sym, Via, add, children, evaluate, mul, substitute
 from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
@@ -796,6 +796,21 @@ def _keep_true(eq: Eq) -> None:
         if isinstance(step, (Num, Const)):
             steps.append(step)
             continue
+        if isinstance(step, Mul) and all(isinstance(f, Num) for f in step.factors):
+            # a product of numbers (most chain-rule steps): 9 printed digits move it by
+            # under 1e-6, unless a factor or the product is 0, infinite or subnormal
+            values = [cast(Num, f).value for f in step.factors]
+            exact = math.prod(values)  # (left to right, as evaluate)
+            if not _close(exact, result, 1e-6, max([abs(v) for v in values] + [abs(result)])):
+                dropped = True
+                continue
+            if (
+                len(values) <= 100
+                and all(1e-300 < abs(v) < math.inf for v in values)
+                and 1e-300 < abs(exact) < math.inf
+            ):
+                steps.append(step)
+                continue
         numbers = _numbers_unless_named(step)
         if numbers is None:  # a symbolic step: nothing to evaluate
             steps.append(step)
