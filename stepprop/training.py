@@ -11,6 +11,13 @@ step: with a hand calculation's rounding, and under a
 :class:`~stepprop.step.Variation` (another update rule, replaced local
 partials), too.  There is no other training loop.
 
+A small network's epoch is inlined whole, from the graphs of all its batches.
+A larger one's code is one function for a sample, made from the recorded
+graph of one sample (the code grows with the parameters, not with the
+samples), called with each sample's inputs and targets: the whole dataset is
+never recorded.  The final outputs and errors come from that sample's forward
+pass, compiled too.
+
 The source contains only names that stepprop makes up (``v12``, ``p3``,
 ``x0``) and numbers that it formats with ``repr``; no text from the config
 ever reaches it.
@@ -20,15 +27,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from typing import NamedTuple, cast
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple, cast
 
+from .config import Sample
 from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
 from .expr import Const, Expr, Sym, python
 from .network import BatchGraph, Net
 from .ops import NAMESPACE, reduction
-from .step import PLAIN, Override, Updater, Variation, batch_combined, reads_updated
+from .step import PLAIN, Override, Updater, Variation, reads_updated
 
 # networks up to this many recorded nodes (all batches) are inlined whole
 INLINE_NODES = 1000
@@ -47,13 +55,58 @@ class TrainResult(NamedTuple):
     curve: list[tuple[int, float]]  # a bounded sample, for plots
 
 
+class Batch(NamedTuple):
+    """What a batch's samples bring to the per-sample code: each one's inputs
+    and targets, as the engine records them (by hand: rounded)."""
+
+    inputs: tuple[tuple[float, ...], ...]
+    targets: tuple[tuple[float, ...], ...]
+
+    @property
+    def size(self) -> int:
+        return len(self.inputs)
+
+    @classmethod
+    def given(cls, net: Net, samples: Sequence[Sample], rounder: Rounder | None) -> Batch:
+        """From the config's samples, written down as a batch graph writes them."""
+
+        def given(x: float) -> float:
+            return float(rounder(x) if rounder is not None else x)
+
+        return cls(
+            tuple(tuple(given(x) for _, x in zip(net.input_names, s.inputs)) for s in samples),
+            tuple(tuple(given(t) for _, t in zip(net.output_names, s.targets)) for s in samples),
+        )
+
+    @classmethod
+    def recorded(cls, net: Net, graph: BatchGraph) -> Batch:
+        """From a batch's recorded graph."""
+        return cls(
+            tuple(tuple(named[x].data for x in net.input_names) for named in graph.by_sample),
+            tuple(tuple(named[f"target_{o}"].data for o in net.output_names) for named in graph.by_sample),
+        )
+
+
 class Program:
-    """The compiled training loop of one network (all of its batches)."""
+    """The compiled training loop of one network (all of its batches).
+
+    ``graphs``: the recorded graph of every batch; or, with ``batches`` (each
+    batch's inputs and targets), one graph of one sample, the template of the
+    per-sample function (never inlined)."""
 
     def __init__(
-        self, net: Net, graphs: list[BatchGraph], variation: Variation = PLAIN, rounder: Rounder | None = None
+        self,
+        net: Net,
+        graphs: list[BatchGraph],
+        variation: Variation = PLAIN,
+        rounder: Rounder | None = None,
+        batches: list[Batch] | None = None,
     ):
         self.net = net
+        self.template = graphs[0]  # its first sample's part makes the per-sample code
+        self.inline = batches is None and sum(len(g.tape.nodes) for g in graphs) <= INLINE_NODES
+        self.batches = batches if batches is not None else [Batch.recorded(net, g) for g in graphs]
+        self.forward_pass: Callable | None = None  # the forward pass of a sample, compiled when asked for
         self.params = list(net.params)
         self.index = {name: k for k, name in enumerate(self.params)}
         self.trainable = [k for k, name in enumerate(self.params) if net.params[name].trainable]
@@ -68,12 +121,15 @@ class Program:
         dynamic = any(reads_updated(o.value) for found in self.overrides for o in found.values())
         self.passes = len(net.config.layers) if dynamic else 1
         self.source = self._source(graphs)
+        self.run = cast(Callable, self._compiled(self.source, "<stepprop compiled training>")["run"])
+
+    def _compiled(self, source: str, where: str) -> dict[str, Any]:
         space = dict(NAMESPACE)
         space["nan"] = math.nan
-        if rounder is not None:
-            space["r"] = space["hand"] = rounder
-        exec(compile(self.source, "<stepprop compiled training>", "exec"), space)  # noqa: S102 - our own text
-        self.run = cast(Callable, space["run"])
+        if self.rounder is not None:
+            space["r"] = space["hand"] = self.rounder
+        exec(compile(source, where, "exec"), space)  # noqa: S102 - our own text
+        return space
 
     # --------------------------------------------------------- spelling --
     def _r(self, text: str, rounds: bool = True) -> str:
@@ -112,31 +168,38 @@ class Program:
         variables, like a loop written by hand.  Larger ones: one function for
         a sample (the code grows with the parameters, not with the samples),
         called for each sample of each batch."""
-        n_samples = sum(len(g.totals) for g in graphs)
-        size = sum(len(g.tape.nodes) for g in graphs)
+        n_samples = sum(batch.size for batch in self.batches)
         # the epoch's error: the mean of every sample's E_total (or their sum), from its batches'
         averages = reduction(self.net.config.batch_error).averages
-        inline = size <= INLINE_NODES
+        inline = self.inline
+        # batches of one size run the same code on their own data: one function for each size
+        kinds: dict[int, int] = {}
+        for batch in self.batches:
+            kinds.setdefault(batch.size, len(kinds))
         lines: list[str] = []
         if not inline:
-            lines += self._sample_function(graphs[0], "sample", self.overrides[0], dynamic=False)
+            lines += self._sample_function(self.template, "sample", self.overrides[0], dynamic=False)
             if self.passes > 1:
-                lines += self._sample_function(graphs[0], "sample_u", self.overrides[0], dynamic=True)
-            for b, graph in enumerate(graphs):
-                lines += self._batch_function(b, graph)
+                lines += self._sample_function(self.template, "sample_u", self.overrides[0], dynamic=True)
+            for size, kind in kinds.items():
+                lines += self._batch_function(kind, size)
         params = ", ".join(f"p{k}" for k in range(len(self.params))) + ","
         # the helpers as default arguments: local variables are the fastest to read
         helpers = ", ".join(f"{name}={name}" for name in self._helpers())
-        lines += [f"def run(P, first, last, curve_every, curve, every, history, {helpers}):"]
+        # X, T: each batch's samples' inputs and targets, as data (the inlined epoch has them as numbers)
+        lines += [f"def run(P, X, T, first, last, curve_every, curve, every, history, {helpers}):"]
         if inline:
             lines.append(f"    {params} = P")
         back = f"            P[:] = [{params}]" if inline else "            pass"
         lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0", "        try:"]
-        for b, graph in enumerate(graphs):
-            if inline:
+        if inline:
+            for b, graph in enumerate(graphs):
                 lines += ["            " + line for line in self._batch_inline(b, graph)]
-            else:
-                lines.append(f"            total += batch{b}(P){_weight(graph, averages)}")
+        else:
+            lines += [
+                f"            total += batch{kinds[batch.size]}(P, X[{b}], T[{b}]){_weight(batch.size, averages)}"
+                for b, batch in enumerate(self.batches)
+            ]
         lines += [
             "        except (OverflowError, ZeroDivisionError):",  # a number too large: diverged
             back,
@@ -260,23 +323,20 @@ class Program:
                 lines += self._backward(ops, names, mine, started, self.overrides[b], p > 0, param, updated)
                 lines += self._rounded_sums([f"gp{k}_{s}" for k in self.trainable], started)
                 lines += [f"gp{k}_{s} = 0.0" for k in self.trainable if f"gp{k}_{s}" not in started]
-            combined = batch_combined(graph)
+            combined = self._combined(len(graph.totals))
             for k in self.trainable:
                 lines.append(f"gp{k} = {self._py(combined, _sample_spelling(f'gp{k}_{{}}'))}")
-        lines.append(f"total += {names[root]}{_weight(graph, reduction(self.net.config.batch_error).averages)}")
+        averages = reduction(self.net.config.batch_error).averages
+        lines.append(f"total += {names[root]}{_weight(len(graph.totals), averages)}")
         # every parameter is updated after the backwards pass (each update reads only its own
         # parameter and gradients, so one after the other is all at once)
         lines += [f"p{k} = {self._update(k, f'p{k}', lambda i: f'gp{i}')}" for k in self.trainable]
         return lines
 
-    def _sample_function(
-        self, graph: BatchGraph, fname: str, overrides: dict[tuple[Node, int], Override], dynamic: bool
-    ) -> list[str]:
-        """def sample(P, G, X, T, seed[, U]): one sample's forward and backward pass.
-
-        Adds the sample's share of every trainable parameter's gradient to
-        G and returns its E_total.  ``seed`` is d(batch error)/d E_total;
-        ``U`` holds the parameters after the update (``dynamic``)."""
+    def _sample_names(self, graph: BatchGraph) -> tuple[dict[Node, str], list[Node], int, int]:
+        """The names of the first sample's quantities in its code (parameters
+        p0 ..., inputs x0 ..., targets t0 ..., operations v12 ...), its
+        operations in the tape's order, and its numbers of inputs and targets."""
         info = graph.info
         names: dict[Node, str] = {}
         for k, pname in enumerate(self.params):
@@ -292,17 +352,33 @@ class Program:
         ops = [n for n in graph.tape.nodes[: total.index + 1] if n.op is not None and info[n].sample == 0]
         for node in ops:
             names[node] = f"v{node.index}"
+        return names, ops, len(inputs), len(targets)
+
+    def _sample_head(self, fname: str, arguments: str, n_inputs: int, n_targets: int) -> list[str]:
+        """A sample function's first lines: its parameters, inputs and targets in local variables."""
 
         def one(items: list[str]) -> str:
             return ", ".join(items) + ("," if len(items) == 1 else "")
 
         helpers = ", ".join(f"{name}={name}" for name in self._helpers())
-        lines = [
-            f"def {fname}(P, G, X, T, seed, U=None, {helpers}):",
+        return [
+            f"def {fname}({arguments}, {helpers}):",
             f"    {one([f'p{k}' for k in range(len(self.params))])} = P",
-            f"    {one([f'x{j}' for j in range(len(inputs))])} = X",
-            f"    {one([f't{j}' for j in range(len(targets))])} = T",
+            f"    {one([f'x{j}' for j in range(n_inputs)])} = X",
+            f"    {one([f't{j}' for j in range(n_targets)])} = T",
         ]
+
+    def _sample_function(
+        self, graph: BatchGraph, fname: str, overrides: dict[tuple[Node, int], Override], dynamic: bool
+    ) -> list[str]:
+        """def sample(P, G, X, T, seed[, U]): one sample's forward and backward pass.
+
+        Adds the sample's share of every trainable parameter's gradient to
+        G and returns its E_total.  ``seed`` is d(batch error)/d E_total;
+        ``U`` holds the parameters after the update (``dynamic``)."""
+        names, ops, n_inputs, n_targets = self._sample_names(graph)
+        total = graph.totals[0]
+        lines = self._sample_head(fname, "P, G, X, T, seed, U=None", n_inputs, n_targets)
         lines += ["    " + line for line in self._forward(ops, names)]
         # backward, in the engine's order: the reverse of the recording
         grads = {node: f"g{names[node]}" for node in ops}
@@ -323,41 +399,58 @@ class Program:
         lines.append("")
         return lines
 
-    def _batch_function(self, b: int, graph: BatchGraph) -> list[str]:
-        """def batchB(P): one update on batch B; returns the batch error."""
-        net = self.net
-        size = len(graph.totals)
+    def _forward_function(self, graph: BatchGraph) -> list[str]:
+        """def sample(P, X, T): one sample's forward pass, as the engine records
+        it; returns its E_total and its outputs."""
+        names, ops, n_inputs, n_targets = self._sample_names(graph)
+        outs = [graph.by_sample[0][f"out_{n}"] for n in self.net.output_names]
+        lines = self._sample_head("sample", "P, X, T", n_inputs, n_targets)
+        lines += ["    " + line for line in self._forward(ops, names)]
+        lines.append(f"    return {names[graph.totals[0]]}, [{', '.join(names[o] for o in outs)}]")
+        lines.append("")
+        return lines
+
+    def _combined(self, size: int) -> Expr:
+        """The gradient of a batch's error from its samples' gradients g0, g1, ...,
+        as stepprop.step.batch_combined makes it: the batch error's own formula."""
+        return reduction(self.net.config.batch_error).value([Sym(f"g{s}") for s in range(size)], {})
+
+    def _seed(self, size: int) -> float:
+        """d(batch error)/d E_total[s], the local partial the engine records for a
+        batch of ``size`` samples (the same for every sample: a mean or a sum is linear)."""
+        if size == 1:
+            return 1.0  # the batch error is the sample's E_total
+        partials = reduction(self.net.config.batch_error).compiled(size, {})[1]
+        return float(partials([0.0] * size, 0.0)[0])
+
+    def _batch_function(self, kind: int, size: int) -> list[str]:
+        """def batchK(P, X, T): one update on a batch of ``size`` samples (X, T:
+        their inputs and targets); returns the batch error."""
         n = len(self.params)
         calls = []
         for s in reversed(range(size)):  # the engine walks the last sample first
-            named = graph.by_sample[s]
-            xs = ", ".join(repr(named[x].data) for x in net.input_names) + ","
-            ts = ", ".join(repr(named[f"target_{o}"].data) for o in net.output_names) + ","
-            calls.append((s, f"({xs}), ({ts})"))
-        lines = [f"def batch{b}(P):"]
-        lines += self._gradients_by_function(calls, n, graph, None)
+            calls.append((s, f"X[{s}], T[{s}]"))  # its inputs and targets, as data (Batch)
+        lines = [f"def batch{kind}(P, X, T):"]
+        lines += self._gradients_by_function(calls, n, size, None)
         for _ in range(self.passes - 1):
             updated = [self._update(k, f"P[{k}]", lambda i: f"G[{i}]") for k in range(n) if k in self.trainable]
             new = iter(updated)
             lines.append(f"    U = [{', '.join(next(new) if k in self.trainable else f'P[{k}]' for k in range(n))}]")
-            lines += self._gradients_by_function(calls, n, graph, "U")
-        error = "e0" if size == 1 else self._py(batch_combined(graph), _sample_spelling("e{}"))
+            lines += self._gradients_by_function(calls, n, size, "U")
+        error = "e0" if size == 1 else self._py(self._combined(size), _sample_spelling("e{}"))
         lines.append(f"    error = {error}")
         lines += [f"    P[{k}] = {self._update(k, f'P[{k}]', lambda i: f'G[{i}]')}" for k in self.trainable]
         lines.append("    return error")
         lines.append("")
         return lines
 
-    def _gradients_by_function(
-        self, calls: list[tuple[int, str]], n: int, graph: BatchGraph, updated: str | None
-    ) -> list[str]:
+    def _gradients_by_function(self, calls: list[tuple[int, str]], n: int, size: int, updated: str | None) -> list[str]:
         """Lines that leave the batch gradient in G (and each E_total in e0, e1 ...):
         the sample function called for each sample, the last first, as the
         engine walks them; ``updated``: the list of updated parameters."""
         fname, extra = ("sample", "") if updated is None else ("sample_u", f", {updated}")
-        size = len(graph.totals)
         if self.rounder is None or size == 1:
-            seed = "1.0" if size == 1 else repr(graph.root.partials[0])  # d E / d E_total[s]
+            seed = repr(self._seed(size))  # d E / d E_total[s]
             lines = [f"    G = [0.0] * {n}"]
             lines += [f"    e{s} = {fname}(P, G, {args}, {seed}{extra})" for s, args in calls]
             return lines
@@ -365,10 +458,21 @@ class Program:
         lines = []
         for s, args in calls:
             lines += [f"    G{s} = [0.0] * {n}", f"    e{s} = {fname}(P, G{s}, {args}, 1.0{extra})"]
-        combined = batch_combined(graph)
+        combined = self._combined(size)
         each = [self._py(combined, _sample_spelling(f"G{{}}[{k}]")) if k in self.trainable else "0.0" for k in range(n)]
         lines.append(f"    G = [{', '.join(each)}]")
         return lines
+
+    def evaluate(self, values: list[float], batch: Batch) -> tuple[list[float], list[list[float]]]:
+        """Each sample's E_total and outputs with the parameters ``values``: the
+        numbers the engine's forward pass gives, from compiled code that
+        records nothing."""
+        if self.forward_pass is None:
+            source = "\n".join(self._forward_function(self.template))
+            self.forward_pass = cast(Callable, self._compiled(source, "<stepprop compiled forward pass>")["sample"])
+        forward = self.forward_pass
+        found = [forward(values, xs, ts) for xs, ts in zip(batch.inputs, batch.targets)]
+        return [error for error, _ in found], [outs for _, outs in found]
 
     # ----------------------------------------------------------- running --
     def train(
@@ -388,18 +492,19 @@ class Program:
         progress is shown and an interrupt is honoured between steps.
         Returns (epochs done, last epoch's error, diverged, interrupted)."""
         done, error, chunk = 0, math.nan, 1
+        data = tuple(batch.inputs for batch in self.batches), tuple(batch.targets for batch in self.batches)
         while done < epochs:
             last = min(epochs, done + chunk)
             began = time.perf_counter()
             start = values[:]
-            reached, error, bad = self.run(values, done + 1, last, curve_every, curve, every or 0, history)
+            reached, error, bad = self.run(values, *data, done + 1, last, curve_every, curve, every or 0, history)
             per_epoch = (time.perf_counter() - began) / max(1, reached - done)
             if not bad and not all(-math.inf < v < math.inf for v in values):
                 # a parameter overflowed while the error stayed finite (a dead ReLU):
                 # the chunk again, an epoch at a time, finds the epoch it happened in
                 values[:] = start
                 for epoch in range(done + 1, reached + 1):
-                    _, error, _ = self.run(values, epoch, epoch, curve_every, [], 0, [])
+                    _, error, _ = self.run(values, *data, epoch, epoch, curve_every, [], 0, [])
                     if not all(-math.inf < v < math.inf for v in values):
                         return epoch, error, True, False
             done = reached
@@ -413,10 +518,10 @@ class Program:
         return done, error, False, False
 
 
-def _weight(graph: BatchGraph, averages: bool) -> str:
+def _weight(size: int, averages: bool) -> str:
     """What a batch's error is multiplied by to add to the epoch's sum of E_total:
     its number of samples where the batch error is their mean (nothing for a sum)."""
-    return f" * {len(graph.totals)}" if averages else ""
+    return f" * {size}" if averages else ""
 
 
 def _args(node: Node, names: dict[Node, str]) -> list[Expr]:
@@ -456,12 +561,7 @@ def train(
     if rounder is not None:
         for node in leaves.values():
             node.data = rounder(node.data)
-    graphs = []
-    first = 0
-    for batch in cfg.batches():
-        graphs.append(net.build(batch, leaves, rounder, first))
-        first += len(batch)
-    program = Program(net, graphs, variation, rounder)
+    program = _program(net, leaves, variation, rounder)
     values = [leaves[name].data for name in net.params]
     curve: list[tuple[int, float]] = []
     history: list[tuple[int, float]] = []
@@ -471,10 +571,8 @@ def train(
     for name, value in zip(net.params, values):
         leaves[name].data = value
     if diverged:
-        for graph in graphs:
-            graph.tape.forward()
         param = next((name for name, v in zip(net.params, values) if not -math.inf < v < math.inf), None)
-        bad = next((g.first_bad() for g in graphs if g.first_bad() is not None), None)
+        bad = _first_bad(net, leaves, rounder) if param is None else None
         if param is not None:
             what = f"{param} became {leaves[param].data}"
         elif bad is not None:
@@ -483,18 +581,59 @@ def train(
             what = f"the error became {error}"
         raise TrainingDiverged(f"training diverged at epoch {done}: {what}; try a smaller eta (now {cfg.eta:g})")
     values_by_name = {name: node.data for name, node in leaves.items()}
-    final = net.build(cfg.samples, net.leaves(values_by_name), rounder)
-    errors = [t.data for t in final.totals]
+    # the final parameters on every sample: the forward pass alone, nothing recorded
+    errors, outputs = program.evaluate(values, Batch.given(net, cfg.samples, rounder))
     if curve and curve[-1][0] != done:
         curve.append((done, error))
     return TrainResult(
         epochs=done,
         error=error,
         final_error=math.fsum(errors) / len(errors),
-        outputs=final.outputs(),
+        outputs=outputs,
         sample_errors=errors,
         values=values_by_name,
         history=history,
         interrupted=interrupted,
         curve=curve,
     )
+
+
+def _recorded(net: Net, leaves: dict[str, Node], rounder: Rounder | None) -> Iterator[BatchGraph]:
+    """The recorded graph of every batch, one after the other."""
+    first = 0
+    for batch in net.config.batches():
+        yield net.build(batch, leaves, rounder, first)
+        first += len(batch)
+
+
+def _recorded_size(template: BatchGraph, sizes: list[int]) -> int:
+    """How many nodes the graphs of batches of these sizes hold, from a graph of
+    one sample: each holds the parameters, its samples' nodes and (for
+    several samples) the batch error."""
+    per_sample = len(template.sample_nodes[0])
+    return sum(len(template.leaves) + size * per_sample + (size > 1) for size in sizes)
+
+
+def _program(net: Net, leaves: dict[str, Node], variation: Variation, rounder: Rounder | None) -> Program:
+    """The compiled loop: a small network's from the graphs of all its batches
+    (its epoch is inlined), a larger one's from the graph of one sample."""
+    batches = net.config.batches()
+    template = net.build(batches[0][:1], leaves, rounder)
+    if _recorded_size(template, [len(batch) for batch in batches]) <= INLINE_NODES:
+        return Program(net, list(_recorded(net, leaves, rounder)), variation, rounder)
+    given = [Batch.given(net, batch, rounder) for batch in batches]
+    return Program(net, [template], variation, rounder, given)
+
+
+def _first_bad(net: Net, leaves: dict[str, Node], rounder: Rounder | None) -> Node | None:
+    """The first quantity that is not a finite number with the parameters'
+    values in ``leaves``: the batches recorded again, one by one (training
+    diverged, which is rare)."""
+    try:
+        for graph in _recorded(net, leaves, rounder):
+            bad = graph.first_bad()
+            if bad is not None:
+                return bad
+    except (OverflowError, ZeroDivisionError):  # a number too large to compute with
+        pass
+    return None
