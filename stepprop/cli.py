@@ -220,9 +220,11 @@ def _format(fmt: str, output: str | None, allowed: list[str]) -> str:
 
 def _batch(cfg: Any, batch: int) -> int:
     """--batch N (1-based) as an index, or a usage error."""
-    count = len(cfg.batches())
-    if not 1 <= batch <= count:
-        raise click.UsageError(f"--batch {batch}: this config has {count} batch{'es' if count != 1 else ''}")
+    from .words import count
+
+    n = len(cfg.batches())
+    if not 1 <= batch <= n:
+        raise click.UsageError(f"--batch {batch}: this config has {count(n, 'batch', 'batches')}")
     return batch - 1
 
 

@@ -31,6 +31,7 @@ from .errors import StepPropError, TrainingDiverged
 from .expr import Expr, Sym, add, evaluate, symbols
 from .network import BatchGraph, Net
 from .rounding import Rounding, describe
+from .words import count
 
 P, G, ETA = Sym("P"), Sym("G"), Sym("eta")
 SGD: Expr = P - ETA * G  # the post's update: w+ = w - eta * dE/dw
@@ -233,10 +234,8 @@ def step(
     cfg = net.config
     batches = cfg.batches()
     if not 0 <= batch_index < len(batches):
-        count = len(batches)
         raise StepPropError(
-            f"there {'are' if count != 1 else 'is'} {count} batch{'es' if count != 1 else ''}; "
-            f"batch {batch_index + 1} does not exist"
+            f"this config has {count(len(batches), 'batch', 'batches')}; batch {batch_index + 1} does not exist"
         )
     first = batch_index * cfg.effective_batch_size
     leaves = net.leaves()

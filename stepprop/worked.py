@@ -741,7 +741,7 @@ class _Builder:
             lines.append(
                 f"{n} samples in {count(len(batches), 'batch', 'batches')} of up to "
                 f"{cfg.effective_batch_size}; this is the step on batch {t.batch_index + 1} "
-                f"(sample{'s' if len(self.g.sample_numbers) > 1 else ''} "
+                f"({'samples' if len(self.g.sample_numbers) > 1 else 'sample'} "
                 f"{', '.join(str(k + 1) for k in self.g.sample_numbers)})"
             )
             if cfg.effective_batch_size > 1:
