@@ -64,9 +64,23 @@ def main() -> None:
         if sys.stdout is None:
             _say("standard output is closed; nothing can be written (use -o FILE to write a file)")
             sys.exit(EXIT_ERROR)
+        import click
+
         from .cli import main as cli
 
-        cli(prog_name="stepprop")
+        try:
+            # not standalone: click would turn a Ctrl-C that comes while it parses
+            # (before a command's own handler) into "Aborted!" and exit status 1
+            returned = cli.main(prog_name="stepprop", standalone_mode=False)
+            code = returned if isinstance(returned, int) else 0
+        except click.ClickException as exc:
+            exc.show()
+            code = exc.exit_code
+        except click.Abort as exc:
+            if isinstance(exc.__cause__, KeyboardInterrupt):
+                raise exc.__cause__ from None
+            _say("Aborted!", bare=True)  # a prompt given no answer (end of input)
+            code = EXIT_ERROR
     except SystemExit as exc:
         code = exc.code
     except KeyboardInterrupt:

@@ -502,6 +502,28 @@ def test_a_closed_standard_output_is_an_error():
     assert proc.returncode == 1 and "standard output is closed" in proc.stderr
 
 
+@pytest.mark.parametrize("where", ["make_context", "invoke"])
+def test_an_interrupt_while_click_parses_is_an_interrupt_not_an_abort(monkeypatch, capsys, where):
+    """Ctrl-C (or SIGTERM) that lands while click parses the command line, before
+    a command's own handler, still ends with "interrupted" and status 130, not
+    click's "Aborted!" and 1 (a slow machine met this in CI)."""
+    from stepprop import _entry
+    from stepprop.cli import main as cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(type(cli), where, interrupted)
+    monkeypatch.setattr(_entry.signal, "signal", lambda *args: None)  # pytest keeps its own
+    monkeypatch.setattr(_entry.gc, "set_threshold", lambda *args: None)
+    monkeypatch.setattr(sys, "argv", ["stepprop", "explain"])
+    with pytest.raises(SystemExit) as exit_:
+        _entry.main()
+    err = capsys.readouterr().err
+    assert exit_.value.code == 130
+    assert "interrupted" in err and "Aborted" not in err
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="signals to a child process are POSIX")
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_an_early_interrupt_or_termination_is_clean(tmp_path, signum):
