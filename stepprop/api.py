@@ -249,11 +249,18 @@ class Step(_Shown):
         an unknown name being an error)."""
         return self.trace.net.chosen(_names(only))
 
-    def explain(self, only: str | Sequence[str] | None = None) -> Document:
-        """The worked example (only these parameters' derivations, if given)."""
+    def explain(
+        self, only: str | Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None
+    ) -> Document:
+        """The worked example (only these parameters' derivations, if given).
+
+        ``samples``: whose derivations are step by step, by their numbers
+        (``3``, ``[1, 5]``, ``"2-6"``) or ``"all"``; by default every sample
+        of a batch of up to 10 and the first of a larger one, the others'
+        gradients by the delta rule."""
         from .worked import explain
 
-        return explain(self.trace, _names(only))
+        return explain(self.trace, _names(only), samples)
 
     def document(self) -> Document:
         return self.explain()
@@ -276,13 +283,15 @@ class Step(_Shown):
         digits: int = DEFAULT_DIGITS,
         fragment: bool = False,
         only: Sequence[str] | None = None,
+        samples: str | int | Sequence[int] | None = None,
     ) -> str:
-        """As :meth:`_Shown.render`; ``only``: these parameters' derivations
-        (JSON always holds the whole step)."""
+        """As :meth:`_Shown.render`; ``only``: these parameters' derivations,
+        ``samples``: these samples' step by step (see :meth:`explain`; JSON
+        always holds the whole step)."""
         if format == "json":
             self.parameters(only)
             return super().render(format, digits, fragment)
-        return render_document(self.explain(_names(only)), format, digits, fragment, self._svg)
+        return render_document(self.explain(_names(only), samples), format, digits, fragment, self._svg)
 
     def to_dict(self) -> dict[str, Any]:
         from .report import step_dict

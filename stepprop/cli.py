@@ -380,6 +380,13 @@ def main() -> None:
     "--only", multiple=True, metavar="NAMES", help="Show only these parameters' derivations: --only w5 b2 (or w5,b2)."
 )
 @_BATCH
+@click.option(
+    "--samples",
+    metavar="all|NUMBERS",
+    help="Whose derivations to show step by step: all, or sample numbers (3, 1,5 or 2-6). "
+    "By default every sample of a batch of up to 10, else the first; the others' gradients "
+    "take one line each (the delta rule).",
+)
 @_round_option
 @click.option(
     "--names", "list_names", is_flag=True, help="List every quantity's name (what 'stepprop check' accepts) and exit."
@@ -394,6 +401,7 @@ def explain(
     fragment: bool,
     only: tuple[str, ...],
     batch: int,
+    samples: str | None,
     round_to: int | str | None,
     list_names: bool,
 ) -> None:
@@ -420,7 +428,9 @@ def explain(
             out._write("\n".join(known) + "\n")
         return
     step.parameters(names)  # an unknown name is an error in every format
-    out.show(step, lambda: step.explain(names or None))
+    if samples is not None and fmt != "json":
+        step.explain([], samples)  # an unknown sample is an error before anything is written
+    out.show(step, lambda: step.explain(names or None, samples))
 
 
 @main.command()

@@ -672,83 +672,126 @@ class Printer(Generic[T]):
         return self._print(e, True)
 
     def precedence(self, e: Expr) -> int:
-        if isinstance(e, (Add, Sub)):
-            return SUM
-        if isinstance(e, Mul):
-            return PRODUCT
-        if isinstance(e, Frac):
+        kind = type(e)
+        if kind is Frac:
             return ATOM if self.built_up else PRODUCT
-        if is_negative(e):
+        if (kind is Num or kind is Const) and e.value < 0:  # type: ignore[attr-defined]
             return MINUS
-        if isinstance(e, (Pow, Exp)):
-            return POWER
-        if isinstance(e, Cmp):
-            return COMPARE
-        if isinstance(e, Where):
-            return WHERE
-        return ATOM
+        return _PRECEDENCE.get(kind, ATOM)
 
     def _child(self, child: Expr, need: int, first: bool) -> T:
         """``child`` in a place that needs precedence ``need``; ``first``: its
         text would start the whole expression (no operator before it)."""
-        if self.precedence(child) < need or (is_negative(child) and not first):
+        kind = type(child)
+        if kind is Sym or kind is D:  # (most children: a name never needs parentheses)
+            return self._print(child, first)
+        precedence = self.precedence(child)
+        if precedence < need or (precedence == MINUS and not first):
             return self.group(self._print(child, True))
         return self._print(child, first)
 
     def _print(self, e: Expr, first: bool) -> T:
-        if isinstance(e, Sym):
-            return self.sym(e)
-        if isinstance(e, D):
-            return self.d(e)
-        if isinstance(e, Via):
-            return self.via(e)
-        if isinstance(e, (Num, Const)):
-            x = float(e.value)
-            if isinstance(e, Num) and e.written is not None:
-                shown = self.written(e.written)
-            else:
-                shown = self.number(abs(x), EXACT_DIGITS if isinstance(e, Num) and e.exact else None)
-            return self.concat([self.minus(), shown]) if x < 0 else shown
-        if isinstance(e, Add):
-            parts = [self._child(e.terms[0], SUM, first)]
-            for t in e.terms[1:]:
-                parts += [self.op("+"), self._child(t, SUM, False)]
-            return self.concat(parts)
-        if isinstance(e, Sub):
-            return self.concat([self._child(e.a, SUM, first), self.op("-"), self._child(e.b, SUM + 1, False)])
-        if isinstance(e, Mul):
-            parts = [self._child(e.factors[0], PRODUCT, first)]
-            for f in e.factors[1:]:
-                parts += [self.op("*"), self._child(f, PRODUCT, False)]
-            return self.concat(parts)
-        if isinstance(e, Neg):
-            # -(a * b) is (-a) * b: a product or a fraction needs no parentheses here
-            return self.concat([self.minus(), self._child(e.x, PRODUCT, False)])
-        if isinstance(e, Frac):
-            if self.built_up:
-                return self.frac(self._print(e.num, True), self._print(e.den, True))
-            return self.concat(
-                [self._child(e.num, PRODUCT, first), self.op("/"), self._child(e.den, PRODUCT + 1, False)]
-            )
-        if isinstance(e, Pow):
-            return self.power(self._child(e.x, ATOM, first), e.power)
-        if isinstance(e, Exp):
-            power = e.x
-            if self.raised:
-                return self.exp(self._print(power, True))
-            # e^-net reads plainly; anything longer (and a negative number) is grouped
-            if isinstance(power, Neg) and (self.precedence(power.x) == ATOM or is_negative(power.x)):
-                return self.exp(self._print(power, False))
-            return self.exp(self._child(power, ATOM, False))
-        if isinstance(e, Func):
-            return self.func(e.name, [self._print(a, True) for a in e.args])
-        if isinstance(e, Cmp):
-            return self.concat([self._child(e.a, SUM, first), self.op(e.op), self._child(e.b, SUM, False)])
-        if isinstance(e, Where):
-            return self.where(
-                self._child(e.then, COMPARE, first), self._print(e.cond, True), self._print(e.other, True)
-            )
-        raise TypeError(f"cannot print {e!r}")
+        route = _ROUTES.get(type(e))
+        if route is None:
+            raise TypeError(f"cannot print {e!r}")
+        return route(self, e, first)
+
+    def _p_sym(self, e: Sym, first: bool) -> T:
+        return self.sym(e)
+
+    def _p_d(self, e: D, first: bool) -> T:
+        return self.d(e)
+
+    def _p_via(self, e: Via, first: bool) -> T:
+        return self.via(e)
+
+    def _p_number(self, e: Num | Const, first: bool) -> T:
+        x = float(e.value)
+        if type(e) is Num and e.written is not None:
+            shown = self.written(e.written)
+        else:
+            shown = self.number(abs(x), EXACT_DIGITS if type(e) is Num and e.exact else None)
+        return self.concat([self.minus(), shown]) if x < 0 else shown
+
+    def _chain(self, items: tuple[Expr, ...], operator: str, need: int, first: bool) -> T:
+        """a + b + c, a * b * c: each item in a place that needs ``need``."""
+        child, between = self._child, self.op(operator)
+        parts = [child(items[0], need, first)]
+        for item in items[1:]:
+            parts += [between, child(item, need, False)]
+        return self.concat(parts)
+
+    def _p_add(self, e: Add, first: bool) -> T:
+        return self._chain(e.terms, "+", SUM, first)
+
+    def _p_sub(self, e: Sub, first: bool) -> T:
+        return self.concat([self._child(e.a, SUM, first), self.op("-"), self._child(e.b, SUM + 1, False)])
+
+    def _p_mul(self, e: Mul, first: bool) -> T:
+        return self._chain(e.factors, "*", PRODUCT, first)
+
+    def _p_neg(self, e: Neg, first: bool) -> T:
+        # -(a * b) is (-a) * b: a product or a fraction needs no parentheses here
+        return self.concat([self.minus(), self._child(e.x, PRODUCT, False)])
+
+    def _p_frac(self, e: Frac, first: bool) -> T:
+        if self.built_up:
+            return self.frac(self._print(e.num, True), self._print(e.den, True))
+        return self.concat([self._child(e.num, PRODUCT, first), self.op("/"), self._child(e.den, PRODUCT + 1, False)])
+
+    def _p_pow(self, e: Pow, first: bool) -> T:
+        return self.power(self._child(e.x, ATOM, first), e.power)
+
+    def _p_exp(self, e: Exp, first: bool) -> T:
+        power = e.x
+        if self.raised:
+            return self.exp(self._print(power, True))
+        # e^-net reads plainly; anything longer (and a negative number) is grouped
+        if isinstance(power, Neg) and (self.precedence(power.x) == ATOM or is_negative(power.x)):
+            return self.exp(self._print(power, False))
+        return self.exp(self._child(power, ATOM, False))
+
+    def _p_func(self, e: Func, first: bool) -> T:
+        return self.func(e.name, [self._print(a, True) for a in e.args])
+
+    def _p_cmp(self, e: Cmp, first: bool) -> T:
+        return self.concat([self._child(e.a, SUM, first), self.op(e.op), self._child(e.b, SUM, False)])
+
+    def _p_where(self, e: Where, first: bool) -> T:
+        return self.where(self._child(e.then, COMPARE, first), self._print(e.cond, True), self._print(e.other, True))
+
+
+# each node's precedence where it is not ATOM (see Printer.precedence: a fraction
+# and a negative number depend on more than the node's type)
+_PRECEDENCE: dict[type, int] = {
+    Add: SUM,
+    Sub: SUM,
+    Mul: PRODUCT,
+    Neg: MINUS,
+    Pow: POWER,
+    Exp: POWER,
+    Cmp: COMPARE,
+    Where: WHERE,
+}
+
+# how each node is laid out (by its exact type: one lookup, not a chain of tests)
+_ROUTES: dict[type, Callable] = {
+    Sym: Printer._p_sym,
+    D: Printer._p_d,
+    Via: Printer._p_via,
+    Num: Printer._p_number,
+    Const: Printer._p_number,
+    Add: Printer._p_add,
+    Sub: Printer._p_sub,
+    Mul: Printer._p_mul,
+    Neg: Printer._p_neg,
+    Frac: Printer._p_frac,
+    Pow: Printer._p_pow,
+    Exp: Printer._p_exp,
+    Func: Printer._p_func,
+    Cmp: Printer._p_cmp,
+    Where: Printer._p_where,
+}
 
 
 # ------------------------------------------------------------ plain text --

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, cast, overload
 
 from . import names as N
 from . import ops
 from .document import Document, Eq, Item, Section, Table
-from .expr import Const, D, Expr, Mul, Num, Sym, Via, add, children, evaluate, mul, substitute
+from .expr import Add, Const, D, Expr, Mul, Num, Sym, Via, add, children, evaluate, mul, substitute
 from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
@@ -522,32 +522,42 @@ class _Builder:
                 items.append(Eq(lhs, [mul(N.delta_sym(self.g, net), dnet)]))
                 items += self.delta(s, net)
                 items.append(factor_eq)
-            # the delta rule: dE/dw = delta_n * (what w multiplies); dE/db = delta_n
+            items.append(self.rule(s, pname, result=len(outs) != 1))
+            return items
+        # a bias shared by several neurons: one path per neuron
+        for net in nets:
+            items += self.delta(s, net)
+        items.append(self.rule(s, pname, result=True))
+        return items
+
+    def rule(self, s: int, pname: str, result: bool, named: bool = True) -> Eq:
+        """The delta rule: dE/dw = delta_n * (what w multiplies), dE/db = delta_n;
+        for a bias that feeds several neurons, the sum over them (``named``: with
+        a note that says so)."""
+        leaf = self.g.leaves[pname]
+        p = N.param_sym(pname)
+        lhs = D(N.error_sym(self.g, s), p)
+        nets = self.consumers(s, leaf)
+        if len(nets) == 1:
+            net = nets[0]
             dsym = N.delta_sym(self.g, net)
             if net.parents.index(leaf) < net.attrs["n"]:
                 factor = self.derivative(net, leaf, False)
                 rule = [mul(dsym, factor), mul(self.adj(s, net), self.local(net, leaf)), self.adj(s, leaf)]
             else:
                 rule = [dsym, self.adj(s, leaf)]
-            items.append(Eq(lhs, rule, name=lhs.ascii, note="the delta rule", result=len(outs) != 1))
-            return items
-        # a bias shared by several neurons: one path per neuron
-        for net in nets:
-            items += self.delta(s, net)
-        items.append(
-            Eq(
-                lhs,
-                [
-                    add(*(mul(N.delta_sym(self.g, net), D(self.sym(net), p)) for net in nets)),
-                    add(*(mul(self.adj(s, net), self.local(net, leaf)) for net in nets)),
-                    self.adj(s, leaf),
-                ],
-                name=lhs.ascii,
-                result=True,
-                note=f"{pname} is shared: it feeds {', '.join(self.g.info[n].neuron or '' for n in nets)}",
-            )
+            return Eq(lhs, rule, name=lhs.ascii, note="the delta rule" if named else "", result=result)
+        return Eq(
+            lhs,
+            [
+                add(*(mul(N.delta_sym(self.g, net), D(self.sym(net), p)) for net in nets)),
+                add(*(mul(self.adj(s, net), self.local(net, leaf)) for net in nets)),
+                self.adj(s, leaf),
+            ],
+            name=lhs.ascii,
+            result=result,
+            note=f"{pname} is shared: it feeds {', '.join(self.g.info[n].neuron or '' for n in nets)}" if named else "",
         )
-        return items
 
     def update(self, pname: str) -> list[Item]:
         p = N.param_sym(pname)
@@ -613,11 +623,17 @@ class _Builder:
 
     # -- the document
     def document(
-        self, only: Sequence[str] | None, samples: Sequence[int] | None = None, forward: bool | None = None
+        self,
+        only: Sequence[str] | None,
+        samples: Sequence[int] | None = None,
+        forward: bool | None = None,
+        full: Sequence[int] | None = None,
     ) -> Document:
         """The worked example; ``only`` these parameters' derivations, ``samples``
         (positions in the batch) only these samples' parts, ``forward`` with the
-        forward pass and the error or not (by default: unless ``only``)."""
+        forward pass and the error or not (by default: unless ``only``);
+        ``full``: the samples whose derivations are shown step by step (by
+        default all), the others' gradients by the delta rule alone."""
         t = self.t
         cfg = t.config
         g = self.g
@@ -626,6 +642,8 @@ class _Builder:
         multi = g.multi
         labels = [f"sample {k + 1}" for k in g.sample_numbers]
         chosen = list(samples) if samples is not None else list(range(len(g.totals)))
+        stepwise = set(chosen if full is None else full)
+        briefly = [s for s in chosen if s not in stepwise]
 
         if forward if forward is not None else not only:
             fwd = Section("The forward pass")
@@ -667,10 +685,15 @@ class _Builder:
                 kind = "the weight" if par.kind == "weight" else "the"
                 sec = Section(f"{pname}: {kind} {par.connects}")
                 for s in chosen:
+                    if s not in stepwise:
+                        continue
                     if multi:
                         sec.items.append(Section(labels[s], self.param(s, pname)))
                     else:
                         sec.items += self.param(s, pname)
+                if briefly:
+                    title = f"{_samples_text([g.sample_numbers[s] + 1 for s in briefly])}, by the delta rule"
+                    sec.items.append(Section(title, [self.rule(s, pname, result=False, named=False) for s in briefly]))
                 if multi:
                     sec.items += self.batch_gradient(pname)
                 sec.items += self.update(pname)
@@ -710,7 +733,15 @@ class _Builder:
             )
         )
         sections.append(summary)
-        doc = Document(title="One step of backpropagation", intro=self.intro(), sections=sections)
+        intro = self.intro()
+        if briefly and params:
+            shown = _samples_text([g.sample_numbers[s] + 1 for s in chosen if s in stepwise])
+            intro.append(
+                f"the derivations are step by step for {shown}; the other samples' gradients are "
+                "by the delta rule, from their recorded deltas (explain --samples all shows every "
+                "sample step by step)"
+            )
+        doc = Document(title="One step of backpropagation", intro=intro, sections=sections)
         if t.rounding is None:
             for eq in doc.equations():
                 _keep_true(eq)
@@ -741,8 +772,7 @@ class _Builder:
             lines.append(
                 f"{n} samples in {count(len(batches), 'batch', 'batches')} of up to "
                 f"{cfg.effective_batch_size}; this is the step on batch {t.batch_index + 1} "
-                f"({'samples' if len(self.g.sample_numbers) > 1 else 'sample'} "
-                f"{', '.join(str(k + 1) for k in self.g.sample_numbers)})"
+                f"({_samples_text([k + 1 for k in self.g.sample_numbers])})"
             )
             if cfg.effective_batch_size > 1:
                 lines.append(f"a batch's error E is {ops.reduction(cfg.batch_error).words} of its samples' E_total")
@@ -811,6 +841,20 @@ def _keep_true(eq: Eq) -> None:
             ):
                 steps.append(step)
                 continue
+        products = _sum_of_products(step)
+        if products is not None:
+            # a net input with numbers (w1 * i1 + w2 * i2 + b1 * 1): the same tests
+            # as below, without walking the tree three times
+            terms, printed = products
+            exact = _sum(math.prod(t) for t in terms)
+            scale = max([abs(v) for t in terms for v in t] + [abs(result)])
+            if not _close(exact, result, 1e-6, scale):
+                dropped = True
+                continue
+            if not _close(_sum(math.prod(t) for t in printed), exact, 1e-6, scale):
+                step = substitute(step, _every_digit)
+            steps.append(step)
+            continue
         numbers = _numbers_unless_named(step)
         if numbers is None:  # a symbolic step: nothing to evaluate
             steps.append(step)
@@ -869,6 +913,40 @@ def _value(e: Expr, number: Callable[[float], float] | None = None) -> float:
         return math.nan
 
 
+def _sum(values: Iterable[float]) -> float:
+    """Added left to right, as :func:`~stepprop.expr.evaluate` adds."""
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def _sum_of_products(e: Expr) -> tuple[list[list[float]], list[list[float]]] | None:
+    """A sum whose terms are numbers or products of numbers and literals: each
+    term's factors, as recorded and as printed (a literal is exact); None for
+    any other tree."""
+    if type(e) is not Add:
+        return None
+    exact: list[list[float]] = []
+    shown: list[list[float]] = []
+    for term in e.terms:
+        factors = term.factors if type(term) is Mul else (term,)
+        values: list[float] = []
+        printed: list[float] = []
+        for f in factors:
+            if type(f) is Num:
+                values.append(f.value)
+                printed.append(_shown(f.value))
+            elif type(f) is Const:
+                values.append(float(f.value))
+                printed.append(float(f.value))
+            else:
+                return None
+        exact.append(values)
+        shown.append(printed)
+    return exact, shown
+
+
 def _numbers_unless_named(e: Expr) -> list[float] | None:
     """The numbers of a tree, in one walk; None if it has a named leaf."""
     found: list[float] = []
@@ -899,9 +977,73 @@ def _plain(x: float) -> str:
     return repr(x) if x != int(x) else str(int(x)) if abs(x) < 1e15 else repr(x)
 
 
-def explain(trace: StepTrace, only: Sequence[str] | None = None) -> Document:
-    """The worked example of one recorded step."""
-    return _Builder(trace).document(only)
+STEPWISE_SAMPLES = 10  # a batch of at most this many samples is derived step by step for every sample
+
+
+def explain(
+    trace: StepTrace, only: Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None
+) -> Document:
+    """The worked example of one recorded step.
+
+    ``samples`` (the samples' numbers, as the document labels them, or
+    ``"all"``): whose derivations are shown step by step. By default every
+    sample of a batch of up to :data:`STEPWISE_SAMPLES`, and of a larger
+    batch its first; the other samples' gradients are shown by the delta rule
+    (one line each), so the document grows with the network, not with the
+    batch times the network."""
+    return _Builder(trace).document(only, full=stepwise(trace, samples))
+
+
+def stepwise(trace: StepTrace, samples: str | int | Sequence[int] | None) -> list[int]:
+    """The positions in the batch of the samples to derive step by step."""
+    from .errors import StepPropError
+
+    numbers = [k + 1 for k in trace.graph.sample_numbers]
+    if samples is None:
+        return list(range(len(numbers) if len(numbers) <= STEPWISE_SAMPLES else 1))
+    if isinstance(samples, str):
+        if samples.strip().lower() == "all":
+            return list(range(len(numbers)))
+        samples = _sample_list(samples)
+    wanted = [samples] if isinstance(samples, int) else list(samples)
+    for k in wanted:
+        if k not in numbers:
+            raise StepPropError(
+                f"sample {k} is not in this step's batch (its samples are {_samples_text(numbers)}); "
+                "choose the batch with --batch"
+            )
+    return sorted({numbers.index(k) for k in wanted})
+
+
+def _sample_list(text: str) -> list[int]:
+    """'2', '1,5', '3-6', '1 4-5': sample numbers as a user writes them."""
+    from .errors import StepPropError
+
+    out: list[int] = []
+    for part in re.split(r"[,\s]+", text.strip()):
+        m = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part)
+        if not m:
+            raise StepPropError(
+                f"cannot read '{part}' as samples: write 'all', a number (3), a list (1,5) or a range (2-6)"
+            )
+        first = int(m.group(1))
+        last = int(m.group(2) or first)
+        if last < first or last - first > 1_000_000:
+            raise StepPropError(f"'{part}' is not a range of samples: write the smaller number first (2-6)")
+        out += range(first, last + 1)
+    return out
+
+
+def _samples_text(numbers: Sequence[int]) -> str:
+    """'sample 3', 'samples 2-150', 'samples 1, 4, 7-9' (runs of consecutive numbers joined)."""
+    runs: list[list[int]] = []
+    for k in numbers:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+    return f"{'sample' if len(numbers) == 1 else 'samples'} {text}"
 
 
 _SAMPLE = re.compile(r"\[(\d+)\]$")

@@ -319,6 +319,20 @@ def _check_random(text: str, batch: int, places: int | str | None, digits: int) 
     doc = worked.explain(trace)
     assert problems(doc, environment(trace), digits, places) == []
     _check_notation(doc, digits)
+    if trace.graph.multi:
+        # the other samples by the delta rule alone (as in a batch of more than 10)
+        brief = worked.explain(trace, samples=trace.graph.sample_numbers[-1] + 1)
+        assert any(s.title.endswith("by the delta rule") for s in _sections(brief))
+        assert problems(brief, environment(trace), digits, places) == []
+
+
+def _sections(doc: Document) -> list:
+    out, todo = [], list(doc.sections)
+    while todo:
+        section = todo.pop()
+        out.append(section)
+        todo += [item for item in section.items if hasattr(item, "items")]
+    return out
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

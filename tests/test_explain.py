@@ -2,7 +2,7 @@
 equation evaluates to its number is tests/test_equations.py.)"""
 
 import pytest
-from conftest import CONFIGS
+from conftest import CONFIGS, run
 
 from stepprop import config, network, worked
 from stepprop import step as steps
@@ -84,3 +84,75 @@ def test_a_batch_error_is_the_mean_or_the_sum(batch_error, words, combine):
         assert "E = E_total[1] + E_total[2] = " in out
         assert "dE/dw1 = dE_total/dw1[1] + dE_total/dw1[2] = " in out
     assert config.parse(text).to_dict().get("batch_error", "mean") == batch_error
+
+
+def _batch_of(n: int, tmp_path) -> str:
+    """A 2-2-1 network with a batch of ``n`` samples, as a config file."""
+    samples = "".join(f"  - {{inputs: [{k / 10:.1f}, {1 - k / 20:.2f}], targets: [{k % 2}]}}\n" for k in range(n))
+    path = tmp_path / f"batch{n}.yaml"
+    path.write_text(
+        f"samples:\n{samples}eta: 0.5\nlayers:\n"
+        "  - {weights: [[0.1, -0.2], [0.3, 0.4]], bias: 0.1}\n  - {weights: [[0.5, -0.6]], bias: 0.2}\n"
+    )
+    return str(path)
+
+
+def test_a_batch_of_up_to_ten_is_derived_step_by_step_for_every_sample(tmp_path):
+    out = run("explain", _batch_of(10, tmp_path), code=0).stdout
+    assert "by the delta rule\n" not in out and "step by step for" not in out
+    for k in range(1, 11):
+        assert f"  sample {k}\n    dE_total/dw1[{k}] = dE_total/dout_h1[{k}] * " in out
+
+
+def test_a_larger_batch_derives_its_first_sample_and_the_others_by_the_delta_rule(tmp_path):
+    """11 samples: sample 1 step by step, samples 2-11 one line each; --samples
+    chooses others (or all), and every number is the same."""
+    path = _batch_of(11, tmp_path)
+    out = run("explain", path, code=0).stdout
+    assert "(samples 1-11)" in out
+    assert "the derivations are step by step for sample 1; the other samples' gradients" in out
+    assert "  sample 1\n    dE_total/dw1[1] = dE_total/dout_h1[1] * " in out
+    assert "  sample 2\n" not in out
+    assert "\n  samples 2-11, by the delta rule\n    dE_total/dw1[2] = delta_h1[2] * i1[2] = " in out
+    for k in range(2, 12):
+        assert f"    dE_total/dw5[{k}] = delta_o1[{k}] * out_h1[{k}] = " in out
+        assert f"    dE_total/db2[{k}] = delta_o1[{k}] = " in out  # a bias: the delta itself
+    # the forward pass and the errors of every sample stay
+    assert "net_h1[11] = w1 * i1[11] + w2 * i2[11] + b1 * 1 = " in out
+
+    chosen = run("explain", path, "--samples", "3,7-8", "--only", "w1", code=0).stdout
+    for k in (3, 7, 8):
+        assert f"  sample {k}\n    dE_total/dw1[{k}] = dE_total/dout_h1[{k}] * " in chosen
+    assert "  samples 1-2, 4-6, 9-11, by the delta rule\n" in chosen
+    every = run("explain", path, "--samples", "all", code=0).stdout
+    assert "by the delta rule\n" not in every and "  sample 11\n    dE_total/dw1[11] = " in every
+    # the same gradients and updates, whichever samples are shown step by step
+    for text in (chosen, every):
+        assert out.split("w1+ = ")[1].split("\n")[0] == text.split("w1+ = ")[1].split("\n")[0]
+
+
+@pytest.mark.parametrize(
+    "samples, message",
+    [
+        ("12", "sample 12 is not in this step's batch (its samples are samples 1-11)"),
+        ("0", "sample 0 is not in this step's batch"),
+        ("two", "cannot read 'two' as samples: write 'all', a number (3), a list (1,5) or a range (2-6)"),
+        ("5-2", "'5-2' is not a range of samples"),
+    ],
+)
+def test_samples_not_in_the_batch_are_refused_clearly(tmp_path, samples, message):
+    result = run("explain", _batch_of(11, tmp_path), "--samples", samples, "-o", str(tmp_path / "x.txt"), code=1)
+    assert message in result.output
+    assert not (tmp_path / "x.txt").exists()
+
+
+def test_the_library_takes_samples_by_number_list_range_or_all(tmp_path):
+    import stepprop
+
+    step = stepprop.load(_batch_of(12, tmp_path)).step()
+    briefly = [s.title for s in step.explain(samples=4).sections[2].items[0].items[0].items if hasattr(s, "title")]
+    assert briefly == ["sample 4", "samples 1-3, 5-12, by the delta rule"]
+    for samples in ([4], "4", (4,)):
+        assert step.render("text", samples=samples) == step.render("text", samples=4)
+    assert "by the delta rule" not in step.render("markdown", samples="all")
+    assert "samples 2-12, by the delta rule" in step.render("latex")
