@@ -111,18 +111,18 @@ def render_chunks(
     fragment: bool = False,
     svg: Callable[[], str | None] | None = None,
 ) -> Iterator[str]:
-    """The same, in pieces to write as they come (text and html stream; a long
-    worked example is never held whole a second time)."""
+    """The same, in pieces to write as they come (a long worked example is
+    never held whole a second time)."""
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise StepPropError(f"digits must be a whole number from 1 to 17, not {digits!r}")
     if format == "markdown":
         from .views import markdown
 
-        return iter([markdown.render(doc, digits)])
+        return markdown.chunks(doc, digits)
     if format == "latex":
         from .views import latex
 
-        return iter([latex.body(doc, digits) if fragment else latex.document(doc, digits)])
+        return latex.chunks(doc, digits, fragment)
     if format == "html":
         from .views import html
 

@@ -1,2 +1,28 @@
 """Views: lay out recorded results for a reader.  They format numbers and
 arrange text; they never compute a number of their own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+PIECE = 2000  # lines written at a time
+
+
+def in_pieces(lines: Iterable[str]) -> Iterator[str]:
+    """Lines joined into pieces of many, each ending in a newline; blank lines
+    at the very end are left out (a long document is written as it is made,
+    never held whole)."""
+    batch: list[str] = []
+    blanks = 0  # blank lines held back until a line follows them
+    for line in lines:
+        if not line:
+            blanks += 1
+            continue
+        batch += [""] * blanks
+        blanks = 0
+        batch.append(line)
+        if len(batch) >= PIECE:
+            yield "\n".join(batch) + "\n"
+            batch = []
+    if batch:
+        yield "\n".join(batch) + "\n"

@@ -3,6 +3,7 @@ in MathML (legible without JavaScript, no network access, printable)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from html import escape
 
@@ -17,12 +18,19 @@ def _mi(text: str) -> str:
 
 
 def _sym(s: Sym) -> str:
-    base = _mi(_GREEK.get(s.base, s.base))
-    sup = s.sup + (f"({s.sample})" if s.sample is not None else "")
-    if s.sub and sup:
-        return f"<msubsup>{base}<mi>{escape(s.sub)}</mi><mo>{escape(sup)}</mo></msubsup>"
-    if s.sub:
-        return f"<msub>{base}<mi>{escape(s.sub)}</mi></msub>"
+    return _spelled(s.base, s.sub, s.sup, s.sample)
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _spelled(base_name: str, sub: str, sup: str, sample: int | None) -> str:
+    """A symbol's MathML (each spelled once: a long document repeats a few
+    thousand names hundreds of thousands of times)."""
+    base = _mi(_GREEK.get(base_name, base_name))
+    sup += f"({sample})" if sample is not None else ""
+    if sub and sup:
+        return f"<msubsup>{base}<mi>{escape(sub)}</mi><mo>{escape(sup)}</mo></msubsup>"
+    if sub:
+        return f"<msub>{base}<mi>{escape(sub)}</mi></msub>"
     if sup:
         return f"<msup>{base}<mo>{escape(sup)}</mo></msup>"
     return base
@@ -63,7 +71,7 @@ class MathMLPrinter(Printer[str]):
         return f"<mn>{escape(text)}</mn>"
 
     def op(self, text: str) -> str:
-        return f"<mo>{_OPS.get(text, escape(text))}</mo>"
+        return f"<mo>{_OPS[text] if text in _OPS else escape(text)}</mo>"
 
     def minus(self) -> str:
         return "<mo>−</mo>"

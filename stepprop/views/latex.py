@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..document import Document, Eq, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, D, Expr, Printer, Sym, Via, fmt
+from . import in_pieces
 
 _GREEK = {"delta": r"\delta", "eta": r"\eta"}
 _SPECIAL = str.maketrans(
@@ -75,7 +78,7 @@ class LatexPrinter(Printer[str]):
         return text
 
     def op(self, text: str) -> str:
-        return f" {_OPS.get(text, escape(text))} "
+        return f" {_OPS[text] if text in _OPS else escape(text)} "
 
     def minus(self) -> str:
         return "-"
@@ -138,52 +141,64 @@ def _table(table: Table, digits: int) -> list[str]:
 
 def body(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
     """The document's content, without preamble (``--fragment``)."""
-    out = [rf"\section*{{{escape(doc.title)}}}", r"\begin{itemize}"]
-    out += [rf"  \item {escape(line)}" for line in doc.intro]
-    out.append(r"\end{itemize}")
+    return "".join(in_pieces(body_lines(doc, digits)))
 
-    def section(sec: Section, level: int) -> None:
+
+def body_lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
+    yield rf"\section*{{{escape(doc.title)}}}"
+    yield r"\begin{itemize}"
+    for line in doc.intro:
+        yield rf"  \item {escape(line)}"
+    yield r"\end{itemize}"
+
+    def section(sec: Section, level: int) -> Iterator[str]:
         command = ["subsection*", "subsubsection*", "paragraph*", "subparagraph*"][min(level - 1, 3)]
-        out.append(rf"\{command}{{{escape(sec.title)}}}")
+        yield rf"\{command}{{{escape(sec.title)}}}"
         run: list[str] = []
 
-        def flush() -> None:
+        def flush() -> Iterator[str]:
             if run:
-                out.append(r"\begin{align*}")
-                out.append(" \\\\\n".join(run))
-                out.append(r"\end{align*}")
+                yield r"\begin{align*}"
+                yield " \\\\\n".join(run)
+                yield r"\end{align*}"
                 run.clear()
 
         for item in sec.items:
             if isinstance(item, Eq):
                 run.append(equation(item, digits))
                 continue
-            flush()
+            yield from flush()
             if isinstance(item, Section):
-                section(item, level + 1)
+                yield from section(item, level + 1)
             elif isinstance(item, Table):
-                out.extend(_table(item, digits))
+                yield from _table(item, digits)
             elif isinstance(item, Text):
-                out.append(escape(item.text) + r"\par")
-        flush()
+                yield escape(item.text) + r"\par"
+        yield from flush()
 
     for sec in doc.sections:
-        section(sec, 1)
-    return "\n".join(out) + "\n"
+        yield from section(sec, 1)
 
 
 def document(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
     """A complete LaTeX document (pdflatex, amsmath)."""
-    return "\n".join(
-        [
-            r"\documentclass[10pt]{article}",
-            r"\usepackage{amsmath}",
-            r"\usepackage[a4paper,margin=1.6cm]{geometry}",
-            r"\allowdisplaybreaks",
-            r"\setlength{\parindent}{0pt}",
-            r"\begin{document}",
-            body(doc, digits),
-            r"\end{document}",
-            "",
-        ]
+    return "".join(chunks(doc, digits))
+
+
+def chunks(doc: Document, digits: int = DEFAULT_DIGITS, fragment: bool = False) -> Iterator[str]:
+    """The document (``fragment``: its body) in pieces, each ending in a newline."""
+    return in_pieces(body_lines(doc, digits) if fragment else _whole(doc, digits))
+
+
+def _whole(doc: Document, digits: int) -> Iterator[str]:
+    yield from (
+        r"\documentclass[10pt]{article}",
+        r"\usepackage{amsmath}",
+        r"\usepackage[a4paper,margin=1.6cm]{geometry}",
+        r"\allowdisplaybreaks",
+        r"\setlength{\parindent}{0pt}",
+        r"\begin{document}",
     )
+    yield from body_lines(doc, digits)
+    yield ""
+    yield r"\end{document}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..document import Document, Eq, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, plain
+from . import in_pieces
 from .latex import equation
 
 
@@ -28,26 +31,37 @@ def _table(table: Table, digits: int) -> list[str]:
 
 
 def render(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
-    out = [f"# {doc.title}", ""]
-    out += [f"- {_text(line)}" for line in doc.intro]
-    out.append("")
+    return "".join(chunks(doc, digits))
 
-    def section(sec: Section, level: int) -> None:
-        out.append("#" * min(level + 1, 6) + " " + sec.title)
-        out.append("")
+
+def chunks(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
+    """The Markdown in pieces, each ending in a newline (written as they come)."""
+    return in_pieces(lines(doc, digits))
+
+
+def lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
+    yield f"# {doc.title}"
+    yield ""
+    for line in doc.intro:
+        yield f"- {_text(line)}"
+    yield ""
+
+    def section(sec: Section, level: int) -> Iterator[str]:
+        yield "#" * min(level + 1, 6) + " " + sec.title
+        yield ""
         for item in sec.items:
             if isinstance(item, Section):
-                section(item, level + 1)
+                yield from section(item, level + 1)
             elif isinstance(item, Eq):
                 body = equation(item, digits, align=len(item.rhs) > 1)
                 if len(item.rhs) > 1:
                     body = "\\begin{aligned}\n" + body + "\n\\end{aligned}"
-                out.extend(["$$", body, "$$", ""])
+                yield from ("$$", body, "$$", "")
             elif isinstance(item, Table):
-                out.extend(_table(item, digits) + [""])
+                yield from _table(item, digits)
+                yield ""
             elif isinstance(item, Text):
-                out.extend([_text(item.text), ""])
+                yield from (_text(item.text), "")
 
     for sec in doc.sections:
-        section(sec, 1)
-    return "\n".join(out).rstrip("\n") + "\n"
+        yield from section(sec, 1)

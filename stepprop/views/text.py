@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from ..document import Document, Eq, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, Num, PlainPrinter, Segment, Spelling, TextPrinter, plain
+from . import in_pieces
 
 T = TypeVar("T", str, list[Segment])  # a spelling: text, or segments
 
@@ -112,11 +113,4 @@ def render_plain(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
 
 def plain_chunks(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
     """The plain text in pieces of many lines, each ending in a newline."""
-    batch: list[str] = []
-    for line in document_lines(doc, digits):
-        batch.append(line)
-        if len(batch) >= 2000:
-            yield "\n".join(batch) + "\n"
-            batch = []
-    if batch:
-        yield "\n".join(batch) + "\n"
+    return in_pieces(document_lines(doc, digits))
