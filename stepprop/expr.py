@@ -111,14 +111,17 @@ class Sym(Expr):
     @property
     def ascii(self) -> str:
         if self._ascii is None:
-            if self.base in ("w", "b", "i") and self.sub.isdigit():
-                text = self.base + self.sub
-            elif self.sub:
-                text = f"{self.base}_{self.sub}"
-            else:
-                text = self.base
-            self._ascii = text + self.sup + (f"[{self.sample}]" if self.sample is not None else "")
+            self._ascii = self.name + (f"[{self.sample}]" if self.sample is not None else "")
         return self._ascii
+
+    @property
+    def name(self) -> str:
+        """The spelling without the sample mark: out_o1 for out_o1[2]."""
+        if self.base in ("w", "b", "i") and self.sub.isdigit():
+            return self.base + self.sub + self.sup
+        if self.sub:
+            return f"{self.base}_{self.sub}{self.sup}"
+        return self.base + self.sup
 
     def updated(self) -> Sym:
         return Sym(self.base, self.sub, "+", self.sample)
@@ -143,9 +146,7 @@ class D(Expr):
         if self._ascii is None:
             # the sample mark goes once, at the end: dE_total/dout_o1[2]
             sample = self.num.sample if self.num.sample is not None else self.den.sample
-            num = Sym(self.num.base, self.num.sub, self.num.sup).ascii
-            den = Sym(self.den.base, self.den.sub, self.den.sup).ascii
-            self._ascii = f"d{num}/d{den}" + (f"[{sample}]" if sample is not None else "")
+            self._ascii = f"d{self.num.name}/d{self.den.name}" + (f"[{sample}]" if sample is not None else "")
         return self._ascii
 
 

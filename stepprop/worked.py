@@ -190,6 +190,8 @@ class _Builder:
         self._by_sample: dict[Node, dict[int | None, list[Node]]] = {}  # see consumers
         self.shown: set = set()
         self.paper = Paper(trace)
+        self.param_syms: dict[str, Sym] = {}
+        self.delta_syms: dict[Node, Sym] = {}
         cfg = trace.config
         self.loss = ops.loss(cfg.loss)
         # eta as the calculation used it (rounded in hand-calculation mode)
@@ -535,15 +537,16 @@ class _Builder:
         for a bias that feeds several neurons, the sum over them (``named``: with
         a note that says so)."""
         leaf = self.g.leaves[pname]
-        p = N.param_sym(pname)
+        p = self.param_syms.get(pname) or self.param_syms.setdefault(pname, N.param_sym(pname))
         lhs = D(N.error_sym(self.g, s), p)
         nets = self.consumers(s, leaf)
         if len(nets) == 1:
             net = nets[0]
-            dsym = N.delta_sym(self.g, net)
+            dsym = self.delta_syms.get(net) or self.delta_syms.setdefault(net, N.delta_sym(self.g, net))
+            delta = self.adj(s, net)
             if net.parents.index(leaf) < net.attrs["n"]:
                 factor = self.derivative(net, leaf, False)
-                rule = [mul(dsym, factor), mul(self.adj(s, net), self.local(net, leaf)), self.adj(s, leaf)]
+                rule = [Mul((dsym, factor)), Mul((delta, self.local(net, leaf))), self.adj(s, leaf)]
             else:
                 rule = [dsym, self.adj(s, leaf)]
             return Eq(lhs, rule, name=lhs.ascii, note="the delta rule" if named else "", result=result)
