@@ -262,6 +262,15 @@ class Step(_Shown):
 
         return explain(self.trace, _names(only), samples)
 
+    def stepwise(self, samples: str | int | Sequence[int] | None = None) -> list[int]:
+        """The numbers of the samples whose derivations :meth:`explain` shows
+        step by step (``samples`` as it takes them; a sample not in this
+        step's batch is an error)."""
+        from .worked import stepwise
+
+        numbers = self.trace.graph.sample_numbers
+        return [numbers[s] + 1 for s in stepwise(self.trace, samples)]
+
     def document(self) -> Document:
         return self.explain()
 

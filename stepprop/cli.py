@@ -428,8 +428,7 @@ def explain(
             out._write("\n".join(known) + "\n")
         return
     step.parameters(names)  # an unknown name is an error in every format
-    if samples is not None and fmt != "json":
-        step.explain([], samples)  # an unknown sample is an error before anything is written
+    step.stepwise(samples)  # a sample not in the batch is an error in every format
     out.show(step, lambda: step.explain(names or None, samples))
 
 

@@ -140,10 +140,12 @@ def test_a_larger_batch_derives_its_first_sample_and_the_others_by_the_delta_rul
         ("5-2", "'5-2' is not a range of samples"),
     ],
 )
-def test_samples_not_in_the_batch_are_refused_clearly(tmp_path, samples, message):
-    result = run("explain", _batch_of(11, tmp_path), "--samples", samples, "-o", str(tmp_path / "x.txt"), code=1)
+@pytest.mark.parametrize("extension", ["txt", "json"])
+def test_samples_not_in_the_batch_are_refused_clearly(tmp_path, samples, message, extension):
+    target = tmp_path / f"x.{extension}"
+    result = run("explain", _batch_of(11, tmp_path), "--samples", samples, "-o", str(target), code=1)
     assert message in result.output
-    assert not (tmp_path / "x.txt").exists()
+    assert not target.exists()
 
 
 def test_the_library_takes_samples_by_number_list_range_or_all(tmp_path):
@@ -156,3 +158,6 @@ def test_the_library_takes_samples_by_number_list_range_or_all(tmp_path):
         assert step.render("text", samples=samples) == step.render("text", samples=4)
     assert "by the delta rule" not in step.render("markdown", samples="all")
     assert "samples 2-12, by the delta rule" in step.render("latex")
+    assert step.stepwise() == [1] and step.stepwise("all") == list(range(1, 13))
+    assert step.stepwise("3,5-6") == [3, 5, 6]
+    assert stepprop.load(_batch_of(3, tmp_path)).step().stepwise() == [1, 2, 3]
