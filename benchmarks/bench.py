@@ -23,6 +23,8 @@ four wrong answers, and its ladder of batch sizes (the cost per sample stays
 flat); and a class of 200 students.
 
 It prints figures; it asserts nothing.  The tests never time anything.
+Measure a regular install (``pip install .``), not an editable one: the
+processes start in an empty folder, so they run the installed package.
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ import time
 from pathlib import Path
 
 PY = sys.executable
+# every process starts in an empty folder: `python -m stepprop` run from a checkout
+# would import the checkout's sources (compiled afresh on every start where
+# bytecode is not written), not the installed package being measured
+NEUTRAL = tempfile.mkdtemp(prefix="stepprop-bench-")
 
 HAND = textwrap.dedent("""
     import math
@@ -119,7 +125,7 @@ def run(cmd: list[str], allowed: tuple[int, ...] = (0,)) -> tuple[float, int]:
     """Wall time of a whole process, and its peak memory (KiB); ``allowed``: the
     exit statuses that are not a failure (check exits 1 when an answer is wrong)."""
     began = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=NEUTRAL)
     _, status, usage = os.wait4(proc.pid, 0)
     spent = time.perf_counter() - began
     if os.waitstatus_to_exitcode(status) not in allowed:
@@ -246,7 +252,6 @@ def command_ladder(quick: bool) -> None:
     seconds, the microseconds per recorded node, and that cost against the
     smallest size's (flat: the cost grows linearly with nodes x samples)."""
     import json
-    import tempfile
 
     import stepprop
     from stepprop.api import render_document
@@ -256,14 +261,15 @@ def command_ladder(quick: bool) -> None:
     answers = folder / "wrong.yaml"
     answers.write_text(WRONG)
 
-    def explain(net, fmt):
+    def explain(net, fmt, samples=None):
         step = net.step()
         if fmt == "json":
             return json.dumps(step.to_dict())
-        return render_document(step.explain(None), fmt, 9, False, step._svg)
+        return render_document(step.explain(None, samples), fmt, 9, False, step._svg)
 
     commands = {
         "explain text": lambda net: explain(net, "text"),
+        "explain text, all": lambda net: explain(net, "text", "all"),
         "explain json": lambda net: explain(net, "json"),
         "explain html": lambda net: explain(net, "html"),
         "check, 4 wrong": lambda net: stepprop.check(net, str(answers)).document(),
