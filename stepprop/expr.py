@@ -687,6 +687,7 @@ class Printer(Generic[T]):
         if kind is Sym or kind is D:  # (most children: a name never needs parentheses)
             return self._print(child, first)
         precedence = self.precedence(child)
+        # MINUS is exactly is_negative(child): a leading minus needs parentheses unless it starts the line
         if precedence < need or (precedence == MINUS and not first):
             return self.group(self._print(child, True))
         return self._print(child, first)

@@ -73,8 +73,13 @@ def batch_sym(graph: BatchGraph) -> Sym:
 
 
 def delta_sym(graph: BatchGraph, net: Node) -> Sym:
-    s = sym_of(graph, net)
-    return Sym("delta", s.sub, "", s.sample)
+    """delta_o1: the symbol of dE_total/dnet_o1 (made once per net input)."""
+    key = (net, "delta")
+    found = graph.symbols.get(key)
+    if found is None:
+        s = sym_of(graph, net)
+        found = graph.symbols[key] = Sym("delta", s.sub, "", s.sample)
+    return found
 
 
 def through_sym(graph: BatchGraph, child: Node) -> Sym:

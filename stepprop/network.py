@@ -192,7 +192,7 @@ class BatchGraph:
         self.net = net
         self.tape = tape = Tape(rounder)
         self.info: dict[Node, NodeInfo] = {}
-        self.symbols: dict[Node, Any] = {}  # each node's symbol, once made (stepprop.names)
+        self.symbols: dict[Any, Any] = {}  # each node's symbol (and delta's), once made (stepprop.names)
         self.bare: dict[Node, tuple[str, str]] = {}  # and its name without the sample mark
         self.leaves = leaves
         self.sample_numbers = [first_index + s for s in range(len(samples))]

@@ -190,8 +190,6 @@ class _Builder:
         self._by_sample: dict[Node, dict[int | None, list[Node]]] = {}  # see consumers
         self.shown: set = set()
         self.paper = Paper(trace)
-        self.param_syms: dict[str, Sym] = {}
-        self.delta_syms: dict[Node, Sym] = {}
         cfg = trace.config
         self.loss = ops.loss(cfg.loss)
         # eta as the calculation used it (rounded in hand-calculation mode)
@@ -537,12 +535,12 @@ class _Builder:
         for a bias that feeds several neurons, the sum over them (``named``: with
         a note that says so)."""
         leaf = self.g.leaves[pname]
-        p = self.param_syms.get(pname) or self.param_syms.setdefault(pname, N.param_sym(pname))
+        p = N.param_sym(pname)
         lhs = D(N.error_sym(self.g, s), p)
         nets = self.consumers(s, leaf)
         if len(nets) == 1:
             net = nets[0]
-            dsym = self.delta_syms.get(net) or self.delta_syms.setdefault(net, N.delta_sym(self.g, net))
+            dsym = N.delta_sym(self.g, net)
             delta = self.adj(s, net)
             if net.parents.index(leaf) < net.attrs["n"]:
                 factor = self.derivative(net, leaf, False)
@@ -1031,8 +1029,10 @@ def _sample_list(text: str) -> list[int]:
             )
         first = int(m.group(1))
         last = int(m.group(2) or first)
-        if last < first or last - first > 1_000_000:
+        if last < first:
             raise StepPropError(f"'{part}' is not a range of samples: write the smaller number first (2-6)")
+        if last - first > 1_000_000:
+            raise StepPropError(f"'{part}' is more samples than any batch holds")
         out += range(first, last + 1)
     return out
 

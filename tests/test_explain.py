@@ -161,3 +161,8 @@ def test_the_library_takes_samples_by_number_list_range_or_all(tmp_path):
     assert step.stepwise() == [1] and step.stepwise("all") == list(range(1, 13))
     assert step.stepwise("3,5-6") == [3, 5, 6]
     assert stepprop.load(_batch_of(3, tmp_path)).step().stepwise() == [1, 2, 3]
+
+
+def test_a_range_larger_than_any_batch_is_refused_without_building_it(tmp_path):
+    result = run("explain", _batch_of(11, tmp_path), "--samples", "1-999999999", code=1)
+    assert "'1-999999999' is more samples than any batch holds" in result.output
