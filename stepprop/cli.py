@@ -121,8 +121,12 @@ class _Output:
             if isinstance(text, str):
                 click.echo(text, nl=not text.endswith("\n"))
             else:
+                # straight to the stream: click.echo would scan every piece for colour
+                # codes, and a page of a classroom batch is a hundred megabytes
+                out = sys.stdout
                 for piece in text:
-                    click.echo(piece, nl=False)
+                    out.write(piece)
+                out.flush()
             return
         from .files import write_atomic
 

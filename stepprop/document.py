@@ -14,10 +14,15 @@ from .expr import Const, Expr, Num
 
 def _same(a: Expr, b: Expr) -> bool:
     """The same step, as a reader sees it: equal trees, or equal plain numbers."""
-    if a == b:
+    if a is b:
         return True
-    plain = (Num, Const)
-    return isinstance(a, plain) and isinstance(b, plain) and float(a.value) == float(b.value)
+    kind = type(a)
+    if kind in _PLAIN and type(b) in _PLAIN:
+        return float(a.value) == float(b.value)  # type: ignore[attr-defined]
+    return kind is type(b) and a == b
+
+
+_PLAIN = (Num, Const)
 
 
 @dataclass

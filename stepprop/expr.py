@@ -99,7 +99,7 @@ class Sym(Expr):
     """
 
     _fields = ("base", "sub", "sup", "sample")
-    __slots__ = (*_fields, "_ascii")  # (a node is never changed: its name is spelled once)
+    __slots__ = (*_fields, "_ascii", "_hash")  # (a node is never changed: its name is spelled once)
 
     def __init__(self, base: str, sub: str = "", sup: str = "", sample: int | None = None):
         self.base = base
@@ -107,6 +107,13 @@ class Sym(Expr):
         self.sup = sup
         self.sample = sample
         self._ascii: str | None = None
+        self._hash: int | None = None
+
+    def __hash__(self) -> int:
+        # (hashed once: a printer looks up the spelling of a symbol every time it prints it)
+        if self._hash is None:
+            self._hash = hash((self.base, self.sub, self.sup, self.sample))
+        return self._hash
 
     @property
     def ascii(self) -> str:
@@ -290,6 +297,8 @@ def wrap(x: Operand) -> Expr:
 
 def add(*terms: Operand) -> Expr:
     """A sum, flattened: add(add(a, b), c) is a + b + c (the same order)."""
+    if len(terms) > 1 and type(terms[0]) is not Add and all(isinstance(t, Expr) for t in terms):
+        return Add(terms)  # type: ignore[arg-type]  # (most sums: nothing to wrap or flatten)
     flat: list[Expr] = []
     for k, t in enumerate(terms):
         t = wrap(t)
@@ -298,6 +307,11 @@ def add(*terms: Operand) -> Expr:
 
 
 def mul(*factors: Operand) -> Expr:
+    """A product, flattened as :func:`add` flattens a sum."""
+    if len(factors) == 2:
+        a, b = factors
+        if type(a) is not Mul and isinstance(a, Expr) and isinstance(b, Expr):
+            return Mul((a, b))  # (most products: two factors, nothing to wrap or flatten)
     flat: list[Expr] = []
     for k, f in enumerate(factors):
         f = wrap(f)
@@ -597,10 +611,14 @@ def python(e: Expr, name: Callable[[Expr], str], rounded: bool = False) -> str:
 
 # --------------------------------------------------------------- printing --
 
+DEFAULT_DIGITS = 9
+EXACT_DIGITS = 17  # every digit of a float
+
 # precedence: a child is wrapped when its precedence is below what its place needs
 WHERE, COMPARE, SUM, PRODUCT, MINUS, POWER, ATOM = 1, 2, 10, 20, 25, 30, 100
 
 T = TypeVar("T")
+P = TypeVar("P", bound="Printer")
 
 
 def is_negative(e: Expr) -> bool:
@@ -619,6 +637,11 @@ class Printer(Generic[T]):
 
     built_up = False
     raised = False
+
+    def __init__(self, digits: int = DEFAULT_DIGITS):
+        self.digits = digits
+        self._numbers: dict[float, T] = {}  # each plain number as spelled (see _p_number)
+        self._syms: dict[Sym, T] = {}  # each symbol as spelled (see spelled)
 
     # -- what a subclass provides
     def sym(self, s: Sym) -> T:
@@ -669,6 +692,17 @@ class Printer(Generic[T]):
         raise NotImplementedError
 
     # -- the layout
+    @classmethod
+    def shared(cls: type[P], digits: int = DEFAULT_DIGITS) -> P:
+        """The printer of this kind for ``digits``, made once: it keeps the
+        spelling of every number it printed (a long document prints the same
+        weights and outputs many times)."""
+        key = (cls, digits)
+        found = _SHARED.get(key)
+        if found is None:
+            found = _SHARED[key] = cls(digits)
+        return found  # type: ignore[return-value]  # (made by cls)
+
     def doprint(self, e: Expr) -> T:
         return self._print(e, True)
 
@@ -680,12 +714,25 @@ class Printer(Generic[T]):
             return MINUS
         return _PRECEDENCE.get(kind, ATOM)
 
+    def spelled(self, s: Sym) -> T:
+        """A symbol as :meth:`sym` spells it, spelled once per printer."""
+        found = self._syms.get(s)
+        if found is None:
+            if len(self._syms) >= SPELLINGS_KEPT:
+                self._syms.clear()
+            found = self._syms[s] = self.sym(s)
+        return found
+
     def _child(self, child: Expr, need: int, first: bool) -> T:
         """``child`` in a place that needs precedence ``need``; ``first``: its
         text would start the whole expression (no operator before it)."""
         kind = type(child)
-        if kind is Sym or kind is D:  # (most children: a name never needs parentheses)
-            return self._print(child, first)
+        if kind is Sym:  # (most children: a name never needs parentheses)
+            return self.spelled(child)  # type: ignore[arg-type]
+        if kind is D:
+            return self.d(child)  # type: ignore[arg-type]
+        if kind is Num and child.value >= 0:  # type: ignore[attr-defined]  # (the others: an atom)
+            return self._p_number(child, first)  # type: ignore[arg-type]
         precedence = self.precedence(child)
         # MINUS is exactly is_negative(child): a leading minus needs parentheses unless it starts the line
         if precedence < need or (precedence == MINUS and not first):
@@ -699,7 +746,7 @@ class Printer(Generic[T]):
         return route(self, e, first)
 
     def _p_sym(self, e: Sym, first: bool) -> T:
-        return self.sym(e)
+        return self.spelled(e)
 
     def _p_d(self, e: D, first: bool) -> T:
         return self.d(e)
@@ -708,19 +755,37 @@ class Printer(Generic[T]):
         return self.via(e)
 
     def _p_number(self, e: Num | Const, first: bool) -> T:
+        if type(e) is Num and e.written is None and not e.exact:  # most numbers: spelled once each
+            spelled = self._numbers.get(e.value)
+            if spelled is None:
+                if len(self._numbers) >= SPELLINGS_KEPT:
+                    self._numbers.clear()
+                spelled = self._numbers[e.value] = self._number_of(float(e.value), None)
+            return spelled
         x = float(e.value)
         if type(e) is Num and e.written is not None:
             shown = self.written(e.written)
-        else:
-            shown = self.number(abs(x), EXACT_DIGITS if type(e) is Num and e.exact else None)
+            return self.concat([self.minus(), shown]) if x < 0 else shown
+        return self._number_of(x, EXACT_DIGITS if type(e) is Num and e.exact else None)
+
+    def _number_of(self, x: float, digits: int | None) -> T:
+        shown = self.number(abs(x), digits)
         return self.concat([self.minus(), shown]) if x < 0 else shown
 
     def _chain(self, items: tuple[Expr, ...], operator: str, need: int, first: bool) -> T:
         """a + b + c, a * b * c: each item in a place that needs ``need``."""
         child, between = self._child, self.op(operator)
         parts = [child(items[0], need, first)]
+        sym, number = self.spelled, self._p_number
         for item in items[1:]:
-            parts += [between, child(item, need, False)]
+            parts.append(between)
+            kind = type(item)  # (as _child, inlined for the commonest children: long sums are common)
+            if kind is Sym:
+                parts.append(sym(item))  # type: ignore[arg-type]
+            elif kind is Num and item.value >= 0:  # type: ignore[attr-defined]
+                parts.append(number(item, False))  # type: ignore[arg-type]
+            else:
+                parts.append(child(item, need, False))
         return self.concat(parts)
 
     def _p_add(self, e: Add, first: bool) -> T:
@@ -763,6 +828,9 @@ class Printer(Generic[T]):
         return self.where(self._child(e.then, COMPARE, first), self._print(e.cond, True), self._print(e.other, True))
 
 
+_SHARED: dict[tuple[type, int], Printer] = {}  # see Printer.shared
+SPELLINGS_KEPT = 1 << 16  # a printer's memory of spelled numbers (and symbols) is cleared at this many
+
 # each node's precedence where it is not ATOM (see Printer.precedence: a fraction
 # and a negative number depend on more than the node's type)
 _PRECEDENCE: dict[type, int] = {
@@ -798,9 +866,6 @@ _ROUTES: dict[type, Callable] = {
 
 # ------------------------------------------------------------ plain text --
 
-DEFAULT_DIGITS = 9
-EXACT_DIGITS = 17  # every digit of a float
-
 
 def fmt(x: float, digits: int = DEFAULT_DIGITS) -> str:
     """``x`` to ``digits`` significant digits, without trailing zeros.
@@ -831,9 +896,6 @@ class Spelling(Printer[T]):
     """The ASCII spelling of a tree, written once in pieces of (text, kind):
     :class:`PlainPrinter` keeps them as segments (the rich view colours them
     by kind), :class:`TextPrinter` joins them into the text itself."""
-
-    def __init__(self, digits: int = DEFAULT_DIGITS):
-        self.digits = digits
 
     def piece(self, text: str, kind: str) -> T:
         raise NotImplementedError
@@ -907,9 +969,9 @@ class TextPrinter(Spelling[str]):
 
 
 def segments(e: Expr, digits: int = DEFAULT_DIGITS) -> list[Segment]:
-    return PlainPrinter(digits).doprint(e)
+    return PlainPrinter.shared(digits).doprint(e)
 
 
 def plain(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     """The ASCII spelling of a tree."""
-    return TextPrinter(digits).doprint(e)
+    return TextPrinter.shared(digits).doprint(e)

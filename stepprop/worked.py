@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, cast, overload
+from typing import TYPE_CHECKING, overload
 
 from . import names as N
 from . import ops
@@ -824,22 +824,20 @@ def _keep_true(eq: Eq) -> None:
     steps: list[Expr] = []
     dropped = False
     for step in eq.rhs[:-1]:
-        if isinstance(step, (Num, Const)):
-            steps.append(step)
+        kind = type(step)
+        if kind in _LEAVES or (kind is Mul and any(type(f) in _NAMED for f in step.factors)):  # type: ignore[attr-defined]
+            steps.append(step)  # a number, or a symbolic step: nothing to evaluate
             continue
-        if isinstance(step, Mul) and all(isinstance(f, Num) for f in step.factors):
+        values = _factors(step)
+        if values is not None:
             # a product of numbers (most chain-rule steps): 9 printed digits move it by
             # under 1e-6, unless a factor or the product is 0, infinite or subnormal
-            values = [cast(Num, f).value for f in step.factors]
             exact = math.prod(values)  # (left to right, as evaluate)
-            if not _close(exact, result, 1e-6, max([abs(v) for v in values] + [abs(result)])):
+            sizes = [abs(v) for v in values]
+            if not _close(exact, result, 1e-6, max(max(sizes), abs(result))):
                 dropped = True
                 continue
-            if (
-                len(values) <= 100
-                and all(1e-300 < abs(v) < math.inf for v in values)
-                and 1e-300 < abs(exact) < math.inf
-            ):
+            if len(values) <= 100 and min(sizes) > 1e-300 and max(sizes) < math.inf and 1e-300 < abs(exact) < math.inf:
                 steps.append(step)
                 continue
         products = _sum_of_products(step)
@@ -877,6 +875,10 @@ def _keep_true(eq: Eq) -> None:
         eq.note = f"{eq.note}; {why}" if eq.note else why
 
 
+_NAMED = (Sym, D, Via)
+_LEAVES = (Num, Const, *_NAMED)
+
+
 def _as_written(doc: Document, rounding: Rounding) -> None:
     """In hand-calculation mode, every number as the student writes it: rounded,
     with its trailing zeros (0.0510, not 0.051)."""
@@ -904,7 +906,15 @@ def _every_digit(e: Expr) -> Expr | None:
 
 def _shown(x: float) -> float:
     """A number as the worked example prints it (SHOWN_DIGITS significant digits)."""
-    return float(f"{x:.{SHOWN_DIGITS}g}")
+    found = _SHOWN.get(x)
+    if found is None:
+        if len(_SHOWN) >= 1 << 16:
+            _SHOWN.clear()
+        found = _SHOWN[x] = float(f"{x:.{SHOWN_DIGITS}g}")
+    return found
+
+
+_SHOWN: dict[float, float] = {}  # (a weight is in every sample's net input: each is rounded once)
 
 
 def _value(e: Expr, number: Callable[[float], float] | None = None) -> float:
@@ -920,6 +930,14 @@ def _sum(values: Iterable[float]) -> float:
     for v in values:
         total += v
     return total
+
+
+def _factors(e: Expr) -> list[float] | None:
+    """The factors of a product of numbers; None for any other tree."""
+    if type(e) is not Mul or not e.factors:
+        return None
+    values = [f.value for f in e.factors if type(f) is Num]
+    return values if len(values) == len(e.factors) else None
 
 
 def _sum_of_products(e: Expr) -> tuple[list[list[float]], list[list[float]]] | None:

@@ -19,10 +19,26 @@ from rich.console import Console
 
 from stepprop.api import load
 from stepprop.document import Section
-from stepprop.expr import Add, Const, Exp, Frac, Mul, Neg, Num, Pow, Sub, Sym, fmt, plain
+from stepprop.expr import (
+    SPELLINGS_KEPT,
+    Add,
+    Const,
+    Exp,
+    Frac,
+    Mul,
+    Neg,
+    Num,
+    PlainPrinter,
+    Pow,
+    Sub,
+    Sym,
+    TextPrinter,
+    fmt,
+    plain,
+)
 from stepprop.step import step
-from stepprop.views.html import mathml
-from stepprop.views.latex import tex
+from stepprop.views.html import MathMLPrinter, mathml
+from stepprop.views.latex import LatexPrinter, tex
 from stepprop.views.rich_view import RichDocument
 from stepprop.views.text import render_plain
 from stepprop.worked import explain
@@ -243,6 +259,22 @@ def _mathml_signs(markup: str) -> None:
     text = re.sub(r"(?<=\d)e-(?=\d)", "e", re.sub(r"<[^>]*>", " ", markup))
     hyphens = re.findall(r".{0,30}-.{0,30}", text)
     assert not hyphens, hyphens
+
+
+@pytest.mark.parametrize("printer", [TextPrinter, PlainPrinter, LatexPrinter, MathMLPrinter])
+def test_a_printer_spells_each_number_and_symbol_as_a_new_one_would_and_forgets_at_its_limit(printer):
+    # the shared printer remembers spellings (a long document repeats them); what it
+    # remembers must be what a fresh printer writes, and its memory must stay bounded
+    shared, fresh = printer.shared(5), printer(5)
+    assert printer.shared(5) is shared and printer.shared(6) is not shared
+    trees = [Mul((Num(0.123456789), Sym("out", "h1", "", 3))), Num(-0.5), Num(0.5), Num(-0.0), Num(0.0)]
+    trees += [Num(0.5, exact=True), Num(0.5, written="0.500"), Sym("w", "5", "+"), Const(2)]
+    for tree in trees * 2:
+        assert shared.doprint(tree) == fresh.doprint(tree)
+    for k in range(SPELLINGS_KEPT + 10):
+        shared.doprint(Add((Num(k + 0.25), Sym("x", str(k)))))
+    assert len(shared._numbers) <= SPELLINGS_KEPT and len(shared._syms) <= SPELLINGS_KEPT
+    assert shared.doprint(Num(7.25)) == fresh.doprint(Num(7.25))
 
 
 def test_mathml_writes_a_negative_number_with_the_operators_minus_sign():

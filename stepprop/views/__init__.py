@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-PIECE = 2000  # lines written at a time
+PIECE = 1 << 18  # characters written at a time (about)
 
 
 def in_pieces(lines: Iterable[str]) -> Iterator[str]:
@@ -13,16 +13,20 @@ def in_pieces(lines: Iterable[str]) -> Iterator[str]:
     at the very end are left out (a long document is written as it is made,
     never held whole)."""
     batch: list[str] = []
+    size = 0
     blanks = 0  # blank lines held back until a line follows them
     for line in lines:
         if not line:
             blanks += 1
             continue
-        batch += [""] * blanks
-        blanks = 0
+        if blanks:
+            batch += [""] * blanks
+            blanks = 0
         batch.append(line)
-        if len(batch) >= PIECE:
+        size += len(line)
+        if size >= PIECE:
             yield "\n".join(batch) + "\n"
             batch = []
+            size = 0
     if batch:
         yield "\n".join(batch) + "\n"

@@ -3,12 +3,12 @@ in MathML (legible without JavaScript, no network access, printable)."""
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterator
 from html import escape
 
 from ..document import Document, Eq, Label, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, D, Expr, Num, Printer, Sym, Via, fmt
+from . import in_pieces
 
 _GREEK = {"delta": "δ", "eta": "η"}
 
@@ -18,15 +18,9 @@ def _mi(text: str) -> str:
 
 
 def _sym(s: Sym) -> str:
-    return _spelled(s.base, s.sub, s.sup, s.sample)
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _spelled(base_name: str, sub: str, sup: str, sample: int | None) -> str:
-    """A symbol's MathML (each spelled once: a long document repeats a few
-    thousand names hundreds of thousands of times)."""
-    base = _mi(_GREEK.get(base_name, base_name))
-    sup += f"({sample})" if sample is not None else ""
+    base = _mi(_GREEK.get(s.base, s.base))
+    sub = s.sub
+    sup = s.sup + (f"({s.sample})" if s.sample is not None else "")
     if sub and sup:
         return f"<msubsup>{base}<mi>{escape(sub)}</mi><mo>{escape(sup)}</mo></msubsup>"
     if sub:
@@ -46,14 +40,12 @@ class MathMLPrinter(Printer[str]):
     built_up = True
     raised = True
 
-    def __init__(self, digits: int = DEFAULT_DIGITS):
-        self.digits = digits
-
     def sym(self, s: Sym) -> str:
         return _sym(s)
 
     def d(self, d: D) -> str:
-        return f"<mfrac><mrow><mo>∂</mo>{_sym(d.num)}</mrow><mrow><mo>∂</mo>{_sym(d.den)}</mrow></mfrac>"
+        spelled = self.spelled
+        return f"<mfrac><mrow><mo>∂</mo>{spelled(d.num)}</mrow><mrow><mo>∂</mo>{spelled(d.den)}</mrow></mfrac>"
 
     def via(self, v: Via) -> str:
         return f"<msub><mrow>{self.d(v.d)}<mo>|</mo></mrow><mtext>via {escape(v.through)}</mtext></msub>"
@@ -99,7 +91,7 @@ class MathMLPrinter(Printer[str]):
 
 
 def mathml(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
-    return MathMLPrinter(digits).doprint(e)
+    return MathMLPrinter.shared(digits).doprint(e)
 
 
 def number_text(x: float, digits: int, written: str | None = None) -> str:
@@ -108,14 +100,16 @@ def number_text(x: float, digits: int, written: str | None = None) -> str:
 
 
 def equation(eq: Eq, digits: int = DEFAULT_DIGITS) -> str:
+    spell = MathMLPrinter.shared(digits).doprint
     rows = []
     last = len(eq.rhs) - 1
+    left = spell(eq.lhs)
     for k, r in enumerate(eq.rhs):
-        left = mathml(eq.lhs, digits) if k == 0 else ""
-        right = mathml(r, digits)
+        right = spell(r)
         if k == last and eq.result and isinstance(r, Num):
             right = right.replace("<mn>", '<mn class="result">', 1)
         rows.append(f"<mtr><mtd>{left}</mtd><mtd><mo>=</mo>{right}</mtd></mtr>")
+        left = ""
     math = (
         '<math display="block"><mtable columnalign="right left" columnspacing="0.2em">'
         + "".join(rows)
@@ -168,7 +162,11 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) 
 def chunks(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> Iterator[str]:
     """The page in pieces, each ending in a newline (written as they come: a
     classroom-sized batch's page is tens of megabytes)."""
-    head = [
+    return in_pieces(lines(doc, digits, svg))
+
+
+def lines(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> Iterator[str]:
+    yield from [
         "<!DOCTYPE html>",
         '<html lang="en">',
         "<head>",
@@ -181,29 +179,28 @@ def chunks(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) 
         f"<h1>{escape(doc.title)}</h1>",
         '<ul class="intro">',
     ]
-    head += [f"<li>{escape(line)}</li>" for line in doc.intro]
-    head.append("</ul>")
+    yield from [f"<li>{escape(line)}</li>" for line in doc.intro]
+    yield "</ul>"
     if svg:
-        head.append(f"<figure>{svg}<figcaption>The network, every edge labelled with its weight.</figcaption></figure>")
-    yield "".join(line + "\n" for line in head)
+        yield f"<figure>{svg}<figcaption>The network, every edge labelled with its weight.</figcaption></figure>"
 
     def section(sec: Section, level: int) -> Iterator[str]:
         h = min(level + 1, 6)
-        yield f"<section><h{h}>{escape(sec.title)}</h{h}>\n"
+        yield f"<section><h{h}>{escape(sec.title)}</h{h}>"
         for item in sec.items:
             if isinstance(item, Section):
                 yield from section(item, level + 1)
             elif isinstance(item, Eq):
-                yield equation(item, digits) + "\n"
+                yield equation(item, digits)
             elif isinstance(item, Table):
-                yield _table(item, digits) + "\n"
+                yield _table(item, digits)
             elif isinstance(item, Text):
-                yield f"<p>{escape(item.text)}</p>\n"
-        yield "</section>\n"
+                yield f"<p>{escape(item.text)}</p>"
+        yield "</section>"
 
     for sec in doc.sections:
         yield from section(sec, 1)
-    yield "</div>\n</body>\n</html>\n"
+    yield from ("</div>", "</body>", "</html>")
 
 
 def body(page: str) -> str:

@@ -58,14 +58,12 @@ class LatexPrinter(Printer[str]):
     built_up = True
     raised = True
 
-    def __init__(self, digits: int = DEFAULT_DIGITS):
-        self.digits = digits
-
     def sym(self, s: Sym) -> str:
         return sym(s)
 
     def d(self, d: D) -> str:
-        return rf"\frac{{\partial {sym(d.num)}}}{{\partial {sym(d.den)}}}"
+        spelled = self.spelled
+        return rf"\frac{{\partial {spelled(d.num)}}}{{\partial {spelled(d.den)}}}"
 
     def via(self, v: Via) -> str:
         return rf"\left.{self.d(v.d)}\right|_{{\text{{via }} {escape(v.through)}}}"
@@ -108,14 +106,15 @@ class LatexPrinter(Printer[str]):
 
 def tex(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     """An expression in LaTeX math, in the post's notation."""
-    return LatexPrinter(digits).doprint(e)
+    return LatexPrinter.shared(digits).doprint(e)
 
 
 def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True) -> str:
     """``lhs &= a \\\\ &= b``: one line per equals sign (for align*/aligned)."""
     amp = "&" if align else ""
-    lines = [f"{tex(eq.lhs, digits)} {amp}= {tex(eq.rhs[0], digits)}"]
-    lines += [f"{amp}= {tex(r, digits)}" for r in eq.rhs[1:]]
+    spell = LatexPrinter.shared(digits).doprint
+    lines = [f"{spell(eq.lhs)} {amp}= {spell(eq.rhs[0])}"]
+    lines += [f"{amp}= {spell(r)}" for r in eq.rhs[1:]]
     note = "from above" if eq.reused else eq.note
     if note:
         lines[-1] += rf" \quad \text{{({escape(note)})}}"

@@ -23,12 +23,12 @@ def equation_lines(eq: Eq, digits: int = DEFAULT_DIGITS) -> list[list[Segment]]:
     def result(side: list[Segment]) -> list[Segment]:
         return [(text, "result") for text, _ in side]
 
-    return _laid_out(eq, PlainPrinter(digits), result)
+    return _laid_out(eq, PlainPrinter.shared(digits), result)
 
 
 def equation_text(eq: Eq, digits: int = DEFAULT_DIGITS) -> list[str]:
     """The same lines as plain text."""
-    return _laid_out(eq, TextPrinter(digits), None)
+    return _laid_out(eq, TextPrinter.shared(digits), None)
 
 
 def _laid_out(eq: Eq, printer: Spelling[T], result: Callable[[T], T] | None) -> list[T]:
