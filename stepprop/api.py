@@ -266,7 +266,7 @@ class Step(_Shown):
         """The numbers of the samples whose derivations :meth:`explain` shows
         step by step (``samples`` as it takes them; a sample not in this
         step's batch is an error)."""
-        from .worked import stepwise
+        from .samples import stepwise
 
         numbers = self.trace.graph.sample_numbers
         return [numbers[s] + 1 for s in stepwise(self.trace, samples)]

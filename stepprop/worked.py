@@ -30,6 +30,7 @@ from .expr import Add, Const, D, Expr, Mul, Num, Sym, Via, add, children, evalua
 from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
+from .samples import samples_text, stepwise
 from .step import ETA, G, P
 from .words import count
 
@@ -693,7 +694,7 @@ class _Builder:
                     else:
                         sec.items += self.param(s, pname)
                 if briefly:
-                    title = f"{_samples_text([g.sample_numbers[s] + 1 for s in briefly])}, by the delta rule"
+                    title = f"{samples_text([g.sample_numbers[s] + 1 for s in briefly])}, by the delta rule"
                     sec.items.append(Section(title, [self.rule(s, pname, result=False, named=False) for s in briefly]))
                 if multi:
                     sec.items += self.batch_gradient(pname)
@@ -736,7 +737,7 @@ class _Builder:
         sections.append(summary)
         intro = self.intro()
         if briefly and params:
-            shown = _samples_text([g.sample_numbers[s] + 1 for s in chosen if s in stepwise])
+            shown = samples_text([g.sample_numbers[s] + 1 for s in chosen if s in stepwise])
             intro.append(
                 f"the derivations are step by step for {shown}; the other samples' gradients are "
                 "by the delta rule, from their recorded deltas (explain --samples all shows every "
@@ -773,7 +774,7 @@ class _Builder:
             lines.append(
                 f"{n} samples in {count(len(batches), 'batch', 'batches')} of up to "
                 f"{cfg.effective_batch_size}; this is the step on batch {t.batch_index + 1} "
-                f"({_samples_text([k + 1 for k in self.g.sample_numbers])})"
+                f"({samples_text([k + 1 for k in self.g.sample_numbers])})"
             )
             if cfg.effective_batch_size > 1:
                 lines.append(f"a batch's error E is {ops.reduction(cfg.batch_error).words} of its samples' E_total")
@@ -996,9 +997,6 @@ def _plain(x: float) -> str:
     return repr(x) if x != int(x) else str(int(x)) if abs(x) < 1e15 else repr(x)
 
 
-STEPWISE_SAMPLES = 10  # a batch of at most this many samples is derived step by step for every sample
-
-
 def explain(
     trace: StepTrace, only: Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None
 ) -> Document:
@@ -1006,65 +1004,11 @@ def explain(
 
     ``samples`` (the samples' numbers, as the document labels them, or
     ``"all"``): whose derivations are shown step by step. By default every
-    sample of a batch of up to :data:`STEPWISE_SAMPLES`, and of a larger
+    sample of a batch of up to :data:`~stepprop.samples.STEPWISE_SAMPLES`, and of a larger
     batch its first; the other samples' gradients are shown by the delta rule
     (one line each), so the document grows with the network, not with the
     batch times the network."""
     return _Builder(trace).document(only, full=stepwise(trace, samples))
-
-
-def stepwise(trace: StepTrace, samples: str | int | Sequence[int] | None) -> list[int]:
-    """The positions in the batch of the samples to derive step by step."""
-    from .errors import StepPropError
-
-    numbers = [k + 1 for k in trace.graph.sample_numbers]
-    if samples is None:
-        return list(range(len(numbers) if len(numbers) <= STEPWISE_SAMPLES else 1))
-    if isinstance(samples, str):
-        if samples.strip().lower() == "all":
-            return list(range(len(numbers)))
-        samples = _sample_list(samples)
-    wanted = [samples] if isinstance(samples, int) else list(samples)
-    for k in wanted:
-        if k not in numbers:
-            raise StepPropError(
-                f"sample {k} is not in this step's batch (its samples are {_samples_text(numbers)}); "
-                "choose the batch with --batch"
-            )
-    return sorted({numbers.index(k) for k in wanted})
-
-
-def _sample_list(text: str) -> list[int]:
-    """'2', '1,5', '3-6', '1 4-5': sample numbers as a user writes them."""
-    from .errors import StepPropError
-
-    out: list[int] = []
-    for part in re.split(r"[,\s]+", text.strip()):
-        m = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part)
-        if not m:
-            raise StepPropError(
-                f"cannot read '{part}' as samples: write 'all', a number (3), a list (1,5) or a range (2-6)"
-            )
-        first = int(m.group(1))
-        last = int(m.group(2) or first)
-        if last < first:
-            raise StepPropError(f"'{part}' is not a range of samples: write the smaller number first (2-6)")
-        if last - first > 1_000_000:
-            raise StepPropError(f"'{part}' is more samples than any batch holds")
-        out += range(first, last + 1)
-    return out
-
-
-def _samples_text(numbers: Sequence[int]) -> str:
-    """'sample 3', 'samples 2-150', 'samples 1, 4, 7-9' (runs of consecutive numbers joined)."""
-    runs: list[list[int]] = []
-    for k in numbers:
-        if runs and k == runs[-1][1] + 1:
-            runs[-1][1] = k
-        else:
-            runs.append([k, k])
-    text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
-    return f"{'sample' if len(numbers) == 1 else 'samples'} {text}"
 
 
 _SAMPLE = re.compile(r"\[(\d+)\]$")
