@@ -250,17 +250,24 @@ class Step(_Shown):
         return self.trace.net.chosen(_names(only))
 
     def explain(
-        self, only: str | Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None
+        self,
+        only: str | Sequence[str] | None = None,
+        samples: str | int | Sequence[int] | None = None,
+        inputs: bool = False,
+        changes: bool = False,
     ) -> Document:
         """The worked example (only these parameters' derivations, if given).
 
         ``samples``: whose derivations are step by step, by their numbers
         (``3``, ``[1, 5]``, ``"2-6"``) or ``"all"``; by default every sample
         of a batch of up to 10 and the first of a larger one, the others'
-        gradients by the delta rule."""
+        gradients by the delta rule. ``inputs``: with the gradients with
+        respect to the inputs (dE_total/di1, ...); ``changes``: with each
+        parameter's change (change_w5, Delta w5 = -eta * dE/dw5) before its
+        update."""
         from .worked import explain
 
-        return explain(self.trace, _names(only), samples)
+        return explain(self.trace, _names(only), samples, inputs, changes)
 
     def stepwise(self, samples: str | int | Sequence[int] | None = None) -> list[int]:
         """The numbers of the samples whose derivations :meth:`explain` shows
@@ -293,14 +300,18 @@ class Step(_Shown):
         fragment: bool = False,
         only: Sequence[str] | None = None,
         samples: str | int | Sequence[int] | None = None,
+        inputs: bool = False,
+        changes: bool = False,
     ) -> str:
         """As :meth:`_Shown.render`; ``only``: these parameters' derivations,
-        ``samples``: these samples' step by step (see :meth:`explain`; JSON
-        always holds the whole step)."""
+        ``samples``: these samples' step by step, ``inputs`` and ``changes``:
+        with the gradients with respect to the inputs and the parameters'
+        changes (see :meth:`explain`; JSON always holds the whole step)."""
         if format == "json":
             self.parameters(only)
             return super().render(format, digits, fragment)
-        return render_document(self.explain(_names(only), samples), format, digits, fragment, self._svg)
+        doc = self.explain(_names(only), samples, inputs, changes)
+        return render_document(doc, format, digits, fragment, self._svg)
 
     def to_dict(self) -> dict[str, Any]:
         from .report import step_dict

@@ -391,6 +391,12 @@ def main() -> None:
     "By default every sample of a batch of up to 10, else the first; the others' gradients "
     "take one line each (the delta rule).",
 )
+@click.option(
+    "--inputs", is_flag=True, help="Also derive the gradients with respect to the inputs (dE_total/di1, ...)."
+)
+@click.option(
+    "--changes", is_flag=True, help="Also show each parameter's change before its update (Δw5 = -eta * dE/dw5)."
+)
 @_round_option
 @click.option(
     "--names", "list_names", is_flag=True, help="List every quantity's name (what 'stepprop check' accepts) and exit."
@@ -406,6 +412,8 @@ def explain(
     only: tuple[str, ...],
     batch: int,
     samples: str | None,
+    inputs: bool,
+    changes: bool,
     round_to: int | str | None,
     list_names: bool,
 ) -> None:
@@ -433,7 +441,7 @@ def explain(
         return
     step.parameters(names)  # an unknown name is an error in every format
     step.stepwise(samples)  # a sample not in the batch is an error in every format
-    out.show(step, lambda: step.explain(names or None, samples))
+    out.show(step, lambda: step.explain(names or None, samples, inputs, changes))
 
 
 @main.command()

@@ -63,6 +63,16 @@ def _sym_of(graph: BatchGraph, node: Node) -> Sym:
     return Sym(base, info.neuron or "", "", sample)
 
 
+def change_name(param: str) -> str:
+    """The name of a parameter's change in the update (Delta w5): change_w5."""
+    return f"change_{param}"
+
+
+def change_sym(param: str) -> Sym:
+    """The symbol of a parameter's change (Delta w5), spelled change_w5."""
+    return Sym("change", param)
+
+
 def error_sym(graph: BatchGraph, s: int) -> Sym:
     """E_total of sample s (0-based position in the batch)."""
     return sym_of(graph, graph.totals[s])
@@ -155,6 +165,11 @@ def terms_of(
                 at[f"d{root}/d{name}{own or mark}"] = (s, node)
                 if role == "net":
                     at[f"delta_{name[4:]}{own}"] = (s, node)
+        for node, value in record.inputs.items():  # the gradient with respect to each input
+            name, own = _bare(graph, node)
+            terms[f"d{root}/d{name}{own}"] = value
+            if at is not None:
+                at[f"d{root}/d{name}{own}"] = (s, node)
         contributions = record.contributions
         for node in graph.sample_nodes[s]:
             role = info[node].role
@@ -163,8 +178,8 @@ def terms_of(
             child, own = _bare(graph, node)
             through = f"E_{info[node].neuron}"
             for j, (parent, partial) in enumerate(zip(node.parents, node.partials)):
-                if not parent.requires_grad:
-                    continue
+                if not parent.requires_grad and info[parent].role != "input":
+                    continue  # (a target: nothing to differentiate by)
                 if role == "error" and info[parent].role == "net":
                     continue  # a cross-entropy's direct edge, used only where out is saturated
                 pname, pmark = _bare(graph, parent)
@@ -179,6 +194,19 @@ def terms_of(
         for name, value in trace.gradients.items():
             terms[D(batch, param_sym(name)).ascii] = value
     return terms
+
+
+def input_gradients(trace: StepTrace) -> dict[str, float]:
+    """d E / d input for every input of every sample of the step, by the
+    input's name (i1, or i1[2] in a batch): the gradient of the error the step
+    descends (a batch's E: its share of each sample's dE_total/di1[k])."""
+    graph = trace.graph
+    out: dict[str, float] = {}
+    for s, record in enumerate(trace.samples):
+        scale = graph.root.partials[s] if graph.multi else 1.0
+        for node, value in record.inputs.items():
+            out[sym_of(graph, node).ascii] = scale * value
+    return out
 
 
 # in a layer, the backward pass works from the errors to the outputs to the net inputs
@@ -210,7 +238,8 @@ def worked_order(trace: StepTrace) -> dict[str, tuple[int, ...]]:
         layer = -1 if i.role == "param" else layers if i.layer is None else i.layer
         order[name] = (1, s, -layer, _BACKWARD.get(i.role, 0), node.index)
     for k, p in enumerate(trace.updated):
-        order[f"{p}+"] = (2, k)
+        order[change_name(p)] = (2, 2 * k)
+        order[f"{p}+"] = (2, 2 * k + 1)
     order["error_after"] = order[batch_sym(graph).updated().ascii] = (3,)
     return order
 
@@ -245,6 +274,7 @@ def checkable(trace: StepTrace, wanted: Collection[str] | None = None) -> dict[s
     samples = samples_named(graph.sample_numbers, wanted)
     out = dict(values_of(graph, None if samples is None else set(samples)))
     out.update(terms_of(trace, samples=samples))
+    out.update({change_name(p): v for p, v in trace.changes.items()})
     out.update({f"{p}+": v for p, v in trace.updated.items()})
     out["error"] = trace.error
     out["error_after"] = trace.error_after

@@ -68,6 +68,8 @@ def step_dict(trace: StepTrace) -> dict[str, Any]:
         "values": N.values_of(g),
         "terms": N.terms_of(trace),
         "gradients": dict(trace.gradients),
+        "input_gradients": N.input_gradients(trace),
+        "changes": dict(trace.changes),
         "updated": dict(trace.updated),
         "error": trace.error,
         "error_after": trace.error_after,

@@ -28,13 +28,24 @@ from typing import NamedTuple
 from .config import Config
 from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
-from .expr import Expr, Sym, add, evaluate, symbols
+from .expr import Add, Expr, Neg, Sub, Sym, add, evaluate, symbols
 from .network import BatchGraph, Net
 from .rounding import Rounding, describe
 from .words import count
 
 P, G, ETA = Sym("P"), Sym("G"), Sym("eta")
 SGD: Expr = P - ETA * G  # the post's update: w+ = w - eta * dE/dw
+
+
+def increment(rule: Expr) -> Expr:
+    """What an update rule adds to the parameter P: -eta * G for the post's
+    P - eta * G (every rule is P plus or minus a change; anything else is
+    written as the rule minus P)."""
+    if isinstance(rule, Sub) and rule.a == P:
+        return Neg(rule.b)
+    if isinstance(rule, Add) and rule.terms[0] == P and len(rule.terms) > 1:
+        return add(*rule.terms[1:])
+    return Sub(rule, P)
 
 
 class Override(NamedTuple):
@@ -122,13 +133,46 @@ class Updater:
             out[name] = evaluate(self.rule, {"P": before[name], "G": g, "eta": self.eta}, r)
         return out
 
+    def changes(self, before: dict[str, float], grads: dict[str, float]) -> dict[str, float]:
+        """Each parameter's change (Delta w = -eta * dE/dw for the post's rule):
+        what the rule adds to the parameter (:func:`increment`), worked out on
+        its own, so that it is exact, not the difference of two nearly equal
+        numbers; 0 where not trainable."""
+        out = dict.fromkeys(before, 0.0)
+        r = self.rounder
+        change = increment(self.rule)
+        for name in self.trainable:
+            g = evaluate(self.gradient_expr(name), grads, r)
+            out[name] = evaluate(change, {"P": before[name], "G": g, "eta": self.eta}, r)
+        return out
+
 
 class SampleRecord(NamedTuple):
     """One sample's part of a step: its adjoints (d E_total / d node) and the
-    share of each path (child, position) -> number, as the engine summed them."""
+    share of each path (child, position) -> number, as the engine summed them;
+    ``inputs``: d E_total / d input, for each of the sample's inputs."""
 
     adjoints: dict[Node, float]
     contributions: dict[tuple[Node, int], float]
+    inputs: dict[Node, float]
+
+
+def input_gradients(graph: BatchGraph, s: int, rounder: Rounder | None) -> dict[Node, float]:
+    """d E_total / d input for each input of sample s, right after the
+    sample's backward pass: the shares through the first layer's net inputs
+    (each one's gradient times its recorded local partial, the weight), added
+    up in the order and with the rounding the engine adds a parameter's."""
+    info = graph.info
+    first = [graph.by_sample[s][f"net_{n}"] for n in graph.net.neurons[0]]
+    found: dict[Node, float] = {}
+    for net in reversed(first):  # (the engine goes from the last node back)
+        for parent, d in zip(net.parents, net.partials):
+            if info[parent].role == "input":
+                share = net.grad * d
+                found[parent] = found.get(parent, 0.0) + (rounder(share) if rounder is not None else share)
+    named = graph.by_sample[s]
+    ordered = {named[n]: found[named[n]] for n in graph.net.input_names}
+    return ordered if rounder is None else {node: rounder(v) for node, v in ordered.items()}
 
 
 class StepTrace(NamedTuple):
@@ -140,6 +184,7 @@ class StepTrace(NamedTuple):
     gradients: dict[str, float]  # d(batch error)/d p
     before: dict[str, float]  # parameter values before the update
     updated: dict[str, float]  # after the update (unchanged when not trainable)
+    changes: dict[str, float]  # what the update added to each parameter (Delta w)
     error: float
     error_after: float  # the batch error with the updated parameters
     batch_index: int = 0
@@ -257,12 +302,13 @@ def step(
     records = []
     for s, total in enumerate(graph.totals):
         if recorded is not None and s not in recorded and rounder is None:
-            records.append(SampleRecord({}, {}))  # (a hand calculation needs each sample's gradient)
+            records.append(SampleRecord({}, {}, {}))  # (a hand calculation needs each sample's gradient)
             continue
         contributions: dict[tuple[Node, int], float] = {}
         reach = graph.reach(s)
         tape.backward(total, contributions, within=reach)
-        records.append(SampleRecord({n: n.grad for n in reach if n.requires_grad}, contributions))
+        adjoints = {n: n.grad for n in reach if n.requires_grad}
+        records.append(SampleRecord(adjoints, contributions, input_gradients(graph, s, rounder)))
     per_sample = None if rounder is None else [{name: r.adjoints[leaves[name]] for name in net.params} for r in records]
     gradients = batch_gradients(graph, rounder, per_sample)
     for name, value in gradients.items():
@@ -273,6 +319,7 @@ def step(
             )
     before = {name: leaves[name].data for name in net.params}
     updated = updater.updated(before, gradients)
+    changes = updater.changes(before, gradients)
     try:  # the same batch, forward only, with the updated parameters
         after = tape.values_with({leaves[name]: value for name, value in updated.items()})
     except (OverflowError, ZeroDivisionError):
@@ -290,6 +337,7 @@ def step(
         gradients,
         before,
         updated,
+        changes,
         graph.root.data,
         after[graph.root],
         batch_index,

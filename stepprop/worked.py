@@ -31,7 +31,7 @@ from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
 from .samples import samples_text, stepwise
-from .step import ETA, G, P
+from .step import ETA, G, P, increment
 from .words import count
 
 if TYPE_CHECKING:
@@ -226,6 +226,10 @@ class _Builder:
     def updated(self, pname: str) -> Num:
         """The parameter after the update: with a gradient 0 on paper, unchanged."""
         return Num(self.t.before[pname] if pname in self.paper.batch else self.t.updated[pname])
+
+    def change(self, pname: str) -> Num:
+        """The parameter's change in the update: with a gradient 0 on paper, 0."""
+        return Num(0.0 if pname in self.paper.batch else self.t.changes[pname])
 
     def consumers(self, s: int, node: Node) -> list[Node]:
         """The nodes of sample ``s`` that read ``node`` (in tape order)."""
@@ -561,18 +565,35 @@ class _Builder:
             note=f"{pname} is shared: it feeds {', '.join(self.g.info[n].neuron or '' for n in nets)}" if named else "",
         )
 
-    def update(self, pname: str) -> list[Item]:
+    def input_gradient(self, s: int, name: str) -> Eq:
+        """dE_total/di1: the shares through the net inputs that read the input,
+        each delta times what the net input's derivative by the input is (its weight)."""
+        x = self.node(s, name)
+        nets = self.consumers(s, x)
+        lhs = D(N.error_sym(self.g, s), self.sym(x))
+        return Eq(
+            lhs,
+            [
+                add(*(mul(D(N.error_sym(self.g, s), self.sym(net)), D(self.sym(net), self.sym(x))) for net in nets)),
+                add(*(mul(N.delta_sym(self.g, net), self.derivative(net, x, False)) for net in nets)),
+                add(*(mul(self.adj(s, net), self.local(net, x)) for net in nets)),
+                Num(self.t.samples[s].inputs[x]),
+            ],
+            name=lhs.ascii,
+            result=True,
+        )
+
+    def update(self, pname: str, changes: bool = False) -> list[Item]:
+        """The update of a parameter (``changes``: its change first, Delta w5)."""
         p = N.param_sym(pname)
         t = self.t
         if not self.net.params[pname].trainable:
-            return [
-                Eq(
-                    p.updated(),
-                    [p, Num(t.before[pname])],
-                    name=f"{pname}+",
-                    note="not updated: the config says update_biases: false",
-                )
-            ]
+            fixed = "not updated: the config says update_biases: false"
+            unchanged: list[Item] = []
+            if changes:
+                unchanged.append(Eq(N.change_sym(pname), [self.change(pname)], name=N.change_name(pname), note=fixed))
+            unchanged.append(Eq(p.updated(), [p, Num(t.before[pname])], name=f"{pname}+", note=fixed))
+            return unchanged
         members = next((g for g in t.variation.pools if pname in g), (pname,))
         batch = N.batch_sym(self.g)
         grad_sym = add(*(D(batch, N.param_sym(n)) for n in members))
@@ -583,7 +604,23 @@ class _Builder:
             values = {P: param, G: grad, ETA: eta}
             return substitute(rule, lambda leaf: values.get(leaf))  # type: ignore[call-overload]
 
-        return [
+        items: list[Item] = []
+        if changes:
+            change = increment(rule)
+
+            def part(grad: Expr, eta: Expr) -> Expr:
+                values = {G: grad, ETA: eta}
+                return substitute(change, lambda leaf: values.get(leaf))  # type: ignore[call-overload]
+
+            items.append(
+                Eq(
+                    N.change_sym(pname),
+                    [part(grad_sym, ETA), part(grad_num, Num(self.eta)), self.change(pname)],
+                    name=N.change_name(pname),
+                    note="the change of the update",
+                )
+            )
+        items.append(
             Eq(
                 p.updated(),
                 [
@@ -594,7 +631,8 @@ class _Builder:
                 name=f"{pname}+",
                 result=True,
             )
-        ]
+        )
+        return items
 
     def batch_gradient(self, pname: str) -> list[Item]:
         p = N.param_sym(pname)
@@ -630,12 +668,16 @@ class _Builder:
         samples: Sequence[int] | None = None,
         forward: bool | None = None,
         full: Sequence[int] | None = None,
+        inputs: bool = False,
+        changes: bool = False,
     ) -> Document:
         """The worked example; ``only`` these parameters' derivations, ``samples``
         (positions in the batch) only these samples' parts, ``forward`` with the
         forward pass and the error or not (by default: unless ``only``);
         ``full``: the samples whose derivations are shown step by step (by
-        default all), the others' gradients by the delta rule alone."""
+        default all), the others' gradients by the delta rule alone;
+        ``inputs``: with the gradients with respect to the inputs;
+        ``changes``: with each parameter's change before its update."""
         t = self.t
         cfg = t.config
         g = self.g
@@ -698,10 +740,19 @@ class _Builder:
                     sec.items.append(Section(title, [self.rule(s, pname, result=False, named=False) for s in briefly]))
                 if multi:
                     sec.items += self.batch_gradient(pname)
-                sec.items += self.update(pname)
+                sec.items += self.update(pname, changes)
                 layer_sec.items.append(sec)
             back.items.append(layer_sec)
         sections.append(back)
+        if inputs:
+            grads = Section("The gradients with respect to the inputs")
+            for s in chosen:
+                eqs: list[Item] = [self.input_gradient(s, name) for name in self.net.input_names]
+                if multi:
+                    grads.items.append(Section(labels[s], eqs))
+                else:
+                    grads.items += eqs
+            sections.append(grads)
 
         rows: list[list] = []
         for pname in sorted(params, key=param_key):
@@ -998,7 +1049,11 @@ def _plain(x: float) -> str:
 
 
 def explain(
-    trace: StepTrace, only: Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None
+    trace: StepTrace,
+    only: Sequence[str] | None = None,
+    samples: str | int | Sequence[int] | None = None,
+    inputs: bool = False,
+    changes: bool = False,
 ) -> Document:
     """The worked example of one recorded step.
 
@@ -1007,12 +1062,13 @@ def explain(
     sample of a batch of up to :data:`~stepprop.samples.STEPWISE_SAMPLES`, and of a larger
     batch its first; the other samples' gradients are shown by the delta rule
     (one line each), so the document grows with the network, not with the
-    batch times the network."""
-    return _Builder(trace).document(only, full=stepwise(trace, samples))
+    batch times the network.  ``inputs``: with the gradients with respect to
+    the inputs; ``changes``: with each parameter's change before its update."""
+    return _Builder(trace).document(only, full=stepwise(trace, samples), inputs=inputs, changes=changes)
 
 
 _SAMPLE = re.compile(r"\[(\d+)\]$")
-_PARAM = re.compile(r"(?:^|/d)([wb]\d+)\+?$")
+_PARAM = re.compile(r"(?:^|/d|^change_)([wb]\d+)\+?$")
 
 
 def defining(trace: StepTrace, name: str) -> list[Eq]:
@@ -1065,7 +1121,7 @@ class Definitions:
             self._builder = _Builder(self.trace)
         builder = self._builder
         builder.shown = set()  # each part shows its factors afresh
-        doc = builder.document(params, samples, forward=forward)
+        doc = builder.document(params, samples, forward=forward, inputs=forward, changes=True)
         here: dict[str, list[Eq]] = {}
         for eq in doc.equations():
             if eq.name and not eq.reused:

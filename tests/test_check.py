@@ -996,6 +996,7 @@ def test_every_listed_name_is_accepted_and_correct(tmp_path, bundled):
         **step["values"],
         **step["terms"],
         **{f"{p}+": v for p, v in step["updated"].items()},
+        **{f"change_{p}": v for p, v in step["changes"].items()},
         "error": step["error"],
         "error_after": step["error_after"],
         # the error after the step, by the name the worked example shows it under
@@ -1215,7 +1216,8 @@ def test_the_details_show_the_line_that_defines_each_name(tmp_path):
 
     for bundled in BUNDLED:
         trace = step(Net(config.load(config.BUNDLED_DIR / f"{bundled}.yaml")))
-        whole = worked.explain(trace).equations()
+        # every line a name can have: with the input gradients and the changes
+        whole = worked._Builder(trace).document(None, inputs=True, changes=True).equations()
         for name in list(names_of(trace))[::7]:  # a sample of every kind of name
             expected = [eq for eq in whole if eq.name == name and not eq.reused]
             found = worked.defining(trace, name)
@@ -1515,3 +1517,43 @@ def test_a_step_recording_some_samples_gives_the_same_numbers():
     part = checkable(some, wanted)
     full = checkable(whole)
     assert all(part[name] == full[name] for name in wanted)
+
+
+def test_changes_and_input_gradients_are_graded_as_students_write_them(tmp_path):
+    graded = grade_list(
+        tmp_path,
+        {
+            "Δw5": "-0.0410835",  # the change of w5: -eta * dE/dw5 = -0.0410835203
+            "delta_w6": "-0.0413338",
+            "change_w7": "0.01130127",
+            "change_b1": "0.0000",  # a fixed bias does not change
+            "dE_total/di1": "0.003804",  # delta_h1 * w1 + delta_h2 * w3
+            "dnet_h1/di2": "0.2",  # = w2
+        },
+    )
+    assert [a["name"] for a in graded] == [
+        "change_w5",
+        "change_w6",
+        "change_w7",
+        "change_b1",
+        "dE_total/di1",
+        "dnet_h1/di2",
+    ]
+    assert all(a["status"] == "correct" for a in graded), graded
+    assert graded[0]["written_as"] == "Δw5"
+
+
+def test_a_change_with_the_wrong_sign_names_the_mistake(tmp_path):
+    result = run("check", str(write_answers(tmp_path, {"Δw5": "0.0411"})), "--format", "json")
+    answer = json.loads(result.stdout)["answers"][0]
+    assert result.exit_code == 1 and answer["status"] == "wrong"
+    assert answer["note"] == "mistake 4: gradient added, not subtracted"
+    # the details quote the worked example's line for the change, with numbers
+    text = run("check", str(write_answers(tmp_path, {"Δw5": "0.0411"}))).stdout
+    assert "change_w5 = -eta * dE_total/dw5 = -0.5 * 0.0821670406 = -0.0410835203" in text
+
+
+def test_the_template_gives_the_changes_and_input_gradients_their_formulas():
+    text = run("check", "--template").stdout
+    assert "change_w5:   # = -eta * dE_total/dw5\n" in text
+    assert "dE_total/di1:   # = dE_total/dnet_h1 * dnet_h1/di1 + dE_total/dnet_h2 * dnet_h2/di1\n" in text

@@ -147,6 +147,39 @@ def test_json_has_bias_gradients_but_fixed_biases(step_json):
     assert d["network"]["update_biases"] is False
 
 
+def test_json_has_the_input_gradients_and_the_changes(step_json):
+    d = step_json
+    # dE_total/di1 = delta_h1 * w1 + delta_h2 * w3, with the deltas the JSON gives
+    delta = d["terms"]
+    by_hand = {
+        "i1": delta["delta_h1"] * 0.15 + delta["delta_h2"] * 0.25,
+        "i2": delta["delta_h1"] * 0.2 + delta["delta_h2"] * 0.3,
+    }
+    assert d["input_gradients"] == pytest.approx(by_hand, rel=1e-12)
+    assert d["input_gradients"]["i1"] == pytest.approx(0.00380426688, abs=1e-11)
+    assert d["terms"]["dE_total/di1"] == d["input_gradients"]["i1"]
+    # the change of each parameter: -eta * dE/dw, 0 for the fixed biases
+    assert d["changes"]["w5"] == pytest.approx(-0.5 * 0.0821670406, abs=1e-10)
+    assert d["changes"]["b1"] == d["changes"]["b2"] == 0.0
+    for p in ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"):
+        assert d["changes"][p] == -(d["network"]["eta"] * d["gradients"][p])
+
+
+def test_a_batch_names_each_samples_input_gradients(tmp_path):
+    config = tmp_path / "batch.yaml"
+    config.write_text(
+        "layers:\n  - {weights: [[0.1, 0.2]], bias: 0.1, activation: sigmoid}\n"
+        "samples:\n  - {inputs: [1, 2], targets: [0]}\n  - {inputs: [3, -1], targets: [1]}\neta: 0.5\n"
+    )
+    d = json.loads(run("explain", str(config), "--format", "json").stdout)
+    assert set(d["input_gradients"]) == {"i1[1]", "i2[1]", "i1[2]", "i2[2]"}
+    # the batch error is the mean: each sample's share of its own dE_total/di
+    for k in (1, 2):
+        assert d["input_gradients"][f"i1[{k}]"] == pytest.approx(d["terms"][f"dE_total/di1[{k}]"] / 2, rel=1e-15)
+    names = run("explain", str(config), "--names").stdout.split()
+    assert "dE_total/di2[2]" in names and "change_w1" in names
+
+
 def test_json_layers_have_the_config_shape(step_json):
     d = step_json
     u, g = d["updated"], d["gradients"]

@@ -285,6 +285,13 @@ def test_bundled_configs(path, places, digits):
     for trace in _traces(net, places):
         doc = worked.explain(trace)
         assert problems(doc, environment(trace), digits, places) == []
+        assert problems(_whole(trace), environment(trace), digits, places) == []
+
+
+def _whole(trace):
+    """The worked example with every optional line: the gradients with respect
+    to the inputs, and each parameter's change before its update."""
+    return worked._Builder(trace).document(None, inputs=True, changes=True)
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
@@ -293,7 +300,7 @@ def test_every_named_result_is_the_recorded_number(path):
     net = Net(config.load(path))
     for trace in _traces(net):
         known = names.checkable(trace)
-        doc = worked.explain(trace)
+        doc = _whole(trace)
         named = [eq for eq in doc.equations() if eq.name]
         assert named
         for eq in named:
@@ -319,6 +326,7 @@ def _check_random(text: str, batch: int, places: int | str | None, digits: int) 
     doc = worked.explain(trace)
     assert problems(doc, environment(trace), digits, places) == []
     _check_notation(doc, digits)
+    assert problems(_whole(trace), environment(trace), digits, places) == []
     if trace.graph.multi:
         # the other samples by the delta rule alone (as in a batch of more than 10)
         brief = worked.explain(trace, samples=trace.graph.sample_numbers[-1] + 1)

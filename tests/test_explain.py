@@ -166,3 +166,31 @@ def test_the_library_takes_samples_by_number_list_range_or_all(tmp_path):
 def test_a_range_larger_than_any_batch_is_refused_without_building_it(tmp_path):
     result = run("explain", _batch_of(11, tmp_path), "--samples", "1-999999999", code=1)
     assert "'1-999999999' is more samples than any batch holds" in result.output
+
+
+def test_inputs_and_changes_are_derived_on_request():
+    plain = run("explain").stdout
+    assert "di1" not in plain and "change_w5" not in plain  # the post's step, as the post shows it
+    shown = run("explain", "--inputs", "--changes").stdout
+    assert "The gradients with respect to the inputs" in shown
+    assert "dE_total/di1 = dE_total/dnet_h1 * dnet_h1/di1 + dE_total/dnet_h2 * dnet_h2/di1" in shown
+    assert "= delta_h1 * w1 + delta_h2 * w3" in shown
+    assert "= 0.00380426688" in shown
+    assert "change_w5 = -eta * dE_total/dw5 = -0.5 * 0.0821670406 = -0.0410835203" in shown
+    # and from Python, in every format (LaTeX and MathML write the change as Delta w5)
+    import stepprop
+
+    step = stepprop.load().step()
+    assert "\\Delta w_{5}" in step.render("latex", changes=True)
+    assert "<mi>Δ</mi>" in step.render("html", changes=True)
+    assert "\\partial i_{2}" in step.render("markdown", inputs=True)
+
+
+def test_a_batch_derives_each_samples_input_gradients(tmp_path):
+    path = tmp_path / "batch.yaml"
+    path.write_text(
+        "layers:\n  - {weights: [[0.1, 0.2]], bias: 0.1, activation: sigmoid}\n"
+        "samples:\n  - {inputs: [1, 2], targets: [0]}\n  - {inputs: [3, -1], targets: [1]}\neta: 0.5\n"
+    )
+    shown = run("explain", str(path), "--inputs").stdout
+    assert "dE_total/di1[1] = " in shown and "dE_total/di2[2] = " in shown

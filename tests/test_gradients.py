@@ -49,6 +49,7 @@ from stepprop import config as configmod
 from stepprop import training as training_module
 from stepprop.engine import Tape
 from stepprop.errors import TrainingDiverged
+from stepprop.names import input_gradients
 from stepprop.network import Net as Network
 from stepprop.step import step
 from stepprop.training import train
@@ -248,6 +249,40 @@ def test_per_sample_gradients_match_finite_differences(case):
             assert_close_fd(record.adjoints[leaf], fd, slack, f"dE_total[{s + 1}]/d{name}")
 
 
+@settings(max_examples=50, deadline=None)
+@given(cases())
+def test_input_gradients_match_finite_differences(case):
+    """dE_total/di of each sample, and d(batch error)/di, against moving one
+    input of one sample (the others, and every parameter, left as they are)."""
+    text, batch_index = case
+    cfg, net = load(text)
+    graph = usable(net, batch_index)
+    trace = step(net, batch_index)
+    by_name = input_gradients(trace)
+    assert len(by_name) == len(trace.samples) * len(net.input_names)
+    batch = cfg.batches()[batch_index]
+    for s, sample in enumerate(batch):
+        record = trace.samples[s]
+        assert list(record.inputs) == [trace.graph.by_sample[s][n] for n in net.input_names]
+        for k, name in enumerate(net.input_names):
+
+            def moved(by: float, s: int = s, k: int = k, sample=sample):
+                inputs = list(sample.inputs)
+                inputs[k] += by
+                changed = list(batch)
+                changed[s] = sample._replace(inputs=tuple(inputs))
+                return net.build(changed, net.leaves()), inputs[k]
+
+            (g_up, x_up), (g_down, x_down) = moved(H), moved(-H)
+            slack = max(noise(g_up, cfg.loss), noise(g_down, cfg.loss), noise(graph, cfg.loss))
+            node = trace.graph.by_sample[s][name]
+            fd = (g_up.totals[s].data - g_down.totals[s].data) / (x_up - x_down)
+            assert_close_fd(record.inputs[node], fd, slack, f"dE_total[{s + 1}]/d{name}")
+            fd_batch = (g_up.root.data - g_down.root.data) / (x_up - x_down)
+            key = name + (f"[{trace.graph.sample_numbers[s] + 1}]" if trace.graph.multi else "")
+            assert_close_fd(by_name[key], fd_batch, slack, f"dE/d{key}")
+
+
 @settings(max_examples=30, deadline=None)
 @given(cases())
 def test_update_rule(case):
@@ -263,9 +298,13 @@ def test_update_rule(case):
         assert param.kind == ("bias" if is_bias else "weight")
         if is_bias and not cfg.update_biases:
             assert trace.updated[name] == before, name
+            assert trace.changes[name] == 0.0, name
         else:
             expected = before - cfg.eta * trace.gradients[name]
             assert trace.updated[name] == expected, (name, trace.updated[name], expected)
+            # the change is worked out on its own: exactly -eta * dE/dw, and w+ = w + change
+            assert trace.changes[name] == -(cfg.eta * trace.gradients[name]), name
+            assert trace.updated[name] == before + trace.changes[name], name
 
 
 @settings(max_examples=30, deadline=None)

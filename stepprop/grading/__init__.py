@@ -743,7 +743,7 @@ def template(trace: StepTrace) -> str:
     under the section it is derived in, each with what it is."""
     from ..expr import plain, symbols
 
-    doc = worked.explain(trace)
+    doc = worked.explain(trace, inputs=True, changes=True)  # every name, each where it is derived
     cfg = trace.config
     lines = [
         f"# Answers for stepprop check, for {cfg.source}: one training step"

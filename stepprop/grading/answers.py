@@ -339,6 +339,9 @@ def _read_number(raw: str) -> tuple[float, str] | None:
     return None
 
 
+# a parameter's change as students write it: Δw5, Δ_w5, delta_w5, delta w5, Delta_w5
+_CHANGE = re.compile(r"(?:Δ|(?i:delta))_?([wbWB]\d+)")
+
 # an updated parameter as students write it: w5+, w5_new, w5', w5^+, w5(new)
 _UPDATED = ("_new", "(new)", " new", "^+", "_+", "'", "′")
 
@@ -348,6 +351,9 @@ def spellings(written: str) -> list[str]:
     delta, w5_new or w5' for w5+, and E and E_total for each other (a
     sample's error and a batch's).  Matched without regard to case."""
     t = written.strip()
+    change = _CHANGE.fullmatch(t.replace(" ", ""))
+    if change:  # Δw5, delta_w5, Δ_w5+: the change of a parameter in the update
+        return [f"change_{change.group(1)}"]
     t = t.replace("∂", "d").replace("δ", "delta_").replace("Δ", "delta_").replace("delta__", "delta_")
     for mark in _UPDATED:
         if t.endswith(mark) and len(t) > len(mark):

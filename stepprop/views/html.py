@@ -18,6 +18,8 @@ def _mi(text: str) -> str:
 
 
 def _sym(s: Sym) -> str:
+    if s.base == "change":  # a parameter's change: Δw5
+        return f"<mrow><mi>Δ</mi>{_sym(Sym(s.sub[0], s.sub[1:], s.sup, s.sample))}</mrow>"
     base = _mi(_GREEK.get(s.base, s.base))
     sub = s.sub
     sup = s.sup + (f"({s.sample})" if s.sample is not None else "")

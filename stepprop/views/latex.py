@@ -34,6 +34,8 @@ def escape(text: str) -> str:
 
 
 def sym(s: Sym) -> str:
+    if s.base == "change":  # a parameter's change: Delta w_5
+        return r"\Delta " + sym(Sym(s.sub[0], s.sub[1:], s.sup, s.sample))
     base = _GREEK.get(s.base) or (s.base if len(s.base) == 1 else rf"\mathit{{{s.base}}}")
     out = base
     if s.sub:
