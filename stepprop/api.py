@@ -255,6 +255,8 @@ class Step(_Shown):
         samples: str | int | Sequence[int] | None = None,
         inputs: bool = False,
         changes: bool = False,
+        compact: bool = False,
+        forward: bool = True,
     ) -> Document:
         """The worked example (only these parameters' derivations, if given).
 
@@ -264,10 +266,13 @@ class Step(_Shown):
         gradients by the delta rule. ``inputs``: with the gradients with
         respect to the inputs (dE_total/di1, ...); ``changes``: with each
         parameter's change (change_w5, Delta w5 = -eta * dE/dw5) before its
-        update."""
+        update. ``compact``: a handout's form, the derivation of one weight per
+        layer (the first, or ``only``'s) and the other numbers in tables of
+        the neurons and the parameters. ``forward``: with the forward pass and
+        the error (with ``only`` too)."""
         from .worked import explain
 
-        return explain(self.trace, _names(only), samples, inputs, changes)
+        return explain(self.trace, _names(only), samples, inputs, changes, compact, forward)
 
     def stepwise(self, samples: str | int | Sequence[int] | None = None) -> list[int]:
         """The numbers of the samples whose derivations :meth:`explain` shows
@@ -302,15 +307,17 @@ class Step(_Shown):
         samples: str | int | Sequence[int] | None = None,
         inputs: bool = False,
         changes: bool = False,
+        compact: bool = False,
+        forward: bool = True,
     ) -> str:
         """As :meth:`_Shown.render`; ``only``: these parameters' derivations,
-        ``samples``: these samples' step by step, ``inputs`` and ``changes``:
-        with the gradients with respect to the inputs and the parameters'
-        changes (see :meth:`explain`; JSON always holds the whole step)."""
+        ``samples``: these samples' step by step; ``inputs``, ``changes``,
+        ``compact`` and ``forward`` as :meth:`explain` takes them (JSON always
+        holds the whole step)."""
         if format == "json":
             self.parameters(only)
             return super().render(format, digits, fragment)
-        doc = self.explain(_names(only), samples, inputs, changes)
+        doc = self.explain(_names(only), samples, inputs, changes, compact, forward)
         return render_document(doc, format, digits, fragment, self._svg)
 
     def to_dict(self) -> dict[str, Any]:

@@ -397,6 +397,12 @@ def main() -> None:
 @click.option(
     "--changes", is_flag=True, help="Also show each parameter's change before its update (Δw5 = -eta * dE/dw5)."
 )
+@click.option(
+    "--compact",
+    is_flag=True,
+    help="A handout: one weight's derivation per layer (the first, or --only's), the rest in tables.",
+)
+@click.option("--no-forward", is_flag=True, help="Leave out the forward pass and the error.")
 @_round_option
 @click.option(
     "--names", "list_names", is_flag=True, help="List every quantity's name (what 'stepprop check' accepts) and exit."
@@ -414,6 +420,8 @@ def explain(
     samples: str | None,
     inputs: bool,
     changes: bool,
+    compact: bool,
+    no_forward: bool,
     round_to: int | str | None,
     list_names: bool,
 ) -> None:
@@ -422,8 +430,8 @@ def explain(
     \b
     Examples:
       stepprop explain
-      stepprop explain xor --digits 6
-      stepprop explain --only w5 w1 --format markdown
+      stepprop explain xor --only w5 w1 --format markdown
+      stepprop explain --compact -o step.tex   # a two-page handout (LaTeX)
       stepprop explain --format html -o step.html     # a handout with the diagram
       stepprop explain --round 4        # as by hand, 4 decimals at every step
     """
@@ -441,7 +449,7 @@ def explain(
         return
     step.parameters(names)  # an unknown name is an error in every format
     step.stepwise(samples)  # a sample not in the batch is an error in every format
-    out.show(step, lambda: step.explain(names or None, samples, inputs, changes))
+    out.show(step, lambda: step.explain(names or None, samples, inputs, changes, compact, not no_forward))
 
 
 @main.command()

@@ -89,6 +89,7 @@ class Document:
     title: str
     intro: list[str]
     sections: list[Section]
+    compact: bool = False  # a handout: a view sets an equation on one line where it fits
 
     def equations(self) -> list[Eq]:
         """Every equation, in document order."""

@@ -670,6 +670,7 @@ class _Builder:
         full: Sequence[int] | None = None,
         inputs: bool = False,
         changes: bool = False,
+        compact: bool = False,
     ) -> Document:
         """The worked example; ``only`` these parameters' derivations, ``samples``
         (positions in the batch) only these samples' parts, ``forward`` with the
@@ -677,10 +678,15 @@ class _Builder:
         ``full``: the samples whose derivations are shown step by step (by
         default all), the others' gradients by the delta rule alone;
         ``inputs``: with the gradients with respect to the inputs;
-        ``changes``: with each parameter's change before its update."""
+        ``changes``: with each parameter's change before its update;
+        ``compact``: the derivation of one weight per layer (the first, or
+        ``only``'s), every other number in the tables of the neurons and the
+        parameters."""
         t = self.t
         cfg = t.config
         g = self.g
+        if compact and not only:
+            only = [self.net.weight_names[li][0][0] for li in range(len(cfg.layers))]
         params = t.net.chosen(only) if only != [] else []
         sections: list[Section] = []
         multi = g.multi
@@ -754,8 +760,11 @@ class _Builder:
                     grads.items += eqs
             sections.append(grads)
 
+        if params:
+            sections.append(self.neurons([s for s in chosen if s in stepwise]))
+
         rows: list[list] = []
-        for pname in sorted(params, key=param_key):
+        for pname in sorted(t.net.params if compact else params, key=param_key):
             par = self.net.params[pname]
             rows.append(
                 [
@@ -794,13 +803,32 @@ class _Builder:
                 "by the delta rule, from their recorded deltas (explain --samples all shows every "
                 "sample step by step)"
             )
-        doc = Document(title="One step of backpropagation", intro=intro, sections=sections)
+        doc = Document(title="One step of backpropagation", intro=intro, sections=sections, compact=compact)
         if t.rounding is None:
             for eq in doc.equations():
                 _keep_true(eq)
         else:
             _as_written(doc, t.rounding)
         return doc
+
+    def neurons(self, samples: Sequence[int]) -> Section:
+        """A table per layer of every neuron's net input, output, the
+        derivative of one by the other and its delta (the table courses use),
+        for these samples."""
+        multi = self.g.multi
+        sec = Section("The neurons")
+        n_layers = len(self.net.config.layers)
+        for li in reversed(range(n_layers)):
+            rows: list[list] = []
+            for s in samples:
+                for neuron in self.net.neurons[li]:
+                    net, out = self.node(s, f"net_{neuron}"), self.node(s, f"out_{neuron}")
+                    row: list = [str(self.g.sample_numbers[s] + 1)] if multi else []
+                    row += [neuron, self.num(net), self.num(out), self.local(out, net), self.adj(s, net)]
+                    rows.append(row)
+            headers = (["sample"] if multi else []) + ["neuron", "net", "out", "dout/dnet", "delta"]
+            sec.items.append(Section(_layer_title(li, n_layers), [Table(headers, rows)]))
+        return sec
 
     def intro(self) -> list[str]:
         t = self.t
@@ -1054,6 +1082,8 @@ def explain(
     samples: str | int | Sequence[int] | None = None,
     inputs: bool = False,
     changes: bool = False,
+    compact: bool = False,
+    forward: bool = True,
 ) -> Document:
     """The worked example of one recorded step.
 
@@ -1063,8 +1093,13 @@ def explain(
     batch its first; the other samples' gradients are shown by the delta rule
     (one line each), so the document grows with the network, not with the
     batch times the network.  ``inputs``: with the gradients with respect to
-    the inputs; ``changes``: with each parameter's change before its update."""
-    return _Builder(trace).document(only, full=stepwise(trace, samples), inputs=inputs, changes=changes)
+    the inputs; ``changes``: with each parameter's change before its update;
+    ``compact``: one weight's derivation per layer and the tables (see
+    :meth:`_Builder.document`); ``forward``: with the forward pass and the
+    error (also with ``only``)."""
+    return _Builder(trace).document(
+        only, full=stepwise(trace, samples), forward=forward, inputs=inputs, changes=changes, compact=compact
+    )
 
 
 _SAMPLE = re.compile(r"\[(\d+)\]$")

@@ -286,6 +286,7 @@ def test_bundled_configs(path, places, digits):
         doc = worked.explain(trace)
         assert problems(doc, environment(trace), digits, places) == []
         assert problems(_whole(trace), environment(trace), digits, places) == []
+        assert problems(worked.explain(trace, compact=True), environment(trace), digits, places) == []
 
 
 def _whole(trace):

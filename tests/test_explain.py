@@ -194,3 +194,48 @@ def test_a_batch_derives_each_samples_input_gradients(tmp_path):
     )
     shown = run("explain", str(path), "--inputs").stdout
     assert "dE_total/di1[1] = " in shown and "dE_total/di2[2] = " in shown
+
+
+def test_the_compact_form_derives_one_weight_per_layer_and_tables_the_rest():
+    import stepprop
+
+    step = stepprop.load().step()
+    doc = step.explain(compact=True)
+    derived = {eq.name for eq in doc.equations() if eq.name and eq.name.startswith("dE_total/dw")}
+    assert derived == {"dE_total/dw5", "dE_total/dw1"}  # the first weight of each layer
+    titles = [s.title for s in doc.sections]
+    assert titles == [
+        "The forward pass",
+        "The total error",
+        "The backwards pass",
+        "The neurons",
+        "The updated parameters",
+    ]
+    # every parameter in the table, every neuron with its recorded numbers
+    table = doc.sections[-1].items[0]
+    assert [row[0] for row in table.rows] == ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2"]
+    names = step.names
+    for layer in doc.sections[3].items:
+        for neuron, net, out, slope, delta in layer.items[0].rows:
+            assert (net.value, out.value) == (names[f"net_{neuron}"], names[f"out_{neuron}"])
+            assert slope.value == names[f"dout_{neuron}/dnet_{neuron}"]
+            assert delta.value == names[f"delta_{neuron}"]
+    # --only chooses the derivations; the tables stay whole
+    only = step.explain(["w6"], compact=True)
+    assert {eq.name for eq in only.equations() if eq.name and eq.name.endswith("+")} == {"w6+"}
+    assert len(only.sections[-1].items[0].rows) == 10
+
+
+def test_only_keeps_the_forward_pass_unless_told_not_to():
+    shown = run("explain", "--only", "w5").stdout
+    assert "The forward pass" in shown and "The total error" in shown
+    bare = run("explain", "--only", "w5", "--no-forward").stdout
+    assert "The forward pass" not in bare and "The total error" not in bare
+    assert "dE_total/dw5 = " in bare
+
+
+def test_the_full_form_has_the_table_of_the_neurons():
+    shown = run("explain").stdout
+    neurons = shown[shown.index("The neurons") : shown.index("The updated parameters")]
+    assert "neuron" in neurons and "dout/dnet" in neurons and "delta" in neurons
+    assert "o1      1.10590597   0.75136507  0.186815602    0.138498562" in neurons

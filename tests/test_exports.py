@@ -62,22 +62,34 @@ def test_latex_fragment_is_the_body_only():
     assert frag in (GOLDEN / "mazur.tex").read_text(encoding="utf-8")
 
 
-def test_latex_compiles(tmp_path):
+def _compiled(folder: Path, name: str, *args: str) -> int:
+    """``stepprop explain ARGS -o NAME.tex`` compiled by pdflatex: its pages."""
     engine = shutil.which("pdflatex")
     if engine is None:
         pytest.skip("no TeX engine (pdflatex) is installed here, so the LaTeX is not compiled")
+    src = folder / f"{name}.tex"
+    assert run("explain", *args, "--format", "latex", "-o", str(src)).exit_code == 0
+    proc = subprocess.run(
+        [engine, "-interaction=nonstopmode", "-halt-on-error", src.name],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert (folder / f"{name}.pdf").stat().st_size > 1000
+    pages = re.search(rf"Output written on {name}\.pdf \((\d+) pages?", proc.stdout)
+    assert pages is not None, proc.stdout[-500:]
+    return int(pages.group(1))
+
+
+def test_latex_compiles(tmp_path):
     for name in ("mazur", "softmax", "tanh-relu"):
-        src = tmp_path / f"{name}.tex"
-        assert run("explain", name, "--format", "latex", "-o", str(src)).exit_code == 0
-        proc = subprocess.run(
-            [engine, "-interaction=nonstopmode", "-halt-on-error", src.name],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert proc.returncode == 0, proc.stdout[-3000:]
-        assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
+        _compiled(tmp_path, name, name)
+
+
+def test_the_compact_handout_of_the_posts_step_is_two_pages(tmp_path):
+    assert _compiled(tmp_path, "step", "--compact") == 2
 
 
 class _Strict(HTMLParser):

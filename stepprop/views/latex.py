@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from ..document import Document, Eq, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, D, Expr, Printer, Sym, Via, fmt
 from . import in_pieces
+from .text import equation_text
 
 _GREEK = {"delta": r"\delta", "eta": r"\eta"}
 _SPECIAL = str.maketrans(
@@ -111,12 +112,17 @@ def tex(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     return LatexPrinter.shared(digits).doprint(e)
 
 
-def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True) -> str:
-    """``lhs &= a \\\\ &= b``: one line per equals sign (for align*/aligned)."""
+def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True, compact: bool = False) -> str:
+    """``lhs &= a \\\\ &= b``: one line per equals sign (for align*/aligned);
+    ``compact``: ``lhs &= a = b`` on one line where it fits, as the text view
+    sets it."""
     amp = "&" if align else ""
     spell = LatexPrinter.shared(digits).doprint
-    lines = [f"{spell(eq.lhs)} {amp}= {spell(eq.rhs[0])}"]
-    lines += [f"{amp}= {spell(r)}" for r in eq.rhs[1:]]
+    if compact and len(equation_text(eq, digits)) == 1:
+        lines = [f"{spell(eq.lhs)} {amp}= " + " = ".join(spell(r) for r in eq.rhs)]
+    else:
+        lines = [f"{spell(eq.lhs)} {amp}= {spell(eq.rhs[0])}"]
+        lines += [f"{amp}= {spell(r)}" for r in eq.rhs[1:]]
     note = "from above" if eq.reused else eq.note
     if note:
         lines[-1] += rf" \quad \text{{({escape(note)})}}"
@@ -166,7 +172,7 @@ def body_lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
 
         for item in sec.items:
             if isinstance(item, Eq):
-                run.append(equation(item, digits))
+                run.append(equation(item, digits, compact=doc.compact))
                 continue
             yield from flush()
             if isinstance(item, Section):
@@ -195,11 +201,18 @@ def _whole(doc: Document, digits: int) -> Iterator[str]:
     yield from (
         r"\documentclass[10pt]{article}",
         r"\usepackage{amsmath}",
-        r"\usepackage[a4paper,margin=1.6cm]{geometry}",
+        rf"\usepackage[a4paper,margin={'1' if doc.compact else '1.6'}cm]{{geometry}}",
         r"\allowdisplaybreaks",
         r"\setlength{\parindent}{0pt}",
-        r"\begin{document}",
     )
+    if doc.compact:  # a handout: tighter lines and displays, so that the post's step fits on two pages
+        yield from (
+            r"\setlength{\jot}{1pt}",
+            r"\AtBeginDocument{\setlength{\abovedisplayskip}{3pt}\setlength{\belowdisplayskip}{3pt}}",
+        )
+    yield r"\begin{document}"
+    if doc.compact:
+        yield r"\small"
     yield from body_lines(doc, digits)
     yield ""
     yield r"\end{document}"

@@ -53,7 +53,7 @@ def lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
             if isinstance(item, Section):
                 yield from section(item, level + 1)
             elif isinstance(item, Eq):
-                body = equation(item, digits, align=len(item.rhs) > 1)
+                body = equation(item, digits, align=len(item.rhs) > 1, compact=doc.compact)
                 if len(item.rhs) > 1:
                     body = "\\begin{aligned}\n" + body + "\n\\end{aligned}"
                 yield from ("$$", body, "$$", "")
