@@ -241,9 +241,44 @@ def test_diagram_labels_never_overlap(shape, bias, seed):
     text = yaml.safe_dump({"inputs": [0.5] * shape[0], "targets": [0.5] * shape[-1], "eta": 0.5, "layers": layers})
     trace = steps.step(network.Net(config.parse(text)))
     centers, labels = _check_layout(draw.svg(diagram(trace)))
-    n_labelled = sum(1 for e in diagram(trace).edges if e.label)
+    d = diagram(trace)
+    n_labelled = sum(1 for e in d.edges if e.label)
     # every label placed, clear of the others; or, beyond what a picture shows legibly, none
-    assert len(labels) == (n_labelled if n_labelled <= draw.MAX_LABELLED else 0)
+    assert len(labels) == (n_labelled if draw.labelled(d) else 0)
+
+
+def test_a_wide_network_is_drawn_with_its_weights_in_tables():
+    """4-8-8-3: 32, 64 and 24 connections between the columns, too many to label
+    legibly; each line shows its weight's sign and size, and a table per layer
+    gives every weight, row by neuron, column by source."""
+    import random
+
+    import yaml
+
+    rnd = random.Random(7)
+    shape = [4, 8, 8, 3]
+    layers = [
+        {"weights": [[round(rnd.uniform(-1, 1), 2) for _ in range(a)] for _ in range(b)], "bias": 0.1}
+        for a, b in zip(shape, shape[1:])
+    ]
+    text = yaml.safe_dump({"inputs": [0.5] * 4, "targets": [0.5] * 3, "eta": 0.5, "layers": layers})
+    trace = steps.step(network.Net(config.parse(text)))
+    d = diagram(trace)
+    assert not draw.labelled(d)
+    picture = draw.svg(d)
+    ET.fromstring(picture)  # well-formed
+    assert 'class="label"' not in picture and "the tables below give the numbers" in picture
+    colours = re.findall(r'<line [^>]*stroke="(#[0-9a-f]+)" stroke-width="([\d.]+)"', picture)
+    assert len(colours) == 4 * 8 + 8 * 8 + 8 * 3
+    weights = [w for layer in layers for row in layer["weights"] for w in row]
+    assert sorted(c for c, _ in colours) == sorted(
+        "#1a73e8" if w > 0 else "#d93025" if w < 0 else "#9aa0a6" for w in weights
+    )
+    tables = re.findall(r'<g class="matrix">(.*?)</g>', picture, re.S)
+    assert len(tables) == 3
+    for layer, table in zip(layers, tables):
+        cells = re.findall(r'fill="#1a1a8c">([^<]*)<', table)
+        assert [float(c) for c in cells] == [w for row in layer["weights"] for w in row]
 
 
 def test_loss_curve_image(tmp_path):

@@ -84,9 +84,64 @@ def caption_text(node: DNode, digits: int) -> str:
     return f"{node.caption} {fmt(node.value, digits)}".strip()
 
 
-# a picture with more labelled connections than this cannot show them legibly
-# (they cross): it is drawn without them, and the text version lists them
-MAX_LABELLED = 48
+# a picture with more labelled connections than this between two columns cannot
+# show them legibly (they cross): it is drawn without them, the line of each
+# weight showing its sign and size, and the numbers in a table per layer
+MAX_LABELLED = 16
+# a layer's table of numbers beside the picture, up to this many rows and columns
+# (beyond, the text version lists them)
+MAX_TABLE_ROWS, MAX_TABLE_COLUMNS = 32, 16
+
+
+def labelled(d: Diagram) -> bool:
+    """Can every connection carry its label? (at most MAX_LABELLED into each column)"""
+    into: dict[int, int] = {}
+    columns = {n.id: n.column for col in d.columns for n in col}
+    for e in d.edges:
+        if e.label is not None and e.value is not None:
+            c = columns[e.target]
+            into[c] = into.get(c, 0) + 1
+    return all(k <= MAX_LABELLED for k in into.values())
+
+
+@dataclass
+class Matrix:
+    """The numbers on the connections into one column, as a table: a row per
+    neuron, a column per source (and per bias that has one per neuron)."""
+
+    title: str
+    sources: list[str]
+    rows: list[tuple[str, list[str]]]
+
+    def cell_width(self) -> float:
+        longest = max([len(t) for t in self.sources] + [len(v) for _, vs in self.rows for v in vs] + [4])
+        return longest * CHAR + 14
+
+    def width(self) -> float:
+        return self.cell_width() * (len(self.sources) + 1)
+
+    def height(self) -> float:
+        return LABEL_H * (len(self.rows) + 2) + 10
+
+
+def matrices(d: Diagram, digits: int) -> list[Matrix] | None:
+    """The tables of the connections' numbers, layer by layer (None where one
+    would be too large to read beside a picture)."""
+    names = {"before": "weights", "after": "weights after one step", "gradients": "gradients dE/dw"}
+    last = len(d.columns) - 1
+    out = []
+    for c in range(1, len(d.columns)):
+        targets = [n.id for n in d.columns[c]]
+        edges = [e for e in d.edges if e.value is not None and e.target in targets]
+        sources = list(dict.fromkeys(e.source for e in edges))
+        if len(targets) > MAX_TABLE_ROWS or len(sources) > MAX_TABLE_COLUMNS:
+            return None
+        at = {(e.target, e.source): e for e in edges}
+        rows = [(t, [fmt(at[(t, src)].value, digits) if (t, src) in at else "" for src in sources]) for t in targets]  # type: ignore[arg-type]
+        what = "output layer" if c == last else (f"hidden layer {c}" if last > 2 else "hidden layer")
+        heads = ["bias" if src.startswith("bias") else src for src in sources]
+        out.append(Matrix(f"{what}: {names[d.mode]} (row: to, column: from)", heads, rows))
+    return out
 
 
 class Layout:
@@ -102,9 +157,8 @@ class Layout:
         )
         gap = max(160.0, self.label_w * 1.7)
         self.row = float(ROW)
-        labels = sum(edge_text(e, digits) is not None for e in d.edges)
         # every label placed, or (too many for any picture to show legibly) none
-        self.labelled = labels <= MAX_LABELLED
+        self.labelled = labelled(d)
         for _ in range(60 if self.labelled else 0):
             if self._place(gap):
                 return
@@ -204,11 +258,23 @@ def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
     ]
     colors = {"input": "#e8f0fe", "hidden": "#e6f4ea", "output": "#fce8e6", "bias": "#fef7e0"}
     out.append('<g class="edges" stroke="#9aa0a6" stroke-width="1.3">')
+    biggest: dict[str, float] = {}  # into each neuron's column: the largest number, for the widths
+    column = {n.id: n.column for col in d.columns for n in col}
+    for e in d.edges:
+        if e.value is not None:
+            c = str(column[e.target])
+            biggest[c] = max(biggest.get(c, 0.0), abs(e.value))
     for e in d.edges:
         x1, y1 = lay.pos[e.source]
         x2, y2 = lay.pos[e.target]
         dash = ' stroke-dasharray="4 3"' if e.source.startswith("bias") else ""
-        out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"{dash}/>')
+        style = ""
+        if not lay.labelled and e.value is not None:  # unlabelled: sign by colour, size by width
+            top = biggest[str(column[e.target])]
+            width = 0.6 + 2.6 * abs(e.value) / top if top > 0 else 0.6
+            colour = "#1a73e8" if e.value > 0 else ("#d93025" if e.value < 0 else "#9aa0a6")
+            style = f' stroke="{colour}" stroke-width="{width:.2f}" stroke-opacity="0.75"'
+        out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"{dash}{style}/>')
     out.append("</g>")
     last = len(d.columns) - 1
     out.append('<g class="nodes">')
@@ -243,10 +309,42 @@ def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
         )
     out.append("</g>")
     acts = ", ".join(dict.fromkeys(d.activations))
-    unlabelled = "" if lay.labelled else "; too many connections to label: 'stepprop diagram --format text' lists them"
-    out.append(
-        f'<text x="{MARGIN}" y="{h - 10}" fill="#777" font-size="{FONT - 1}">activation: {escape(acts)}; '
-        f"dashed: bias connections{escape(unlabelled)}</text>"
+    tables = None if lay.labelled else matrices(d, digits)
+    notes = [f"activation: {acts}; dashed: bias connections"]
+    if not lay.labelled:
+        notes.append(
+            "too many connections to label: each line's width is its number's size, blue positive, red negative"
+        )
+        notes.append("the tables below give the numbers" if tables else "'stepprop diagram --format text' lists them")
+    y = lay.height + 6
+    for line in notes:
+        out.append(
+            f'<text class="note" x="{MARGIN}" y="{y:.1f}" fill="#777" font-size="{FONT - 1}">{escape(line)}</text>'
+        )
+        y += LABEL_H
+    width = max(lay.width, max(len(line) for line in notes) * CHAR + 2 * MARGIN)
+    for m in tables or []:
+        cell = m.cell_width()
+        y += 24
+        out.append(f'<g class="matrix"><text x="{MARGIN}" y="{y:.1f}" fill="#333">{escape(m.title)}</text>')
+        y += LABEL_H
+        heads = [""] + m.sources
+        for k, head in enumerate(heads):
+            x = MARGIN + (k + 1) * cell - 6
+            out.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end" font-weight="bold">{escape(head)}</text>')
+        for target, values in m.rows:
+            y += LABEL_H
+            out.append(f'<text x="{MARGIN:.1f}" y="{y:.1f}" font-weight="bold">{escape(target)}</text>')
+            for k, value in enumerate(values):
+                x = MARGIN + (k + 2) * cell - 6
+                out.append(f'<text x="{x:.1f}" y="{y:.1f}" text-anchor="end" fill="#1a1a8c">{escape(value)}</text>')
+        out.append("</g>")
+        width = max(width, m.width() + 2 * MARGIN)
+    h = round(y + MARGIN)
+    w = round(width)
+    out[0] = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" viewBox="0 0 {w} {h}" '
+        f'font-family="DejaVu Sans Mono, Menlo, Consolas, monospace" font-size="{FONT}">'
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"
