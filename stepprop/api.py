@@ -65,7 +65,8 @@ class _Shown:
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _svg(self) -> str | None:
+    def _picture(self) -> Diagram | None:
+        """The network's diagram, drawn in the HTML and LaTeX exports (None: no picture)."""
         return None
 
     def render(self, format: str = "text", digits: int = DEFAULT_DIGITS, fragment: bool = False) -> str:
@@ -75,7 +76,7 @@ class _Shown:
             import json
 
             return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-        return render_document(self.document(), format, digits, fragment, self._svg)
+        return render_document(self.document(), format, digits, fragment, self._picture)
 
     def _repr_html_(self) -> str:
         """The HTML export's page body (its own styles included), for a notebook cell."""
@@ -97,11 +98,12 @@ def render_document(
     format: str = "text",
     digits: int = DEFAULT_DIGITS,
     fragment: bool = False,
-    svg: Callable[[], str | None] | None = None,
+    picture: Callable[[], Diagram | None] | None = None,
 ) -> str:
     """A document as text, markdown, latex (``fragment``: the body only) or
-    html (with the picture ``svg()`` gives, if any)."""
-    return "".join(render_chunks(doc, format, digits, fragment, svg))
+    html (html and latex with the network ``picture()`` gives, if any: SVG
+    and TikZ)."""
+    return "".join(render_chunks(doc, format, digits, fragment, picture))
 
 
 def render_chunks(
@@ -109,7 +111,7 @@ def render_chunks(
     format: str = "text",
     digits: int = DEFAULT_DIGITS,
     fragment: bool = False,
-    svg: Callable[[], str | None] | None = None,
+    picture: Callable[[], Diagram | None] | None = None,
 ) -> Iterator[str]:
     """The same, in pieces to write as they come (a long worked example is
     never held whole a second time)."""
@@ -122,11 +124,21 @@ def render_chunks(
     if format == "latex":
         from .views import latex
 
+        drawn = picture() if picture is not None and not fragment else None
+        if drawn is not None:
+            from .views.diagram import tikz
+
+            return latex.chunks(doc, digits, fragment, tikz(drawn))
         return latex.chunks(doc, digits, fragment)
     if format == "html":
         from .views import html
 
-        return html.chunks(doc, digits, svg() if svg is not None else None)
+        drawn = picture() if picture is not None else None
+        if drawn is not None:
+            from .views.diagram import svg
+
+            return html.chunks(doc, digits, svg(drawn))
+        return html.chunks(doc, digits)
     if format == "text":
         from .views.text import plain_chunks
 
@@ -293,10 +305,8 @@ class Step(_Shown):
 
         return diagram(self.trace, mode)
 
-    def _svg(self) -> str | None:
-        from .views.diagram import svg
-
-        return svg(self.diagram())
+    def _picture(self) -> Diagram | None:
+        return self.diagram()
 
     def render(
         self,
@@ -318,7 +328,7 @@ class Step(_Shown):
             self.parameters(only)
             return super().render(format, digits, fragment)
         doc = self.explain(_names(only), samples, inputs, changes, compact, forward)
-        return render_document(doc, format, digits, fragment, self._svg)
+        return render_document(doc, format, digits, fragment, self._picture)
 
     def to_dict(self) -> dict[str, Any]:
         from .report import step_dict

@@ -159,7 +159,7 @@ class _Output:
             return
         from .api import render_chunks
 
-        self._write(render_chunks(doc, self.fmt, self.digits, self.fragment, result._svg))
+        self._write(render_chunks(doc, self.fmt, self.digits, self.fragment, result._picture))
 
 
 # the most epoch errors --every reports (each is a line, and kept until the end)

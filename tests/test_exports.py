@@ -59,7 +59,14 @@ def test_latex_numbers_match_the_terminal_output():
 def test_latex_fragment_is_the_body_only():
     frag = run("explain", "--format", "latex", "--fragment").stdout
     assert "\\documentclass" not in frag and "\\begin{align*}" in frag
-    assert frag in (GOLDEN / "mazur.tex").read_text(encoding="utf-8")
+    # the whole document's body, but for the picture (which needs TikZ, loaded by the preamble)
+    assert "tikzpicture" not in frag
+    whole = (GOLDEN / "mazur.tex").read_text(encoding="utf-8")
+    picture = re.search(
+        r"\\begin\{center\}\n\\begin\{tikzpicture\}.*?\\end\{tikzpicture\}\n\\end\{center\}\n", whole, re.S
+    )
+    assert picture is not None
+    assert frag in whole.replace(picture.group(0), "")
 
 
 def _compiled(folder: Path, name: str, *args: str) -> int:
@@ -67,6 +74,9 @@ def _compiled(folder: Path, name: str, *args: str) -> int:
     engine = shutil.which("pdflatex")
     if engine is None:
         pytest.skip("no TeX engine (pdflatex) is installed here, so the LaTeX is not compiled")
+    kpsewhich = shutil.which("kpsewhich")
+    if kpsewhich is None or not subprocess.run([kpsewhich, "tikz.sty"], capture_output=True, text=True).stdout:
+        pytest.skip("TeX is installed without TikZ (pgf), which the LaTeX export's picture needs")
     src = folder / f"{name}.tex"
     assert run("explain", *args, "--format", "latex", "-o", str(src)).exit_code == 0
     proc = subprocess.run(
@@ -86,6 +96,26 @@ def _compiled(folder: Path, name: str, *args: str) -> int:
 def test_latex_compiles(tmp_path):
     for name in ("mazur", "softmax", "tanh-relu"):
         _compiled(tmp_path, name, name)
+
+
+def test_the_latex_picture_is_the_svgs(tmp_path):
+    """The TikZ picture is drawn from the SVG's own layout: the same labels at
+    the same places (one scale apart), the same nodes."""
+    from stepprop.views.diagram import TIKZ_SCALE
+
+    tex = run("explain", "--format", "latex").stdout
+    picture = tex[tex.index("\\begin{tikzpicture}") : tex.index("\\end{tikzpicture}")]
+    svg_text = run("diagram", "--format", "svg").stdout
+    svg_labels = re.findall(
+        r'<rect x="([\d.]+)" y="([\d.]+)" width="([\d.]+)" height="([\d.]+)"[^>]*/><text[^>]*>([^<]*)</text>', svg_text
+    )
+    tikz_labels = re.findall(r"at \(([-\d.]+),([-\d.]+)\) \{(w\d+ = [-\d.]+)\}", picture)
+    assert len(svg_labels) == len(tikz_labels) == 8
+    for (x, y, w, h, text), (tx, ty, ttext) in zip(svg_labels, tikz_labels):
+        assert text == ttext
+        assert float(tx) == pytest.approx((float(x) + float(w) / 2) * TIKZ_SCALE, abs=0.01)
+        assert float(ty) == pytest.approx(-(float(y) + float(h) / 2) * TIKZ_SCALE, abs=0.01)
+    assert picture.count("circle") == svg_text.count("<circle")
 
 
 def test_the_compact_handout_of_the_posts_step_is_two_pages(tmp_path):

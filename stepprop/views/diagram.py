@@ -159,6 +159,12 @@ class Layout:
         self.row = float(ROW)
         # every label placed, or (too many for any picture to show legibly) none
         self.labelled = labelled(d)
+        self._column = {n.id: n.column for col in d.columns for n in col}
+        self._biggest: dict[int, float] = {}  # into each column: the largest number (see strength)
+        for e in d.edges:
+            if e.value is not None:
+                c = self._column[e.target]
+                self._biggest[c] = max(self._biggest.get(c, 0.0), abs(e.value))
         for _ in range(60 if self.labelled else 0):
             if self._place(gap):
                 return
@@ -219,6 +225,22 @@ class Layout:
             self.placed.append(Placed(edge, text, best[1], x1, y1, x2, y2))
         return True
 
+    def kind(self, node: DNode) -> str:
+        """input, hidden, output or bias: what colours the node."""
+        if node.bias:
+            return "bias"
+        return "input" if node.column == 0 else ("output" if node.column == len(self.d.columns) - 1 else "hidden")
+
+    def strength(self, edge: DEdge) -> tuple[int, float] | None:
+        """For a picture without labels: the sign of the edge's number and its
+        size against the largest into the same column (0 to 1); None where the
+        edges are labelled, or the edge has no number of its own."""
+        if self.labelled or edge.value is None:
+            return None
+        biggest = self._biggest.get(self._column[edge.target], 0.0)
+        sign = (edge.value > 0) - (edge.value < 0)
+        return sign, abs(edge.value) / biggest if biggest > 0 else 0.0
+
     def _all_nodes(self) -> list[DNode]:
         return [n for col in self.d.columns for n in col] + list(self.d.biases)
 
@@ -245,6 +267,9 @@ class Layout:
         return Box(x + RADIUS + 8, y - LABEL_H / 2, w, LABEL_H)  # outputs: to the right
 
 
+_SVG_SIGN = {1: "#1a73e8", -1: "#d93025", 0: "#9aa0a6"}  # a weight's colour, where there are no labels
+
+
 def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
     """The diagram as a standalone SVG document."""
     lay = Layout(d, digits)
@@ -258,31 +283,21 @@ def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
     ]
     colors = {"input": "#e8f0fe", "hidden": "#e6f4ea", "output": "#fce8e6", "bias": "#fef7e0"}
     out.append('<g class="edges" stroke="#9aa0a6" stroke-width="1.3">')
-    biggest: dict[str, float] = {}  # into each neuron's column: the largest number, for the widths
-    column = {n.id: n.column for col in d.columns for n in col}
-    for e in d.edges:
-        if e.value is not None:
-            c = str(column[e.target])
-            biggest[c] = max(biggest.get(c, 0.0), abs(e.value))
     for e in d.edges:
         x1, y1 = lay.pos[e.source]
         x2, y2 = lay.pos[e.target]
         dash = ' stroke-dasharray="4 3"' if e.source.startswith("bias") else ""
         style = ""
-        if not lay.labelled and e.value is not None:  # unlabelled: sign by colour, size by width
-            top = biggest[str(column[e.target])]
-            width = 0.6 + 2.6 * abs(e.value) / top if top > 0 else 0.6
-            colour = "#1a73e8" if e.value > 0 else ("#d93025" if e.value < 0 else "#9aa0a6")
-            style = f' stroke="{colour}" stroke-width="{width:.2f}" stroke-opacity="0.75"'
+        strength = lay.strength(e)
+        if strength is not None:  # unlabelled: sign by colour, size by width
+            sign, size = strength
+            style = f' stroke="{_SVG_SIGN[sign]}" stroke-width="{0.6 + 2.6 * size:.2f}" stroke-opacity="0.75"'
         out.append(f'<line x1="{x1:.1f}" y1="{y1:.1f}" x2="{x2:.1f}" y2="{y2:.1f}"{dash}{style}/>')
     out.append("</g>")
-    last = len(d.columns) - 1
     out.append('<g class="nodes">')
     for node in lay._all_nodes():
         x, y = lay.pos[node.id]
-        kind = (
-            "bias" if node.bias else ("input" if node.column == 0 else ("output" if node.column == last else "hidden"))
-        )
+        kind = lay.kind(node)
         out.append(
             f'<g class="node {kind}" data-id="{escape(node.id)}">'
             f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{RADIUS}" fill="{colors[kind]}" stroke="#5f6368"/>'
@@ -348,6 +363,50 @@ def svg(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"
+
+
+_TIKZ_FILL = {"input": "blue!8", "hidden": "green!8", "output": "red!8", "bias": "yellow!15"}
+_TIKZ_SIGN = {1: "blue!70!black", -1: "red!70!black", 0: "gray!60"}
+TIKZ_SCALE = 0.02  # cm per pixel of the SVG's layout
+
+
+def tikz(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
+    """The same picture as :func:`svg`, from the same layout, as a TikZ
+    picture for the LaTeX export (``\\usepackage{tikz}``)."""
+    from .latex import escape
+
+    lay = Layout(d, digits)
+
+    def at(x: float, y: float) -> str:
+        return f"({x * TIKZ_SCALE:.2f},{-y * TIKZ_SCALE:.2f})"
+
+    out = [r"\begin{tikzpicture}[font=\scriptsize\ttfamily]"]
+    for e in d.edges:
+        style = ["gray!60", "line width=0.5pt"]
+        if e.source.startswith("bias"):
+            style.append("dashed")
+        strength = lay.strength(e)
+        if strength is not None:  # unlabelled: sign by colour, size by width
+            sign, size = strength
+            style = [_TIKZ_SIGN[sign], f"line width={0.3 + 1.5 * size:.2f}pt"]
+        out.append(rf"\draw[{', '.join(style)}] {at(*lay.pos[e.source])} -- {at(*lay.pos[e.target])};")
+    for node in lay._all_nodes():
+        x, y = lay.pos[node.id]
+        fill = _TIKZ_FILL[lay.kind(node)]
+        out.append(rf"\draw[fill={fill}, draw=gray!80!black] {at(x, y)} circle ({RADIUS * TIKZ_SCALE:.2f});")
+        out.append(rf"\node at {at(x, y)} {{\textbf{{{escape(node.title)}}}}};")
+        box = lay._caption_box(node)
+        if box is not None:
+            where = at(box.x, box.y + box.h / 2)
+            out.append(rf"\node[anchor=west, inner sep=0] at {where} {{{escape(caption_text(node, digits))}}};")
+    for p in lay.placed:
+        b = p.box
+        out.append(
+            rf"\node[fill=white, draw=gray!30, inner sep=1pt, rounded corners=1pt, text=blue!50!black] "
+            rf"at {at(b.x + b.w / 2, b.y + b.h / 2)} {{{escape(p.text)}}};"
+        )
+    out.append(r"\end{tikzpicture}")
+    return "\n".join(out)
 
 
 def text(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:

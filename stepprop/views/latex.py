@@ -129,11 +129,11 @@ def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True, compact: 
     return " \\\\\n".join(lines)
 
 
-def _table(table: Table, digits: int) -> list[str]:
+def _table(table: Table, digits: int, compact: bool = False) -> list[str]:
     numeric = [all(not isinstance(row[k], str) for row in table.rows) for k in range(len(table.headers))]
     spec = "".join("r" if n else "l" for n in numeric)
     out = [
-        r"\begin{center}",
+        r"\begin{center}" + (r"\footnotesize" if compact else ""),
         rf"\begin{{tabular}}{{{spec}}}",
         r"\hline",
         " & ".join(escape(h) for h in table.headers) + r" \\",
@@ -151,16 +151,38 @@ def body(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
     return "".join(in_pieces(body_lines(doc, digits)))
 
 
-def body_lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
+def body_lines(doc: Document, digits: int = DEFAULT_DIGITS, picture: str | None = None) -> Iterator[str]:
     yield rf"\section*{{{escape(doc.title)}}}"
-    yield r"\begin{itemize}"
-    for line in doc.intro:
-        yield rf"  \item {escape(line)}"
-    yield r"\end{itemize}"
+    intro = [r"\begin{itemize}", *(rf"  \item {escape(line)}" for line in doc.intro), r"\end{itemize}"]
+    if picture is None:
+        yield from intro
+    elif doc.compact:  # a handout: the picture beside the introduction, to save the page it would take
+        yield r"\noindent\begin{minipage}[c]{0.56\textwidth}"
+        yield from [r"\begin{itemize}\setlength{\itemsep}{0pt}\setlength{\parskip}{0pt}", *intro[1:]]
+        yield r"\end{minipage}\hfill\begin{minipage}[c]{0.42\textwidth}\centering"
+        yield rf"\resizebox{{\linewidth}}{{!}}{{{picture}}}"
+        yield r"\end{minipage}"
+    else:
+        yield from intro
+        yield from (r"\begin{center}", picture, r"\end{center}")
 
     def section(sec: Section, level: int) -> Iterator[str]:
         command = ["subsection*", "subsubsection*", "paragraph*", "subparagraph*"][min(level - 1, 3)]
         yield rf"\{command}{{{escape(sec.title)}}}"
+        tables = [
+            t for t in sec.items if isinstance(t, Section) and len(t.items) == 1 and isinstance(t.items[0], Table)
+        ]
+        if doc.compact and 1 < len(tables) == len(sec.items) <= 3:  # a handout: small tables side by side
+            yield r"\begin{center}\footnotesize"
+            for k, t in enumerate(tables):
+                table = t.items[0]
+                assert isinstance(table, Table)
+                width = f"{0.96 / len(tables):.2f}"
+                yield rf"\begin{{minipage}}[t]{{{width}\textwidth}}\centering\textbf{{{escape(t.title)}}}\par"
+                yield from _table(table, digits, doc.compact)[1:-1]  # (no center of its own)
+                yield r"\end{minipage}" + (r"\hfill" if k < len(tables) - 1 else "")
+            yield r"\end{center}"
+            return
         run: list[str] = []
 
         def flush() -> Iterator[str]:
@@ -178,7 +200,7 @@ def body_lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
             if isinstance(item, Section):
                 yield from section(item, level + 1)
             elif isinstance(item, Table):
-                yield from _table(item, digits)
+                yield from _table(item, digits, doc.compact)
             elif isinstance(item, Text):
                 yield escape(item.text) + r"\par"
         yield from flush()
@@ -192,12 +214,16 @@ def document(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
     return "".join(chunks(doc, digits))
 
 
-def chunks(doc: Document, digits: int = DEFAULT_DIGITS, fragment: bool = False) -> Iterator[str]:
-    """The document (``fragment``: its body) in pieces, each ending in a newline."""
-    return in_pieces(body_lines(doc, digits) if fragment else _whole(doc, digits))
+def chunks(
+    doc: Document, digits: int = DEFAULT_DIGITS, fragment: bool = False, picture: str | None = None
+) -> Iterator[str]:
+    """The document (``fragment``: its body) in pieces, each ending in a newline;
+    ``picture``: a TikZ picture of the network, drawn after the introduction
+    (in the whole document, which loads TikZ)."""
+    return in_pieces(body_lines(doc, digits) if fragment else _whole(doc, digits, picture))
 
 
-def _whole(doc: Document, digits: int) -> Iterator[str]:
+def _whole(doc: Document, digits: int, picture: str | None = None) -> Iterator[str]:
     yield from (
         r"\documentclass[10pt]{article}",
         r"\usepackage{amsmath}",
@@ -207,12 +233,16 @@ def _whole(doc: Document, digits: int) -> Iterator[str]:
     )
     if doc.compact:  # a handout: tighter lines and displays, so that the post's step fits on two pages
         yield from (
-            r"\setlength{\jot}{1pt}",
-            r"\AtBeginDocument{\setlength{\abovedisplayskip}{3pt}\setlength{\belowdisplayskip}{3pt}}",
+            r"\setlength{\jot}{1.5pt}",
+            r"\renewcommand{\arraystretch}{0.92}",
+            r"\AtBeginDocument{\setlength{\abovedisplayskip}{2pt}\setlength{\belowdisplayskip}{2pt}"
+            r"\setlength{\abovedisplayshortskip}{0pt}\setlength{\belowdisplayshortskip}{2pt}}",
         )
+    if picture is not None:
+        yield r"\usepackage{tikz}"
     yield r"\begin{document}"
     if doc.compact:
         yield r"\small"
-    yield from body_lines(doc, digits)
+    yield from body_lines(doc, digits, picture)
     yield ""
     yield r"\end{document}"
