@@ -37,6 +37,7 @@ TOP_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "loss": ("loss_function", "error_function", "cost", "cost_function", "criterion"),
     "batch_size": ("batch", "minibatch", "minibatch_size"),
     "batch_error": ("reduction", "batch_reduction"),
+    "bias_input": ("threshold", "bias_value", "bias_sign"),
 }
 TOP_KEYS = tuple(TOP_KEY_ALIASES)
 # a batch's error from its samples' E_total (the ops of those names)
@@ -89,6 +90,7 @@ class Config(NamedTuple):
     activation: str = "sigmoid"
     batch_size: int | None = None
     batch_error: str = "mean"  # a batch's error: the mean of its samples' E_total, or their sum
+    bias_input: float = 1.0  # what a bias multiplies: 1, or -1 where biases are thresholds (Mitchell, Haykin)
     source: str = "<config>"
     uses_samples_key: bool = False  # written with 'samples:' (kept when saving)
     # a trained network's: how many epochs stepprop trained it for, from which config
@@ -146,6 +148,8 @@ class Config(NamedTuple):
             out["batch_size"] = self.batch_size
         if self.batch_error != "mean":
             out["batch_error"] = self.batch_error
+        if self.bias_input != 1:
+            out["bias_input"] = int(self.bias_input)
         layers = []
         for layer in self.layers:
             d: dict[str, Any] = {}
@@ -691,6 +695,15 @@ class Validator:
         batch_error = "mean"
         if "batch_error" in top:
             batch_error = self.string(top["batch_error"][1], "batch_error", BATCH_ERRORS)
+        bias_input = 1.0
+        if "bias_input" in top:
+            bias_input = self.number(top["bias_input"][1], "bias_input")
+            if bias_input not in (1, -1):
+                raise self.error(
+                    top["bias_input"][1],
+                    f"bias_input must be 1 (a bias added, as in the post) or -1 (a threshold, subtracted), "
+                    f"found {bias_input:g}",
+                )
 
         return Config(
             layers=tuple(layers),
@@ -701,6 +714,7 @@ class Validator:
             activation=default_act,
             batch_size=batch_size,
             batch_error=batch_error,
+            bias_input=bias_input,
             source=self.source,
             uses_samples_key=uses_samples_key,
         )

@@ -90,7 +90,7 @@ def diagram(trace: StepTrace, mode: str = "before") -> Diagram:
             continue
         bias_id = f"bias{li + 1}"
         if isinstance(layer.bias, tuple):
-            biases.append(DNode(bias_id, li, "1", bias=True))
+            biases.append(DNode(bias_id, li, f"{cfg.bias_input:g}", bias=True))  # the constant input: 1 or -1
             for target, pname in zip(net.neurons[li], bnames):
                 label, value = number(pname)
                 edges.append(DEdge(bias_id, target, pname, label, value))

@@ -237,7 +237,10 @@ class BatchGraph:
                     has_bias = bias_names is not None
                     if bias_names is not None:
                         parents.append(leaves[bias_names[r]])
-                    node = tape.apply("affine", parents, f"net_{neuron}{suffix}", n=len(ws), bias=has_bias)
+                    attrs: dict[str, Any] = {"n": len(ws), "bias": has_bias}
+                    if has_bias and cfg.bias_input != 1:
+                        attrs["bias_input"] = cfg.bias_input
+                    node = tape.apply("affine", parents, f"net_{neuron}{suffix}", **attrs)
                     nets.append(record(node, NodeInfo("net", f"net_{neuron}", neuron, li, s)))
                     self.nets_by_layer[li].append(node)
                 outs = []

@@ -147,7 +147,7 @@ class Affine(Op):
         n = attrs["n"]
         terms = [args[j] * args[n + j] for j in range(n)]
         if attrs["bias"]:
-            terms.append(args[2 * n] * ONE)
+            terms.append(args[2 * n] * _bias_input(attrs))
         return add(*terms)
 
     def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
@@ -167,7 +167,14 @@ class Affine(Op):
             return args[n + j]
         if j < 2 * n:
             return args[j - n]
-        return Const(1.0)
+        return Const(float(attrs.get("bias_input", 1.0)))
+
+
+def _bias_input(attrs: Attrs) -> Expr:
+    """What a bias multiplies in the net input: the constant input 1 (the
+    post's), or -1 (a threshold, ``bias_input: -1``)."""
+    value = attrs.get("bias_input", 1.0)
+    return ONE if value == 1 else Const(int(value))
 
 
 # ------------------------------------------------------------ activations --

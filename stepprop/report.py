@@ -27,6 +27,7 @@ def _network_dict(net: Net) -> dict[str, Any]:
         "loss": cfg.loss,
         "eta": cfg.eta,
         "update_biases": cfg.update_biases,
+        "bias_input": cfg.bias_input,
         "samples": len(cfg.samples),
         "batch_size": cfg.effective_batch_size,
         "parameters": {

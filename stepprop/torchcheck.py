@@ -47,7 +47,7 @@ def gradients(net: Net, batch: Sequence[Sample]) -> dict[str, float]:
     for layer, w, b in zip(cfg.layers, weights, biases):
         net_in = out @ w.T
         if b is not None:
-            net_in = net_in + b
+            net_in = net_in + cfg.bias_input * b  # (a threshold, bias_input: -1, is subtracted)
         out = ops.activation(layer.activation).torch(torch, net_in)
     per_sample = ops.loss(cfg.loss).torch(torch, out, t)
     error = ops.reduction(cfg.batch_error).torch(torch, per_sample)  # their mean, or their sum

@@ -532,6 +532,9 @@ class _Builder:
         # a bias shared by several neurons: one path per neuron
         for net in nets:
             items += self.delta(s, net)
+            if self.local(net, leaf).value != 1:  # a threshold's -1 is written out (1 goes without saying)
+                dnet = D(self.sym(net), p)
+                items.append(Eq(dnet, [self.derivative(net, leaf, False), self.local(net, leaf)], name=dnet.ascii))
         items.append(self.rule(s, pname, result=True))
         return items
 
@@ -547,9 +550,10 @@ class _Builder:
             net = nets[0]
             dsym = N.delta_sym(self.g, net)
             delta = self.adj(s, net)
-            if net.parents.index(leaf) < net.attrs["n"]:
+            local = self.local(net, leaf)
+            if net.parents.index(leaf) < net.attrs["n"] or local.value != 1:  # a weight, or a threshold's -1
                 factor = self.derivative(net, leaf, False)
-                rule = [Mul((dsym, factor)), Mul((delta, self.local(net, leaf))), self.adj(s, leaf)]
+                rule = [Mul((dsym, factor)), Mul((delta, local)), self.adj(s, leaf)]
             else:
                 rule = [dsym, self.adj(s, leaf)]
             return Eq(lhs, rule, name=lhs.ascii, note="the delta rule" if named else "", result=result)
@@ -847,6 +851,8 @@ class _Builder:
             f"learning rate eta = {_plain(cfg.eta)}; biases "
             + ("are updated" if cfg.update_biases else "stay fixed (update_biases: false)"),
         ]
+        if cfg.bias_input != 1 and any(layer.bias is not None for layer in cfg.layers):
+            lines.append("biases are thresholds: each multiplies a constant input of -1 (bias_input: -1)")
         n = len(cfg.samples)
         if n > 1:
             batches = cfg.batches()

@@ -1,6 +1,8 @@
 """The worked example: names, numbering, --only.  (That every printed
 equation evaluates to its number is tests/test_equations.py.)"""
 
+import json
+
 import pytest
 from conftest import CONFIGS, run
 
@@ -239,3 +241,43 @@ def test_the_full_form_has_the_table_of_the_neurons():
     neurons = shown[shown.index("The neurons") : shown.index("The updated parameters")]
     assert "neuron" in neurons and "dout/dnet" in neurons and "delta" in neurons
     assert "o1      1.10590597   0.75136507  0.186815602    0.138498562" in neurons
+
+
+THRESHOLDS = """\
+inputs: [0.05, 0.1]
+targets: [0.01, 0.99]
+eta: 0.5
+bias_input: -1
+layers:
+  - weights: [[0.15, 0.2], [0.25, 0.3]]
+    bias: [0.35, 0.3]
+  - weights: [[0.4, 0.45], [0.5, 0.55]]
+    bias: 0.6
+"""
+
+
+def test_biases_as_thresholds_on_an_input_of_minus_one(tmp_path):
+    path = tmp_path / "thresholds.yaml"
+    path.write_text(THRESHOLDS)
+    shown = run("explain", str(path)).stdout
+    assert "biases are thresholds: each multiplies a constant input of -1 (bias_input: -1)" in shown
+    assert "net_h1 = w1 * i1 + w2 * i2 + b1 * (-1) = 0.15 * 0.05 + 0.2 * 0.1 + 0.35 * (-1) = -0.3225" in shown
+    assert "dnet_h1/db1 = -1" in shown and "dnet_o1/db3 = -1" in shown  # per neuron, and the shared b3
+    assert "dE_total/db1 = delta_h1 * (-1) = " in shown
+    step = json.loads(run("explain", str(path), "--format", "json").stdout)
+    assert step["network"]["bias_input"] == -1
+    assert step["terms"]["dnet_h1/db1"] == -1.0
+    # the gradient of a threshold is minus its neuron's delta; finite differences agree
+    assert step["gradients"]["b1"] == -step["terms"]["delta_h1"]
+    assert "every gradient agrees" in run("verify", str(path), "--no-torch", code=0).stdout
+    # a trained network keeps the convention
+    saved = tmp_path / "trained.yaml"
+    run("train", str(path), "--epochs", "5", "--save", str(saved), code=0)
+    assert "bias_input: -1" in saved.read_text()
+
+
+def test_a_bias_input_other_than_one_or_minus_one_is_refused(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(THRESHOLDS.replace("bias_input: -1", "bias_input: 2"))
+    result = run("explain", str(path), code=1)
+    assert "bias_input must be 1" in result.stderr and ":4:" in result.stderr

@@ -163,7 +163,7 @@ def reference_errors(cfg, batch, values: dict[str, float]) -> list[float]:
         xs = list(sample.inputs)
         for layer, (rows, bias) in zip(cfg.layers, params):
             nets = [
-                sum(w * x for w, x in zip(row, xs)) + (bias[r] if bias is not None else 0.0)
+                sum(w * x for w, x in zip(row, xs)) + (cfg.bias_input * bias[r] if bias is not None else 0.0)
                 for r, row in enumerate(rows)
             ]
             act = layer.activation
