@@ -38,10 +38,13 @@ TOP_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "batch_size": ("batch", "minibatch", "minibatch_size"),
     "batch_error": ("reduction", "batch_reduction"),
     "bias_input": ("threshold", "bias_value", "bias_sign"),
+    "delta": ("delta_convention", "delta_sign"),
 }
 TOP_KEYS = tuple(TOP_KEY_ALIASES)
 # a batch's error from its samples' E_total (the ops of those names)
 BATCH_ERRORS = ("mean", "sum")
+# what delta_n is: dE/dnet_n (the post's), or its negative, the error term (t - o) f'(net) of the textbooks
+DELTAS = ("gradient", "error")
 LAYER_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "weights": ("w", "weight", "weight_matrix", "kernel"),
     "bias": ("b", "biases", "intercept"),
@@ -91,6 +94,7 @@ class Config(NamedTuple):
     batch_size: int | None = None
     batch_error: str = "mean"  # a batch's error: the mean of its samples' E_total, or their sum
     bias_input: float = 1.0  # what a bias multiplies: 1, or -1 where biases are thresholds (Mitchell, Haykin)
+    delta: str = "gradient"  # delta_n = dE/dnet_n (the post's), or "error": -dE/dnet_n (Mitchell, Haykin, Fausett)
     source: str = "<config>"
     uses_samples_key: bool = False  # written with 'samples:' (kept when saving)
     # a trained network's: how many epochs stepprop trained it for, from which config
@@ -150,6 +154,8 @@ class Config(NamedTuple):
             out["batch_error"] = self.batch_error
         if self.bias_input != 1:
             out["bias_input"] = int(self.bias_input)
+        if self.delta != "gradient":
+            out["delta"] = self.delta
         layers = []
         for layer in self.layers:
             d: dict[str, Any] = {}
@@ -695,6 +701,9 @@ class Validator:
         batch_error = "mean"
         if "batch_error" in top:
             batch_error = self.string(top["batch_error"][1], "batch_error", BATCH_ERRORS)
+        delta = "gradient"
+        if "delta" in top:
+            delta = self.string(top["delta"][1], "delta", DELTAS)
         bias_input = 1.0
         if "bias_input" in top:
             bias_input = self.number(top["bias_input"][1], "bias_input")
@@ -715,6 +724,7 @@ class Validator:
             batch_size=batch_size,
             batch_error=batch_error,
             bias_input=bias_input,
+            delta=delta,
             source=self.source,
             uses_samples_key=uses_samples_key,
         )

@@ -26,6 +26,7 @@ from .expr import D, Sym, Via
 from .rounding import rounder
 
 if TYPE_CHECKING:
+    from .config import Config
     from .engine import Node
     from .network import BatchGraph
     from .step import StepTrace
@@ -80,6 +81,12 @@ def error_sym(graph: BatchGraph, s: int) -> Sym:
 
 def batch_sym(graph: BatchGraph) -> Sym:
     return sym_of(graph, graph.root)
+
+
+def delta_sign(config: Config) -> int:
+    """delta_n as a multiple of dE_total/dnet_n: 1, or -1 in the error
+    convention (``delta: error``: delta_o = (target - out) * f'(net))."""
+    return -1 if config.delta == "error" else 1
 
 
 def delta_sym(graph: BatchGraph, net: Node) -> Sym:
@@ -148,6 +155,7 @@ def terms_of(
     directly: this runs for every re-run of ``check``, on whole batches."""
     graph = trace.graph
     info = graph.info
+    sign = delta_sign(trace.config)
     terms: dict[str, float] = {}
     for s in range(len(trace.samples)) if samples is None else samples:
         record = trace.samples[s]
@@ -160,7 +168,7 @@ def terms_of(
             name, own = _bare(graph, node)
             terms[f"d{root}/d{name}{own or mark}"] = adjoints[node]
             if role == "net":
-                terms[f"delta_{name[4:]}{own}"] = adjoints[node]
+                terms[f"delta_{name[4:]}{own}"] = sign * adjoints[node]
             if at is not None:
                 at[f"d{root}/d{name}{own or mark}"] = (s, node)
                 if role == "net":

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, overload
 from . import names as N
 from . import ops
 from .document import Document, Eq, Item, Section, Table
-from .expr import Add, Const, D, Expr, Mul, Num, Sym, Via, add, children, evaluate, mul, substitute
+from .expr import Add, Const, D, Expr, Mul, Neg, Num, Sym, Via, add, children, evaluate, mul, substitute
 from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
@@ -197,6 +197,7 @@ class _Builder:
         self.eta = cfg.eta if trace.rounding is None else rounder_of(trace.rounding)(cfg.eta)
         self.output_act = ops.activation(cfg.layers[-1].activation)
         self.last = len(cfg.layers) - 1
+        self.dsign = N.delta_sign(cfg)
 
     # -- small helpers
     def sym(self, node: Node) -> Sym:
@@ -226,6 +227,23 @@ class _Builder:
     def updated(self, pname: str) -> Num:
         """The parameter after the update: with a gradient 0 on paper, unchanged."""
         return Num(self.t.before[pname] if pname in self.paper.batch else self.t.updated[pname])
+
+    # -- delta in the config's convention (N.delta_sign): dE/dnet, or the error term -dE/dnet
+    def as_delta(self, gradient: Expr) -> Expr:
+        """delta_n written from dE_total/dnet_n (itself, or its negative)."""
+        return gradient if self.dsign == 1 else Neg(gradient)
+
+    def by_delta(self, net: Node) -> Expr:
+        """dE_total/dnet_n written with delta_n: delta_n, or -delta_n."""
+        return self.as_delta(N.delta_sym(self.g, net))
+
+    def delta_num(self, s: int, net: Node) -> Num:
+        """delta_n's own number."""
+        return Num(self.dsign * self.adj(s, net).value)
+
+    def by_delta_num(self, s: int, net: Node) -> Expr:
+        """dE_total/dnet_n's number written with delta_n's: delta_n, or -(delta_n)."""
+        return self.as_delta(self.delta_num(s, net))
 
     def change(self, pname: str) -> Num:
         """The parameter's change in the update: with a gradient 0 on paper, 0."""
@@ -398,7 +416,11 @@ class _Builder:
             items.append(
                 Eq(
                     part,
-                    [mul(N.delta_sym(self.g, c), dnet), mul(self.adj(s, c), self.local(c, out)), self.share(s, c, out)],
+                    [
+                        mul(self.by_delta(c), dnet),
+                        mul(self.by_delta_num(s, c), self.local(c, out)),
+                        self.share(s, c, out),
+                    ],
                     name=name,
                     note=f"the path through {self.g.info[c].neuron}" if isinstance(part, Via) else "",
                 )
@@ -423,7 +445,7 @@ class _Builder:
         derived just before."""
         dsym = N.delta_sym(self.g, net)
         if not self.once(("delta", s, net)):
-            return [Eq(dsym, [self.adj(s, net)], reused=True)]
+            return [Eq(dsym, [self.delta_num(s, net)], reused=True)]
         root = N.error_sym(self.g, s)
         outs = self.outs_of(s, net)
         direct = self.direct_of(s, net)
@@ -437,13 +459,14 @@ class _Builder:
                 Eq(
                     dsym,
                     [
-                        D(root, self.sym(net)),
-                        mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net))),
-                        mul(self.adj(s, out), self.local(out, net)),
-                        self.adj(s, net),
+                        self.as_delta(D(root, self.sym(net))),
+                        self.as_delta(mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net)))),
+                        self.as_delta(mul(self.adj(s, out), self.local(out, net))),
+                        self.delta_num(s, net),
                     ],
                     name=dsym.ascii,
                     result=True,
+                    note=self.delta_note(),
                 )
             )
             return items + self.shortcut(s, net)
@@ -461,12 +484,21 @@ class _Builder:
         items.append(
             Eq(
                 dsym,
-                [D(root, self.sym(net)), add(*paths), add(*numbers), self.adj(s, net)],
+                [
+                    self.as_delta(D(root, self.sym(net))),
+                    self.as_delta(add(*paths)),
+                    self.as_delta(add(*numbers)),
+                    self.delta_num(s, net),
+                ],
                 name=dsym.ascii,
                 result=True,
+                note=self.delta_note(),
             )
         )
         return items + self.shortcut(s, net)
+
+    def delta_note(self) -> str:
+        return "" if self.dsign == 1 else "delta: error, the error term: minus the gradient"
 
     def shortcut(self, s: int, net: Node) -> list[Item]:
         """delta_o = out_o - target_o, where the loss and the output activation
@@ -483,6 +515,14 @@ class _Builder:
             return []
         out, target = sample[f"out_{info.neuron}"], sample[f"target_{info.neuron}"]
         words = f"{self.output_act.name} with {self.loss.name}"
+        if self.dsign == -1:  # the error term: target - out
+            return [
+                Eq(
+                    N.delta_sym(self.g, net),
+                    [self.sym(target) - self.sym(out), self.num(target) - self.num(out), self.delta_num(s, net)],
+                    note=f"the shortcut of {words}: target - out, the same number",
+                )
+            ]
         return [
             Eq(
                 N.delta_sym(self.g, net),
@@ -524,7 +564,7 @@ class _Builder:
                 )
                 items += self.delta(s, net, parts=False)
             else:
-                items.append(Eq(lhs, [mul(N.delta_sym(self.g, net), dnet)]))
+                items.append(Eq(lhs, [mul(self.by_delta(net), dnet)]))
                 items += self.delta(s, net)
                 items.append(factor_eq)
             items.append(self.rule(s, pname, result=len(outs) != 1))
@@ -548,20 +588,20 @@ class _Builder:
         nets = self.consumers(s, leaf)
         if len(nets) == 1:
             net = nets[0]
-            dsym = N.delta_sym(self.g, net)
-            delta = self.adj(s, net)
+            dsym = self.by_delta(net)
+            delta = self.by_delta_num(s, net)
             local = self.local(net, leaf)
             if net.parents.index(leaf) < net.attrs["n"] or local.value != 1:  # a weight, or a threshold's -1
                 factor = self.derivative(net, leaf, False)
-                rule = [Mul((dsym, factor)), Mul((delta, local)), self.adj(s, leaf)]
+                rule = [mul(dsym, factor), mul(delta, local), self.adj(s, leaf)]
             else:
                 rule = [dsym, self.adj(s, leaf)]
             return Eq(lhs, rule, name=lhs.ascii, note="the delta rule" if named else "", result=result)
         return Eq(
             lhs,
             [
-                add(*(mul(N.delta_sym(self.g, net), D(self.sym(net), p)) for net in nets)),
-                add(*(mul(self.adj(s, net), self.local(net, leaf)) for net in nets)),
+                add(*(mul(self.by_delta(net), D(self.sym(net), p)) for net in nets)),
+                add(*(mul(self.by_delta_num(s, net), self.local(net, leaf)) for net in nets)),
                 self.adj(s, leaf),
             ],
             name=lhs.ascii,
@@ -579,8 +619,8 @@ class _Builder:
             lhs,
             [
                 add(*(mul(D(N.error_sym(self.g, s), self.sym(net)), D(self.sym(net), self.sym(x))) for net in nets)),
-                add(*(mul(N.delta_sym(self.g, net), self.derivative(net, x, False)) for net in nets)),
-                add(*(mul(self.adj(s, net), self.local(net, x)) for net in nets)),
+                add(*(mul(self.by_delta(net), self.derivative(net, x, False)) for net in nets)),
+                add(*(mul(self.by_delta_num(s, net), self.local(net, x)) for net in nets)),
                 Num(self.t.samples[s].inputs[x]),
             ],
             name=lhs.ascii,
@@ -828,7 +868,7 @@ class _Builder:
                 for neuron in self.net.neurons[li]:
                     net, out = self.node(s, f"net_{neuron}"), self.node(s, f"out_{neuron}")
                     row: list = [str(self.g.sample_numbers[s] + 1)] if multi else []
-                    row += [neuron, self.num(net), self.num(out), self.local(out, net), self.adj(s, net)]
+                    row += [neuron, self.num(net), self.num(out), self.local(out, net), self.delta_num(s, net)]
                     rows.append(row)
             headers = (["sample"] if multi else []) + ["neuron", "net", "out", "dout/dnet", "delta"]
             sec.items.append(Section(_layer_title(li, n_layers), [Table(headers, rows)]))
@@ -851,6 +891,11 @@ class _Builder:
             f"learning rate eta = {_plain(cfg.eta)}; biases "
             + ("are updated" if cfg.update_biases else "stay fixed (update_biases: false)"),
         ]
+        if self.dsign == -1:
+            lines.append(
+                "delta is the error term (delta: error): delta_n = -dE_total/dnet_n, at an output "
+                "(target - out) times the slope; an update w - eta * dE/dw is w + eta * delta * input"
+            )
         if cfg.bias_input != 1 and any(layer.bias is not None for layer in cfg.layers):
             lines.append("biases are thresholds: each multiplies a constant input of -1 (bias_input: -1)")
         n = len(cfg.samples)

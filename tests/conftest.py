@@ -90,8 +90,9 @@ def networks(
     1-3 layers of 1-4 neurons (2 at least before a softmax), 1-3 inputs,
     every activation and loss, shared / per-neuron / absent biases, 1-4
     samples, any batch size, a batch error that is the mean of the samples'
-    or their sum, biases added or (bias_input: -1) subtracted; ``min_batch``
-    is the smallest batch_size drawn."""
+    or their sum, biases added or (bias_input: -1) subtracted, delta as the
+    gradient or as the error term; ``min_batch`` is the smallest batch_size
+    drawn."""
     loss = draw(st.sampled_from(LOSSES))
     n_in = draw(st.integers(1, 3))
     n_layers = draw(st.integers(1, 3))
@@ -138,5 +139,7 @@ def networks(
         doc["batch_error"] = draw(st.sampled_from(("mean", "sum")))
     if draw(st.integers(0, 3)) == 0:
         doc["bias_input"] = draw(st.sampled_from((1, -1)))  # biases as thresholds (Mitchell, Haykin)
+    if draw(st.integers(0, 3)) == 0:
+        doc["delta"] = draw(st.sampled_from(("gradient", "error")))  # delta as the error term (Mitchell)
     doc["layers"] = layers
     return yaml.safe_dump(doc, sort_keys=False), draw(st.integers(0, n_batches - 1))

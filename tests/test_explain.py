@@ -281,3 +281,36 @@ def test_a_bias_input_other_than_one_or_minus_one_is_refused(tmp_path):
     path.write_text(THRESHOLDS.replace("bias_input: -1", "bias_input: 2"))
     result = run("explain", str(path), code=1)
     assert "bias_input must be 1" in result.stderr and ":4:" in result.stderr
+
+
+def test_delta_as_the_error_term(tmp_path):
+    """delta: error (Mitchell, Haykin, Fausett): delta_n = -dE_total/dnet_n, which at
+    an output is (target - out) * f'; every gradient and update is the post's."""
+    mazur = (config.BUNDLED_DIR / "mazur.yaml").read_text()
+    path = tmp_path / "error.yaml"
+    path.write_text(mazur + "\ndelta: error\n")
+    shown = run("explain", str(path)).stdout
+    assert "delta is the error term (delta: error): delta_n = -dE_total/dnet_n" in shown
+    assert "delta_o1 = -dE_total/dnet_o1" in shown and "= -0.138498562" in shown
+    assert "dE_total/dw5 = -delta_o1 * out_h1 = -(-0.138498562) * 0.593269992 = 0.0821670406" in shown
+    assert "w5+ = w5 - eta * dE_total/dw5 = 0.4 - 0.5 * 0.0821670406 = 0.35891648" in shown
+    post = json.loads(run("explain", "--format", "json").stdout)
+    step = json.loads(run("explain", str(path), "--format", "json").stdout)
+    assert step["terms"]["delta_o1"] == -post["terms"]["delta_o1"]
+    assert step["terms"]["dE_total/dnet_o1"] == post["terms"]["dE_total/dnet_o1"]
+    assert step["gradients"] == post["gradients"] and step["updated"] == post["updated"]
+    # a student who used the post's sign is told so
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("delta_o1: 0.138498562\ndelta_h1: -0.00877135\n")
+    graded = json.loads(run("check", str(path), str(answers), "--format", "json").stdout)["answers"]
+    assert graded[0]["status"] == "wrong" and graded[0]["note"] == "mistake 4: the post's sign: delta = dE/dnet"
+    assert graded[1]["status"] == "correct"
+
+
+def test_the_error_terms_shortcut_is_target_minus_out(tmp_path):
+    softmax = (config.BUNDLED_DIR / "softmax.yaml").read_text()
+    path = tmp_path / "error.yaml"
+    path.write_text(softmax + "\ndelta: error\n")
+    shown = run("explain", str(path)).stdout
+    assert "delta_o1[1] = target_o1[1] - out_o1[1] = 1 - 0.38805016 = 0.61194984" in shown
+    assert "(the shortcut of softmax with cross_entropy: target - out, the same number)" in shown

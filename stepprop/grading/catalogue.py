@@ -567,6 +567,17 @@ def cross_terms_ignored(config: Config, net: Net) -> list[Mistake]:
 
 # 4b. the textbook sign convention: delta = (target - out) * f', with w+ = w + eta * delta * x
 def textbook_sign_convention(config: Config, net: Net) -> list[Mistake]:
+    if config.delta == "error":  # the config is in the textbook's convention: the mistake is the post's
+        return [
+            Mistake(
+                "post_sign_convention",
+                4,
+                "the post's sign: delta = dE/dnet",
+                "you used the post's convention, delta = dE/dnet = (out - target) * f' at an output; this config "
+                "defines delta as the error term (delta: error), delta = -dE/dnet = (target - out) * f'",
+                config._replace(delta="gradient"),
+            )
+        ]
     loss = ops.loss(config.loss)
 
     def overrides(net: Net, graph: BatchGraph) -> list[Override]:
