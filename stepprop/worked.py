@@ -31,7 +31,7 @@ from .network import param_key
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
 from .samples import samples_text, stepwise
-from .step import ETA, G, P, increment
+from .step import ETA, SGD, G, P, increment
 from .words import count
 
 if TYPE_CHECKING:
@@ -648,6 +648,15 @@ class _Builder:
             values = {P: param, G: grad, ETA: eta}
             return substitute(rule, lambda leaf: values.get(leaf))  # type: ignore[call-overload]
 
+        # the textbooks' form where delta is the error term: w+ = w + eta * delta * input
+        # (one sample's step by the plain rule: a batch's is the mean of such terms)
+        textbook = self.dsign == -1 and not self.g.multi and rule == SGD and members == (pname,)
+        if textbook:
+            leaf = self.g.leaves[pname]
+            nets = self.consumers(0, leaf)
+            by_delta = add(*(mul(N.delta_sym(self.g, n), self.derivative(n, leaf, False)) for n in nets))
+            by_numbers = add(*(mul(self.delta_num(0, n), self.local(n, leaf)) for n in nets))
+
         items: list[Item] = []
         if changes:
             change = increment(rule)
@@ -656,26 +665,21 @@ class _Builder:
                 values = {G: grad, ETA: eta}
                 return substitute(change, lambda leaf: values.get(leaf))  # type: ignore[call-overload]
 
+            steps = [part(grad_sym, ETA), part(grad_num, Num(self.eta))]
+            if textbook:
+                steps[1:] = [mul(ETA, by_delta), mul(Num(self.eta), by_numbers)]
             items.append(
                 Eq(
                     N.change_sym(pname),
-                    [part(grad_sym, ETA), part(grad_num, Num(self.eta)), self.change(pname)],
+                    [*steps, self.change(pname)],
                     name=N.change_name(pname),
                     note="the change of the update",
                 )
             )
-        items.append(
-            Eq(
-                p.updated(),
-                [
-                    written(p, grad_sym, ETA),
-                    written(Num(t.before[pname]), grad_num, Num(self.eta)),
-                    self.updated(pname),
-                ],
-                name=f"{pname}+",
-                result=True,
-            )
-        )
+        steps = [written(p, grad_sym, ETA), written(Num(t.before[pname]), grad_num, Num(self.eta))]
+        if textbook:
+            steps[1:] = [p + mul(ETA, by_delta), Num(t.before[pname]) + mul(Num(self.eta), by_numbers)]
+        items.append(Eq(p.updated(), [*steps, self.updated(pname)], name=f"{pname}+", result=True))
         return items
 
     def batch_gradient(self, pname: str) -> list[Item]:

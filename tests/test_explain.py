@@ -293,7 +293,10 @@ def test_delta_as_the_error_term(tmp_path):
     assert "delta is the error term (delta: error): delta_n = -dE_total/dnet_n" in shown
     assert "delta_o1 = -dE_total/dnet_o1" in shown and "= -0.138498562" in shown
     assert "dE_total/dw5 = -delta_o1 * out_h1 = -(-0.138498562) * 0.593269992 = 0.0821670406" in shown
-    assert "w5+ = w5 - eta * dE_total/dw5 = 0.4 - 0.5 * 0.0821670406 = 0.35891648" in shown
+    # the update as the textbooks write it, w + eta * delta * input: the post's number
+    assert (
+        "= w5 + eta * delta_o1 * out_h1\n      = 0.4 + 0.5 * (-0.138498562) * 0.593269992\n      = 0.35891648" in shown
+    )
     post = json.loads(run("explain", "--format", "json").stdout)
     step = json.loads(run("explain", str(path), "--format", "json").stdout)
     assert step["terms"]["delta_o1"] == -post["terms"]["delta_o1"]
