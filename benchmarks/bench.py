@@ -254,7 +254,6 @@ def command_ladder(quick: bool) -> None:
     import json
 
     import stepprop
-    from stepprop.api import render_document
 
     sizes = [10, 40, 150] if quick else [10, 20, 40, 80, 150]
     folder = Path(tempfile.mkdtemp(prefix="stepprop-ladder-"))
@@ -265,7 +264,7 @@ def command_ladder(quick: bool) -> None:
         step = net.step()
         if fmt == "json":
             return json.dumps(step.to_dict())
-        return render_document(step.explain(None, samples), fmt, 9, False, step._svg)
+        return step.render(fmt, samples=samples)
 
     commands = {
         "explain text": lambda net: explain(net, "text"),
