@@ -368,3 +368,27 @@ def test_output_file_is_written_once_and_not_overwritten(tmp_path):
     assert run("explain", "--format", "markdown", "-o", str(path), "--force").exit_code == 0
     assert path.read_text() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["step.md"]
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "latex", "html"])
+@pytest.mark.parametrize("compact", [False, True])
+def test_a_rendered_document_is_freed_at_once(fmt, compact):
+    """No view keeps the worked example in a reference cycle: a long document
+    (millions of objects) would otherwise wait for the garbage collector, a
+    second and more at the end of every command."""
+    import gc
+    import weakref
+
+    from stepprop.api import load, render_chunks
+
+    step = load().step()
+    doc = step.explain(compact=compact)
+    alive = weakref.ref(doc)
+    gc.disable()
+    try:
+        for _ in render_chunks(doc, fmt, 9, False, step._picture):
+            pass
+        del doc
+        assert alive() is None
+    finally:
+        gc.enable()

@@ -166,20 +166,22 @@ def body_lines(doc: Document, digits: int = DEFAULT_DIGITS, picture: str | None 
         yield from intro
         yield from (r"\begin{center}", picture, r"\end{center}")
 
+    compact = doc.compact  # (the nested function must not hold the document: it refers to itself)
+
     def section(sec: Section, level: int) -> Iterator[str]:
         command = ["subsection*", "subsubsection*", "paragraph*", "subparagraph*"][min(level - 1, 3)]
         yield rf"\{command}{{{escape(sec.title)}}}"
         tables = [
             t for t in sec.items if isinstance(t, Section) and len(t.items) == 1 and isinstance(t.items[0], Table)
         ]
-        if doc.compact and 1 < len(tables) == len(sec.items) <= 3:  # a handout: small tables side by side
+        if compact and 1 < len(tables) == len(sec.items) <= 3:  # a handout: small tables side by side
             yield r"\begin{center}\footnotesize"
             for k, t in enumerate(tables):
                 table = t.items[0]
                 assert isinstance(table, Table)
                 width = f"{0.96 / len(tables):.2f}"
                 yield rf"\begin{{minipage}}[t]{{{width}\textwidth}}\centering\textbf{{{escape(t.title)}}}\par"
-                yield from _table(table, digits, doc.compact)[1:-1]  # (no center of its own)
+                yield from _table(table, digits, compact)[1:-1]  # (no center of its own)
                 yield r"\end{minipage}" + (r"\hfill" if k < len(tables) - 1 else "")
             yield r"\end{center}"
             return
@@ -194,13 +196,13 @@ def body_lines(doc: Document, digits: int = DEFAULT_DIGITS, picture: str | None 
 
         for item in sec.items:
             if isinstance(item, Eq):
-                run.append(equation(item, digits, compact=doc.compact))
+                run.append(equation(item, digits, compact=compact))
                 continue
             yield from flush()
             if isinstance(item, Section):
                 yield from section(item, level + 1)
             elif isinstance(item, Table):
-                yield from _table(item, digits, doc.compact)
+                yield from _table(item, digits, compact)
             elif isinstance(item, Text):
                 yield escape(item.text) + r"\par"
         yield from flush()

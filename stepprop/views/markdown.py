@@ -46,6 +46,8 @@ def lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
         yield f"- {_text(line)}"
     yield ""
 
+    compact = doc.compact  # (the nested function must not hold the document: it refers to itself)
+
     def section(sec: Section, level: int) -> Iterator[str]:
         yield "#" * min(level + 1, 6) + " " + sec.title
         yield ""
@@ -53,7 +55,7 @@ def lines(doc: Document, digits: int = DEFAULT_DIGITS) -> Iterator[str]:
             if isinstance(item, Section):
                 yield from section(item, level + 1)
             elif isinstance(item, Eq):
-                body = equation(item, digits, align=len(item.rhs) > 1, compact=doc.compact)
+                body = equation(item, digits, align=len(item.rhs) > 1, compact=compact)
                 if len(item.rhs) > 1:
                     body = "\\begin{aligned}\n" + body + "\n\\end{aligned}"
                 yield from ("$$", body, "$$", "")
