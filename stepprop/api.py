@@ -262,29 +262,22 @@ class Step(_Shown):
         return self.trace.net.chosen(_names(only))
 
     def explain(
-        self,
-        only: str | Sequence[str] | None = None,
-        samples: str | int | Sequence[int] | None = None,
-        inputs: bool = False,
-        changes: bool = False,
-        compact: bool = False,
-        forward: bool = True,
+        self, only: str | Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None, **options: bool
     ) -> Document:
         """The worked example (only these parameters' derivations, if given).
 
         ``samples``: whose derivations are step by step, by their numbers
         (``3``, ``[1, 5]``, ``"2-6"``) or ``"all"``; by default every sample
         of a batch of up to 10 and the first of a larger one, the others'
-        gradients by the delta rule. ``inputs``: with the gradients with
-        respect to the inputs (dE_total/di1, ...); ``changes``: with each
-        parameter's change (change_w5, Delta w5 = -eta * dE/dw5) before its
-        update. ``compact``: a handout's form, the derivation of one weight per
-        layer (the first, or ``only``'s) and the other numbers in tables of
-        the neurons and the parameters. ``forward``: with the forward pass and
-        the error (with ``only`` too)."""
+        gradients by the delta rule. ``options`` (each True or False, see
+        :func:`stepprop.worked.explain`): ``inputs``, the gradients with
+        respect to the inputs; ``changes``, each parameter's change before its
+        update; ``compact``, a handout's form (one weight's derivation per
+        layer, the rest in tables); ``forward=False``, without the forward
+        pass and the error."""
         from .worked import explain
 
-        return explain(self.trace, _names(only), samples, inputs, changes, compact, forward)
+        return explain(self.trace, _names(only), samples, **options)
 
     def stepwise(self, samples: str | int | Sequence[int] | None = None) -> list[int]:
         """The numbers of the samples whose derivations :meth:`explain` shows
@@ -315,20 +308,14 @@ class Step(_Shown):
         fragment: bool = False,
         only: Sequence[str] | None = None,
         samples: str | int | Sequence[int] | None = None,
-        inputs: bool = False,
-        changes: bool = False,
-        compact: bool = False,
-        forward: bool = True,
+        **options: bool,
     ) -> str:
-        """As :meth:`_Shown.render`; ``only``: these parameters' derivations,
-        ``samples``: these samples' step by step; ``inputs``, ``changes``,
-        ``compact`` and ``forward`` as :meth:`explain` takes them (JSON always
-        holds the whole step)."""
+        """As :meth:`_Shown.render`; ``only``, ``samples`` and ``options`` as
+        :meth:`explain` takes them (JSON always holds the whole step)."""
         if format == "json":
             self.parameters(only)
             return super().render(format, digits, fragment)
-        doc = self.explain(_names(only), samples, inputs, changes, compact, forward)
-        return render_document(doc, format, digits, fragment, self._picture)
+        return render_document(self.explain(_names(only), samples, **options), format, digits, fragment, self._picture)
 
     def to_dict(self) -> dict[str, Any]:
         from .report import step_dict

@@ -449,7 +449,8 @@ def explain(
         return
     step.parameters(names)  # an unknown name is an error in every format
     step.stepwise(samples)  # a sample not in the batch is an error in every format
-    out.show(step, lambda: step.explain(names or None, samples, inputs, changes, compact, not no_forward))
+    shown = {"inputs": inputs, "changes": changes, "compact": compact, "forward": not no_forward}
+    out.show(step, lambda: step.explain(names or None, samples, **shown))
 
 
 @main.command()

@@ -1135,6 +1135,7 @@ def explain(
     trace: StepTrace,
     only: Sequence[str] | None = None,
     samples: str | int | Sequence[int] | None = None,
+    *,
     inputs: bool = False,
     changes: bool = False,
     compact: bool = False,
