@@ -306,22 +306,34 @@ def compose(text: str, source: str, empty: str = EMPTY_CONFIG) -> Any:
             finally:
                 self.depth -= 1
 
+    def libyaml_node() -> Any:  # noqa: ANN401
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                raise alias(event.start_mark)
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise too_deep(event.start_mark)
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        return yaml.compose(text, Loader=yaml.CSafeLoader)
+
     loader = None
     try:
+        node = None
         if getattr(yaml, "__with_libyaml__", False):
-            depth = 0
-            for event in yaml.parse(text, Loader=yaml.CSafeLoader):
-                if isinstance(event, yaml.AliasEvent):
-                    raise alias(event.start_mark)
-                if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
-                    depth += 1
-                    if depth > MAX_DEPTH:
-                        raise too_deep(event.start_mark)
-                elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-                    depth -= 1
-            node = yaml.compose(text, Loader=yaml.CSafeLoader)
+            try:
+                node = libyaml_node()
+            except yaml.MarkedYAMLError as exc:
+                # libyaml (PyYAML 6.0.4 on) has a nesting limit of its own, met while it
+                # scans ahead of the events: the Python loader finds ours, and its place
+                if "maximum nesting depth" not in str(exc.problem):
+                    raise
+                loader = _Loader(text)
         else:
             loader = _Loader(text)  # this already reads the text, and may reject a character
+        if loader is not None:
             node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
