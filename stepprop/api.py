@@ -279,6 +279,13 @@ class Step(_Shown):
 
         return explain(self.trace, _names(only), samples, **options)
 
+    def matrix(self) -> MatrixStep:
+        """The step in matrix form (z^[l] = W^[l] a^[l-1] + b^[l], the deltas,
+        the gradients as outer products, the updates), every entry a number of
+        this step; ``to_dict()`` gives each layer's z, a, delta, gradients and
+        updated parameters."""
+        return MatrixStep(self)
+
     def stepwise(self, samples: str | int | Sequence[int] | None = None) -> list[int]:
         """The numbers of the samples whose derivations :meth:`explain` shows
         step by step (``samples`` as it takes them; a sample not in this
@@ -324,6 +331,41 @@ class Step(_Shown):
 
     def __repr__(self) -> str:
         return f"<stepprop.Step of {self.trace.net.shape}, batch {self.trace.batch_index + 1}>"
+
+
+class MatrixStep(_Shown):
+    """One recorded step in matrix form (see :mod:`stepprop.matrix`)."""
+
+    def __init__(self, step: Step):
+        from .matrix import MatrixForm
+
+        self.step = step
+        self.form = MatrixForm(step.trace)
+
+    @property
+    def layers(self) -> list[dict[str, Any]]:
+        """Per layer: z, a, delta, weights, bias, grad_weights, grad_bias,
+        weights_after, bias_after (rows are neurons, columns samples; the
+        weights and biases in the config's shape)."""
+        return self.form.to_dict()["layers"]
+
+    @property
+    def names(self) -> dict[str, list[list[str]]]:
+        """Each matrix's name (z^[2], dE_total/dW^[2], ...) with the scalar
+        names of its entries, as ``check`` reads a matrix answer."""
+        return self.form.names()
+
+    def document(self) -> Document:
+        return self.form.document()
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.form.to_dict()
+
+    def _picture(self) -> Diagram | None:
+        return self.step.diagram()
+
+    def __repr__(self) -> str:
+        return f"<stepprop.MatrixStep of {self.step.trace.net.shape}>"
 
 
 class TrainResult(_Shown):

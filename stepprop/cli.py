@@ -403,6 +403,13 @@ def main() -> None:
     help="A handout: one weight's derivation per layer (the first, or --only's), the rest in tables.",
 )
 @click.option("--no-forward", is_flag=True, help="Leave out the forward pass and the error.")
+@click.option(
+    "--view",
+    type=click.Choice(["scalar", "matrix"]),
+    default="scalar",
+    show_default=True,
+    help="scalar: every neuron and weight, as the post; matrix: z = W a + b, deltas and gradients as matrices.",
+)
 @_round_option
 @click.option(
     "--names", "list_names", is_flag=True, help="List every quantity's name (what 'stepprop check' accepts) and exit."
@@ -422,6 +429,7 @@ def explain(
     changes: bool,
     compact: bool,
     no_forward: bool,
+    view: str,
     round_to: int | str | None,
     list_names: bool,
 ) -> None:
@@ -432,7 +440,7 @@ def explain(
       stepprop explain
       stepprop explain xor --only w5 w1 --format markdown
       stepprop explain --compact -o step.tex   # a two-page handout (LaTeX)
-      stepprop explain --format html -o step.html     # a handout with the diagram
+      stepprop explain --view matrix    # z = W a + b, the deltas as vectors
       stepprop explain --round 4        # as by hand, 4 decimals at every step
     """
     names = [n for item in only for n in item.split(",") if n]
@@ -440,8 +448,18 @@ def explain(
     net = _load(config)
     step = net.step(_batch(net.config, batch) + 1, round_to)
     out = _Output(fmt, digits, output, force, fragment)
+    if view == "matrix":
+        scalar_only = {"--only": names, "--samples": samples, "--inputs": inputs, "--changes": changes}
+        scalar_only.update({"--compact": compact, "--no-forward": no_forward})
+        given = [option for option, value in scalar_only.items() if value]
+        if given:
+            raise click.UsageError(f"{', '.join(given)}: for the scalar view, not --view matrix")
+        matrix = step.matrix()
+        if not list_names:
+            out.show(matrix)
+            return
     if list_names:
-        known = step.names
+        known = step.names if view == "scalar" else matrix.names
         if fmt == "json":
             out.json({"names": list(known)})
         else:

@@ -126,6 +126,8 @@ class Sym(Expr):
         """The spelling without the sample mark: out_o1 for out_o1[2]."""
         if self.base in ("w", "b", "i") and self.sub.isdigit():
             return self.base + self.sub + self.sup
+        if self.sup[:1] == "[":  # a layer's matrix: z^[2], W^[2]+, change_W^[2]
+            return f"{self.base}_{self.sub}^{self.sup}" if self.sub else f"{self.base}^{self.sup}"
         if self.sub:
             return f"{self.base}_{self.sub}{self.sup}"
         return self.base + self.sup
@@ -284,6 +286,48 @@ class Where(Expr):
         self.other = other
 
 
+# -- matrices: the matrix form of a step (stepprop.matrix). A matrix's meaning is
+# entry by entry (see entry): W a + b is, at (i, j), the sum over k of
+# W[i][k] * a[k][j], plus b[i][0] (a one-column matrix is added to every column).
+
+
+class Matrix(Expr):
+    """A matrix of entries (numbers, mostly), row by row."""
+
+    __slots__ = _fields = ("rows",)
+
+    def __init__(self, rows: tuple[tuple[Expr, ...], ...]):
+        self.rows = rows
+
+
+class MatMul(Expr):
+    """The matrix product a b."""
+
+    __slots__ = _fields = ("a", "b")
+
+    def __init__(self, a: Expr, b: Expr):
+        self.a = a
+        self.b = b
+
+
+class Hadamard(Expr):
+    """The entry-by-entry product a ⊙ b ⊙ ..."""
+
+    __slots__ = _fields = ("factors",)
+
+    def __init__(self, factors: tuple[Expr, ...]):
+        self.factors = factors
+
+
+class Transpose(Expr):
+    """x transposed."""
+
+    __slots__ = _fields = ("x",)
+
+    def __init__(self, x: Expr):
+        self.x = x
+
+
 Operand = Expr | float | int
 ZERO = Const(0)
 ONE = Const(1)
@@ -369,6 +413,14 @@ def children(e: Expr) -> tuple[Expr, ...]:
         return (e.a, e.b)
     if isinstance(e, Where):
         return (e.cond, e.then, e.other)
+    if isinstance(e, Matrix):
+        return tuple(x for row in e.rows for x in row)
+    if isinstance(e, MatMul):
+        return (e.a, e.b)
+    if isinstance(e, Hadamard):
+        return e.factors
+    if isinstance(e, Transpose):
+        return (e.x,)
     return ()
 
 
@@ -378,29 +430,96 @@ def substitute(e: Expr, values: Callable[[Expr], Expr | None]) -> Expr:
     if isinstance(e, (Sym, D, Via, Num)):
         new = values(e)
         return e if new is None else new
+    if isinstance(e, Const):
+        return e
+    return substitute_children(e, lambda child: substitute(child, values))
+
+
+Grid = tuple[tuple[Expr, ...], ...]
+
+
+def shape(e: Expr, bound: Mapping[str, Grid]) -> tuple[int, int]:
+    """(rows, columns) of a tree whose named leaves ``bound`` holds as matrices
+    (by their ascii name; any other leaf is a number, 1 x 1)."""
+    if isinstance(e, Matrix):
+        return len(e.rows), len(e.rows[0])
+    if isinstance(e, (Sym, D, Via)):
+        grid = bound.get(e.ascii)
+        return (len(grid), len(grid[0])) if grid is not None else (1, 1)
+    if isinstance(e, MatMul):
+        return shape(e.a, bound)[0], shape(e.b, bound)[1]
+    if isinstance(e, Transpose):
+        rows, cols = shape(e.x, bound)
+        return cols, rows
+    if isinstance(e, Func) and e.name == "softmax" and len(e.args) == 1:
+        return shape(e.args[0], bound)
+    shapes = [shape(c, bound) for c in children(e)]
+    return max((r for r, _ in shapes), default=1), max((c for _, c in shapes), default=1)
+
+
+def entry(e: Expr, i: int, j: int, bound: Mapping[str, Grid]) -> Expr:
+    """Entry (i, j) of a matrix tree, as the scalar tree that computes it: the
+    one meaning of the matrix nodes (a tree that is not a matrix, and a
+    matrix of one column or one row, is the same in every column or row)."""
+
+    def at(x: Expr) -> Expr:
+        return entry(x, i, j, bound)
+
+    if isinstance(e, (Sym, D, Via)):
+        grid = bound.get(e.ascii)
+        if grid is None:
+            return e
+        return grid[i if len(grid) > 1 else 0][j if len(grid[0]) > 1 else 0]
+    if isinstance(e, Matrix):
+        return e.rows[i if len(e.rows) > 1 else 0][j if len(e.rows[0]) > 1 else 0]
+    if isinstance(e, MatMul):
+        inner = shape(e.a, bound)[1]
+        return add(*(mul(entry(e.a, i, k, bound), entry(e.b, k, j, bound)) for k in range(inner)))
+    if isinstance(e, Hadamard):
+        return mul(*(at(f) for f in e.factors))
+    if isinstance(e, Transpose):
+        return entry(e.x, j, i, bound)
+    if isinstance(e, Func) and e.name == "softmax" and len(e.args) == 1:  # a column's softmax
+        rows = shape(e.args[0], bound)[0]
+        return func("softmax", Const(i), *(entry(e.args[0], k, j, bound) for k in range(rows)))
+    if isinstance(e, (Num, Const)):
+        return e
+    return substitute_children(e, at)
+
+
+def substitute_children(e: Expr, f: Callable[[Expr], Expr]) -> Expr:
+    """The node with each child replaced by f(child)."""
     if isinstance(e, Add):
-        return Add(tuple(substitute(t, values) for t in e.terms))
+        return Add(tuple(f(t) for t in e.terms))
     if isinstance(e, Mul):
-        return Mul(tuple(substitute(f, values) for f in e.factors))
+        return Mul(tuple(f(x) for x in e.factors))
     if isinstance(e, Sub):
-        return Sub(substitute(e.a, values), substitute(e.b, values))
+        return Sub(f(e.a), f(e.b))
     if isinstance(e, Frac):
-        return Frac(substitute(e.num, values), substitute(e.den, values))
+        return Frac(f(e.num), f(e.den))
     if isinstance(e, Neg):
-        return Neg(substitute(e.x, values))
+        return Neg(f(e.x))
     if isinstance(e, Pow):
-        return Pow(substitute(e.x, values), e.power)
+        return Pow(f(e.x), e.power)
     if isinstance(e, Exp):
-        return Exp(substitute(e.x, values))
+        return Exp(f(e.x))
     if isinstance(e, Func):
-        return Func(e.name, tuple(substitute(a, values) for a in e.args))
+        return Func(e.name, tuple(f(a) for a in e.args))
     if isinstance(e, Cmp):
-        return Cmp(substitute(e.a, values), e.op, substitute(e.b, values))
+        return Cmp(f(e.a), e.op, f(e.b))
     if isinstance(e, Where):
-        cond = substitute(e.cond, values)
+        cond = f(e.cond)
         assert isinstance(cond, Cmp)
-        return Where(cond, substitute(e.then, values), substitute(e.other, values))
-    return e
+        return Where(cond, f(e.then), f(e.other))
+    if isinstance(e, Matrix):
+        return Matrix(tuple(tuple(f(x) for x in row) for row in e.rows))
+    if isinstance(e, MatMul):
+        return MatMul(f(e.a), f(e.b))
+    if isinstance(e, Hadamard):
+        return Hadamard(tuple(f(x) for x in e.factors))
+    if isinstance(e, Transpose):
+        return Transpose(f(e.x))
+    raise TypeError(f"no children in {e!r}")
 
 
 # -------------------------------------------------------------- functions --
@@ -691,6 +810,12 @@ class Printer(Generic[T]):
     def where(self, then: T, cond: T, other: T) -> T:
         raise NotImplementedError
 
+    def matrix(self, rows: list[list[T]]) -> T:
+        raise NotImplementedError
+
+    def transpose(self, x: T) -> T:
+        raise NotImplementedError
+
     # -- the layout
     @classmethod
     def shared(cls: type[P], digits: int = DEFAULT_DIGITS) -> P:
@@ -827,6 +952,19 @@ class Printer(Generic[T]):
     def _p_where(self, e: Where, first: bool) -> T:
         return self.where(self._child(e.then, COMPARE, first), self._print(e.cond, True), self._print(e.other, True))
 
+    def _p_matrix(self, e: Matrix, first: bool) -> T:
+        return self.matrix([[self._print(x, True) for x in row] for row in e.rows])
+
+    def _p_matmul(self, e: MatMul, first: bool) -> T:
+        return self._chain((e.a, e.b), "matmul", PRODUCT, first)
+
+    def _p_hadamard(self, e: Hadamard, first: bool) -> T:
+        # (W^T delta) .* f': a product inside an entry-by-entry product is grouped, to read at once
+        return self._chain(e.factors, "hadamard", PRODUCT + 1, first)
+
+    def _p_transpose(self, e: Transpose, first: bool) -> T:
+        return self.transpose(self._child(e.x, ATOM, first))
+
 
 _SHARED: dict[tuple[type, int], Printer] = {}  # see Printer.shared
 SPELLINGS_KEPT = 1 << 16  # a printer's memory of spelled numbers (and symbols) is cleared at this many
@@ -842,6 +980,9 @@ _PRECEDENCE: dict[type, int] = {
     Exp: POWER,
     Cmp: COMPARE,
     Where: WHERE,
+    MatMul: PRODUCT,
+    Hadamard: PRODUCT,
+    Transpose: POWER,
 }
 
 # how each node is laid out (by its exact type: one lookup, not a chain of tests)
@@ -861,6 +1002,10 @@ _ROUTES: dict[type, Callable] = {
     Func: Printer._p_func,
     Cmp: Printer._p_cmp,
     Where: Printer._p_where,
+    Matrix: Printer._p_matrix,
+    MatMul: Printer._p_matmul,
+    Hadamard: Printer._p_hadamard,
+    Transpose: Printer._p_transpose,
 }
 
 
@@ -919,7 +1064,7 @@ class Spelling(Printer[T]):
         return self.piece(text, "num")
 
     def op(self, text: str) -> T:
-        return self.piece(text if text == "/" else f" {text} ", "op")
+        return self.piece(text if text == "/" else f" {_SPELLED_OPS.get(text, text)} ", "op")
 
     def minus(self) -> T:
         return self.piece("-", "op")
@@ -946,6 +1091,25 @@ class Spelling(Printer[T]):
 
     def where(self, then: T, cond: T, other: T) -> T:
         return self.join([then, self.piece(" if ", "op"), cond, self.piece(", else ", "op"), other])
+
+    def matrix(self, rows: list[list[T]]) -> T:
+        # as Octave and MATLAB write a matrix: [1, 2; 3, 4], a column [1; 2]
+        out = [self.piece("[", "op")]
+        for r, row in enumerate(rows):
+            if r:
+                out.append(self.piece("; ", "op"))
+            for c, x in enumerate(row):
+                if c:
+                    out.append(self.piece(", ", "op"))
+                out.append(x)
+        return self.join([*out, self.piece("]", "op")])
+
+    def transpose(self, x: T) -> T:
+        return self.join([x, self.piece("^T", "op")])
+
+
+# the matrix product as * and the entry-by-entry product as .*, as Octave and MATLAB write them
+_SPELLED_OPS = {"matmul": "*", "hadamard": ".*"}
 
 
 class PlainPrinter(Spelling[list[Segment]]):

@@ -745,7 +745,7 @@ class _Builder:
 
         if forward if forward is not None else not only:
             fwd = Section("The forward pass")
-            err = Section("The total error")
+            err = Section(ERRORS)
             for s in chosen:
                 if multi:
                     fwd.items.append(Section(labels[s], self.forward(s)))
@@ -854,7 +854,7 @@ class _Builder:
         doc = Document(title="One step of backpropagation", intro=intro, sections=sections, compact=compact)
         if t.rounding is None:
             for eq in doc.equations():
-                _keep_true(eq)
+                keep_true(eq)
         else:
             _as_written(doc, t.rounding)
         return doc
@@ -944,7 +944,7 @@ class _Args(Sequence[Expr]):
         return self.spell(self.parents[i])
 
 
-def _keep_true(eq: Eq) -> None:
+def keep_true(eq: Eq) -> None:
     """Make sure the numbers substituted into an equation show its result.
 
     Near the edge of floating point, 9 digits can say what the number does
@@ -986,7 +986,7 @@ def _keep_true(eq: Eq) -> None:
                 dropped = True
                 continue
             if not _close(_sum(math.prod(t) for t in printed), exact, 1e-6, scale):
-                step = substitute(step, _every_digit)
+                step = substitute(step, every_digit)
             steps.append(step)
             continue
         numbers = _numbers_unless_named(step)
@@ -999,7 +999,7 @@ def _keep_true(eq: Eq) -> None:
             dropped = True
             continue
         if not _close(_value(step, _shown), exact, 1e-6, scale):
-            step = substitute(step, _every_digit)
+            step = substitute(step, every_digit)
         steps.append(step)
     eq.rhs = steps + [eq.rhs[-1]]
     if dropped:
@@ -1010,6 +1010,7 @@ def _keep_true(eq: Eq) -> None:
         eq.note = f"{eq.note}; {why}" if eq.note else why
 
 
+ERRORS = "The total error"  # the title of the errors' section
 _NAMED = (Sym, D, Via)
 _LEAVES = (Num, Const, *_NAMED)
 
@@ -1035,7 +1036,7 @@ def _as_written(doc: Document, rounding: Rounding) -> None:
     tables(doc.sections)
 
 
-def _every_digit(e: Expr) -> Expr | None:
+def every_digit(e: Expr) -> Expr | None:
     return Num(e.value, exact=True) if isinstance(e, Num) else None
 
 
@@ -1156,6 +1157,12 @@ def explain(
     return _Builder(trace).document(
         only, full=stepwise(trace, samples), forward=forward, inputs=inputs, changes=changes, compact=compact
     )
+
+
+def errors(trace: StepTrace) -> Section:
+    """The worked example's section of the errors (each sample's, and a batch's)."""
+    doc = _Builder(trace).document([], forward=True)
+    return next(s for s in doc.sections if s.title == ERRORS)
 
 
 _SAMPLE = re.compile(r"\[(\d+)\]$")

@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from stepprop import config, names, ops, rounding, worked
 from stepprop.document import Document, Eq
 from stepprop.errors import TrainingDiverged
-from stepprop.expr import D, Num, Sym, Via, segments, substitute, symbols
+from stepprop.expr import D, Neg, Num, Sym, Via, segments, substitute, symbols
 from stepprop.network import Net
 from stepprop.step import StepTrace, step
 from stepprop.views.html import mathml
@@ -180,6 +180,9 @@ def printed_results(doc: Document, digits: int) -> dict[str, str]:
             for rhs in eq.rhs:
                 if isinstance(rhs, (Sym, D, Via)):
                     found.setdefault(rhs.ascii, printed)
+                # and minus a symbol its negative (delta_o1 = -dE_total/dnet_o1, delta: error)
+                if isinstance(rhs, Neg) and isinstance(rhs.x, (Sym, D, Via)):
+                    found.setdefault(rhs.x.ascii, printed[1:] if printed.startswith("-") else "-" + printed)
     return found
 
 

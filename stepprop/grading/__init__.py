@@ -14,12 +14,12 @@ import dataclasses
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import names, worked
 from ..config import Config, ConfigError, show, suggest
 from ..document import Document, Eq, Label, Section, Table, Text
-from ..errors import TrainingDiverged
+from ..errors import StepPropError, TrainingDiverged
 from ..expr import D, Expr, Num, Sym, Via, substitute
 from ..network import Net
 from ..rounding import Rounding, describe
@@ -41,6 +41,9 @@ from .answers import (
 )
 from .catalogue import Mistake, catalogue, pair, rename_name
 from .follow import FollowThrough
+
+if TYPE_CHECKING:
+    from ..matrix import MatrixForm
 
 __all__ = ["Answer", "Answers", "Grades", "Graded", "check", "load_answers"]
 
@@ -262,7 +265,25 @@ class Checker:
                 return spelling
             if spelling.lower() in lower:
                 return lower[spelling.lower()]
+        form = self.matrix_form(written)
+        if form is not None:
+            try:
+                return form.scalar_name(written)
+            except StepPropError:
+                return None  # (grade says why)
         return None
+
+    def matrix_form(self, written: str) -> MatrixForm | None:
+        """The step's matrix form, where ``written`` names an entry of one of
+        its matrices (an answer given as a whole vector or matrix: z^[2](1,1))."""
+        if not written.endswith(")"):
+            return None
+        from ..matrix import MatrixForm
+
+        form = self.__dict__.get("_matrix")
+        if form is None:
+            form = self.__dict__["_matrix"] = MatrixForm(self.run().trace)
+        return form if form.entry_name(written) is not None else None
 
     def grade(self, answer: Answer) -> Graded:
         exact_run = self.run()
@@ -272,6 +293,17 @@ class Checker:
         exact = exact_run.values.get(answer.name)
         if exact is not None and answer.blank:
             return Graded(answer, UNANSWERED, exact)
+        form = self.matrix_form(answer.name) if exact is None else None
+        if form is not None:
+            try:
+                form.scalar_name(answer.name)
+            except StepPropError as exc:
+                raise ConfigError(str(exc), "", answer.line, answer.column) from None
+        base = answer.name.partition("(")[0]
+        if exact is None and answer.name.endswith(")") and self.resolve(base) is not None:
+            raise ConfigError(
+                f"{show(base)} is one number: write its answer as a number, not a list", "", answer.line, answer.column
+            )
         if exact is None:
             raise ConfigError(
                 f"unknown quantity '{show(answer.name)}'{suggest(answer.name, exact_run.values, 3)}; "

@@ -9,7 +9,7 @@ import math
 import re
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..config import MAX_CHECK_EPOCHS, ConfigError, Validator, compose, read_text, show
 
@@ -124,32 +124,68 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
     for key, (knode, vnode) in pairs.items():
         if key == "epochs":
             continue
-        written = str(vnode.value) if isinstance(vnode.value, str) else ""
-        if vnode.tag == _NULL:  # left blank, as in a template: unanswered
-            answers.append(Answer(key, "", math.nan, knode.start_mark.line + 1, knode.start_mark.column + 1, key))
+        if vnode.tag == _SEQ:  # a whole vector or matrix (z^[2]: [0.1, 0.2]), entry by entry
+            answers += _entries(check, key, vnode)
             continue
-        found = read_number(written) if vnode.tag in (_STR, _INT, _FLOAT) else None
-        problem = number_problem(written) if found is None and vnode.tag in (_STR, _INT, _FLOAT) else None
-        if problem is not None:
-            raise check.error(vnode, f"the answer for {show(key)}: {problem}")
-        if found is None:
-            if vnode.tag != _STR:
-                check.number(vnode, key)  # says what YAML made of it (a boolean, nothing, a list ...)
-            mark = vnode.start_mark
-            raise ConfigError(
-                f"write the answer for {show(key)} as a number, like {NUMBER_FORMS}; not '{show(written)}'",
-                source,
-                mark.line + 1,
-                mark.column + 1,
-            )
-        value, number = found
-        answers.append(
-            Answer(key, written.strip(), value, knode.start_mark.line + 1, knode.start_mark.column + 1, key, number)
-        )
+        answers.append(_answer(check, key, knode, vnode))
     return answers
 
 
-_STR, _INT, _FLOAT, _NULL = ("tag:yaml.org,2002:" + t for t in ("str", "int", "float", "null"))
+MAX_ENTRIES = 100_000  # of one matrix answer
+
+
+def _entries(check: Validator, key: str, vnode: Any) -> list[Answer]:  # noqa: ANN401
+    """A list answer's entries, each its own answer named key(i) (a vector's)
+    or key(i,j) (a list of rows), 1-based, at the entry's place in the file."""
+    found: list[Answer] = []
+    rows = vnode.value
+    if not rows:
+        raise check.error(vnode, f"the answer for {show(key)} is an empty list")
+    nested = [row.tag == _SEQ for row in rows]
+    if any(nested) and not all(nested):
+        raise check.error(
+            vnode, f"the answer for {show(key)}: write a vector as [1, 2] or a matrix as [[1, 2], [3, 4]]"
+        )
+    for i, row in enumerate(rows, 1):
+        if row.tag != _SEQ:
+            found.append(_answer(check, f"{key}({i})", row, row))
+            continue
+        if len(row.value) != len(rows[0].value):
+            raise check.error(row, f"the rows of {show(key)} have different lengths")
+        for j, cell in enumerate(row.value, 1):
+            if cell.tag == _SEQ:
+                raise check.error(cell, f"the answer for {show(key)}: a matrix is a list of rows of numbers")
+            found.append(_answer(check, f"{key}({i},{j})", cell, cell))
+        if len(found) > MAX_ENTRIES:
+            raise check.error(vnode, f"the answer for {show(key)} has over {MAX_ENTRIES:,} entries")
+    return found
+
+
+def _answer(check: Validator, key: str, knode: Any, vnode: Any) -> Answer:  # noqa: ANN401
+    """The answer ``key: vnode`` (``knode``: where the name is written)."""
+    source = check.source
+    written = str(vnode.value) if isinstance(vnode.value, str) else ""
+    if vnode.tag == _NULL:  # left blank, as in a template: unanswered
+        return Answer(key, "", math.nan, knode.start_mark.line + 1, knode.start_mark.column + 1, key)
+    found = read_number(written) if vnode.tag in (_STR, _INT, _FLOAT) else None
+    problem = number_problem(written) if found is None and vnode.tag in (_STR, _INT, _FLOAT) else None
+    if problem is not None:
+        raise check.error(vnode, f"the answer for {show(key)}: {problem}")
+    if found is None:
+        if vnode.tag != _STR:
+            check.number(vnode, key)  # says what YAML made of it (a boolean, nothing, a list ...)
+        mark = vnode.start_mark
+        raise ConfigError(
+            f"write the answer for {show(key)} as a number, like {NUMBER_FORMS}; not '{show(written)}'",
+            source,
+            mark.line + 1,
+            mark.column + 1,
+        )
+    value, number = found
+    return Answer(key, written.strip(), value, knode.start_mark.line + 1, knode.start_mark.column + 1, key, number)
+
+
+_STR, _INT, _FLOAT, _NULL, _SEQ = ("tag:yaml.org,2002:" + t for t in ("str", "int", "float", "null", "seq"))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,19 @@ def _sym(s: Sym) -> str:
     return base
 
 
-_OPS = {"+": "+", "-": "−", "*": "·", "/": "/", ">": "&gt;", ">=": "≥", "<": "&lt;", "==": "=", "!=": "≠"}
+_OPS = {
+    "+": "+",
+    "-": "−",
+    "*": "·",
+    "matmul": "&#8290;",
+    "hadamard": "⊙",
+    "/": "/",
+    ">": "&gt;",
+    ">=": "≥",
+    "<": "&lt;",
+    "==": "=",
+    "!=": "≠",
+}
 
 
 class MathMLPrinter(Printer[str]):
@@ -90,6 +102,13 @@ class MathMLPrinter(Printer[str]):
 
     def where(self, then: str, cond: str, other: str) -> str:
         return f"<mrow>{then}<mtext>&#160;if&#160;</mtext>{cond}<mtext>, else&#160;</mtext>{other}</mrow>"
+
+    def matrix(self, rows: list[list[str]]) -> str:
+        cells = "".join("<mtr>" + "".join(f"<mtd>{x}</mtd>" for x in row) + "</mtr>" for row in rows)
+        return f"<mrow><mo>[</mo><mtable>{cells}</mtable><mo>]</mo></mrow>"
+
+    def transpose(self, x: str) -> str:
+        return f"<msup>{x}<mi>T</mi></msup>"
 
 
 def mathml(e: Expr, digits: int = DEFAULT_DIGITS) -> str:

@@ -52,7 +52,19 @@ def sym(s: Sym) -> str:
 
 
 _FUNCTIONS = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max", "exp": r"\exp"}
-_OPS = {"+": "+", "-": "-", "*": r"\cdot", "/": "/", ">": ">", ">=": r"\geq", "<": "<", "==": "=", "!=": r"\neq"}
+_OPS = {
+    "+": "+",
+    "-": "-",
+    "*": r"\cdot",
+    "matmul": r"\,",
+    "hadamard": r"\odot",
+    "/": "/",
+    ">": ">",
+    ">=": r"\geq",
+    "<": "<",
+    "==": "=",
+    "!=": r"\neq",
+}
 
 
 class LatexPrinter(Printer[str]):
@@ -105,6 +117,12 @@ class LatexPrinter(Printer[str]):
 
     def where(self, then: str, cond: str, other: str) -> str:
         return rf"{then} \text{{ if }} {cond}\text{{, else }} {other}"
+
+    def matrix(self, rows: list[list[str]]) -> str:
+        return r"\begin{bmatrix}" + r" \\ ".join(" & ".join(row) for row in rows) + r"\end{bmatrix}"
+
+    def transpose(self, x: str) -> str:
+        return "{" + x + r"}^{\top}"
 
 
 def tex(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
