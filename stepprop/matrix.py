@@ -45,6 +45,7 @@ from .expr import (
     Mul,
     Neg,
     Num,
+    Pow,
     Sub,
     Sym,
     Transpose,
@@ -213,10 +214,12 @@ class MatrixForm:
         return substitute(e, number)
 
     def elementwise(self, e: Expr) -> Expr:
-        """Products of two or more matrices written as entry-by-entry products
-        (an op's derivative, out * (1 - out), read of whole vectors)."""
+        """Products (and powers) of matrices written as entry-by-entry products
+        (an op's derivative, out * (1 - out) or 1 - out^2, read of whole vectors)."""
 
         def walk(x: Expr) -> Expr:
+            if isinstance(x, Pow) and shape(x.x, self.entries) != (1, 1):  # a^2 entry by entry: a .* a
+                return Hadamard((walk(x.x),) * x.power)
             if isinstance(x, Mul):
                 factors = tuple(walk(f) for f in x.factors)
                 if sum(shape(f, self.entries) != (1, 1) for f in factors) >= 2:
