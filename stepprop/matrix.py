@@ -56,6 +56,7 @@ from .expr import (
     shape,
     substitute,
     substitute_children,
+    symbols,
 )
 from .step import G, P
 
@@ -100,70 +101,38 @@ class MatrixForm:
         sym = self._sym
         cols = range(self.m)
         self.entries: dict[str, Grid] = {}  # a matrix's name -> its entries, by scalar symbol
-        self.layer_names: list[dict[str, str]] = []  # per layer: what -> the matrix's name
         self.error = Sym("E") if g.multi else Sym("E", "total")
 
-        inputs = tuple(tuple(sym(s, name) for s in cols) for name in net.input_names)
-        self._bind(layer_sym("a", 0), inputs)
-        self.layer_names.append({"a": layer_sym("a", 0).ascii})
+        self._bind(layer_sym("a", 0), tuple(tuple(sym(s, name) for s in cols) for name in net.input_names))
         for li, neurons in enumerate(net.neurons):
-            n = li + 1
-            kinds: dict[str, str] = {}
-
-            def bind(what: str, s: Sym | D, grid: Grid, kinds: dict[str, str] = kinds) -> None:
-                self._bind(s, grid)
-                kinds[what] = s.ascii
-
-            bind("z", layer_sym("z", n), tuple(tuple(sym(s, f"net_{k}") for s in cols) for k in neurons))
-            bind("a", layer_sym("a", n), tuple(tuple(sym(s, f"out_{k}") for s in cols) for k in neurons))
-            bind(
-                "delta",
-                layer_sym("delta", n),
-                tuple(tuple(N.delta_sym(g, g.by_sample[s][f"net_{k}"]) for s in cols) for k in neurons),
-            )
-            if not ops.activation(cfg.layers[li].activation).coupled:
-                bind(
-                    "derivative",
-                    D(layer_sym("a", n), layer_sym("z", n)),
-                    tuple(
-                        tuple(D(sym(s, f"out_{k}"), sym(s, f"net_{k}")) for s in cols)  # dout_h1/dnet_h1
-                        for k in neurons
-                    ),
-                )
-            weights = net.weight_names[li]
-            bind("weights", layer_sym("W", n), tuple(tuple(N.param_sym(w) for w in row) for row in weights))
-            bind(
-                "grad_weights",
-                D(self.error, layer_sym("W", n)),
-                tuple(tuple(D(self.error, N.param_sym(w)) for w in row) for row in weights),
-            )
-            bind(
-                "weights_after",
-                layer_sym("W", n, after=True),
-                tuple(tuple(N.param_sym(w).updated() for w in row) for row in weights),
-            )
-            bind(
-                "weights_change",
-                Sym("change", "W", f"[{n}]"),
-                tuple(tuple(Sym("change", w) for w in row) for row in weights),
-            )
+            named = self.layer(li)
+            nets = [[g.by_sample[s][f"net_{k}"] for s in cols] for k in neurons]
+            outs = [[g.by_sample[s][f"out_{k}"] for s in cols] for k in neurons]
+            weights = [[N.param_sym(w) for w in row] for row in net.weight_names[li]]
+            grids: dict[str, list[list[Any]]] = {
+                "z": [[N.sym_of(g, x) for x in row] for row in nets],
+                "a": [[N.sym_of(g, x) for x in row] for row in outs],
+                "delta": [[N.delta_sym(g, x) for x in row] for row in nets],
+            }
+            if not ops.activation(cfg.layers[li].activation).coupled:  # dout_h1/dnet_h1, ...
+                grids["derivative"] = [
+                    [D(N.sym_of(g, o), N.sym_of(g, x)) for o, x in zip(out_row, net_row)]
+                    for out_row, net_row in zip(outs, nets)
+                ]
+            grids["weights"] = weights
+            grids["grad_weights"] = [[D(self.error, w) for w in row] for row in weights]
+            grids["weights_after"] = [[w.updated() for w in row] for row in weights]
+            grids["weights_change"] = [[Sym("change", w.ascii) for w in row] for row in weights]
             biases = net.bias_names[li]
             if biases is not None:
-                bind("bias", layer_sym("b", n), tuple((N.param_sym(b),) for b in biases))
-                if self._shared(li):
-                    self.entries[D(self.error, layer_sym("b", n)).ascii] = ((D(self.error, N.param_sym(biases[0])),),)
-                    kinds["grad_bias"] = D(self.error, layer_sym("b", n)).ascii
-                else:
-                    bind(
-                        "grad_bias",
-                        D(self.error, layer_sym("b", n)),
-                        tuple((D(self.error, N.param_sym(b)),) for b in biases),
-                    )
+                column = [N.param_sym(b) for b in biases]
+                grids["bias"] = [[b] for b in column]
+                # a bias shared by the layer has one gradient (the sum over its neurons)
+                grids["grad_bias"] = [[D(self.error, b)] for b in (column[:1] if self._shared(li) else column)]
                 if net.params[biases[0]].trainable:
-                    bind(
-                        "bias_after", layer_sym("b", n, after=True), tuple((N.param_sym(b).updated(),) for b in biases)
-                    )
-            self.layer_names.append(kinds)
+                    grids["bias_after"] = [[b.updated()] for b in column]
+            for what, grid in grids.items():
+                self._bind(named[what], tuple(tuple(row) for row in grid))
         last = net.neurons[-1]
         self.targets = Sym("t")
         self._bind(self.targets, tuple(tuple(sym(s, f"target_{k}") for s in cols) for k in last))
@@ -185,6 +154,24 @@ class MatrixForm:
 
     def _bind(self, s: Sym | D, grid: Grid) -> None:
         self.entries[s.ascii] = grid
+
+    def layer(self, li: int) -> dict[str, Sym | D]:
+        """The symbols of the matrices of layer li (0-based), by their JSON keys."""
+        n = li + 1
+        W, b, z, a = layer_sym("W", n), layer_sym("b", n), layer_sym("z", n), layer_sym("a", n)
+        return {
+            "z": z,
+            "a": a,
+            "derivative": D(a, z),
+            "delta": layer_sym("delta", n),
+            "weights": W,
+            "bias": b,
+            "grad_weights": D(self.error, W),
+            "grad_bias": D(self.error, b),
+            "weights_after": layer_sym("W", n, after=True),
+            "bias_after": layer_sym("b", n, after=True),
+            "weights_change": Sym("change", "W", f"[{n}]"),
+        }
 
     def _shared(self, li: int) -> bool:
         names = self.t.net.bias_names[li]
@@ -225,10 +212,9 @@ class MatrixForm:
                 if sum(shape(f, self.entries) != (1, 1) for f in factors) >= 2:
                     return Hadamard(factors)
                 return Mul(factors)
-            kids = children(x)
-            if not kids or isinstance(x, Matrix):
-                return x
-            return substitute_children(x, walk) if not isinstance(x, (MatMul, Hadamard, Transpose)) else x
+            if isinstance(x, (Matrix, MatMul, Hadamard, Transpose)) or not children(x):
+                return x  # (already matrix operations, or a leaf)
+            return substitute_children(x, walk)
 
         return walk(e)
 
@@ -247,7 +233,6 @@ class MatrixForm:
         g = t.graph
         net = t.net
         L = self.n_layers
-        shapes = []
         forward = Section("The forward pass")
         for li in range(L):
             n = li + 1
@@ -259,11 +244,11 @@ class MatrixForm:
                 bias: Expr = N.param_sym(biases[0]) if self._shared(li) else layer_sym("b", n)
                 product = Sub(product, bias) if self.bias_input == -1 else add(product, bias)
             act = ops.activation(cfg.layers[li].activation)
-            shapes.append(
+            dims = (
                 f"W^[{n}] is {_dims(W, self.entries)}, a^[{li}] {_dims(A, self.entries)}: "
                 f"z^[{n}] and a^[{n}] are {rows} x {cols}"
             )
-            section = Section(f"Layer {n} ({_role(li, L)}: {act.name})", [Text(shapes[-1])])
+            section = Section(f"Layer {n} ({_role(li, L)}: {act.name})", [Text(dims)])
             section.items.append(self.eq(Z, [product]))
             formula = _softmax(Z, rows) if act.coupled else act.formula([Z], {})
             section.items.append(self.eq(Aout, [self.elementwise(formula)]))
@@ -352,11 +337,11 @@ class MatrixForm:
             roles = [g.info[parent].role for parent in error.parents]
             if "out" not in roles or any(r not in role for r in roles):
                 return None
-            d = error.op.derivative([role[r] for r in roles], Sym("E_out"), error.attrs, roles.index("out"))
+            d = error.op.derivative([role[r] for r in roles], _OWN, error.attrs, roles.index("out"))
             if found is not None and d != found:
                 return None  # (each output's error its own formula)
             found = d
-        if found is None or any(isinstance(x, Sym) and x.base == "E_out" for x in _leaves(found)):
+        if found is None or any(x == _OWN for x in symbols(found)):
             return None
         return self.elementwise(found)
 
@@ -388,35 +373,18 @@ class MatrixForm:
     def to_dict(self) -> dict[str, Any]:
         layers = []
         for li in range(self.n_layers):
-            kinds = self.layer_names[li + 1]
+            named = self.layer(li)
             shared = self._shared(li)
-
-            def grid(what: str, kinds: dict[str, str] = kinds) -> list[list[float]] | None:
-                return self.floats(kinds[what]) if what in kinds else None
-
-            def bias(what: str, shared: bool = shared, kinds: dict[str, str] = kinds) -> Any:  # noqa: ANN401
-                found = grid(what, kinds)
-                if found is None:
-                    return None
-                column = [row[0] for row in found]
-                return column[0] if shared else column
-
-            layers.append(
-                {
-                    "layer": li + 1,
-                    "neurons": self.t.net.neurons[li],
-                    "z": grid("z"),
-                    "a": grid("a"),
-                    "derivative": grid("derivative"),
-                    "delta": grid("delta"),
-                    "weights": grid("weights"),
-                    "bias": bias("bias"),
-                    "grad_weights": grid("grad_weights"),
-                    "grad_bias": bias("grad_bias"),
-                    "weights_after": grid("weights_after"),
-                    "bias_after": bias("bias_after"),
-                }
-            )
+            out: dict[str, Any] = {"layer": li + 1, "neurons": self.t.net.neurons[li]}
+            for what in _JSON_KEYS:
+                name = named[what].ascii
+                found = self.floats(name) if name in self.entries else None
+                if found is not None and what.startswith(("bias", "grad_bias")):  # in the config's shape
+                    column = [row[0] for row in found]
+                    out[what] = column[0] if shared else column
+                else:
+                    out[what] = found
+            layers.append(out)
         return {
             "view": "matrix",
             "shape": self.t.net.shape,
@@ -479,6 +447,23 @@ def _softmax(z: Expr, rows: int) -> Expr:
 
 def _ones(rows: int) -> Matrix:
     return Matrix(tuple((ONE,) for _ in range(rows)))
+
+
+_OWN = Sym("E_own")  # a loss's own value, in its derivative (not written in matrix form)
+
+# a layer's matrices in the JSON, in this order (weights_change is for check only)
+_JSON_KEYS = (
+    "z",
+    "a",
+    "derivative",
+    "delta",
+    "weights",
+    "bias",
+    "grad_weights",
+    "grad_bias",
+    "weights_after",
+    "bias_after",
+)
 
 
 def _rule_leaves(before: Expr, grad: Expr) -> Callable[[Expr], Expr | None]:

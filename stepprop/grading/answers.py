@@ -147,6 +147,8 @@ def _entries(check: Validator, key: str, vnode: Any) -> list[Answer]:  # noqa: A
             vnode, f"the answer for {show(key)}: write a vector as [1, 2] or a matrix as [[1, 2], [3, 4]]"
         )
     for i, row in enumerate(rows, 1):
+        if len(found) > MAX_ENTRIES:
+            raise check.error(vnode, f"the answer for {show(key)} has over {MAX_ENTRIES:,} entries")
         if row.tag != _SEQ:
             found.append(_answer(check, f"{key}({i})", row, row))
             continue
@@ -156,8 +158,6 @@ def _entries(check: Validator, key: str, vnode: Any) -> list[Answer]:  # noqa: A
             if cell.tag == _SEQ:
                 raise check.error(cell, f"the answer for {show(key)}: a matrix is a list of rows of numbers")
             found.append(_answer(check, f"{key}({i},{j})", cell, cell))
-        if len(found) > MAX_ENTRIES:
-            raise check.error(vnode, f"the answer for {show(key)} has over {MAX_ENTRIES:,} entries")
     return found
 
 
