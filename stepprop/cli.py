@@ -23,7 +23,7 @@ from .ops import LAYER_ACTIVATIONS, LOSSES
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
-_PARAM_NAMES = re.compile(r"^[wbWB]\d+(,[wbWB]\d+)*,?$")
+_PARAM_NAMES = r"^[wbWB]\d+(,[wbWB]\d+)*,?$"
 
 
 class _OnlyCommand(click.Command):
@@ -41,7 +41,7 @@ class _OnlyCommand(click.Command):
                 if arg == "--only" and k < len(args):
                     out.append(args[k])
                     k += 1
-                while k < len(args) and _PARAM_NAMES.match(args[k]):
+                while k < len(args) and re.match(_PARAM_NAMES, args[k]):
                     out += ["--only", args[k]]
                     k += 1
             elif arg == "--":

@@ -6,8 +6,8 @@ Nothing in the file is ever constructed as a Python object except numbers,
 strings and booleans; anchors, aliases and non-standard tags are refused.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations` here: a NamedTuple of string annotations
+# costs start-up a compile per field (annotations naming what comes later are quoted)
 import math
 import os
 import re
@@ -120,7 +120,7 @@ class Config(NamedTuple):
         size = self.effective_batch_size
         return [self.samples[i : i + size] for i in range(0, len(self.samples), size)]
 
-    def with_parameters(self, layers: list[tuple[list[list[float]], float | list[float] | None]]) -> Config:
+    def with_parameters(self, layers: list[tuple[list[list[float]], float | list[float] | None]]) -> "Config":
         """The same config with new weights and biases (same shape)."""
         new = []
         for old, (weights, bias) in zip(self.layers, layers):
@@ -232,14 +232,14 @@ def bundled_text(name: str) -> str:
         return handle.read()
 
 
-def load(path: str | Path | None = None) -> Config:
+def load(path: "str | Path | None" = None) -> "Config":
     """Load a config file; with no path, the post's network."""
     if path is None:
         return parse(bundled_text(BUNDLED), f"the bundled {BUNDLED}.yaml")
     return parse(read_text(path), str(path))
 
 
-def read_text(path: str | Path, what: str = "a config") -> str:
+def read_text(path: "str | Path", what: str = "a config") -> str:
     """A small UTF-8 text file's content, or a ConfigError that says why not."""
     name = str(path)
     if not os.path.exists(path):
@@ -261,7 +261,7 @@ def read_text(path: str | Path, what: str = "a config") -> str:
         raise ConfigError(f"not a UTF-8 text file (byte {raw[exc.start]:#04x} here)", name, line, column) from None
 
 
-def parse(text: str, source: str = "<config>") -> Config:
+def parse(text: str, source: str = "<config>") -> "Config":
     """Parse and validate config text; ``source`` names it in messages."""
     root = compose(text, source)
     return Validator(source).config(root)
@@ -366,8 +366,9 @@ def compose(text: str, source: str, empty: str = EMPTY_CONFIG) -> Any:
 
 _STD = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "seq", "map")}
-_NUMBER_TEXT = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
-_NAME = re.compile(r"^[A-Za-z]+$")
+# patterns (re compiles each when first used, not at start-up)
+_NUMBER_TEXT = r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$"
+_NAME = r"^[A-Za-z]+$"
 
 
 def show(text: str, limit: int = 40) -> str:
@@ -487,12 +488,12 @@ class Validator:
                     value = float(_scalars().construct_yaml_int(node))
             except (ValueError, OverflowError):
                 raise self.error(node, f"expected a number for {what}, found '{show(node.value)}'") from None
-        elif tag == _STD + "float" or _NUMBER_TEXT.match(text):
+        elif tag == _STD + "float" or re.match(_NUMBER_TEXT, text):
             # YAML 1.1 reads 1e-3 (no dot) as text; it is plainly a number
             try:
                 value = (
                     float(text.replace("_", ""))
-                    if _NUMBER_TEXT.match(text)
+                    if re.match(_NUMBER_TEXT, text)
                     else float(_scalars().construct_yaml_float(node))
                 )
             except (ValueError, OverflowError):
@@ -540,7 +541,7 @@ class Validator:
 
         if not isinstance(node, yaml.ScalarNode) or node.tag == _STD + "null":
             return False
-        return node.tag != _STD + "str" or bool(_NUMBER_TEXT.match(node.value.strip()))
+        return node.tag != _STD + "str" or bool(re.match(_NUMBER_TEXT, node.value.strip()))
 
     def string(self, node: Any, what: str, choices: tuple[str, ...] | None = None) -> str:
         import yaml
@@ -572,7 +573,7 @@ class Validator:
         return int(_scalars().construct_yaml_int(node))
 
     # -- the document
-    def config(self, root: Any) -> Config:
+    def config(self, root: Any) -> "Config":
         top = self.mapping(root, "the config", TOP_KEYS)
 
         def need(key: str, hint: str) -> Any:
@@ -663,7 +664,7 @@ class Validator:
             if "name" in fields:
                 nnode = fields["name"][1]
                 name = self.string(nnode, f"the name of {what}")
-                if not _NAME.match(name) or len(name) > 12:
+                if not re.match(_NAME, name) or len(name) > 12:
                     raise self.error(nnode, f"a layer name is 1 to 12 letters (neurons become {name}1, {name}2, ...)")
                 if name in ("i", "w", "b", "E", "eta", "delta", "target") or name in names_seen:
                     raise self.error(nnode, f"the layer name '{show(name)}' is already used")

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from .step import StepTrace
 
 
-_MARK = re.compile(r"\[(\d+)\]$")  # a sample's quantity: out_o1[2]
+_MARK = r"\[(\d+)\]$"  # a sample's quantity: out_o1[2]
 
 
 def param_sym(name: str) -> Sym:
@@ -270,7 +270,7 @@ def samples_named(numbers: Sequence[int], wanted: Collection[str] | None) -> lis
     particular, or a batch of one, whose names have no [k]."""
     if wanted is None or len(numbers) < 2:
         return None
-    marks = {m.group(1) for name in wanted if (m := _MARK.search(name))}
+    marks = {m.group(1) for name in wanted if (m := re.search(_MARK, name))}
     return [s for s, number in enumerate(numbers) if str(number + 1) in marks]
 
 

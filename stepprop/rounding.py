@@ -22,7 +22,7 @@ Rounder = Callable[[float], float]
 Rounding = int | str  # 4 (decimals) or "3sf" (significant figures)
 MAX_DECIMALS = 15
 MAX_FIGURES = 15
-_SF = re.compile(r"^\s*(\d+)\s*sf\s*$", re.IGNORECASE)
+_SF = r"(?i)^\s*(\d+)\s*sf\s*$"
 
 
 def parse(text: str | int) -> Rounding:
@@ -34,7 +34,7 @@ def parse(text: str | int) -> Rounding:
     t = str(text).strip()
     if t.isdigit():
         return parse(int(t))
-    m = _SF.match(t)
+    m = re.match(_SF, t)
     if m and 1 <= int(m.group(1)) <= MAX_FIGURES:
         return f"{int(m.group(1))}sf"
     raise ValueError(

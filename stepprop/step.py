@@ -19,8 +19,8 @@ honours too:
   per layer.
 """
 
-from __future__ import annotations
-
+# no `from __future__ import annotations` here: a NamedTuple of string annotations
+# costs start-up a compile per field (annotations naming what comes later are quoted)
 import math
 from collections.abc import Callable, Collection, Mapping
 from typing import NamedTuple
