@@ -79,6 +79,12 @@ def _compiled(folder: Path, name: str, *args: str) -> int:
         pytest.skip("TeX is installed without TikZ (pgf), which the LaTeX export's picture needs")
     src = folder / f"{name}.tex"
     assert run("explain", *args, "--format", "latex", "-o", str(src)).exit_code == 0
+    return _pdflatex(engine, folder, name)
+
+
+def _pdflatex(engine: str, folder: Path, name: str) -> int:
+    """NAME.tex in ``folder`` compiled: its pages."""
+    src = folder / f"{name}.tex"
     proc = subprocess.run(
         [engine, "-interaction=nonstopmode", "-halt-on-error", src.name],
         cwd=folder,
@@ -96,6 +102,20 @@ def _compiled(folder: Path, name: str, *args: str) -> int:
 def test_latex_compiles(tmp_path):
     for name in ("mazur", "softmax", "tanh-relu"):
         _compiled(tmp_path, name, name)
+
+
+def test_a_check_report_of_greek_names_compiles(tmp_path):
+    """Answers named as on paper (δ_o1, Δw5 and ∆w6 with the increment sign,
+    ∂E/∂w7) reach the report's text: pdflatex's text fonts have none of them."""
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        pytest.skip("no TeX engine (pdflatex) is installed here, so the LaTeX is not compiled")
+    answers = tmp_path / "a.yaml"
+    answers.write_text("δ_o1: 0.1385\nΔw5: -0.0411\n∆w6: 0.04\n∂E/∂w7: 0.0227\n", encoding="utf-8")
+    out = tmp_path / "report.tex"
+    run("check", str(answers), "--format", "latex", "-o", str(out), code=1)
+    assert "δ" not in out.read_text(encoding="utf-8")
+    _pdflatex(engine, tmp_path, "report")
 
 
 def test_the_latex_picture_is_the_svgs(tmp_path):

@@ -25,6 +25,23 @@ _SPECIAL = str.maketrans(
         "<": r"\textless{}",
         ">": r"\textgreater{}",
         "|": r"\textbar{}",
+        # the math a name may be written with (an answer's δ_o1, Δw5 or ∂E/∂w5): pdflatex
+        # reads UTF-8 but has no Greek or mathematical letters in its text fonts
+        "δ": r"$\delta$",
+        "Δ": r"$\Delta$",
+        "∆": r"$\Delta$",
+        "∂": r"$\partial$",
+        "η": r"$\eta$",
+        "σ": r"$\sigma$",
+        "ε": r"$\varepsilon$",
+        "λ": r"$\lambda$",
+        "∇": r"$\nabla$",
+        "⊙": r"$\odot$",
+        "·": r"$\cdot$",
+        "×": r"$\times$",
+        "−": "-",
+        "′": "'",
+        "ᵀ": r"$^{T}$",
     }
 )
 
