@@ -351,9 +351,9 @@ class MatrixStep(_Shown):
 
     @property
     def names(self) -> dict[str, list[list[str]]]:
-        """Each matrix's name (z^[2], dE_total/dW^[2], ...) with the scalar
-        names of its entries, as ``check`` reads a matrix answer."""
-        return self.form.names()
+        """Each matrix the step works out (z^[2], dE_total/dW^[2], ...) with the
+        scalar names of its entries, as ``check`` reads a matrix answer."""
+        return self.form.names(worked_out=True)
 
     def document(self) -> Document:
         return self.form.document()

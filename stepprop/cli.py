@@ -450,7 +450,7 @@ def explain(
     out = _Output(fmt, digits, output, force, fragment)
     if view == "matrix":
         scalar_only = {"--only": names, "--samples": samples, "--inputs": inputs, "--changes": changes}
-        scalar_only.update({"--compact": compact, "--no-forward": no_forward})
+        scalar_only.update({"--compact": compact, "--no-forward": no_forward, "--round": round_to is not None})
         given = [option for option, value in scalar_only.items() if value]
         if given:
             raise click.UsageError(f"{', '.join(given)}: for the scalar view, not --view matrix")
@@ -458,8 +458,16 @@ def explain(
         if not list_names:
             out.show(matrix)
             return
+    if list_names and view == "matrix":
+        entries = matrix.names
+        if fmt == "json":
+            out.json({"names": list(entries), "entries": entries})
+        else:  # each matrix as its entries' names, written as the view writes a matrix
+            rows = {name: "; ".join(", ".join(row) for row in grid) for name, grid in entries.items()}
+            out._write("".join(f"{name} = [{spelled}]\n" for name, spelled in rows.items()))
+        return
     if list_names:
-        known = step.names if view == "scalar" else matrix.names
+        known = step.names
         if fmt == "json":
             out.json({"names": list(known)})
         else:

@@ -58,7 +58,7 @@ from .expr import (
     substitute_children,
     symbols,
 )
-from .step import G, P
+from .step import ETA, SGD, G, P
 
 if TYPE_CHECKING:
     from .step import StepTrace
@@ -298,16 +298,23 @@ class MatrixForm:
 
         updates = Section("The updates")
         rule = t.variation.update
+        # the textbooks' form where delta is the error term: W+ = W + eta * delta a^T
+        textbook = self.dsign == -1 and rule == SGD
         for li in reversed(range(L)):
             n = li + 1
             items = []
+            terms = self._gradient_terms(li) if textbook else {}
             for base in ("W", "b"):
                 before, after = layer_sym(base, n), layer_sym(base, n, True)
                 grad = D(self.error, before)
                 if after.ascii not in self.entries:
                     continue
-                step = substitute(rule, _rule_leaves(before, grad))
-                items.append(self.eq(after, [step]))
+                steps = [substitute(rule, _rule_leaves(before, grad))]
+                if base in terms:  # minus the gradient is a positive multiple of delta where it is not
+                    positive, around = terms[base]
+                    change = mul(ETA, around(layer_sym("delta", n)))
+                    steps.append(Sub(before, change) if positive else before + change)
+                items.append(self.eq(after, steps))
             if items:
                 updates.items.append(Section(f"Layer {n}", items))
         if not cfg.update_biases and any(b is not None for b in net.bias_names):
@@ -345,28 +352,43 @@ class MatrixForm:
             return None
         return self.elementwise(found)
 
-    def _gradients(self, li: int) -> list[Item]:
-        n = li + 1
-        Delta, Aprev = layer_sym("delta", n), layer_sym("a", li)
-        signed: Expr = Delta if self.dsign == 1 else Neg(Delta)
+    def _gradient_terms(self, li: int) -> dict[str, tuple[bool, Callable[[Expr], Expr]]]:
+        """dE_total/dW^[l] and dE_total/db^[l] (where the layer has biases) from
+        the layer's deltas: for each, whether it is a positive multiple of
+        them, and the product written around a delta (delta a^T, 1/m over a
+        batch, summed for a shared bias)."""
+        Aprev = layer_sym("a", li)
         m = self.m
         mean = self.combine is not None and self.combine.averages
 
         def over_batch(e: Expr) -> Expr:
             return mul(Frac(ONE, Const(m)), e) if mean else e
 
-        out: list[Item] = [self.eq(D(self.error, layer_sym("W", n)), [over_batch(MatMul(signed, Transpose(Aprev)))])]
+        out: dict[str, tuple[bool, Callable[[Expr], Expr]]] = {
+            "W": (self.dsign == 1, lambda delta: over_batch(MatMul(delta, Transpose(Aprev))))
+        }
         names = self.t.net.bias_names[li]
-        if names is None:
-            return out
-        grad = D(self.error, layer_sym("b", n))
-        per_bias: Expr = signed if self.bias_input != -1 else (Neg(Delta) if self.dsign == 1 else Delta)
-        if m > 1:
-            per_bias = MatMul(per_bias, _ones(m))
-        if self._shared(li):
-            rows = len(names)
-            per_bias = MatMul(Transpose(_ones(rows)), per_bias)
-        out.append(self.eq(grad, [over_batch(per_bias)], "one bias shared by the layer" if self._shared(li) else ""))
+        if names is not None:
+            shared = len(names) if self._shared(li) else 0
+
+            def per_bias(delta: Expr) -> Expr:
+                if m > 1:
+                    delta = MatMul(delta, _ones(m))
+                if shared:
+                    delta = MatMul(Transpose(_ones(shared)), delta)
+                return over_batch(delta)
+
+            out["b"] = (self.dsign * self.bias_input == 1, per_bias)
+        return out
+
+    def _gradients(self, li: int) -> list[Item]:
+        n = li + 1
+        Delta = layer_sym("delta", n)
+        out: list[Item] = []
+        for base, (positive, product) in self._gradient_terms(li).items():
+            shared = "one bias shared by the layer" if base == "b" and self._shared(li) else ""
+            grad = product(Delta if positive else Neg(Delta))
+            out.append(self.eq(D(self.error, layer_sym(base, n)), [grad], shared))
         return out
 
     # -- the numbers, in the config's shapes
@@ -397,9 +419,17 @@ class MatrixForm:
             "names": self.names(),
         }
 
-    def names(self) -> dict[str, list[list[str]]]:
-        """Each matrix's name with the scalar names of its entries."""
-        return {name: [[_name(x) for x in row] for row in grid] for name, grid in self.entries.items()}
+    def names(self, worked_out: bool = False) -> dict[str, list[list[str]]]:
+        """Each matrix's name with the scalar names of its entries (``worked_out``:
+        only those the step works out, what ``check`` grades; not the config's
+        own W^[l], b^[l], a^[0] and t)."""
+        known = N.checkable(self.t) if worked_out else None
+        out = {}
+        for name, grid in self.entries.items():
+            spelled = [[_name(x) for x in row] for row in grid]
+            if known is None or all(n in known for row in spelled for n in row):
+                out[name] = spelled
+        return out
 
     def entry_name(self, written: str) -> tuple[str, int, int | None] | None:
         """(matrix name, row, column) of an entry an answer names, ``z^[2](1,1)``
@@ -418,6 +448,13 @@ class MatrixForm:
             return name
         lower = {k.lower(): k for k in self.entries}
         return lower.get(name.lower())
+
+    def size(self, written: str) -> tuple[int, int]:
+        """(rows, columns) of the matrix an entry's name is of: ``z^[2](1)`` (2, 1)."""
+        found = self.entry_name(written)
+        assert found is not None
+        grid = self.entries[found[0]]
+        return len(grid), len(grid[0])
 
     def scalar_name(self, written: str) -> str:
         """The scalar name of an entry an answer names (a located error otherwise)."""

@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import BUNDLED, agrees, run
 
+import stepprop
 from stepprop import config as configs
 from stepprop.errors import StepPropError
 from stepprop.grading import check, load_answers
@@ -667,14 +668,37 @@ def test_a_mistake_that_leaves_a_value_alone_is_never_named_for_it(tmp_path):
 # ------------------------------------------------- digits and rounding --
 
 
+def test_the_textbook_sign_is_shown_in_its_own_convention(workdir):
+    """Mistake 4's working is the step in the textbook's convention: true lines
+    (delta_o1 = -dE_total/dnet_o1 = ...), not dE_total/dout_o1 with its sign lost."""
+    (workdir / "a.yaml").write_text("delta_o1: -0.1385\n")
+    result = run("check", "a.yaml", code=1)
+    shown = result.output[result.output.index("That calculation gives:") :]
+    assert "delta_o1 = -dE_total/dnet_o1\n" in shown and "= -dE_total/dout_o1 * dout_o1/dnet_o1\n" in shown, shown
+
+
+@pytest.mark.parametrize(
+    "written, name",
+    [("∆w6", "change_w6"), ("Δw_7", "change_w7"), ("dE/dw_8", "dE_total/dw8"), ("w_5+", "w5+"), ("b_1+", "b1+")],
+)
+def test_names_as_keyboards_and_papers_write_them(written, name):
+    """The increment sign ∆ (U+2206) for Δ, and an index written w_5."""
+    graded = stepprop.check(None, {written: "0.1"}).graded[0]
+    assert graded.answer.name == name and graded.answer.written_as == written
+
+
 def test_fewer_digits(tmp_path):
     graded = grade(tmp_path, {"out_h1": "0.5933", "out_h2": "0.5969", "net_h1": "0.3775", "net_o1": "1.106"})
     assert graded["out_h1"]["status"] == "correct"
     assert graded["out_h2"]["status"] == "correct"
     assert graded["net_h1"]["status"] == "correct"
-    # net_o1 with the weights read the other way is 1.10612, which three decimals can't tell apart
-    assert graded["net_o1"]["status"] == "ambiguous" and graded["net_o1"]["also_from"] == ["weights_transposed"]
-    assert "write more digits" in graded["net_o1"]["note"]
+    # net_o1 with the hidden weights read the other way is 1.10612, which three decimals can't tell
+    # apart; alone it is ambiguous, but that mistake's net_h1 is 0.3825: this student's right net_h1 rules it out
+    alone = grade(tmp_path, {"net_o1": "1.106"})["net_o1"]
+    assert alone["status"] == "ambiguous" and alone["also_from"] == ["weights_transposed"]
+    assert "write more digits" in alone["note"]
+    assert graded["net_o1"]["status"] == "correct" and graded["net_o1"]["also_from"] == []
+    assert graded["net_o1"]["note"] == "mistake 1 gives these digits too; your net_h1 rules it out"
     # two digits of out_h1: 0.59 is also what reading the weights the other way gives (0.5945)
     assert grade(tmp_path, {"out_h1": "0.59"})["out_h1"]["status"] == "ambiguous"
     for wrong in ("0.5932", "0.5934", "0.594", "0.60"):

@@ -132,6 +132,33 @@ layers:
     assert "dE/db^[2] = 1/3 * delta^[2] * [1; 1; 1]" in text
 
 
+def test_the_textbook_convention_writes_the_update_with_the_error_term():
+    """delta: error (Mitchell): W+ = W + eta * delta a^T, and with a bias on an
+    input of -1, b+ = b - eta * delta (its input is -1): minus the gradient, as
+    the scalar view writes w + eta * delta * input."""
+    net = net_of(
+        """
+samples:
+  - {inputs: [0.5, 0.1], targets: [0.2, 0.9]}
+  - {inputs: [0.3, -0.2], targets: [0.7, 0.1]}
+eta: 0.5
+delta: error
+bias_input: -1
+layers:
+  - weights: [[0.1, 0.2], [0.3, 0.4]]
+    bias: [0.1, -0.2]
+  - weights: [[0.5, 0.6], [-0.3, 0.2]]
+    bias: 0.3
+"""
+    )
+    text = stepprop.Network(net.config).step().matrix().render("text")
+    assert "W^[2]+ = W^[2] - eta * dE/dW^[2]\n       = W^[2] + eta * 1/2 * delta^[2] * a^[1]^T" in text
+    assert "b^[2]+ = b^[2] - eta * dE/db^[2]\n       = b^[2] - eta * 1/2 * [1; 1]^T * delta^[2] * [1; 1]" in text
+    assert "b^[1]+ = b^[1] - eta * dE/db^[1]\n       = b^[1] - eta * 1/2 * delta^[1] * [1; 1]" in text
+    # the default convention keeps the one line
+    assert "= W^[2] +" not in _text()
+
+
 # ------------------------------------------- every equation, entry by entry --
 
 
@@ -225,16 +252,31 @@ def test_the_scalar_options_are_refused_with_the_matrix_view():
 
 
 def test_a_hand_calculation_is_refused_with_the_matrix_view():
-    result = run("explain", "--view", "matrix", "--round", "4", code=1)
+    result = run("explain", "--view", "matrix", "--round", "4", code=2)
     assert "--round" in result.output and "Traceback" not in result.output
     with pytest.raises(StepPropError):
         stepprop.load().step(round=4).matrix()
 
 
 def test_names_lists_the_matrices():
-    result = run("explain", "--view", "matrix", "--names")
-    names = result.output.split()
-    assert {"z^[1]", "a^[2]", "delta^[2]", "dE_total/dW^[2]", "W^[2]+", "dE_total/da^[2]"} <= set(names)
+    """What check grades: each matrix the step works out, with its entries' names
+    (not the config's own W, b, a^[0] and t)."""
+    lines = run("explain", "--view", "matrix", "--names").output.splitlines()
+    names = {line.split(" = ")[0] for line in lines}
+    assert {"z^[1]", "a^[2]", "delta^[2]", "dE_total/dW^[2]", "W^[2]+", "dE_total/da^[2]"} <= names
+    assert not names & {"W^[1]", "W^[2]", "b^[2]", "a^[0]", "t"}
+    assert "dE_total/dW^[2] = [dE_total/dw5, dE_total/dw6; dE_total/dw7, dE_total/dw8]" in lines
+    data = json.loads(run("explain", "--view", "matrix", "--names", "--format", "json").output)
+    assert set(data["names"]) == names and data["entries"]["z^[2]"] == [["net_o1"], ["net_o2"]]
+    known = stepprop.load().step().names
+    assert all(n in known for grid in data["entries"].values() for row in grid for n in row)
+
+
+def test_a_one_by_one_matrix_is_answered_as_its_number(workdir):
+    """The post's shared bias: dE_total/db^[2] is 1 x 1, one number."""
+    (workdir / "a.yaml").write_text("dE_total/db^[2]: 0.100400325\ndE_total/db^[1]: [0.0187256094]\n")
+    graded = {g.answer.name: g for g in stepprop.check(None, "a.yaml").graded}
+    assert graded["dE_total/db2"].status == "correct" and graded["dE_total/db1"].status == "correct"
 
 
 # ------------------------------------------------------------------ check --
@@ -267,6 +309,19 @@ def test_check_grades_a_matrix_entry_by_entry(workdir):
         ("W^[2]: [[1, 2], 3]\n", "write a vector as [1, 2] or a matrix as [[1, 2], [3, 4]]", ":1:8"),
         ("z^[2]: []\n", "is an empty list", ":1:8"),
         ("z^[9]: [1, 2]\n", "unknown quantity 'z^[9](1)'", ":1:9"),
+        ("z^[2]: [1.1059]\n", "z^[2] is 2 x 1: the answer gives 1 of its 2 entries; write them all", ":1:9"),
+        ("a^[1]: [[0.59, 0.6]]\n", "a^[1] is 2 x 1: it has no entry (1, 2)", ":1:16"),
+        ("dE/dW^[2]: [[0.08], [0.02]]\n", "dE/dW^[2] is 2 x 2: the answer gives 2 of its 4 entries", ":1:14"),
+        ("z^[2]: 1.1059\n", "z^[2] is 2 x 1: write its answer as a list, [1, 2]", ":1:1"),
+        ("W^[2]+: 0.4\n", "W^[2]+ is 2 x 2: write its answer as a list, [[1, 2], [3, 4]]", ":1:1"),
+        # the config's own numbers are given, not worked out
+        ("W^[2]: [[0.4, 0.45], [0.5, 0.55]]\n", "W^[2] is given in the config, not worked out by the step", ":1:10"),
+        ("t: [0.01, 0.99]\n", "t is given in the config, not worked out by the step: there is nothing", ":1:5"),
+        (
+            "w5: 0.4\n",
+            "w5 is given in the config, not worked out by the step: there is nothing to check; its update is w5+",
+            ":1:1",
+        ),
     ],
 )
 def test_a_matrix_answer_of_the_wrong_shape_is_a_located_error(workdir, text, message, where):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -265,25 +266,36 @@ class Checker:
                 return spelling
             if spelling.lower() in lower:
                 return lower[spelling.lower()]
-        form = self.matrix_form(written)
-        if form is not None:
+        found = self.matrix_entry(written)
+        if found is not None:
             try:
-                return form.scalar_name(written)
+                return found[0].scalar_name(found[1])
             except StepPropError:
                 return None  # (grade says why)
+        found = self.matrix_entry(f"{written}(1)")
+        if found is not None and found[0].size(found[1]) == (1, 1):  # a 1 x 1 matrix is its number
+            return found[0].scalar_name(found[1])
         return None
 
-    def matrix_form(self, written: str) -> MatrixForm | None:
-        """The step's matrix form, where ``written`` names an entry of one of
-        its matrices (an answer given as a whole vector or matrix: z^[2](1,1))."""
-        if not written.endswith(")"):
+    def matrix_entry(self, written: str) -> tuple[MatrixForm, str] | None:
+        """The step's matrix form and its spelling of ``written``, where that names
+        an entry of one of its matrices (an answer given as a whole vector or
+        matrix: z^[2](1,1); dE/dW^[2](1,2), δ^[2](1) and ΔW^[2](2,1) as on paper)."""
+        split = re.fullmatch(r"(.*?)(\(\s*\d+\s*(?:,\s*\d+\s*)?\))", written)
+        if split is None:
             return None
         from ..matrix import MatrixForm
 
         form = self.__dict__.get("_matrix")
         if form is None:
             form = self.__dict__["_matrix"] = MatrixForm(self.run().trace)
-        return form if form.entry_name(written) is not None else None
+        base, index = split.groups()
+        base = base.strip().replace("∆", "Δ")
+        change = [f"change_{base[1:].lstrip('_')}"] if base.startswith("Δ") else []
+        for spelled in (base, *change, *spellings(base.replace("δ", "delta"))):
+            if form.entry_name(spelled + index) is not None:
+                return form, spelled + index
+        return None
 
     def grade(self, answer: Answer) -> Graded:
         exact_run = self.run()
@@ -293,16 +305,36 @@ class Checker:
         exact = exact_run.values.get(answer.name)
         if exact is not None and answer.blank:
             return Graded(answer, UNANSWERED, exact)
-        form = self.matrix_form(answer.name) if exact is None else None
-        if form is not None:
+        found = self.matrix_entry(answer.name) if exact is None else None
+        if found is not None:
             try:
-                form.scalar_name(answer.name)
+                found[0].scalar_name(found[1])
             except StepPropError as exc:
                 raise ConfigError(str(exc), "", answer.line, answer.column) from None
         base = answer.name.partition("(")[0]
         if exact is None and answer.name.endswith(")") and self.resolve(base) is not None:
             raise ConfigError(
                 f"{show(base)} is one number: write its answer as a number, not a list", "", answer.line, answer.column
+            )
+        whole = self.matrix_entry(f"{answer.name}(1)") if exact is None else None
+        if whole is not None:  # (a 1 x 1 matrix is resolved to its number)
+            rows, cols = whole[0].size(whole[1])
+            raise ConfigError(
+                f"{show(answer.name)} is {rows} x {cols}: write its answer as a list, "
+                + ("[1, 2]" if 1 in (rows, cols) else "[[1, 2], [3, 4]] (a list of its rows)"),
+                "",
+                answer.line,
+                answer.column,
+            )
+        if exact is None and answer.name in names.environment(exact_run.trace):  # w5, i1, target_o1, eta
+            written = answer.part_of or answer.written_as or answer.name
+            update = f"; its update is {written}+" if answer.name in exact_run.trace.before else ""
+            raise ConfigError(
+                f"{show(written)} is given in the config, not worked out by the step: there is nothing to check"
+                + update,
+                "",
+                answer.line,
+                answer.column,
             )
         if exact is None:
             raise ConfigError(
@@ -334,10 +366,8 @@ class Checker:
         cannot tell (``ambiguous``), whatever the student meant."""
         answer = graded.answer
         also: list[tuple[str, str, float]] = []  # (id, words, value)
-        for m in self._changing(answer.name, graded.exact):
-            value = self.run(m).values[answer.name]
-            if right(value, answer):
-                also.append((m.id, f"{m.label} ({m.title})", value))
+        for m in self.same_digits(answer, graded.exact):
+            also.append((m.id, f"{m.label} ({m.title})", self.run(m).values[answer.name]))
         before = self.run().trace.before
         if answer.name.endswith("+") and answer.name[:-1] in before:
             value = before[answer.name[:-1]]
@@ -351,6 +381,11 @@ class Checker:
         more = f" and {len(also) - 1} more" if len(also) > 1 else ""
         graded.note = f"these digits are also those of {words}{more}, {value:.10g}: write more digits"
         return graded
+
+    def same_digits(self, answer: Answer, exact: float) -> list[Mistake]:
+        """The mistakes tried whose number of the answer's quantity differs from
+        the exact one but agrees with the answer to the digits written."""
+        return [m for m in self._changing(answer.name, exact) if right(self.run(m).values[answer.name], answer)]
 
     def _allowance(self) -> int | None:
         """How many mistakes and pairs a check after training works out in all
@@ -608,15 +643,84 @@ def grade(checker: Checker, answers: list[Answer], source: str = "") -> Grades:
     """Grade answers with a checker (whose runs a whole class shares)."""
     checker.want(a.name for a in answers)
     graded = []
-    for answer in answers:
-        try:
+    try:
+        _whole_lists(checker, answers)
+        for answer in answers:
             graded.append(checker.grade(answer))
-        except ConfigError as exc:
-            exc.path = source or exc.path
-            raise
+    except ConfigError as exc:
+        exc.path = source or exc.path
+        raise
+    ruled_out(checker, graded)
     prefer_consistent(checker, graded)
     follow_through(checker, graded)
     return Grades(checker, graded, source)
+
+
+def ruled_out(checker: Checker, graded: list[Graded]) -> None:
+    """An ambiguous answer is right after all where every mistake that also
+    gives its digits is ruled out by the student's other right answers: one
+    whose number that mistake would have made different (a correct z^[1] rules
+    out the hidden layer's weights read column by column, whatever out_o1's
+    digits are). The value before the update is never ruled out."""
+    order = checker.order()
+    last = (len(order) + 1,)
+    right_ones = sorted(  # the earliest in the worked order is named
+        (g for g in graded if g.status in (CORRECT, ROUNDED, AMBIGUOUS)),
+        key=lambda g: order.get(g.answer.name, last),
+    )
+    for g in graded:
+        if g.status != AMBIGUOUS or BEFORE_UPDATE in g.also_from:
+            continue
+        labels: list[str] = []
+        against: list[str] = []
+        for m in checker.same_digits(g.answer, g.exact):
+            values = checker.run(m).values
+            found = next(
+                (
+                    other.answer
+                    for other in right_ones
+                    if other is not g
+                    and other.answer.name in values
+                    and not right(values[other.answer.name], other.answer)
+                ),
+                None,
+            )
+            if found is None:
+                break  # this mistake agrees with every other answer: still ambiguous
+            labels.append(m.label)
+            against.append(found.written_as or found.name)
+        else:
+            labels, against = list(dict.fromkeys(labels)), list(dict.fromkeys(against))
+            g.status = CORRECT
+            g.also_from = []
+            g.note = (
+                f"{' and '.join(labels)} {'gives' if len(labels) == 1 else 'give'} these digits too; your "
+                f"{', '.join(against)} {'rules' if len(against) == 1 else 'rule'} "
+                f"{'it' if len(labels) == 1 else 'them'} out"
+            )
+
+
+def _whole_lists(checker: Checker, answers: list[Answer]) -> None:
+    """A list answer gives every entry of its vector or matrix: one with too
+    few is an error where it is written (too many: see MatrixForm.scalar_name)."""
+    given: dict[str, list[Answer]] = {}
+    for answer in answers:
+        if answer.part_of:
+            given.setdefault(answer.part_of, []).append(answer)
+    for key, entries in given.items():
+        first = entries[0]
+        found = checker.matrix_entry(first.name)
+        if found is None:
+            continue  # (an unknown name: grade says so)
+        rows, cols = found[0].size(found[1])
+        if len(entries) < rows * cols:
+            raise ConfigError(
+                f"{show(key)} is {rows} x {cols}: the answer gives {len(entries)} of its {rows * cols} entries; "
+                "write them all",
+                "",
+                first.line,
+                first.column,
+            )
 
 
 def follow_through(checker: Checker, graded: list[Graded]) -> None:

@@ -28,6 +28,7 @@ class Answer:
     column: int | None
     written_as: str = ""  # the name as written, where it differs
     number: str = ""  # the number as a plain decimal (0,5933 and 5.933 x 10^-1 are 0.5933)
+    part_of: str = ""  # an entry of a list answer: the list's name (z^[2] for z^[2](1))
 
     @property
     def blank(self) -> bool:
@@ -150,14 +151,14 @@ def _entries(check: Validator, key: str, vnode: Any) -> list[Answer]:  # noqa: A
         if len(found) > MAX_ENTRIES:
             raise check.error(vnode, f"the answer for {show(key)} has over {MAX_ENTRIES:,} entries")
         if row.tag != _SEQ:
-            found.append(_answer(check, f"{key}({i})", row, row))
+            found.append(dataclasses.replace(_answer(check, f"{key}({i})", row, row), part_of=key))
             continue
         if len(row.value) != len(rows[0].value):
             raise check.error(row, f"the rows of {show(key)} have different lengths")
         for j, cell in enumerate(row.value, 1):
             if cell.tag == _SEQ:
                 raise check.error(cell, f"the answer for {show(key)}: a matrix is a list of rows of numbers")
-            found.append(_answer(check, f"{key}({i},{j})", cell, cell))
+            found.append(dataclasses.replace(_answer(check, f"{key}({i},{j})", cell, cell), part_of=key))
     return found
 
 
@@ -386,7 +387,8 @@ def spellings(written: str) -> list[str]:
     """What a student may mean by a name, most likely first: ∂ for d, δ for
     delta, w5_new or w5' for w5+, and E and E_total for each other (a
     sample's error and a batch's).  Matched without regard to case."""
-    t = written.strip()
+    # the increment sign ∆ (U+2206, what keyboards type) for Δ; w_5 for w5 (dw_5, Δw_5)
+    t = re.sub(r"(?<![A-Za-ce-z])([wbWB])_(\d+)", r"\1\2", written.strip().replace("∆", "Δ"))
     change = _CHANGE.fullmatch(t.replace(" ", ""))
     if change:  # Δw5, delta_w5, Δ_w5+: the change of a parameter in the update
         return [f"change_{change.group(1)}"]

@@ -578,28 +578,18 @@ def textbook_sign_convention(config: Config, net: Net) -> list[Mistake]:
                 config._replace(delta="gradient"),
             )
         ]
-    loss = ops.loss(config.loss)
-
-    def overrides(net: Net, graph: BatchGraph) -> list[Override]:
-        found = []
-        for s_nodes in graph.sample_nodes:
-            for node in s_nodes:
-                if graph.info[node].role == "error":
-                    attrs = node.attrs
-                    value = -loss.derivative([local(0), local(1)], OUT, attrs, 0)
-                    found.append(Override(node, 0, value, "the textbook's sign: target - out"))
-        return found
-
+    # the step worked in the textbook's convention (delta: error) shows the student's
+    # calculation as true lines: delta_o1 = -dE_total/dnet_o1 = ..., w5+ = w5 + eta * delta_o1 * out_h1
     return [
         Mistake(
             "textbook_sign_convention",
             4,
             "the textbook's sign: delta = (target - out) * f'",
-            "you used the textbook's sign convention (Mitchell, Haykin): delta = (target - out) * dout/dnet and "
-            "w+ = w + eta * delta * x; the updates agree, but every delta and dE/dw has the opposite sign of "
-            "the post's, which defines delta = dE/dnet and subtracts",
-            config,
-            Variation(update=P + ETA * G, overrides=overrides),
+            "you used the textbook's sign convention (Mitchell, Haykin): delta = (target - out) * dout/dnet "
+            "= -dE/dnet at an output, and w+ = w + eta * delta * x; the updates agree, but every delta has the "
+            "opposite sign of this config's, which defines delta = dE/dnet (the post's convention, delta: "
+            "gradient) and subtracts",
+            config._replace(delta="error"),
         )
     ]
 
