@@ -1450,6 +1450,36 @@ def test_follow_through_in_a_batch(tmp_path):
     assert other["dE_total/dw2[3]"]["status"] == "wrong"
 
 
+def test_a_hidden_delta_is_carried_from_a_wrong_output_delta(tmp_path):
+    """delta_h1 = (delta_o1 w5 + delta_o2 w7) dout_h1/dnet_h1 from the student's
+    wrong delta_o1, through dE_o1/dout_h1 and dE_total/dout_h1, which they did not
+    write (worked out at the same node as delta_o1)."""
+    graded = grade(tmp_path, {"delta_o1": "0.1485", "delta_o2": "-0.0381", "delta_h1": "0.0097"})
+    assert graded["delta_o1"]["status"] == "wrong"
+    assert graded["delta_h1"]["status"] == "carried" and graded["delta_h1"]["follows_from"] == "delta_o1"
+
+
+ONE_OUTPUT = """
+inputs: [1.0, 0.5, -0.5]
+targets: [0.9]
+eta: 0.5
+layers:
+  - weights: [[0.2, -0.3, 0.4], [0.1, 0.5, -0.2]]
+    bias: [0.1, -0.2]
+  - weights: [[0.3, -0.4]]
+    bias: [0.2]
+"""
+
+
+def test_one_outputs_total_error_is_carried_with_its_error(tmp_path):
+    """With one output E_total is E_o1: right from the student's out_o1 as E_o1 is."""
+    graded = grade(tmp_path, {"out_o1": "0.6000", "E_o1": "0.045", "E_total": "0.045"}, ONE_OUTPUT)
+    assert graded["out_o1"]["status"] == "wrong"
+    for name in ("E_o1", "E_total"):
+        assert graded[name]["status"] == "carried" and graded[name]["follows_from"] == "out_o1", graded[name]
+    assert grade(tmp_path, {"out_o1": "0.6000", "E_total": "0.05"}, ONE_OUTPUT)["E_total"]["status"] == "wrong"
+
+
 # -------------------------------------------- the batch's error, and evidence --
 
 

@@ -66,6 +66,12 @@ class FollowThrough:
         for name in sorted(self.wrong, key=self._place):
             answer = self.given[name]
             for eq, step in self._steps(name):
+                same = step.ascii if isinstance(step, (Sym, D, Via)) else None
+                if same in found and _follows(self.given[same].value, answer, self.exact.get(name, math.nan)):
+                    # another name for an answer carried (E_total = E_o1, one output): as that one
+                    line = Eq(eq.lhs, [step, _written(self.given[same])], name=name)
+                    found[name] = Carried(found[same].uses, [*found[same].working, line])
+                    break
                 done = self._step(name, eq, step)
                 if done is not None and done.uses and _follows(done.value, answer, self.exact.get(name, math.nan)):
                     found[name] = Carried(sorted(done.uses, key=self._place), list(done.working))
@@ -149,7 +155,8 @@ class FollowThrough:
             return False
         sample = _sample(name)
         for w in self.wrong:
-            if self._place(w) >= place or (w in self.errors and name not in self.errors):
+            # (at the same place: worked out at the same node, as dE_o1/dout_h1 from delta_o1)
+            if w == name or self._place(w) > place or (w in self.errors and name not in self.errors):
                 continue
             other = _sample(w)
             if sample is None or other is None or sample == other:
@@ -163,8 +170,13 @@ class FollowThrough:
             return None
         answer = self.given.get(leaf.ascii)
         if answer is not None:
-            return Num(answer.value, written=answer.text.lstrip("+-"))
+            return _written(answer)
         return Num(values[leaf.ascii])
+
+
+def _written(answer: Answer) -> Num:
+    """An answer's number as the student wrote it."""
+    return Num(answer.value, written=answer.text.lstrip("+-"))
 
 
 def _sample(name: str) -> str | None:
