@@ -913,7 +913,10 @@ class _Builder:
             if cfg.effective_batch_size > 1:
                 lines.append(f"a batch's error E is {ops.reduction(cfg.batch_error).words} of its samples' E_total")
         if n_layers > 1:
-            lines.append("hidden-layer gradients use the original weights, not the updated ones (as the post says)")
+            lines.append(
+                "hidden-layer gradients use the weights before the update, not the updated ones: "
+                "every gradient comes first"
+            )
         if t.rounding is not None:
             lines.append(f"hand-calculation mode: every intermediate result is rounded to {describe(t.rounding)}")
         return lines

@@ -1480,6 +1480,19 @@ def test_one_outputs_total_error_is_carried_with_its_error(tmp_path):
     assert grade(tmp_path, {"out_o1": "0.6000", "E_total": "0.05"}, ONE_OUTPUT)["E_total"]["status"] == "wrong"
 
 
+def test_a_threshold_worked_on_an_input_of_plus_one_is_named(tmp_path):
+    """bias_input: -1 (Mitchell): net_h1 = w1 i1 + w2 i2 + w3 i3 - b1; a student
+    who adds the bias makes mistake 7, and the update, in the error term's words."""
+    mitchell = ONE_OUTPUT + "delta: error\nbias_input: -1\n"
+    graded = grade(tmp_path, {"net_h1": "-0.05", "w7+": "0.2743"}, mitchell)
+    assert graded["net_h1"]["mistake"] == "bias_input_plus_one"
+    assert graded["net_h1"]["note"] == "mistake 7: the bias's input taken as +1"
+    assert graded["w7+"]["mistake"] == "gradient_added"
+    assert graded["w7+"]["note"] == "mistake 4: eta * delta * x subtracted, not added"
+    # no such mistake where the bias's input is +1
+    assert grade(tmp_path, {"net_h1": "-0.45"}, ONE_OUTPUT)["net_h1"]["mistake"] != "bias_input_plus_one"
+
+
 # -------------------------------------------- the batch's error, and evidence --
 
 

@@ -306,7 +306,7 @@ def test_delta_as_the_error_term(tmp_path):
     answers = tmp_path / "answers.yaml"
     answers.write_text("delta_o1: 0.138498562\ndelta_h1: -0.00877135\n")
     graded = json.loads(run("check", str(path), str(answers), "--format", "json").stdout)["answers"]
-    assert graded[0]["status"] == "wrong" and graded[0]["note"] == "mistake 4: the post's sign: delta = dE/dnet"
+    assert graded[0]["status"] == "wrong" and graded[0]["note"] == "mistake 4: the gradient's sign: delta = dE/dnet"
     assert graded[1]["status"] == "correct"
 
 

@@ -263,16 +263,16 @@ def _derivative_words(activation: str) -> str:
 
 # 4. the gradient added instead of subtracted
 def gradient_added(config: Config, net: Net) -> list[Mistake]:
-    return [
-        Mistake(
-            "gradient_added",
-            4,
-            "gradient added, not subtracted",
-            "you added the gradient instead of subtracting it; the update is w+ = w - eta * dE/dw, a step downhill",
-            config,
-            Variation(update=P + ETA * G),
+    if config.delta == "error":  # said in the error term's words: w+ = w + eta * delta * x
+        title = "eta * delta * x subtracted, not added"
+        words = (
+            "you subtracted eta * delta * x where this config's convention (delta: error, delta = "
+            "(target - out) * f') adds it: w+ = w + eta * delta * x, the same as w - eta * dE/dw, a step downhill"
         )
-    ]
+    else:
+        title = "gradient added, not subtracted"
+        words = "you added the gradient instead of subtracting it; the update is w+ = w - eta * dE/dw, a step downhill"
+    return [Mistake("gradient_added", 4, title, words, config, Variation(update=P + ETA * G))]
 
 
 # 5. another error function: the 1/2 dropped, a mean instead of a sum, or the reverse
@@ -429,6 +429,22 @@ def biases_updated_or_not(config: Config, net: Net) -> list[Mistake]:
     ]
 
 
+# 7d. a bias on a constant input of -1 (a threshold) worked as on an input of +1
+def bias_input_sign(config: Config, net: Net) -> list[Mistake]:
+    if config.bias_input != -1 or not any(layer.bias is not None for layer in config.layers):
+        return []
+    return [
+        Mistake(
+            "bias_input_plus_one",
+            7,
+            "the bias's input taken as +1",
+            "you took the bias's input as +1; in this config a bias is a threshold on a constant input of -1 "
+            "(bias_input: -1): net = sum of w * x - b, and the bias's change is eta * delta * (-1)",
+            config._replace(bias_input=1),
+        )
+    ]
+
+
 # 7b. a shared bias treated as one bias per neuron
 def shared_bias_split(config: Config, net: Net) -> list[Mistake]:
     layers = config.layers
@@ -572,9 +588,10 @@ def textbook_sign_convention(config: Config, net: Net) -> list[Mistake]:
             Mistake(
                 "post_sign_convention",
                 4,
-                "the post's sign: delta = dE/dnet",
-                "you used the post's convention, delta = dE/dnet = (out - target) * f' at an output; this config "
-                "defines delta as the error term (delta: error), delta = -dE/dnet = (target - out) * f'",
+                "the gradient's sign: delta = dE/dnet",
+                "you used the gradient convention (Mazur's worked example, Nielsen), delta = dE/dnet = "
+                "(out - target) * f' at an output; this config defines delta as the error term (delta: error), "
+                "delta = -dE/dnet = (target - out) * f'",
                 config._replace(delta="gradient"),
             )
         ]
@@ -587,8 +604,8 @@ def textbook_sign_convention(config: Config, net: Net) -> list[Mistake]:
             "the textbook's sign: delta = (target - out) * f'",
             "you used the textbook's sign convention (Mitchell, Haykin): delta = (target - out) * dout/dnet "
             "= -dE/dnet at an output, and w+ = w + eta * delta * x; the updates agree, but every delta has the "
-            "opposite sign of this config's, which defines delta = dE/dnet (the post's convention, delta: "
-            "gradient) and subtracts",
+            "opposite sign of this config's, which defines delta = dE/dnet (the gradient convention, Mazur's and "
+            "Nielsen's, delta: gradient) and subtracts",
             config._replace(delta="error"),
         )
     ]
@@ -708,6 +725,7 @@ ENTRIES: tuple[Entry, ...] = (
     another_error_function,
     learning_rate_forgotten,
     biases_updated_or_not,
+    bias_input_sign,
     shared_bias_split,
     biases_pooled,
     targets_swapped,
