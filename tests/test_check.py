@@ -1269,6 +1269,15 @@ def test_a_slip_of_one_digit(tmp_path, written, kind):
     assert answer["note"].startswith(f"a slip of one digit ({kind})"), answer["note"]
 
 
+def test_a_digit_more_or_less_at_the_end_is_not_a_slip(tmp_path):
+    """-0.0115 for -0.010571307 is no slip: it reads as -0.011 with a 5 added only
+    when the exact value is cut to fewer decimals than the student wrote."""
+    mitchell = ONE_OUTPUT + "delta: error\nbias_input: -1\n"
+    graded = grade(tmp_path, {"delta_h2": "-0.0115"}, mitchell)["delta_h2"]
+    assert graded["status"] == "wrong" and "slip" not in graded["note"], graded["note"]
+    assert "slip" not in grade(tmp_path, {"net_h1": "0.37751"})["net_h1"]["note"]
+
+
 # ------------------------------------------------- two mistakes, or a slip on one --
 
 

@@ -272,6 +272,19 @@ def test_names_lists_the_matrices():
     assert all(n in known for grid in data["entries"].values() for row in grid for n in row)
 
 
+def test_a_matrix_written_transposed_is_named(workdir):
+    """delta a^T written as its transpose: each wrong entry is its mirror's value,
+    said so, not put down to a mistake whose number it happens to match."""
+    (workdir / "a.yaml").write_text(
+        "dE_total/dW^[2]: [[0.0822, -0.0226], [0.0827, -0.0227]]\nW^[2]+: [[0.3589, 0.4087], [0.5113, 0.5614]]\n"
+    )
+    graded = {g.answer.name: g for g in stepprop.check(None, "a.yaml").graded}
+    assert graded["dE_total/dw6"].status == "wrong" and graded["dE_total/dw6"].mistakes == []
+    assert graded["dE_total/dw6"].note == "the matrix written transposed: this is entry (2, 1), dE_total/dw7"
+    assert graded["dE_total/dw7"].note == "the matrix written transposed: this is entry (1, 2), dE_total/dw6"
+    assert graded["dE_total/dw5"].status == graded["w6+"].status == "correct"
+
+
 def test_a_one_by_one_matrix_is_answered_as_its_number(workdir):
     """The post's shared bias: dE_total/db^[2] is 1 x 1, one number."""
     (workdir / "a.yaml").write_text("dE_total/db^[2]: 0.100400325\ndE_total/db^[1]: [0.0187256094]\n")

@@ -15,6 +15,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from .. import names, worked
@@ -589,9 +590,12 @@ def _slip(exact: float, answer: Answer) -> tuple[str, str]:
     for places in (answer.decimals, answer.decimals + 1, answer.decimals - 1):
         if places < 0:
             continue
-        right = str(to_places(exact, places))
+        rounded = to_places(exact, places)
+        right = str(rounded)
         kind = _one_edit(written, right)
         if kind:
+            if places < answer.decimals and rounded != Decimal(repr(exact)):
+                right += f" to {count(places, 'decimal')}"  # (not the exact value itself)
             return kind, right
     return "", ""
 
@@ -610,7 +614,9 @@ def _one_edit(a: str, b: str) -> str:
     longer, shorter, kind = (a, b, "a digit added") if len(a) > len(b) else (b, a, "a digit dropped")
     if len(longer) - len(shorter) != 1:
         return ""
-    for k in range(len(longer)):
+    # not the last digit: a number with one digit more or less at its end is written to
+    # other decimals (-0.0115 is not -0.011 with a 5 added), not slipped
+    for k in range(len(longer) - 1):
         if longer[k].isdigit() and longer[:k] + longer[k + 1 :] == shorter:
             return kind
     return ""
@@ -651,9 +657,34 @@ def grade(checker: Checker, answers: list[Answer], source: str = "") -> Grades:
         exc.path = source or exc.path
         raise
     ruled_out(checker, graded)
+    transposed(checker, graded)
     prefer_consistent(checker, graded)
     follow_through(checker, graded)
     return Grades(checker, graded, source)
+
+
+def transposed(checker: Checker, graded: list[Graded]) -> None:
+    """A square matrix answered transposed, every entry the exact value of its
+    mirror (a delta^T in place of delta a^T): each wrong entry says so, in place
+    of a mistake its number happens to match."""
+    given: dict[str, dict[tuple[int, int], Graded]] = {}
+    for g in graded:
+        found = checker.matrix_entry(g.answer.written_as) if g.answer.part_of and not g.answer.blank else None
+        where = found[0].entry_name(found[1]) if found is not None else None
+        if where is not None and where[2] is not None:
+            given.setdefault(g.answer.part_of, {})[(where[1], where[2])] = g
+    exact = checker.run().values
+    for entries in given.values():
+        size = max(i for i, _ in entries)
+        if size < 2 or len(entries) != size * size or not any(g.status == WRONG for g in entries.values()):
+            continue
+        if not all(right(exact[entries[(j, i)].answer.name], g.answer) for (i, j), g in entries.items()):
+            continue
+        for (i, j), g in entries.items():
+            if g.status == WRONG:
+                mirror = entries[(j, i)].answer.name
+                g.mistakes, g.mistaken, g.approximate = [], None, False
+                g.note = f"the matrix written transposed: this is entry ({j}, {i}), {mirror}"
 
 
 def ruled_out(checker: Checker, graded: list[Graded]) -> None:
