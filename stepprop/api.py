@@ -28,6 +28,7 @@ from .config import Config
 from .errors import ConfigError, StepPropError
 from .expr import DEFAULT_DIGITS
 from .network import Net
+from .notation import MAZUR, Notation
 from .rounding import parse as parse_rounding
 from .rounding import rounder as rounder_of
 from .step import StepTrace, step
@@ -57,7 +58,10 @@ def _delegate(owner: object, field: str, name: str) -> Any:
 
 
 class _Shown:
-    """Shows a result: plain text, Markdown, LaTeX, HTML, or rich."""
+    """Shows a result: plain text, Markdown, LaTeX, HTML, or rich, by the names
+    of its config's notation."""
+
+    notation: Notation = MAZUR
 
     def document(self) -> Document:
         raise NotImplementedError
@@ -211,35 +215,38 @@ class Step(_Shown):
     update, by the names ``explain`` prints."""
 
     def __init__(self, trace: StepTrace):
+        from .notation import notation_of
+
         self.trace = trace
+        self.notation = notation_of(trace.net, trace.graph.multi)
 
     @property
     def values(self) -> dict[str, float]:
         """Every forward quantity: net_h1, out_h1, E_o1, E_total, ..."""
         from .names import values_of
 
-        return Quantities(values_of(self.trace.graph))
+        return Quantities(self.notation.values(values_of(self.trace.graph)))
 
     @property
     def terms(self) -> dict[str, float]:
         """Every chain-rule term: dE_total/dout_o1, delta_o1, dnet_o1/dw5, ..."""
         from .names import terms_of
 
-        return Quantities(terms_of(self.trace))
+        return Quantities(self.notation.values(terms_of(self.trace)))
 
     @property
     def gradients(self) -> dict[str, float]:
         """d(batch error)/dp for every parameter."""
-        return Quantities(self.trace.gradients)
+        return Quantities(self.notation.values(self.trace.gradients))
 
     @property
     def before(self) -> dict[str, float]:
-        return Quantities(self.trace.before)
+        return Quantities(self.notation.values(self.trace.before))
 
     @property
     def updated(self) -> dict[str, float]:
         """Every parameter after the update."""
-        return Quantities(self.trace.updated)
+        return Quantities(self.notation.values(self.trace.updated))
 
     @property
     def error(self) -> float:
@@ -254,12 +261,15 @@ class Step(_Shown):
         """Every name ``stepprop check`` accepts, with its value."""
         from .names import checkable
 
-        return Quantities(checkable(self.trace))
+        return Quantities(self.notation.values(checkable(self.trace)))
 
     def parameters(self, only: str | Sequence[str] | None = None) -> list[str]:
         """The parameters in the post's order of derivation (``only`` those,
-        an unknown name being an error)."""
-        return self.trace.net.chosen(_names(only))
+        an unknown name being an error), by the post's names."""
+        try:
+            return self.trace.net.chosen(self.notation.canonicals(_names(only)))
+        except StepPropError as exc:  # (naming the parameters as the config's notation does)
+            raise StepPropError(self.notation.text(str(exc))) from None
 
     def explain(
         self, only: str | Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None, **options: bool
@@ -277,7 +287,8 @@ class Step(_Shown):
         pass and the error."""
         from .worked import explain
 
-        return explain(self.trace, _names(only), samples, **options)
+        only = self.notation.canonicals(_names(only))
+        return self.notation.document(explain(self.trace, only, samples, **options))
 
     def matrix(self) -> MatrixStep:
         """The step in matrix form (z^[l] = W^[l] a^[l-1] + b^[l], the deltas,
@@ -303,7 +314,7 @@ class Step(_Shown):
         step, ``after`` it, or their ``gradients``."""
         from .diagram import diagram
 
-        return diagram(self.trace, mode)
+        return self.notation.diagram(diagram(self.trace, mode))
 
     def _picture(self) -> Diagram | None:
         return self.diagram()
@@ -327,7 +338,7 @@ class Step(_Shown):
     def to_dict(self) -> dict[str, Any]:
         from .report import step_dict
 
-        return step_dict(self.trace)
+        return self.notation.data(step_dict(self.trace))
 
     def __repr__(self) -> str:
         return f"<stepprop.Step of {self.trace.net.shape}, batch {self.trace.batch_index + 1}>"
@@ -341,25 +352,27 @@ class MatrixStep(_Shown):
 
         self.step = step
         self.form = MatrixForm(step.trace)
+        self.notation = step.notation
 
     @property
     def layers(self) -> list[dict[str, Any]]:
         """Per layer: z, a, delta, weights, bias, grad_weights, grad_bias,
         weights_after, bias_after (rows are neurons, columns samples; the
         weights and biases in the config's shape)."""
-        return self.form.to_dict()["layers"]
+        return self.to_dict()["layers"]
 
     @property
     def names(self) -> dict[str, list[list[str]]]:
         """Each matrix the step works out (z^[2], dE_total/dW^[2], ...) with the
         scalar names of its entries, as ``check`` reads a matrix answer."""
-        return self.form.names(worked_out=True)
+        name = self.notation.name
+        return {name(k): [[name(n) for n in row] for row in grid] for k, grid in self.form.names(True).items()}
 
     def document(self) -> Document:
-        return self.form.document()
+        return self.notation.document(self.form.document())
 
     def to_dict(self) -> dict[str, Any]:
-        return self.form.to_dict()
+        return self.notation.data(self.form.to_dict())
 
     def _picture(self) -> Diagram | None:
         return self.step.diagram()
@@ -372,10 +385,13 @@ class TrainResult(_Shown):
     """A training run: the errors, the outputs and the trained parameters."""
 
     def __init__(self, network: Net, result: RawTrainResult, every: int | None, rounding: int | str | None):
+        from .notation import notation_of
+
         self.initial = network
         self.result = result
         self.every = every
         self.rounding = rounding
+        self.notation = notation_of(network)
 
     def __getattr__(self, name: str) -> Any:
         # epochs, error, final_error, outputs, sample_errors, values, history, interrupted, curve
@@ -405,12 +421,12 @@ class TrainResult(_Shown):
     def document(self) -> Document:
         from .report import train_document
 
-        return train_document(self.initial, self.result, self.every, self.rounding)
+        return self.notation.document(train_document(self.initial, self.result, self.every, self.rounding))
 
     def to_dict(self) -> dict[str, Any]:
         from .report import train_dict
 
-        return train_dict(self.initial, self.result, self.rounding)
+        return self.notation.data(train_dict(self.initial, self.result, self.rounding))
 
     def __repr__(self) -> str:
         return f"<stepprop.TrainResult {count(self.result.epochs, 'epoch')}, error {self.result.error:.9g}>"
@@ -423,6 +439,7 @@ class Grades(_Shown):
 
     def __init__(self, grades: Graded):
         self.grades = grades
+        self.notation = grades.checker.notation
 
     def __getattr__(self, name: str) -> Any:
         return _delegate(self, "grades", name)
@@ -431,10 +448,10 @@ class Grades(_Shown):
         return sorted(set(super().__dir__()) | {"graded", "wrong", "checker", "source"})
 
     def document(self) -> Document:
-        return self.grades.document()
+        return self.notation.document(self.grades.document())
 
     def to_dict(self) -> dict[str, Any]:
-        return self.grades.to_dict()
+        return self.notation.data(self.grades.to_dict())
 
     def __repr__(self) -> str:
         counts = self.grades.to_dict()["counts"]
@@ -450,6 +467,7 @@ class ClassGrades(_Shown):
 
     def __init__(self, grades: GradedClass):
         self.grades = grades
+        self.notation = grades.checker.notation
 
     def __getattr__(self, name: str) -> Any:
         return _delegate(self, "grades", name)
@@ -458,10 +476,10 @@ class ClassGrades(_Shown):
         return sorted(set(super().__dir__()) | {"students", "questions", "wrong", "names", "checker", "source"})
 
     def document(self) -> Document:
-        return self.grades.document()
+        return self.notation.document(self.grades.document())
 
     def to_dict(self) -> dict[str, Any]:
-        return self.grades.to_dict()
+        return self.notation.data(self.grades.to_dict())
 
     def to_csv(self) -> str:
         """One row per student: the counts, the first wrong answer, the likely
@@ -480,7 +498,11 @@ class Verification(_Shown):
     ``ok``, and ``rows``, one per parameter."""
 
     def __init__(self, found: Verified):
+        from .network import Net
+        from .notation import notation_of
+
         self.found = found
+        self.notation = notation_of(Net(found.config))
 
     def __getattr__(self, name: str) -> Any:
         return _delegate(self, "found", name)
@@ -489,10 +511,10 @@ class Verification(_Shown):
         return sorted(set(super().__dir__()) | {"ok", "rows", "config", "torch_available", "torch_note", "h", "batch"})
 
     def document(self) -> Document:
-        return self.found.document()
+        return self.notation.document(self.found.document())
 
     def to_dict(self) -> dict[str, Any]:
-        return self.found.to_dict()
+        return self.notation.data(self.found.to_dict())
 
     def __repr__(self) -> str:
         gradients = count(len(self.found.rows), "gradient")

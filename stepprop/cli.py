@@ -23,7 +23,9 @@ from .ops import LAYER_ACTIVATIONS, LOSSES
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
 
-_PARAM_NAMES = r"^[wbWB]\d+(,[wbWB]\d+)*,?$"
+# a parameter's name, the post's (w5) or Nielsen's (w^3_11, w^{2}_{1,12}, b^2); a list of them
+_PARAM = r"[wbWB](?:\d+|\^\{?\d+\}?(?:_\{?\d+(?:,\d+)?\}?)?)"
+_PARAM_NAMES = rf"^{_PARAM}(,{_PARAM})*,?$"
 
 
 class _OnlyCommand(click.Command):
@@ -443,7 +445,7 @@ def explain(
       stepprop explain --view matrix    # z = W a + b, the deltas as vectors
       stepprop explain --round 4        # as by hand, 4 decimals at every step
     """
-    names = [n for item in only for n in item.split(",") if n]
+    names = [n for item in only for n in re.split(r",(?=[A-Za-z])", item) if n]  # (w^2_1,12 is one name)
     fmt = _format(fmt, output, FORMATS)
     net = _load(config)
     step = net.step(_batch(net.config, batch) + 1, round_to)

@@ -39,12 +39,16 @@ TOP_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "batch_error": ("reduction", "batch_reduction"),
     "bias_input": ("threshold", "bias_value", "bias_sign"),
     "delta": ("delta_convention", "delta_sign"),
+    "notation": ("names", "naming", "indexing", "convention"),
 }
 TOP_KEYS = tuple(TOP_KEY_ALIASES)
 # a batch's error from its samples' E_total (the ops of those names)
 BATCH_ERRORS = ("mean", "sum")
 # what delta_n is: dE/dnet_n (the post's), or its negative, the error term (t - o) f'(net) of the textbooks
 DELTAS = ("gradient", "error")
+# how quantities are named: the post's (w5, net_h1, out_h1, E_total) or Nielsen's
+# (w^3_11, z^2_1, a^2_1, C: layers numbered from 1 for the inputs)
+NOTATIONS = ("mazur", "nielsen")
 LAYER_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "weights": ("w", "weight", "weight_matrix", "kernel"),
     "bias": ("b", "biases", "intercept"),
@@ -95,6 +99,7 @@ class Config(NamedTuple):
     batch_error: str = "mean"  # a batch's error: the mean of its samples' E_total, or their sum
     bias_input: float = 1.0  # what a bias multiplies: 1, or -1 where biases are thresholds (Mitchell, Haykin)
     delta: str = "gradient"  # delta_n = dE/dnet_n (the post's), or "error": -dE/dnet_n (Mitchell, Haykin, Fausett)
+    notation: str = "mazur"  # the names shown and read: the post's, or "nielsen" (w^l_jk, z^l_j, a^l_j, C)
     source: str = "<config>"
     uses_samples_key: bool = False  # written with 'samples:' (kept when saving)
     # a trained network's: how many epochs stepprop trained it for, from which config
@@ -156,6 +161,8 @@ class Config(NamedTuple):
             out["bias_input"] = int(self.bias_input)
         if self.delta != "gradient":
             out["delta"] = self.delta
+        if self.notation != "mazur":
+            out["notation"] = self.notation
         layers = []
         for layer in self.layers:
             d: dict[str, Any] = {}
@@ -717,6 +724,9 @@ class Validator:
         delta = "gradient"
         if "delta" in top:
             delta = self.string(top["delta"][1], "delta", DELTAS)
+        notation = "mazur"
+        if "notation" in top:
+            notation = self.string(top["notation"][1], "notation", NOTATIONS)
         bias_input = 1.0
         if "bias_input" in top:
             bias_input = self.number(top["bias_input"][1], "bias_input")
@@ -738,6 +748,7 @@ class Validator:
             batch_error=batch_error,
             bias_input=bias_input,
             delta=delta,
+            notation=notation,
             source=self.source,
             uses_samples_key=uses_samples_key,
         )

@@ -98,21 +98,22 @@ class Sym(Expr):
     ``sample`` (1-based) marks a quantity of one sample of a batch.
     """
 
-    _fields = ("base", "sub", "sup", "sample")
+    _fields = ("base", "sub", "sup", "sample", "layer")
     __slots__ = (*_fields, "_ascii", "_hash")  # (a node is never changed: its name is spelled once)
 
-    def __init__(self, base: str, sub: str = "", sup: str = "", sample: int | None = None):
+    def __init__(self, base: str, sub: str = "", sup: str = "", sample: int | None = None, layer: str = ""):
         self.base = base
         self.sub = sub
         self.sup = sup
         self.sample = sample
+        self.layer = layer  # a layer's number written above, as Nielsen's w^3_11 (notation: nielsen)
         self._ascii: str | None = None
         self._hash: int | None = None
 
     def __hash__(self) -> int:
         # (hashed once: a printer looks up the spelling of a symbol every time it prints it)
         if self._hash is None:
-            self._hash = hash((self.base, self.sub, self.sup, self.sample))
+            self._hash = hash((self.base, self.sub, self.sup, self.sample, self.layer))
         return self._hash
 
     @property
@@ -124,7 +125,9 @@ class Sym(Expr):
     @property
     def name(self) -> str:
         """The spelling without the sample mark: out_o1 for out_o1[2]."""
-        if self.base in ("w", "b", "i") and self.sub.isdigit():
+        if self.layer:  # w^3_11+, z^2_1, b^2
+            return f"{self.base}^{self.layer}" + (f"_{self.sub}" if self.sub else "") + self.sup
+        if self.base in ("w", "b", "i", "x", "y") and self.sub.isdigit():
             return self.base + self.sub + self.sup
         if self.sup[:1] == "[":  # a layer's matrix: z^[2], W^[2]+, change_W^[2]
             return f"{self.base}_{self.sub}^{self.sup}" if self.sub else f"{self.base}^{self.sup}"
@@ -133,10 +136,10 @@ class Sym(Expr):
         return self.base + self.sup
 
     def updated(self) -> Sym:
-        return Sym(self.base, self.sub, "+", self.sample)
+        return Sym(self.base, self.sub, "+", self.sample, self.layer)
 
     def replace(self, base: str, sub: str) -> Sym:
-        return Sym(base, sub, self.sup, self.sample)
+        return Sym(base, sub, self.sup, self.sample, self.layer)
 
 
 class D(Expr):

@@ -96,6 +96,9 @@ class MatrixForm:
         self.m = len(trace.samples)
         self.n_layers = len(cfg.layers)
         self.dsign = N.delta_sign(cfg)
+        # a section's layer number, as the config's notation numbers the layers (Nielsen's from
+        # the input, 1: its names are the notation's, made when the document is shown)
+        self.shift = 1 if cfg.notation == "nielsen" else 0
         self.combine = g.root.op if g.multi else None
         self.bias_input = cfg.bias_input
         sym = self._sym
@@ -248,7 +251,7 @@ class MatrixForm:
                 f"W^[{n}] is {_dims(W, self.entries)}, a^[{li}] {_dims(A, self.entries)}: "
                 f"z^[{n}] and a^[{n}] are {rows} x {cols}"
             )
-            section = Section(f"Layer {n} ({_role(li, L)}: {act.name})", [Text(dims)])
+            section = Section(f"Layer {n + self.shift} ({_role(li, L)}: {act.name})", [Text(dims)])
             section.items.append(self.eq(Z, [product]))
             formula = _softmax(Z, rows) if act.coupled else act.formula([Z], {})
             section.items.append(self.eq(Aout, [self.elementwise(formula)]))
@@ -294,7 +297,7 @@ class MatrixForm:
                 above = Transpose(layer_sym("W", n + 1))
                 items.append(self.eq(Delta, [Hadamard((MatMul(above, layer_sym("delta", n + 1)), fprime))]))
             items += self._gradients(li)
-            backward.items.append(Section(f"Layer {n} ({_role(li, L)})", items))
+            backward.items.append(Section(f"Layer {n + self.shift} ({_role(li, L)})", items))
 
         updates = Section("The updates")
         rule = t.variation.update
@@ -316,12 +319,13 @@ class MatrixForm:
                     steps.append(Sub(before, change) if positive else before + change)
                 items.append(self.eq(after, steps))
             if items:
-                updates.items.append(Section(f"Layer {n}", items))
+                updates.items.append(Section(f"Layer {n + self.shift}", items))
         if not cfg.update_biases and any(b is not None for b in net.bias_names):
             updates.items.append(Text("The biases are not updated (update_biases: false)."))
 
         intro = [
-            f"One training step of {net.shape} in matrix form. Layers are numbered from 1; a^[0] is the input"
+            f"One training step of {net.shape} in matrix form. Layers are numbered from {1 + self.shift}"
+            + ("; a^[0] is the input" if not self.shift else ", the input a^[0] being layer 1")
             + (f", one column per sample ({self.m} samples)." if g.multi else ", and vectors are columns."),
             "In plain text, * between matrices is the matrix product, .* the entry-by-entry product "
             "(a circled dot in LaTeX and HTML) and ^T the transpose; a column added to a matrix is added to each "

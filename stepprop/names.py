@@ -14,6 +14,9 @@ JSON keys, and in the answers that ``check`` grades.
   ``dE_o1/dout_h1`` (the post's name: through o1) is delta_o1 * w5;
 * with several samples in a batch, a sample's quantities end in ``[k]``
   (``out_o1[2]``), and ``dE/dw5`` is the gradient of the batch error.
+
+These are the names stepprop works in; a config's ``notation: nielsen`` shows
+and reads them in Nielsen's names instead (see :mod:`stepprop.notation`).
 """
 
 from __future__ import annotations

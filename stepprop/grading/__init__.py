@@ -158,9 +158,12 @@ class Checker:
     """Computes (and caches) the numbers of each way of calculating."""
 
     def __init__(self, config: Config, epochs: int | None = None):
+        from ..notation import notation_of
+
         self.config = config
         self.epochs = epochs
         self.mistakes = catalogue(config)
+        self.notation = notation_of(Net(config))  # the names answers are read in (and shown)
         self._runs: dict[tuple[int, Rounding | None], Run] = {}
         self._order: dict[str, tuple[int, ...]] | None = None
         self._pairs: dict[tuple[str, str], Mistake | None] = {}  # two mistakes made together, once made
@@ -261,6 +264,9 @@ class Checker:
         known = self.run().values
         if written in known:
             return written
+        written = self.notation.canonical(written) or written  # (Nielsen's names: the post's)
+        if written in known:
+            return written
         lower = self.__dict__.setdefault("_lower", {name.lower(): name for name in known})
         for spelling in spellings(written):
             if spelling in known:
@@ -302,7 +308,10 @@ class Checker:
         exact_run = self.run()
         name = self.resolve(answer.name)
         if name is not None and name != answer.name:
-            answer = dataclasses.replace(answer, name=name, written_as=answer.written_as or answer.name)
+            own = self.notation.name(name) == answer.name  # (its name in the config's notation)
+            answer = dataclasses.replace(
+                answer, name=name, written_as=answer.written_as or ("" if own else answer.name)
+            )
         exact = exact_run.values.get(answer.name)
         if exact is not None and answer.blank:
             return Graded(answer, UNANSWERED, exact)
@@ -327,9 +336,10 @@ class Checker:
                 answer.line,
                 answer.column,
             )
-        if exact is None and answer.name in names.environment(exact_run.trace):  # w5, i1, target_o1, eta
+        given = self.notation.canonical(answer.name) or answer.name
+        if exact is None and given in names.environment(exact_run.trace):  # w5, i1, target_o1, eta
             written = answer.part_of or answer.written_as or answer.name
-            update = f"; its update is {written}+" if answer.name in exact_run.trace.before else ""
+            update = f"; its update is {written}+" if given in exact_run.trace.before else ""
             raise ConfigError(
                 f"{show(written)} is given in the config, not worked out by the step: there is nothing to check"
                 + update,
@@ -339,7 +349,8 @@ class Checker:
             )
         if exact is None:
             raise ConfigError(
-                f"unknown quantity '{show(answer.name)}'{suggest(answer.name, exact_run.values, 3)}; "
+                f"unknown quantity '{show(answer.name)}'"
+                f"{suggest(answer.name, self.notation.values(exact_run.values), 3)}; "
                 "'stepprop explain --names' (Step.names in Python) lists every name",
                 "",
                 answer.line,
@@ -909,9 +920,11 @@ def template(trace: StepTrace) -> str:
     """An answers file to fill in: every name of the worked example in its order,
     under the section it is derived in, each with what it is."""
     from ..expr import plain, symbols
+    from ..notation import notation_of
 
     doc = worked.explain(trace, inputs=True, changes=True)  # every name, each where it is derived
     cfg = trace.config
+    shown = notation_of(trace.net, trace.graph.multi)  # the names written in the config's notation
     lines = [
         f"# Answers for stepprop check, for {cfg.source}: one training step"
         + (f" on batch {trace.batch_index + 1}" if len(cfg.batches()) > 1 else "")
@@ -925,24 +938,25 @@ def template(trace: StepTrace) -> str:
     def emit(name: str, what: str) -> None:
         if name in known and name not in seen:
             seen.add(name)
-            lines.append(f"{_yaml_key(name)}:{f'   # {what}' if what else ''}")
+            lines.append(f"{_yaml_key(shown.name(name))}:{f'   # {what}' if what else ''}")
 
     def walk(items: list, depth: int) -> None:
         for item in items:
             if isinstance(item, Section):
                 lines.append("")
-                lines.append("#" + " " * (2 * depth + 1) + item.title)
+                lines.append("#" + " " * (2 * depth + 1) + shown.text(item.title))
                 walk(item.items, depth + 1)
             elif isinstance(item, Eq) and not item.reused:
                 formula = next((r for r in item.rhs if symbols(r)), None)
+                line = shown.name(item.name) if item.name else ""
                 if item.name:
-                    emit(item.name, f"= {plain(formula)}" if formula is not None else item.note)
+                    emit(item.name, f"= {plain(shown.expr(formula))}" if formula is not None else shown.text(item.note))
                 # the same number by another name (delta_o1 = dE_total/dnet_o1), and the
                 # factors this line names, where they are derived nowhere else
                 for leaf in [item.lhs, *(s for r in item.rhs for s in symbols(r))]:
                     if isinstance(leaf, (Sym, D, Via)) and item.name:
                         alias = any(r == leaf for r in item.rhs) or leaf == item.lhs
-                        emit(leaf.ascii, f"= {item.name}" if alias else f"a factor in the line of {item.name}")
+                        emit(leaf.ascii, f"= {line}" if alias else f"a factor in the line of {line}")
 
     walk(doc.sections, 0)
     rest = [name for name in known if name not in seen]
@@ -957,7 +971,7 @@ def _yaml_key(name: str) -> str:
     """A name as a YAML key (quoted where YAML would read it otherwise)."""
     import re
 
-    return name if re.fullmatch(r"[A-Za-z][\w/+\[\]]*", name) else f'"{name}"'
+    return name if re.fullmatch(r"[A-Za-z][\w/+\[\]^]*", name) else f'"{name}"'
 
 
 def _lines_for(run: Run, name: str, epochs: int | None, mistake: Mistake | None = None) -> list[Eq]:

@@ -138,14 +138,16 @@ class ClassGrades:
         """The grades as a spreadsheet's rows (``-o grades.csv``): one per student,
         with the counts, the first wrong answer, the likely mistake and each
         answer's status."""
-        rows = [["student", *STATUSES, "first_wrong", "mistake", *self.names]]
+        name = self.checker.notation.name  # (a spreadsheet is shown: the config's names)
+        rows = [["student", *STATUSES, "first_wrong", "mistake", *(name(n) for n in self.names)]]
         for s in self.students:
             mistake = s.mistake()
+            first = s.first_wrong()
             rows.append(
                 [
                     s.student.id,
                     *(str(s.counts[status]) for status in STATUSES),
-                    s.first_wrong() or "",
+                    name(first) if first else "",
                     mistake.id if mistake else "",
                     *(g.status for g in s.grades.graded),
                 ]

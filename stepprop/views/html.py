@@ -20,9 +20,15 @@ def _mi(text: str) -> str:
 def _sym(s: Sym) -> str:
     if s.base == "change":  # a parameter's change: Δw5
         return f"<mrow><mi>Δ</mi>{_sym(Sym(s.sub[0], s.sub[1:], s.sup, s.sample))}</mrow>"
+    if s.base.startswith("change_"):  # the same in Nielsen's names: Δw^3_11
+        return f"<mrow><mi>Δ</mi>{_sym(Sym(s.base[7:], s.sub, s.sup, s.sample, s.layer))}</mrow>"
     base = _mi(_GREEK.get(s.base, s.base))
     sub = s.sub
     sup = s.sup + (f"({s.sample})" if s.sample is not None else "")
+    if s.layer:  # Nielsen's w^3_11: the layer above, then anything more outside it
+        inner = f"<mn>{escape(s.layer)}</mn>"
+        base = f"<msubsup>{base}<mn>{escape(sub)}</mn>{inner}</msubsup>" if sub else f"<msup>{base}{inner}</msup>"
+        return f"<msup><mrow>{base}</mrow><mo>{escape(sup)}</mo></msup>" if sup else base
     if sub and sup:
         return f"<msubsup>{base}<mi>{escape(sub)}</mi><mo>{escape(sup)}</mo></msubsup>"
     if sub:

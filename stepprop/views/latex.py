@@ -54,9 +54,13 @@ def escape(text: str) -> str:
 def sym(s: Sym) -> str:
     if s.base == "change":  # a parameter's change: Delta w_5
         return r"\Delta " + sym(Sym(s.sub[0], s.sub[1:], s.sup, s.sample))
+    if s.base.startswith("change_"):  # the same in Nielsen's names: Delta w^3_11
+        return r"\Delta " + sym(Sym(s.base[7:], s.sub, s.sup, s.sample, s.layer))
     base = _GREEK.get(s.base) or (s.base if len(s.base) == 1 else rf"\mathit{{{s.base}}}")
     out = base
-    if s.sub:
+    if s.layer:  # Nielsen's w^{3}_{11}: the layer above, then anything more outside it
+        out = "{" + base + "^{" + s.layer + "}" + ("_{" + s.sub + "}" if s.sub else "") + "}"
+    elif s.sub:
         out += "_{" + s.sub.replace("_", r"\_") + "}"
     sups = []
     if s.sup:
