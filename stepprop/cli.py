@@ -302,7 +302,7 @@ _BATCH = click.option(
     type=click.IntRange(1),
     default=1,
     show_default=True,
-    help="Which batch to take the step on (with several samples).",
+    help="Which batch to take the step on (with several samples), from the config's parameters, as if it came first.",
 )
 _FRAGMENT = click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
 

@@ -909,6 +909,7 @@ class _Builder:
                 f"{n} samples in {count(len(batches), 'batch', 'batches')} of up to "
                 f"{cfg.effective_batch_size}; this is the step on batch {t.batch_index + 1} "
                 f"({samples_text([k + 1 for k in self.g.sample_numbers])})"
+                + (", from the config's parameters, as if it came first" if t.batch_index else "")
             )
             if cfg.effective_batch_size > 1:
                 lines.append(f"a batch's error E is {ops.reduction(cfg.batch_error).words} of its samples' E_total")
