@@ -455,13 +455,24 @@ class _Builder:
             if parts:
                 items += self.d_error_d_out(s, out)
                 items += self.d_out_d_net(s, out, net)
+            # the textbooks' hidden delta where delta is the error term (delta: error):
+            # delta_h = (sum over k of w_kh * delta_k) * dout_h/dnet_h, as Mitchell writes it
+            after = [c for c in self.consumers(s, out) if self.g.info[c].role == "net"]
+            textbook: list[Expr] = []
+            if self.dsign == -1 and after:
+                weighted = add(*(mul(self.derivative(c, out, False), N.delta_sym(self.g, c)) for c in after))
+                numbers = add(*(mul(self.local(c, out), self.delta_num(s, c)) for c in after))
+                textbook = [
+                    mul(weighted, D(self.sym(out), self.sym(net))),
+                    mul(numbers, self.local(out, net)),
+                ]
             items.append(
                 Eq(
                     dsym,
                     [
                         self.as_delta(D(root, self.sym(net))),
                         self.as_delta(mul(D(root, self.sym(out)), D(self.sym(out), self.sym(net)))),
-                        self.as_delta(mul(self.adj(s, out), self.local(out, net))),
+                        *(textbook or [self.as_delta(mul(self.adj(s, out), self.local(out, net)))]),
                         self.delta_num(s, net),
                     ],
                     name=dsym.ascii,
