@@ -49,6 +49,7 @@ class Diagram:
     mode: str
     title: str
     activations: list[str]
+    numbering: int = 0  # added to a layer's number where it is written (Nielsen's: 1, the inputs being layer 1)
 
 
 def diagram(trace: StepTrace, mode: str = "before") -> Diagram:

@@ -67,6 +67,16 @@ def _sym_of(graph: BatchGraph, node: Node) -> Sym:
     return Sym(base, info.neuron or "", "", sample)
 
 
+def layer_title(config: Config, li: int) -> str:
+    """A layer's title: Output layer, Hidden layer, or Hidden layer 2 with
+    several, numbered from 1 (from 2 in Nielsen's notation, the inputs being 1)."""
+    n = len(config.layers)
+    if li == n - 1:
+        return "Output layer"
+    first = 2 if config.notation == "nielsen" else 1
+    return "Hidden layer" if n == 2 else f"Hidden layer {li + first}"
+
+
 def change_name(param: str) -> str:
     """The name of a parameter's change in the update (Delta w5): change_w5."""
     return f"change_{param}"

@@ -36,7 +36,7 @@ if TYPE_CHECKING:  # (imported where used: the post's notation, every command's,
     from .network import Net
 
 # a name or a word of a text: net_h1, dE_total/dw5, W^[2]+, z^[2](1,1), out_o1[2]
-_TOKEN = r"(?<![\w^\[/.\\])[A-Za-z][\w^\[\]]*(?:/d[\w^\[\]]+)?\+?(?:\[\d+\])?(?:\(\d+(?:,\d+)?\))?"
+_TOKEN = r"(?<![\w^\[/.\\])[A-Za-z][\w^\[\]]*(?:/d[\w^\[\]]+)?\+?(?:\[\d+\])?(?:\(\d+(?:,\d+)?\))?(?!\.\w)"
 _MARK = r"((?<!\^)\[\d+\]|\(\d+(?:,\d+)?\))$"  # a sample's mark, or a matrix entry's place
 # a table's column headers: the quantity each column holds
 _HEADERS = {"net": "z", "out": "a", "dout/dnet": "da/dz", "dE_total/dp": "dC/dp", "E_total": "C"}
@@ -288,6 +288,7 @@ class Nielsen(Notation):
                 replace(e, name=e.name and self.name(e.name), label=e.label and self.name(e.label)) for e in drawn.edges
             ],
             title=self.text(drawn.title),
+            numbering=1,
         )
 
 

@@ -461,10 +461,10 @@ class _Builder:
             textbook: list[Expr] = []
             if self.dsign == -1 and after:
                 weighted = add(*(mul(self.derivative(c, out, False), N.delta_sym(self.g, c)) for c in after))
-                numbers = add(*(mul(self.local(c, out), self.delta_num(s, c)) for c in after))
+                weighted_numbers = add(*(mul(self.local(c, out), self.delta_num(s, c)) for c in after))
                 textbook = [
                     mul(weighted, D(self.sym(out), self.sym(net))),
-                    mul(numbers, self.local(out, net)),
+                    mul(weighted_numbers, self.local(out, net)),
                 ]
             items.append(
                 Eq(
@@ -788,7 +788,7 @@ class _Builder:
             layer_params = [p for p in params if self.net.params[p].layer == li]
             if not layer_params:
                 continue
-            layer_sec = Section(_layer_title(li, n_layers))
+            layer_sec = Section(N.layer_title(self.t.config, li))
             for pname in layer_params:
                 par = self.net.params[pname]
                 kind = "the weight" if par.kind == "weight" else "the"
@@ -886,7 +886,7 @@ class _Builder:
                     row += [neuron, self.num(net), self.num(out), self.local(out, net), self.delta_num(s, net)]
                     rows.append(row)
             headers = (["sample"] if multi else []) + ["neuron", "net", "out", "dout/dnet", "delta"]
-            sec.items.append(Section(_layer_title(li, n_layers), [Table(headers, rows)]))
+            sec.items.append(Section(N.layer_title(self.t.config, li), [Table(headers, rows)]))
         return sec
 
     def intro(self) -> list[str]:
@@ -897,7 +897,7 @@ class _Builder:
         if len(set(words)) == 1:
             acts = words[0] + (", in every layer" if n_layers > 1 else "")
         else:
-            where = [_layer_title(li, n_layers).lower() for li in range(n_layers)]
+            where = [N.layer_title(self.t.config, li).lower() for li in range(n_layers)]
             acts = ", ".join(f"{w} in {'' if p[-1].isdigit() else 'the '}{p}" for w, p in zip(words, where))
         lines = [
             f"network {self.net.shape} from {cfg.source}",
@@ -1135,12 +1135,6 @@ def _numbers_unless_named(e: Expr) -> list[float] | None:
 def _close(a: float, b: float, relative: float, scale: float) -> bool:
     """Equal, to ``relative``, or to float rounding next to numbers of size ``scale``."""
     return math.isfinite(a) and (a == b or abs(a - b) <= max(relative * max(abs(a), abs(b)), 1e-12 * scale))
-
-
-def _layer_title(li: int, n_layers: int) -> str:
-    if li == n_layers - 1:
-        return "Output layer"
-    return "Hidden layer" if n_layers == 2 else f"Hidden layer {li + 1}"
 
 
 def _plain(x: float) -> str:

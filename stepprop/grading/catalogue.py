@@ -20,7 +20,7 @@ from .. import ops
 from ..config import Config
 from ..engine import Rounder
 from ..expr import Const, Expr, Sym, evaluate, plain, symbols
-from ..names import checkable, param_sym
+from ..names import checkable, layer_title, param_sym
 from ..network import BatchGraph, Net
 from ..rounding import Rounding
 from ..step import ETA, OUT, PLAIN, G, Override, P, Variation, local, step
@@ -91,10 +91,9 @@ def rename_name(name: str, mapping: dict[str, str] | None) -> str | None:
 
 
 def _layer_title(net: Net, li: int) -> str:
-    n = len(net.config.layers)
-    if li == n - 1:
-        return "the output layer"
-    return "the hidden layer" if n == 2 else f"hidden layer {li + 1}"
+    """the output layer, the hidden layer, hidden layer 2 (in a sentence)."""
+    title = layer_title(net.config, li)
+    return f"the {title.lower()}" if title in ("Output layer", "Hidden layer") else title.lower()
 
 
 def _square_layers(config: Config) -> list[int]:

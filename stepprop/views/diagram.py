@@ -138,7 +138,7 @@ def matrices(d: Diagram, digits: int) -> list[Matrix] | None:
             return None
         at = {(e.target, e.source): e for e in edges}
         rows = [(t, [fmt(at[(t, src)].value, digits) if (t, src) in at else "" for src in sources]) for t in targets]  # type: ignore[arg-type]
-        what = "output layer" if c == last else (f"hidden layer {c}" if last > 2 else "hidden layer")
+        what = "output layer" if c == last else (f"hidden layer {c + d.numbering}" if last > 2 else "hidden layer")
         heads = ["bias" if src.startswith("bias") else src for src in sources]
         out.append(Matrix(f"{what}: {names[d.mode]} (row: to, column: from)", heads, rows))
     return out
@@ -413,14 +413,15 @@ def text(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
     """A compact text version, for the terminal."""
     lines = [d.title]
     inputs = d.columns[0]
-    lines.append("inputs: " + ", ".join(f"{n.id} = {fmt(n.value, digits)}" for n in inputs if n.value is not None))
+    shown = {n.id: n.title for column in d.columns for n in column}  # (a node by its name, as drawn)
+    lines.append("inputs: " + ", ".join(f"{n.title} = {fmt(n.value, digits)}" for n in inputs if n.value is not None))
     by_target: dict[str, list[DEdge]] = {}
     for e in d.edges:
         by_target.setdefault(e.target, []).append(e)
     biases = {b.id: b for b in d.biases}
     last = len(d.columns) - 1
     for c, column in enumerate(d.columns[1:], start=1):
-        what = "output layer" if c == last else (f"hidden layer {c}" if last > 2 else "hidden layer")
+        what = "output layer" if c == last else (f"hidden layer {c + d.numbering}" if last > 2 else "hidden layer")
         lines.append(f"{what} ({d.activations[c - 1]}):")
         for node in column:
             parts = []
@@ -429,7 +430,7 @@ def text(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
                     b = biases[e.source]
                     parts.append(f"bias {edge_text(e, digits)}" if e.label else f"bias {caption_text(b, digits)}")
                 else:
-                    parts.append(f"{e.source} ({edge_text(e, digits)})")
+                    parts.append(f"{shown[e.source]} ({edge_text(e, digits)})")
             tail = f"   {caption_text(node, digits)}" if node.value is not None else ""
-            lines.append(f"  {node.id} <- " + ", ".join(parts) + tail)
+            lines.append(f"  {node.title} <- " + ", ".join(parts) + tail)
     return "\n".join(lines) + "\n"

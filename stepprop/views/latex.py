@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from ..document import Document, Eq, Section, Table, Text
@@ -102,7 +103,9 @@ class LatexPrinter(Printer[str]):
         return rf"\frac{{\partial {spelled(d.num)}}}{{\partial {spelled(d.den)}}}"
 
     def via(self, v: Via) -> str:
-        return rf"\left.{self.d(v.d)}\right|_{{\text{{via }} {escape(v.through)}}}"
+        named = re.fullmatch(r"([A-Za-z]+)\^(\w+)_(\w+)", v.through)  # a^3_1 (Nielsen's): as math
+        through = rf"{named[1]}^{{{named[2]}}}_{{{named[3]}}}" if named else escape(v.through)
+        return rf"\left.{self.d(v.d)}\right|_{{\text{{via }} {through}}}"
 
     def number(self, x: float, digits: int | None = None) -> str:
         mantissa, _, exponent = fmt(x, digits or self.digits).partition("e")
