@@ -38,6 +38,24 @@ if TYPE_CHECKING:  # (imported where used: the post's notation, every command's,
 # a name or a word of a text: net_h1, dE_total/dw5, W^[2]+, z^[2](1,1), out_o1[2]
 _TOKEN = r"(?<![\w^\[/.\\])[A-Za-z][\w^\[\]]*(?:/d[\w^\[\]]+)?\+?(?:\[\d+\])?(?:\(\d+(?:,\d+)?\))?(?!\.\w)"
 _MARK = r"((?<!\^)\[\d+\]|\(\d+(?:,\d+)?\))$"  # a sample's mark, or a matrix entry's place
+# the post's words for quantities in general (no neuron's), in Nielsen's, longest first
+_PHRASES = (
+    ("dE_total/dnet_n", "dC/dz_n"),
+    ("dnet_k/dout_j", "dz_k/da_j"),
+    ("out * (1 - out)", "a * (1 - a)"),
+    ("net * (1 - net)", "z * (1 - z)"),
+    ("1 - out^2", "1 - a^2"),
+    ("target - out", "y - a"),
+    ("out - target", "a - y"),
+    ("(t - out)", "(y - a)"),
+    ("dout/dnet", "da/dz"),
+    ("dnet/dw", "dz/dw"),
+    ("dE/dnet", "dC/dz"),
+    ("dE/dout", "dC/da"),
+    ("dE/dw", "dC/dw"),
+    ("dE_total/dp", "dC/dp"),
+    ("net input", "weighted input"),
+)
 # a table's column headers: the quantity each column holds
 _HEADERS = {"net": "z", "out": "a", "dout/dnet": "da/dz", "dE_total/dp": "dC/dp", "E_total": "C"}
 
@@ -140,6 +158,8 @@ class Nielsen(Notation):
         self.back = {new: old for old, new in self.spelled.items() if "^[" in old}
         self.back.update({new: old for old, new in self.spelled.items() if "^[" not in old})
         self.back["C"] = "E" if batch else "E_total"  # (a sample's, with its [k]: see canonical)
+        for k, name in enumerate(net.input_names, 1):  # an input is also the first layer's a^1_k
+            self.back[f"a^1_{k}"] = name
         self.lower = {new.lower(): old for new, old in self.back.items()}
         self.words = {**{old: new for old, new in self.spelled.items() if old != "t"}, **words}
         self._syms: dict[Sym, Sym] = {}
@@ -186,14 +206,23 @@ class Nielsen(Notation):
         return _renamed(name, self.spelled.get) or name
 
     def canonical(self, written: str) -> str | None:
+        via = re.fullmatch(r"[d∂]C/[d∂](\S+)\s*\(via\s+(\S+)\)", written.strip())
+        if via is not None:  # a path's share as the worked example prints it: dC/da^2_1 (via a^3_1)
+            den, through = self.canonical(via[1]), self.back.get(via[2], "")
+            return f"dE_{through[4:]}/d{den}" if den and through.startswith("out_") else None
         t = written.strip().replace("{", "").replace("}", "").replace(" ", "")
         t = t.replace("∂", "d").replace("δ", "delta").replace("Δ", "change_").replace("∆", "change_")
-        t = re.sub(r"(?<![A-Za-z])(w|b|z|a|delta)_(\d[\d,]*)\^(\d+)", r"\1^\3_\2", t)  # w_11^3 for w^3_11
+        # w_11^3 for w^3_11 (dw_11^3 too: after the d of a derivative)
+        t = re.sub(r"(?<![A-Za-ce-z])(w|b|z|a|delta)_(\d[\d,]*)\^(\d+)", r"\1^\3_\2", t)
         t = re.sub(r"\b([xy])_(\d+)\b", r"\1\2", t)  # x_1 for x1
+        entry = re.search(r"\(\d+(?:,\d+)?\)$", t)  # a matrix answer's entry: w^3'(1,1)
+        place = entry.group(0) if entry else ""
+        t = t[: len(t) - len(place)]
         for mark in ("_new", "(new)", "'", "′", "^+", "_+"):  # w^3_11' for w^3_11+
             if t.endswith(mark) and len(t) > len(mark):
                 t = t[: -len(mark)] + "+"
                 break
+        t += place
         found = _renamed(t, self._back)
         if found is not None and self.batch and re.search(r"\[\d+\]$", found):  # a sample's error: E_total[k]
             found = re.sub(r"^E(?=\[)", "E_total", found.replace("dE/d", "dE_total/d", 1))
@@ -207,6 +236,9 @@ class Nielsen(Notation):
 
     # -- words, documents and data
     def text(self, text: str) -> str:
+        for post, nielsen in _PHRASES:
+            if post in text:
+                text = text.replace(post, nielsen)
         return re.sub(_TOKEN, lambda m: self._word(m.group(0)), text)
 
     def _word(self, word: str) -> str:

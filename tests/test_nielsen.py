@@ -221,3 +221,84 @@ def test_the_diagram_and_training_in_nielsens_names():
     assert "w^3_11" in json.dumps(trained) and not POSTS_NAMES.findall(json.dumps(trained))
     verified = run("verify", path, "--no-torch").output
     assert "w^3_11" in verified and not POSTS_NAMES.findall(verified)
+
+
+TWO_HIDDEN = """
+notation: nielsen
+inputs: [0.5, -0.2]
+targets: [0.3]
+eta: 0.5
+layers:
+  - weights: [[0.1, -0.2], [0.3, 0.4], [-0.5, 0.2]]
+    bias: [0.1, 0.2, -0.1]
+  - weights: [[0.2, -0.3, 0.1], [0.4, 0.1, -0.2]]
+    bias: [0.05, -0.05]
+  - weights: [[0.3, -0.6]]
+    bias: [0.1]
+"""
+
+
+def test_two_hidden_layers_are_numbered_from_the_input(workdir):
+    """Layers 2 and 3 hidden, 4 the output, in every view; a file's name is no name."""
+    (workdir / "b3.yaml").write_text(TWO_HIDDEN)
+    text = run("explain", "b3.yaml").output
+    assert "network 2-3-2-1 from b3.yaml" in text
+    assert "\nHidden layer 3\n" in text and "\nHidden layer 2\n" in text and "Hidden layer 1" not in text
+    assert "dC/da^2_1 (via a^3_1)" in text and not POSTS_NAMES.findall(text.replace("b3.yaml", ""))
+    drawn = run("diagram", "b3.yaml", "--format", "text").output
+    assert "hidden layer 2 (sigmoid):" in drawn and "  a^2_1 <- x1 (w^2_11 = 0.1)" in drawn
+    assert not POSTS_NAMES.findall(drawn.replace("b3.yaml", ""))
+    # the share through a^3_1 read back as printed, and as named
+    (workdir / "a.yaml").write_text('"dC/da^2_1 (via a^3_1)": 0.1\ndC^3_1/da^2_1: 0.1\n')
+    graded = stepprop.check("b3.yaml", "a.yaml").graded
+    assert [g.answer.name for g in graded] == ["dE_h2_1/dout_h1_1"] * 2
+
+
+def test_the_latex_of_two_hidden_layers_compiles(workdir):
+    import shutil
+    import subprocess
+
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        pytest.skip("no TeX engine (pdflatex) is installed here, so the LaTeX is not compiled")
+    (workdir / "b3.yaml").write_text(TWO_HIDDEN)
+    run("explain", "b3.yaml", "--compact", "--format", "latex", "-o", "b3.tex")
+    assert r"\text{via } a^{3}_{1}" in (workdir / "b3.tex").read_text(encoding="utf-8")
+    done = subprocess.run(
+        [engine, "-interaction=nonstopmode", "-halt-on-error", "b3.tex"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    "written, meant",
+    [
+        ("dC/dw_11^3: 0.0822", "dE_total/dw5"),
+        ("dC/dw_{11}^{3}: 0.0822", "dE_total/dw5"),
+        ("da_1^3/dz_1^3: 0.1868", "dout_o1/dnet_o1"),
+        ("w^3': [[0.3589, 0.4087], [0.5113, 0.5614]]", "w5+"),
+    ],
+)
+def test_answers_as_nielsen_readers_write_them(workdir, written, meant):
+    (workdir / "a.yaml").write_text(written + "\n")
+    assert stepprop.check("nielsen", "a.yaml").graded[0].answer.name == meant
+
+
+@pytest.mark.parametrize(
+    "written, message",
+    [
+        ("z^3: 1.1059", "z^3 is 2 x 1: write its answer as a list, [1, 2]"),
+        ("a^1_1: 0.05", "a^1_1 is given in the config, not worked out by the step"),
+        ('"dC/dw^3": [[0.08, 0.02], [0.08, 0.02], [0.1, 0.1]]', "dC/dw^3 is 2 x 2: it has no entry (3, 1)"),
+    ],
+)
+def test_answer_errors_in_nielsens_names(workdir, written, message):
+    (workdir / "a.yaml").write_text(written + "\n")
+    assert message in run("check", "nielsen", "a.yaml", code=1).output
+
+
+def test_explanations_say_it_in_nielsens_words(workdir):
+    (workdir / "a.yaml").write_text("a^3_1: 0.7514\nw^3_11+: 0.4411\n")
+    report = run("check", "nielsen", "a.yaml", code=1).output
+    assert "w+ = w - eta * dC/dw" in report and "(as " not in report
+    assert "C = the sum over outputs of 1/2 (y - a)^2" in run("explain", "nielsen").output

@@ -147,7 +147,7 @@ class Graded:
             "note": self.note,
             "rounded_value": self.rounded_value,
             "mistake": self.mistakes[0].id if self.mistakes else None,
-            "mistakes": [m.id for m in self.mistakes],
+            "mistakes": list(dict.fromkeys(m.id for m in self.mistakes)),  # (a mistake's variants: one id)
             "explanation": self.mistakes[0].explain(self.answer.name) if self.mistakes else None,
             "also_from": list(self.also_from),
             "follows_from": self.follows_from,
@@ -299,6 +299,9 @@ class Checker:
         base, index = split.groups()
         base = base.strip().replace("∆", "Δ")
         change = [f"change_{base[1:].lstrip('_')}"] if base.startswith("Δ") else []
+        own = self.notation.canonical(written)  # Nielsen's z^3(1): z^[2](1)
+        if own is not None and form.entry_name(own) is not None:
+            return form, own
         for spelled in (base, *change, *spellings(base.replace("δ", "delta"))):
             if form.entry_name(spelled + index) is not None:
                 return form, spelled + index
@@ -308,10 +311,7 @@ class Checker:
         exact_run = self.run()
         name = self.resolve(answer.name)
         if name is not None and name != answer.name:
-            own = self.notation.name(name) == answer.name  # (its name in the config's notation)
-            answer = dataclasses.replace(
-                answer, name=name, written_as=answer.written_as or ("" if own else answer.name)
-            )
+            answer = dataclasses.replace(answer, name=name, written_as=answer.written_as or answer.name)
         exact = exact_run.values.get(answer.name)
         if exact is not None and answer.blank:
             return Graded(answer, UNANSWERED, exact)
@@ -666,6 +666,8 @@ def grade(checker: Checker, answers: list[Answer], source: str = "") -> Grades:
             graded.append(checker.grade(answer))
     except ConfigError as exc:
         exc.path = source or exc.path
+        exc.message = checker.notation.text(exc.message)  # (naming what it names as the config does)
+        exc.args = (str(exc),)
         raise
     ruled_out(checker, graded)
     transposed(checker, graded)
@@ -868,7 +870,7 @@ class Grades:
         rows: list[list] = []
         for g in self.graded:
             shown = g.answer.name
-            if g.answer.written_as and g.answer.written_as != shown:
+            if g.answer.written_as and g.answer.written_as not in (shown, self.checker.notation.name(shown)):
                 shown += f" (as {g.answer.written_as})"
             rows.append([shown, g.answer.text, Num(g.exact), Label(g.status, g.status), g.note])
         sections = [Section("The answers", [Table(["name", "student", "stepprop", "status", "note"], rows)])]

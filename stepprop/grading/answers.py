@@ -387,6 +387,9 @@ def spellings(written: str) -> list[str]:
     """What a student may mean by a name, most likely first: ∂ for d, δ for
     delta, w5_new or w5' for w5+, and E and E_total for each other (a
     sample's error and a batch's).  Matched without regard to case."""
+    via = re.fullmatch(r"[d∂]E(?:_total)?/[d∂](\S+)\s*\(via\s+(\w+)\)", written.strip())
+    if via:  # a path's share as the worked example prints it: dE_total/dout_h1 (via o1)
+        return [f"dE_{via[2]}/d{via[1]}"]
     # the increment sign ∆ (U+2206, what keyboards type) for Δ; w_5 for w5 (dw_5, Δw_5)
     t = re.sub(r"(?<![A-Za-ce-z])([wbWB])_(\d+)", r"\1\2", written.strip().replace("∆", "Δ"))
     change = _CHANGE.fullmatch(t.replace(" ", ""))
