@@ -304,7 +304,11 @@ _BATCH = click.option(
     show_default=True,
     help="Which batch to take the step on (with several samples), from the config's parameters, as if it came first.",
 )
-_FRAGMENT = click.option("--fragment", is_flag=True, help="With --format latex: only the body, no preamble.")
+_FRAGMENT = click.option(
+    "--fragment",
+    is_flag=True,
+    help="With --format latex: only the body, no preamble (it needs amsmath, graphicx and longtable).",
+)
 
 
 class _OpChoice(click.Choice):

@@ -104,6 +104,21 @@ def test_latex_compiles(tmp_path):
         _compiled(tmp_path, name, name)
 
 
+@pytest.mark.parametrize("view", [["--compact"], ["--view", "matrix"], []], ids=["compact", "matrix", "full"])
+def test_a_wide_networks_latex_stays_on_the_page(tmp_path, view):
+    """4-8-8-3: a long sum or wide matrix is shrunk to the page, the parameters'
+    table runs over pages, the neuron tables stack: nothing is cut off."""
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        pytest.skip("no TeX engine (pdflatex) is installed here, so the LaTeX is not compiled")
+    config = tmp_path / "wide.yaml"
+    run("init", "4-8-8-3", "-o", str(config))
+    run("explain", str(config), *view, "--format", "latex", "-o", str(tmp_path / "wide.tex"))
+    _pdflatex(engine, tmp_path, "wide")
+    log = (tmp_path / "wide.log").read_text(encoding="latin-1")
+    assert "Overfull" not in log, [line for line in log.splitlines() if "Overfull" in line][:5]
+
+
 def test_a_check_report_of_greek_names_compiles(tmp_path):
     """Answers named as on paper (δ_o1, Δw5 and ∆w6 with the increment sign,
     ∂E/∂w7) reach the report's text: pdflatex's text fonts have none of them."""

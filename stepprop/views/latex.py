@@ -154,6 +154,11 @@ def tex(e: Expr, digits: int = DEFAULT_DIGITS) -> str:
     return LatexPrinter.shared(digits).doprint(e)
 
 
+# an equation whose plain text is wider than this is set on its own, shrunk to the
+# page where it is wider (graphicx's \resizebox: the whole document loads it)
+WIDE = 100
+
+
 def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True, compact: bool = False) -> str:
     """``lhs &= a \\\\ &= b``: one line per equals sign (for align*/aligned);
     ``compact``: ``lhs &= a = b`` on one line where it fits, as the text view
@@ -171,21 +176,27 @@ def equation(eq: Eq, digits: int = DEFAULT_DIGITS, align: bool = True, compact: 
     return " \\\\\n".join(lines)
 
 
-def _table(table: Table, digits: int, compact: bool = False) -> list[str]:
+# a table longer than this may run over a page: a longtable, its header on every page
+LONG_TABLE = 40
+
+
+def _table(table: Table, digits: int, compact: bool = False, breakable: bool = True) -> list[str]:
     numeric = [all(not isinstance(row[k], str) for row in table.rows) for k in range(len(table.headers))]
     spec = "".join("r" if n else "l" for n in numeric)
-    out = [
-        r"\begin{center}" + (r"\footnotesize" if compact else ""),
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\hline",
-        " & ".join(escape(h) for h in table.headers) + r" \\",
-        r"\hline",
+    header = [r"\hline", " & ".join(escape(h) for h in table.headers) + r" \\", r"\hline"]
+    rows = [
+        " & ".join(escape(c) if isinstance(c, str) else f"${tex(c, digits)}$" for c in row) + r" \\"
+        for row in table.rows
     ]
-    for row in table.rows:
-        cells = [escape(c) if isinstance(c, str) else f"${tex(c, digits)}$" for c in row]
-        out.append(" & ".join(cells) + r" \\")
-    out += [r"\hline", r"\end{tabular}", r"\end{center}"]
-    return out
+    if breakable and len(rows) > LONG_TABLE:
+        size = [r"\footnotesize" if compact else r"\small"]
+        return [r"\begingroup", *size, rf"\begin{{longtable}}{{{spec}}}", *header, r"\endhead", *rows] + [
+            r"\hline",
+            r"\end{longtable}",
+            r"\endgroup",
+        ]
+    out = [r"\begin{center}" + (r"\footnotesize" if compact else ""), rf"\begin{{tabular}}{{{spec}}}", *header]
+    return [*out, *rows, r"\hline", r"\end{tabular}", r"\end{center}"]
 
 
 def body(doc: Document, digits: int = DEFAULT_DIGITS) -> str:
@@ -216,14 +227,14 @@ def body_lines(doc: Document, digits: int = DEFAULT_DIGITS, picture: str | None 
         tables = [
             t for t in sec.items if isinstance(t, Section) and len(t.items) == 1 and isinstance(t.items[0], Table)
         ]
-        if compact and 1 < len(tables) == len(sec.items) <= 3:  # a handout: small tables side by side
+        if compact and 1 < len(tables) == len(sec.items) <= 2:  # a handout: two small tables side by side
             yield r"\begin{center}\footnotesize"
             for k, t in enumerate(tables):
                 table = t.items[0]
                 assert isinstance(table, Table)
                 width = f"{0.96 / len(tables):.2f}"
                 yield rf"\begin{{minipage}}[t]{{{width}\textwidth}}\centering\textbf{{{escape(t.title)}}}\par"
-                yield from _table(table, digits, compact)[1:-1]  # (no center of its own)
+                yield from _table(table, digits, compact, breakable=False)[1:-1]  # (no center of its own)
                 yield r"\end{minipage}" + (r"\hfill" if k < len(tables) - 1 else "")
             yield r"\end{center}"
             return
@@ -237,6 +248,15 @@ def body_lines(doc: Document, digits: int = DEFAULT_DIGITS, picture: str | None 
                 run.clear()
 
         for item in sec.items:
+            if isinstance(item, Eq) and max(map(len, equation_text(item, digits))) > WIDE:
+                # a line wider than the page (a wide layer's sum, its matrices): set on its
+                # own and shrunk to the page's width where it is wider, never cut off
+                yield from flush()
+                yield r"\[\resizebox{\ifdim\width>\linewidth\linewidth\else\width\fi}{!}{$\displaystyle"
+                yield r"\begin{aligned}"
+                yield equation(item, digits, compact=compact)
+                yield r"\end{aligned}$}\]"
+                continue
             if isinstance(item, Eq):
                 run.append(equation(item, digits, compact=compact))
                 continue
@@ -271,6 +291,8 @@ def _whole(doc: Document, digits: int, picture: str | None = None) -> Iterator[s
     yield from (
         r"\documentclass[10pt]{article}",
         r"\usepackage{amsmath}",
+        r"\usepackage{graphicx}",
+        r"\usepackage{longtable}",
         rf"\usepackage[a4paper,margin={'1' if doc.compact else '1.6'}cm]{{geometry}}",
         r"\allowdisplaybreaks",
         r"\setlength{\parindent}{0pt}",
