@@ -573,13 +573,21 @@ def example_text(name: str) -> str:
 
 
 def new_config(
-    shape: str, activation: str = "sigmoid", loss: str = "half_squared_error", bias: str = "shared", seed: int = 0
+    shape: str,
+    activation: str = "sigmoid",
+    loss: str = "half_squared_error",
+    bias: str = "shared",
+    seed: int = 0,
+    delta: str = "gradient",
+    bias_input: float = 1,
+    notation: str = "mazur",
 ) -> str:
     """A new config's YAML with a comment on every key (``stepprop init``):
-    ``shape`` like '2-3-1', random weights from ``seed``."""
+    ``shape`` like '2-3-1', random weights from ``seed``; ``delta``,
+    ``bias_input`` and ``notation`` as the config keys of those names."""
     from .init import new_config as written
 
-    return written(shape, activation, loss, seed, bias)
+    return written(shape, activation, loss, seed, bias, delta=delta, bias_input=bias_input, notation=notation)
 
 
 def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answers, str]:

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import BIAS_MODES, MAX_CHECK_EPOCHS
+from .config import BIAS_MODES, DELTAS, MAX_CHECK_EPOCHS, NOTATIONS
 from .ops import LAYER_ACTIVATIONS, LOSSES
 
 EXIT_ERROR = 1
@@ -770,6 +770,27 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
     help="One bias per layer (as the post), one per neuron, or none.",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of the random weights.")
+@click.option(
+    "--delta",
+    type=click.Choice(list(DELTAS)),
+    default="gradient",
+    show_default=True,
+    help="What delta is: dE/dnet (the post's), or the error term (target - out) * f' (Mitchell, Haykin).",
+)
+@click.option(
+    "--bias-input",
+    type=click.Choice(["1", "-1"]),
+    default="1",
+    show_default=True,
+    help="What a bias multiplies: 1 (added, as the post), or -1 (a threshold, subtracted).",
+)
+@click.option(
+    "--notation",
+    type=click.Choice(list(NOTATIONS)),
+    default="mazur",
+    show_default=True,
+    help="The names shown and read: the post's (w5, out_h1), or Nielsen's (w^3_11, a^2_1).",
+)
 @_file_options
 @_fail_cleanly
 def init(
@@ -779,6 +800,9 @@ def init(
     loss: str,
     bias: str,
     seed: int,
+    delta: str,
+    bias_input: str,
+    notation: str,
     output: str | None,
     force: bool,
 ) -> None:
@@ -792,6 +816,7 @@ def init(
     Examples:
       stepprop init 2-2-2 -o mine.yaml
       stepprop init 2-3-1 --activation tanh --loss cross_entropy --seed 7 -o mine.yaml
+      stepprop init 3-2-1 --delta error --bias-input -1 -o mitchell.yaml
       stepprop init --from xor -o xor.yaml
     """
     from .api import example_text, new_config
@@ -802,7 +827,12 @@ def init(
             if shape and source
             else "give a SHAPE such as 2-3-1, or --from EXAMPLE"
         )
-    text = example_text(source) if source is not None else new_config(shape or "", activation, loss, bias, seed)
+    if source is not None and (delta, bias_input, notation) != ("gradient", "1", "mazur"):
+        raise click.UsageError("--delta, --bias-input and --notation are for a new SHAPE, not --from EXAMPLE")
+    if source is not None:
+        text = example_text(source)
+    else:
+        text = new_config(shape or "", activation, loss, bias, seed, delta, int(bias_input), notation)
     _Output("text", 9, output, force)._write(text)
 
 

@@ -7,11 +7,14 @@ with what `explain` prints.
 
 import random
 import re
+from collections.abc import Callable
 
 from . import ops
 from .config import BIAS_MODES, LOSSES, Config, Layer, Sample, parse
 from .errors import StepPropError
+from .names import layer_title
 from .network import Net
+from .notation import notation_of
 from .ops import LAYER_ACTIVATIONS
 
 MAX_INIT_NEURONS = 64
@@ -34,8 +37,12 @@ def new_config(
     seed: int = 0,
     bias: str = "shared",
     eta: float = 0.5,
+    delta: str = "gradient",
+    bias_input: float = 1.0,
+    notation: str = "mazur",
 ) -> str:
-    """The text of a new, valid, commented config."""
+    """The text of a new, valid, commented config (``delta``, ``bias_input``
+    and ``notation``: the conventions, as the config keys of those names)."""
     sizes = parse_shape(shape)
     if activation not in LAYER_ACTIVATIONS:
         raise StepPropError(f"--activation must be one of {', '.join(LAYER_ACTIVATIONS)}")
@@ -73,6 +80,7 @@ def new_config(
     else:
         targets = tuple(round(0.01 + 0.98 * (k % 2), 2) for k in range(n_out))
     cfg = Config(tuple(layers), (Sample(inputs, targets),), eta, True, loss, activation)
+    cfg = cfg._replace(delta=delta, bias_input=float(bias_input), notation=notation)
     note = ""
     if asked != loss:
         note = "cross_entropy was asked for one output: for one output that is binary_cross_entropy"
@@ -106,18 +114,26 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
         + ", ".join(LAYER_ACTIVATIONS)
         + " (softmax: output layer only)",
         f"loss: {cfg.loss}    # E_total = {ops.loss(cfg.loss).words}",
+        *(
+            ["delta: error    # delta_n is the error term -dE_total/dnet_n: w+ = w + eta * delta * input"]
+            if cfg.delta == "error"
+            else []
+        ),
+        *(["bias_input: -1    # a bias is a threshold on a constant input of -1"] if cfg.bias_input == -1 else []),
+        *(["notation: nielsen    # Nielsen's names: w^l_jk, z^l_j, a^l_j, C"] if cfg.notation == "nielsen" else []),
         "# For several training samples, replace inputs and targets with",
         "#   samples: [{inputs: [...], targets: [...]}, ...]   and optionally batch_size: N and",
         "#   batch_error: mean (a batch's error is the mean of its samples' E_total) or sum",
         "",
         "# Layers: hidden layers first, the output layer last. Row r of a layer's weights holds",
         "# the weights INTO its neuron r, one per neuron of the previous layer; weights are",
-        "# numbered w1, w2, ... layer by layer and row by row.",
+        "# named w^l_jk, into neuron j of layer l from neuron k of layer l-1 (the inputs are layer 1)."
+        if cfg.notation == "nielsen"
+        else "# numbered w1, w2, ... layer by layer and row by row.",
         "layers:",
     ]
     for li, layer in enumerate(cfg.layers):
-        last = len(cfg.layers) - 1
-        kind = "output layer" if li == last else ("hidden layer" if last == 1 else f"hidden layer {li + 1}")
+        kind = layer_title(cfg, li).lower()
         lines.append(f"  - # {kind}: neurons {', '.join(names[li + 1])}")
         rows = []
         for r, row in enumerate(layer.weights):
@@ -142,7 +158,16 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
             lines.append(f"    bias: {layer.bias!r}    # {bname}, one bias shared by {', '.join(names[li + 1])}")
         if layer.activation != cfg.activation:
             lines.append(f"    activation: {layer.activation}")
+    shown = notation_of(net)  # the comments name what they name as the config's notation does
+    if shown.nielsen:
+        lines = [line if "#" not in line else _commented(line, shown.text) for line in lines]
     return "\n".join(lines) + "\n"
+
+
+def _commented(line: str, spell: Callable[[str], str]) -> str:
+    """A line with its comment's names spelled anew (the YAML before it kept)."""
+    code, mark, comment = line.partition("#")
+    return code + mark + spell(comment)
 
 
 def _list(values: tuple[float, ...]) -> str:

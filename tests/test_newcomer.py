@@ -63,6 +63,19 @@ def test_init_comments_every_key_and_the_numbering(tmp_path):
     assert net.params["w8"].source == "h2" and net.params["w8"].targets == ("o1",)
 
 
+def test_init_writes_the_textbooks_conventions():
+    """--delta error --bias-input -1 --notation nielsen: the keys, commented, and
+    the comments' names in the notation; the config loads with them."""
+    text = run("init", "3-2-1", "--delta", "error", "--bias-input", "-1", "--notation", "nielsen").stdout
+    cfg = config.parse(text)
+    assert (cfg.delta, cfg.bias_input, cfg.notation) == ("error", -1, "nielsen")
+    assert "a^2_1 <- x1, x2, x3: w^2_11, w^2_12, w^2_13" in text and "# C = the sum over outputs" in text
+    assert not re.search(r"\b(w\d|h\d|i\d|E_total)\b", text)
+    assert "E_total" in run("init", "3-2-1", "--delta", "error").stdout  # the post's names by default
+    refused = run("init", "--from", "xor", "--notation", "nielsen", code=2).output
+    assert "not --from EXAMPLE" in refused
+
+
 def test_init_is_seeded():
     assert run("init", "2-2-2", "--seed", "3").stdout == run("init", "2-2-2", "--seed", "3").stdout
     assert run("init", "2-2-2", "--seed", "3").stdout != run("init", "2-2-2", "--seed", "4").stdout
