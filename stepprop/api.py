@@ -290,12 +290,13 @@ class Step(_Shown):
         only = self.notation.canonicals(_names(only))
         return self.notation.document(explain(self.trace, only, samples, **options))
 
-    def matrix(self) -> MatrixStep:
+    def matrix(self, inputs: bool = False) -> MatrixStep:
         """The step in matrix form (z^[l] = W^[l] a^[l-1] + b^[l], the deltas,
         the gradients as outer products, the updates), every entry a number of
-        this step; ``to_dict()`` gives each layer's z, a, delta, gradients and
-        updated parameters."""
-        return MatrixStep(self)
+        this step; ``inputs``: with the gradient with respect to the inputs,
+        dE_total/da^[0] = W^[1]^T delta^[1]; ``to_dict()`` gives each layer's
+        z, a, delta, gradients and updated parameters."""
+        return MatrixStep(self, inputs)
 
     def stepwise(self, samples: str | int | Sequence[int] | None = None) -> list[int]:
         """The numbers of the samples whose derivations :meth:`explain` shows
@@ -347,12 +348,13 @@ class Step(_Shown):
 class MatrixStep(_Shown):
     """One recorded step in matrix form (see :mod:`stepprop.matrix`)."""
 
-    def __init__(self, step: Step):
+    def __init__(self, step: Step, inputs: bool = False):
         from .matrix import MatrixForm
 
         self.step = step
         self.form = MatrixForm(step.trace)
         self.notation = step.notation
+        self.inputs = inputs
 
     @property
     def layers(self) -> list[dict[str, Any]]:
@@ -369,7 +371,7 @@ class MatrixStep(_Shown):
         return {name(k): [[name(n) for n in row] for row in grid] for k, grid in self.form.names(True).items()}
 
     def document(self) -> Document:
-        return self.notation.document(self.form.document())
+        return self.notation.document(self.form.document(self.inputs))
 
     def to_dict(self) -> dict[str, Any]:
         return self.notation.data(self.form.to_dict())

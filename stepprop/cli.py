@@ -455,12 +455,12 @@ def explain(
     step = net.step(_batch(net.config, batch) + 1, round_to)
     out = _Output(fmt, digits, output, force, fragment)
     if view == "matrix":
-        scalar_only = {"--only": names, "--samples": samples, "--inputs": inputs, "--changes": changes}
+        scalar_only = {"--only": names, "--samples": samples, "--changes": changes}
         scalar_only.update({"--compact": compact, "--no-forward": no_forward, "--round": round_to is not None})
         given = [option for option, value in scalar_only.items() if value]
         if given:
             raise click.UsageError(f"{', '.join(given)}: for the scalar view, not --view matrix")
-        matrix = step.matrix()
+        matrix = step.matrix(inputs)
         if not list_names:
             out.show(matrix)
             return

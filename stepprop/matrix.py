@@ -144,6 +144,12 @@ class MatrixForm:
             self.d_out,
             tuple(tuple(D(N.error_sym(g, s), sym(s, f"out_{k}")) for s in cols) for k in last),
         )
+        # the gradient with respect to the inputs, a sample's error's (dE_total/di1[k])
+        self.d_in = D(Sym("E", "total"), layer_sym("a", 0))
+        self._bind(
+            self.d_in,
+            tuple(tuple(D(N.error_sym(g, s), sym(s, name)) for s in cols) for name in net.input_names),
+        )
 
     # -- names and numbers
     @functools.cached_property
@@ -230,7 +236,9 @@ class MatrixForm:
         return eq
 
     # -- the document
-    def document(self) -> Document:
+    def document(self, inputs: bool = False) -> Document:
+        """The step in matrix form (``inputs``: with the gradient with respect to
+        the inputs, dE_total/da^[0] = W^[1]^T delta^[1])."""
         t = self.t
         cfg = t.config
         g = t.graph
@@ -298,6 +306,12 @@ class MatrixForm:
                 items.append(self.eq(Delta, [Hadamard((MatMul(above, layer_sym("delta", n + 1)), fprime))]))
             items += self._gradients(li)
             backward.items.append(Section(f"Layer {n + self.shift} ({_role(li, L)})", items))
+        if inputs:  # one more step back, to the inputs (their weights' rows, transposed)
+            back: Expr = MatMul(Transpose(layer_sym("W", 1)), layer_sym("delta", 1))
+            note = "" if self.dsign == 1 else "delta: error, the error term -dE_total/dz"
+            backward.items.append(
+                Section("The inputs", [self.eq(self.d_in, [back if self.dsign == 1 else Neg(back)], note)])
+            )
 
         updates = Section("The updates")
         rule = t.variation.update

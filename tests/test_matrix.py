@@ -186,7 +186,7 @@ def _entry_equations(doc: Document, bound) -> Document:
 
 def _check_matrix_view(trace, digits=9):
     form = MatrixForm(trace)
-    doc = form.document()
+    doc = form.document(inputs=True)  # (every section: the inputs' gradient too)
     entries = _entry_equations(doc, form.entries)
     assert len(entries.equations()) > 0
     assert problems(entries, environment(trace), digits) == []
@@ -249,6 +249,18 @@ def test_every_format(fmt):
 def test_the_scalar_options_are_refused_with_the_matrix_view():
     result = run("explain", "--view", "matrix", "--only", "w5", "--compact", code=2)
     assert "--only, --compact: for the scalar view" in result.output
+
+
+def test_the_inputs_gradient_in_matrix_form(workdir):
+    """--inputs: dE_total/da^[0] = W^[1]^T delta^[1], each entry dE_total/di_k;
+    checkable as a vector."""
+    text = run("explain", "--view", "matrix", "--inputs").output
+    assert "dE_total/da^[0] = W^[1]^T * delta^[1]\n" in text
+    assert "= [0.00380426688; 0.00474054735]" in text
+    assert "dE_total/da^[0]" not in run("explain", "--view", "matrix").output
+    (workdir / "a.yaml").write_text("dE_total/da^[0]: [0.0038, 0.0047]\n")
+    graded = stepprop.check(None, "a.yaml").graded
+    assert [g.answer.name for g in graded] == ["dE_total/di1", "dE_total/di2"]
 
 
 def test_a_hand_calculation_is_refused_with_the_matrix_view():
