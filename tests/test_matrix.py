@@ -263,6 +263,28 @@ def test_the_inputs_gradient_in_matrix_form(workdir):
     assert [g.answer.name for g in graded] == ["dE_total/di1", "dE_total/di2"]
 
 
+def test_cs230s_gradient_names_are_read(workdir):
+    """dW^[2] (or dW2), db^[2], dA^[2] for the gradients, dZ^[2] for delta^[2]
+    where delta is the gradient."""
+    (workdir / "a.yaml").write_text(
+        "dW^[2]: [[0.0822, 0.0827], [-0.0226, -0.0227]]\ndW1: [[0.000439, 0.000877], [0.000498, 0.000995]]\n"
+        "dZ^[2]: [0.1385, -0.0381]\ndA2: [0.7414, -0.2171]\n"
+    )
+    graded = stepprop.check(None, "a.yaml").graded
+    assert [g.answer.name for g in graded][::2] == [
+        "dE_total/dw5",
+        "dE_total/dw7",
+        "dE_total/dw1",
+        "dE_total/dw3",
+        "delta_o1",
+        "dE_total/dout_o1",
+    ]
+    assert all(g.status == "correct" for g in graded)
+    (workdir / "e.yaml").write_text((CONFIGS[0].parent / "mazur.yaml").read_text(encoding="utf-8") + "\ndelta: error\n")
+    (workdir / "z.yaml").write_text("dZ^[2]: [0.1385, -0.0381]\n")
+    assert "unknown quantity" in run("check", "e.yaml", "z.yaml", code=1).output  # dZ is not delta there
+
+
 def test_a_hand_calculation_is_refused_with_the_matrix_view():
     result = run("explain", "--view", "matrix", "--round", "4", code=2)
     assert "--round" in result.output and "Traceback" not in result.output

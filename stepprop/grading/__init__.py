@@ -302,7 +302,7 @@ class Checker:
         own = self.notation.canonical(written)  # Nielsen's z^3(1): z^[2](1)
         if own is not None and form.entry_name(own) is not None:
             return form, own
-        for spelled in (base, *change, *spellings(base.replace("δ", "delta"))):
+        for spelled in (base, *change, *_course(base, self.config), *spellings(base.replace("δ", "delta"))):
             if form.entry_name(spelled + index) is not None:
                 return form, spelled + index
         return None
@@ -742,6 +742,20 @@ def ruled_out(checker: Checker, graded: list[Graded]) -> None:
                 f"{', '.join(against)} {'rules' if len(against) == 1 else 'rule'} "
                 f"{'it' if len(labels) == 1 else 'them'} out"
             )
+
+
+def _course(base: str, config: Config) -> list[str]:
+    """A matrix name as Stanford CS230's code writes a gradient: dW^[2] (or dW2)
+    for dE/dW^[2], db^[2], dA^[2]; and dZ^[2] for dE/dz^[2], which is delta^[2]
+    where delta is the gradient (not under delta: error, where it is -delta)."""
+    found = re.fullmatch(r"d([WbZzAa])\^?\[?(\d+)\]?", base)
+    if found is None:
+        return []
+    letter, layer = found.groups()
+    if letter in "Zz":
+        return [f"delta^[{layer}]"] if config.delta == "gradient" else []
+    matrix = {"W": "W", "b": "b", "A": "a", "a": "a"}[letter]
+    return [f"dE_total/d{matrix}^[{layer}]", f"dE/d{matrix}^[{layer}]"]
 
 
 def _whole_lists(checker: Checker, answers: list[Answer]) -> None:
