@@ -132,8 +132,9 @@ class MatrixForm:
                 grids["bias"] = [[b] for b in column]
                 # a bias shared by the layer has one gradient (the sum over its neurons)
                 grids["grad_bias"] = [[D(self.error, b)] for b in (column[:1] if self._shared(li) else column)]
-                if net.params[biases[0]].trainable:
-                    grids["bias_after"] = [[b.updated()] for b in column]
+                # (a fixed bias's too: the same number after the step, as the scalar b1+ is)
+                grids["bias_after"] = [[b.updated()] for b in column]
+                grids["bias_change"] = [[Sym("change", b.ascii)] for b in column]
             for what, grid in grids.items():
                 self._bind(named[what], tuple(tuple(row) for row in grid))
         last = net.neurons[-1]
@@ -180,6 +181,7 @@ class MatrixForm:
             "weights_after": layer_sym("W", n, after=True),
             "bias_after": layer_sym("b", n, after=True),
             "weights_change": Sym("change", "W", f"[{n}]"),
+            "bias_change": Sym("change", "b", f"[{n}]"),
         }
 
     def _shared(self, li: int) -> bool:
@@ -324,8 +326,8 @@ class MatrixForm:
             for base in ("W", "b"):
                 before, after = layer_sym(base, n), layer_sym(base, n, True)
                 grad = D(self.error, before)
-                if after.ascii not in self.entries:
-                    continue
+                if after.ascii not in self.entries or (base == "b" and not cfg.update_biases):
+                    continue  # (a fixed bias: said below)
                 steps = [substitute(rule, _rule_leaves(before, grad))]
                 if base in terms:  # minus the gradient is a positive multiple of delta where it is not
                     positive, around = terms[base]
@@ -506,7 +508,7 @@ def _ones(rows: int) -> Matrix:
 
 _OWN = Sym("E_own")  # a loss's own value, in its derivative (not written in matrix form)
 
-# a layer's matrices in the JSON, in this order (weights_change is for check only)
+# a layer's matrices in the JSON, in this order (weights_change, bias_change: for check only)
 _JSON_KEYS = (
     "z",
     "a",

@@ -101,7 +101,7 @@ def test_the_json_is_the_traces_numbers_in_the_configs_shapes():
     assert second["weights_after"] == [[s.updated["w5"], s.updated["w6"]], [s.updated["w7"], s.updated["w8"]]]
     assert second["weights"] == [list(row) for row in s.trace.config.layers[1].weights]
     assert second["bias"] == 0.6 and second["grad_bias"] == s.gradients["b2"]  # one shared bias: a number
-    assert second["bias_after"] is None  # the post does not update biases
+    assert second["bias_after"] == 0.6  # the post keeps its biases: the same after the step
     assert data["inputs"] == [[0.05], [0.1]]
     assert data["names"]["dE_total/dW^[2]"] == [["dE_total/dw5", "dE_total/dw6"], ["dE_total/dw7", "dE_total/dw8"]]
 
@@ -283,6 +283,17 @@ def test_cs230s_gradient_names_are_read(workdir):
     (workdir / "e.yaml").write_text((CONFIGS[0].parent / "mazur.yaml").read_text(encoding="utf-8") + "\ndelta: error\n")
     (workdir / "z.yaml").write_text("dZ^[2]: [0.1385, -0.0381]\n")
     assert "unknown quantity" in run("check", "e.yaml", "z.yaml", code=1).output  # dZ is not delta there
+
+
+def test_a_fixed_bias_after_the_step_is_itself(workdir):
+    """The post keeps its biases: b^[2]+ is b^[2] (the JSON's bias_after, as the
+    scalar b2+), and change_b^[1] is 0; no update of them is written."""
+    data = stepprop.load().step().matrix().to_dict()
+    assert [layer["bias_after"] for layer in data["layers"]] == [0.35, 0.6]
+    assert "b^[2]+ =" not in _text() and "The biases are not updated" in _text()
+    (workdir / "a.yaml").write_text("b^[2]+: 0.6\nchange_b^[1]: 0\n")
+    graded = stepprop.check(None, "a.yaml").graded
+    assert [(g.answer.name, g.status) for g in graded] == [("b2+", "correct"), ("change_b1", "correct")]
 
 
 def test_a_hand_calculation_is_refused_with_the_matrix_view():

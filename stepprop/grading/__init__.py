@@ -280,8 +280,12 @@ class Checker:
             except StepPropError:
                 return None  # (grade says why)
         found = self.matrix_entry(f"{written}(1)")
-        if found is not None and found[0].size(found[1]) == (1, 1):  # a 1 x 1 matrix is its number
-            return found[0].scalar_name(found[1])
+        if found is not None:  # a 1 x 1 matrix is its number, and so is a shared bias's column
+            form, spelled = found
+            matrix = form.entry_name(spelled)
+            entries = {n for row in form.names()[matrix[0]] for n in row} if matrix else set()
+            if len(entries) == 1:
+                return entries.pop()
         return None
 
     def matrix_entry(self, written: str) -> tuple[MatrixForm, str] | None:
