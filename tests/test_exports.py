@@ -119,6 +119,16 @@ def test_a_wide_networks_latex_stays_on_the_page(tmp_path, view):
     assert "Overfull" not in log, [line for line in log.splitlines() if "Overfull" in line][:5]
 
 
+def test_names_in_the_latex_prose_are_typeset():
+    """A name with a layer above it (W^[1], w^3_11) and a size (2 x 2) in a line
+    of text are math, not W\\textasciicircum{}[1]."""
+    matrix = run("explain", "--view", "matrix", "--format", "latex").stdout
+    assert r"$W^{[1]}$ is $2 \times 2$, $a^{[0]}$ $2 \times 1$" in matrix and r"W\textasciicircum" not in matrix
+    nielsen = run("explain", "nielsen", "--format", "latex").stdout
+    assert r"${w^{3}_{11}}$: the weight ${a^{2}_{1}}$ $\to$ ${a^{3}_{1}}$" in nielsen
+    assert r"w\textasciicircum" not in nielsen and r"a\textasciicircum" not in nielsen
+
+
 def test_a_check_report_of_greek_names_compiles(tmp_path):
     """Answers named as on paper (δ_o1, Δw5 and ∆w6 with the increment sign,
     ∂E/∂w7) reach the report's text: pdflatex's text fonts have none of them."""

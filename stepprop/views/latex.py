@@ -47,8 +47,32 @@ _SPECIAL = str.maketrans(
 )
 
 
+# a name with a layer written above it, in a text: W^[1], a^[0], z^3, w^3_11+ (typeset as math),
+# and a matrix's size, 2 x 3
+_RAISED = r"(?<![\w\\])([A-Za-z]+)\^(\[\d+\]|\d+)(?:_(\d[\d,]*))?(\+)?|(?<![\w.])(\d+) x (\d+)(?![\w.])"
+
+
 def escape(text: str) -> str:
-    """Plain text made safe for LaTeX (outside math)."""
+    """Plain text made safe for LaTeX (outside math); the names with a layer
+    above them (W^[1], w^3_11) and sizes (2 x 3) in it typeset as math."""
+    if "^" not in text and " x " not in text:
+        return _plain_text(text)
+    out, at = [], 0
+    for m in re.finditer(_RAISED, text):
+        out.append(_plain_text(text[at : m.start()]))
+        base, layer, sub, plus, rows, cols = m.groups()
+        if rows is not None:
+            out.append(rf"${rows} \times {cols}$")
+        elif sub:  # as the symbol is typeset: {w^{3}_{11}}^{+}
+            out.append(f"${{{base}^{{{layer}}}_{{{sub}}}}}" + ("^{+}" if plus else "") + "$")
+        else:
+            out.append(f"${base}^{{{layer}{plus or ''}}}$")
+        at = m.end()
+    out.append(_plain_text(text[at:]))
+    return "".join(out)
+
+
+def _plain_text(text: str) -> str:
     return "$\\to$".join(part.translate(_SPECIAL) for part in text.split("->"))
 
 
