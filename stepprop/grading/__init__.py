@@ -27,7 +27,6 @@ from ..network import Net
 from ..rounding import Rounding, describe
 from ..rounding import rounder as rounder_of
 from ..step import PLAIN, StepTrace, step
-from ..training import train
 from ..words import count
 from .answers import (
     FEW_DIGITS,
@@ -233,6 +232,8 @@ class Checker:
         net = Net(cfg)
         extra: dict[str, float] = {}
         if self.epochs:
+            from ..training import train  # (here: only a check after training trains)
+
             result = train(net, self.epochs, variation=variation, rounder=rounder)
             net = Net(net.with_values(result.values))
             extra = {"error": result.error}  # in this mode: the last epoch's error, as train reports it

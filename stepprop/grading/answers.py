@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import math
@@ -210,6 +209,8 @@ def load_class(path: str | Path | None = None, text: str | None = None, source: 
     """A class's answers, a CSV file: a header row of answer names (the first
     column's header is anything: the students' ids), then one row per student.
     Comma, semicolon and tab delimited files are read (the header says which)."""
+    import csv  # (here: only a class's file is a CSV)
+
     source = source or str(path)
     raw = (text if text is not None else read_text(path or "", "a class's answers")).lstrip("\ufeff")
     lines = raw.splitlines()
