@@ -16,7 +16,7 @@ import stepprop
 from stepprop import config, names, worked
 from stepprop.errors import TrainingDiverged
 from stepprop.network import Net
-from stepprop.notation import Nielsen
+from stepprop.nielsen import Nielsen
 from stepprop.step import step
 
 POST = (config.BUNDLED_DIR / "mazur.yaml").read_text(encoding="utf-8")

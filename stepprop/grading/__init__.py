@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -301,13 +301,12 @@ class Checker:
         form = self.__dict__.get("_matrix")
         if form is None:
             form = self.__dict__["_matrix"] = MatrixForm(self.run().trace)
-        base, index = split.groups()
-        base = base.strip().replace("∆", "Δ")
-        change = [f"change_{base[1:].lstrip('_')}"] if base.startswith("Δ") else []
         own = self.notation.canonical(written)  # Nielsen's z^3(1): z^[2](1)
         if own is not None and form.entry_name(own) is not None:
             return form, own
-        for spelled in (base, *change, *_course(base, self.config), *spellings(base.replace("δ", "delta"))):
+        base, index = split.groups()
+        base = base.strip()
+        for spelled in (base, *_course(base, self.config), *spellings(base)):
             if form.entry_name(spelled + index) is not None:
                 return form, spelled + index
         return None
@@ -571,18 +570,13 @@ def prefer_consistent(checker: Checker, graded: list[Graded]) -> None:
     answers it would have made wrong, then most of their wrong ones it gives
     too. (With two samples, dropping the error's 1/2 and summing the batch
     give the same dE/dw; only the first changes E_total[1].)"""
-    right_ones = [g for g in graded if g.status in (CORRECT, ROUNDED, AMBIGUOUS)]
+    right_ones = _right_ones(graded)
     for g in graded:
         if g.status != WRONG or len(g.mistakes) < 2:
             continue
 
         def evidence(m: Mistake, g: Graded = g) -> tuple[int, int]:
-            values = checker.run(m).values
-            against = sum(
-                1
-                for other in right_ones
-                if other.answer.name in values and not right(values[other.answer.name], other.answer)
-            )
+            against = sum(1 for _ in _made_wrong(checker, m, right_ones))
             support = sum(1 for other in graded if other is not g and other.status == WRONG and m in other.mistakes)
             return against, -support
 
@@ -705,6 +699,20 @@ def transposed(checker: Checker, graded: list[Graded]) -> None:
                 g.note = f"the matrix written transposed: this is entry ({j}, {i}), {mirror}"
 
 
+def _right_ones(graded: list[Graded]) -> list[Graded]:
+    """The answers that are the exact values, to the digits written."""
+    return [g for g in graded if g.status in (CORRECT, ROUNDED, AMBIGUOUS)]
+
+
+def _made_wrong(checker: Checker, m: Mistake, right_ones: list[Graded]) -> Iterator[Graded]:
+    """The right answers that mistake ``m`` would have made wrong: the evidence
+    of the student's other answers against it."""
+    values = checker.run(m).values
+    for other in right_ones:
+        if other.answer.name in values and not right(values[other.answer.name], other.answer):
+            yield other
+
+
 def ruled_out(checker: Checker, graded: list[Graded]) -> None:
     """An ambiguous answer is right after all where every mistake that also
     gives its digits is ruled out by the student's other right answers: one
@@ -713,27 +721,14 @@ def ruled_out(checker: Checker, graded: list[Graded]) -> None:
     digits are). The value before the update is never ruled out."""
     order = checker.order()
     last = (len(order) + 1,)
-    right_ones = sorted(  # the earliest in the worked order is named
-        (g for g in graded if g.status in (CORRECT, ROUNDED, AMBIGUOUS)),
-        key=lambda g: order.get(g.answer.name, last),
-    )
+    right_ones = sorted(_right_ones(graded), key=lambda g: order.get(g.answer.name, last))  # the earliest named
     for g in graded:
         if g.status != AMBIGUOUS or BEFORE_UPDATE in g.also_from:
             continue
         labels: list[str] = []
         against: list[str] = []
         for m in checker.same_digits(g.answer, g.exact):
-            values = checker.run(m).values
-            found = next(
-                (
-                    other.answer
-                    for other in right_ones
-                    if other is not g
-                    and other.answer.name in values
-                    and not right(values[other.answer.name], other.answer)
-                ),
-                None,
-            )
+            found = next((o.answer for o in _made_wrong(checker, m, right_ones) if o is not g), None)
             if found is None:
                 break  # this mistake agrees with every other answer: still ambiguous
             labels.append(m.label)

@@ -378,7 +378,7 @@ def _read_number(raw: str) -> tuple[float, str] | None:
 
 
 # a parameter's change as students write it: Δw5, Δ_w5, delta_w5, delta w5, Delta_w5
-_CHANGE = re.compile(r"(?:Δ|(?i:delta))_?([wbWB]\d+)")
+_CHANGE = re.compile(r"(?:Δ|(?i:delta))_?([wbWB](?:\d+|\^\S+))")  # Δw5, delta_w5; ΔW^[2], a matrix's
 
 # an updated parameter as students write it: w5+, w5_new, w5', w5^+, w5(new)
 _UPDATED = ("_new", "(new)", " new", "^+", "_+", "'", "′")
@@ -396,6 +396,7 @@ def spellings(written: str) -> list[str]:
     change = _CHANGE.fullmatch(t.replace(" ", ""))
     if change:  # Δw5, delta_w5, Δ_w5+: the change of a parameter in the update
         return [f"change_{change.group(1)}"]
+    t = re.sub("δ(?=\\^)", "delta", t)  # a matrix's δ^[2]: delta^[2]
     t = t.replace("∂", "d").replace("δ", "delta_").replace("Δ", "delta_").replace("delta__", "delta_")
     for mark in _UPDATED:
         if t.endswith(mark) and len(t) > len(mark):
