@@ -18,6 +18,7 @@ from . import ops
 from .errors import ConfigError
 from .files import read_capped
 from .ops import ACTIVATIONS, LOSSES
+from .optim import DEFAULT_DECAY, DEFAULTS, MOMENTUM_FORMS, OPTIMIZERS, PENALTIES, PLAIN, RMSPROP_DECAY, Settings
 from .words import count
 
 if TYPE_CHECKING:
@@ -40,6 +41,16 @@ TOP_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "bias_input": ("threshold", "bias_value", "bias_sign"),
     "delta": ("delta_convention", "delta_sign"),
     "notation": ("names", "naming", "indexing", "convention"),
+    "optimizer": ("optimiser", "optim", "solver", "update_rule"),
+    "momentum": ("mu", "beta"),
+    "momentum_form": ("momentum_style", "momentum_convention"),
+    "beta1": ("beta_1", "b1"),
+    "beta2": ("beta_2", "b2", "rho", "decay_rate"),
+    "epsilon": ("eps",),
+    "weight_decay": ("l2", "lambda", "decay", "l2_lambda", "wd"),
+    "l1": ("l1_lambda", "lasso"),
+    "regularize_biases": ("regularise_biases", "decay_biases"),
+    "penalty": ("regularization", "regularisation"),
 }
 TOP_KEYS = tuple(TOP_KEY_ALIASES)
 # a batch's error from its samples' E_total (the ops of those names)
@@ -100,6 +111,7 @@ class Config(NamedTuple):
     bias_input: float = 1.0  # what a bias multiplies: 1, or -1 where biases are thresholds (Mitchell, Haykin)
     delta: str = "gradient"  # delta_n = dE/dnet_n (the post's), or "error": -dE/dnet_n (Mitchell, Haykin, Fausett)
     notation: str = "mazur"  # the names shown and read: the post's, or "nielsen" (w^l_jk, z^l_j, a^l_j, C)
+    optim: Settings = PLAIN  # the optimiser (see stepprop.optim): plain gradient descent, the post's
     source: str = "<config>"
     uses_samples_key: bool = False  # written with 'samples:' (kept when saving)
     # a trained network's: how many epochs stepprop trained it for, from which config
@@ -163,6 +175,7 @@ class Config(NamedTuple):
             out["delta"] = self.delta
         if self.notation != "mazur":
             out["notation"] = self.notation
+        out.update(self.optim.to_dict())
         layers = []
         for layer in self.layers:
             d: dict[str, Any] = {}
@@ -737,6 +750,7 @@ class Validator:
                     f"found {bias_input:g}",
                 )
 
+        optim = self.optimizer(top)
         return Config(
             layers=tuple(layers),
             samples=tuple(Sample(i, t) for i, t in samples),
@@ -749,8 +763,71 @@ class Validator:
             bias_input=bias_input,
             delta=delta,
             notation=notation,
+            optim=optim,
             source=self.source,
             uses_samples_key=uses_samples_key,
+        )
+
+    def optimizer(self, top: dict) -> Settings:
+        """The optimiser and its hyperparameters (torch.optim's defaults where not given)."""
+        name = self.string(top["optimizer"][1], "optimizer", OPTIMIZERS) if "optimizer" in top else "sgd"
+        uses = {
+            "momentum": ("momentum", "nesterov"),
+            "momentum_form": ("momentum", "nesterov"),
+            "beta1": ("adam", "adamw"),
+            "beta2": ("rmsprop", "adam", "adamw"),
+            "epsilon": ("rmsprop", "adam", "adamw"),
+        }
+        for key, users in uses.items():
+            if key in top and name not in users:
+                raise self.error(
+                    top[key][0], f"{key} is a setting of {' and '.join(users)}, not of optimizer: {name}; remove it"
+                )
+
+        def rate(key: str, default: float, low: float, high: float, what: str) -> float:
+            if key not in top:
+                return default
+            value = self.number(top[key][1], key)
+            if not low <= value < high:
+                raise self.error(top[key][1], f"{key} must be {what}, found {value:g}")
+            return value
+
+        momentum = rate("momentum", DEFAULTS["momentum"], 0.0, 1.0, "at least 0 and below 1")
+        if name in ("momentum", "nesterov") and momentum == 0 and "momentum" in top:
+            raise self.error(top["momentum"][1], f"{name} needs a momentum above 0 (0 is optimizer: sgd)")
+        form = (
+            self.string(top["momentum_form"][1], "momentum_form", MOMENTUM_FORMS)
+            if "momentum_form" in top
+            else "pytorch"
+        )
+        beta1 = rate("beta1", DEFAULTS["beta1"], 0.0, 1.0, "at least 0 and below 1")
+        beta2 = rate(
+            "beta2", RMSPROP_DECAY if name == "rmsprop" else DEFAULTS["beta2"], 0.0, 1.0, "at least 0 and below 1"
+        )
+        epsilon = rate("epsilon", DEFAULTS["epsilon"], 0.0, 1.0, "at least 0 and below 1")
+        decay = rate("weight_decay", DEFAULT_DECAY.get(name, 0.0), 0.0, 1e6, "at least 0")
+        l1 = rate("l1", 0.0, 0.0, 1e6, "at least 0")
+        biases = self.boolean(top["regularize_biases"][1], "regularize_biases") if "regularize_biases" in top else False
+        penalty = self.string(top["penalty"][1], "penalty", PENALTIES) if "penalty" in top else "none"
+        if penalty == "l2" and name == "adamw":
+            raise self.error(
+                top["penalty"][1],
+                "AdamW decays the weights directly, not through the error: use optimizer: adam with penalty: l2, "
+                "or adamw without it",
+            )
+        if penalty == "l2" and not decay:
+            raise self.error(top["penalty"][1], "penalty: l2 needs weight_decay (its lambda), e.g. weight_decay: 0.01")
+        return Settings(
+            name,
+            momentum if name in ("momentum", "nesterov") else 0.0,
+            form,
+            beta1,
+            beta2,
+            epsilon,
+            decay,
+            l1,
+            biases,
+            penalty,
         )
 
     def samples(self, top: dict, root: Any) -> tuple[list, list, bool]:

@@ -594,6 +594,8 @@ FUNCTIONS: dict[str, Callable[..., float]] = {
     "exp": math.exp,
     "ln": _ln,
     "tanh": math.tanh,
+    "sqrt": math.sqrt,
+    "sign": lambda x: (x > 0) - (x < 0) + 0.0,  # torch.sign: -1, 0 or 1
     "max": max,
     "softplus": _softplus,
     "log_softmax": _log_softmax,

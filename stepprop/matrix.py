@@ -58,7 +58,7 @@ from .expr import (
     substitute_children,
     symbols,
 )
-from .step import ETA, SGD, G, P
+from .optim import ETA, SGD, G, P
 
 if TYPE_CHECKING:
     from .step import StepTrace

@@ -30,11 +30,9 @@ from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
 from .expr import Add, Expr, Neg, Sub, Sym, add, evaluate, symbols
 from .network import BatchGraph, Net
+from .optim import SGD, START, UPDATED, Assign, P, Settings, State, rule, state_name
 from .rounding import Rounding, describe
 from .words import count
-
-P, G, ETA = Sym("P"), Sym("G"), Sym("eta")
-SGD: Expr = P - ETA * G  # the post's update: w+ = w - eta * dE/dw
 
 
 def increment(rule: Expr) -> Expr:
@@ -108,43 +106,96 @@ def reads_updated(e: Expr) -> bool:
     return any(isinstance(s, Sym) and s.sup == "+" for s in symbols(e))
 
 
-class Updater:
-    """Turns gradients into new parameter values under a variation (and rounding)."""
+class OptimRecord(NamedTuple):
+    """An optimiser's part of a step (see :mod:`stepprop.optim`): the update's
+    number ``t``, the state before it and after it, and every quantity it
+    worked out, by name (g_w5, v_w5, m_w5, s_w5, m_hat_w5, s_hat_w5)."""
 
-    def __init__(self, net: Net, variation: Variation, rounder: Rounder | None):
-        self.rule = variation.update
+    settings: Settings
+    t: int
+    state_before: State
+    quantities: dict[str, float]
+    state_after: State
+    params: tuple[str, ...]  # the parameters updated
+
+    def previous(self) -> dict[str, float]:
+        """The state before the update, by its names in the rules (v_w5(t-1))."""
+        return {
+            f"{state_name(kind, p)}(t-1)": self.state_before.of(kind, p)
+            for kind in self.settings.state
+            for p in self.params
+        }
+
+
+class Updater:
+    """Turns gradients into new parameter values under a variation (and
+    rounding), by the config's optimiser, from the optimiser's ``state``."""
+
+    def __init__(self, net: Net, variation: Variation, rounder: Rounder | None, state: State = START):
+        self.settings = net.config.optim
+        self.variation = variation
         self.rounder = rounder
         self.eta = rounder(net.config.eta) if rounder is not None else net.config.eta  # by hand, as written
         self.trainable = [name for name, p in net.params.items() if p.trainable]
+        self.kinds = {name: p.kind for name, p in net.params.items()}
+        self.state = state
+        self.t = state.t + 1
         self.pool: dict[str, tuple[str, ...]] = {}
         for group in variation.pools:
             for name in group:
                 self.pool[name] = group
+        self._rules: dict[str, tuple[Assign, ...]] = {}
 
     def gradient_expr(self, name: str) -> Expr:
         """What G is for this parameter: its gradient, or its group's sum."""
         return add(*(Sym(n) for n in self.pool.get(name, (name,))))
 
-    def updated(self, before: dict[str, float], grads: dict[str, float]) -> dict[str, float]:
-        out = dict(before)
-        r = self.rounder
-        for name in self.trainable:
-            g = evaluate(self.gradient_expr(name), grads, r)
-            out[name] = evaluate(self.rule, {"P": before[name], "G": g, "eta": self.eta}, r)
-        return out
+    def rule(self, name: str) -> tuple[Assign, ...]:
+        """The optimiser's assignments for parameter ``name`` at this update."""
+        kind = self.kinds[name]
+        found = self._rules.get(kind)
+        if found is None:
+            found = self._rules[kind] = rule(self.settings, kind, self.t, self.variation.update)
+        return found
 
-    def changes(self, before: dict[str, float], grads: dict[str, float]) -> dict[str, float]:
-        """Each parameter's change (Delta w = -eta * dE/dw for the post's rule):
-        what the rule adds to the parameter (:func:`increment`), worked out on
-        its own, so that it is exact, not the difference of two nearly equal
-        numbers; 0 where not trainable."""
-        out = dict.fromkeys(before, 0.0)
+    def constants(self) -> dict[str, float]:
+        """eta, the hyperparameters and t, as the rules name them (by hand: as written)."""
+        r = self.rounder or (lambda x: x)
+        found = {"eta": self.eta, "t": float(self.t)}
+        found.update({k: r(v) for k, v in self.settings.hyper.items()})
+        return found
+
+    def work(
+        self, before: dict[str, float], grads: dict[str, float]
+    ) -> tuple[dict[str, float], dict[str, float], dict[str, float], State]:
+        """(the parameters after the update, each one's change, the optimiser's
+        quantities by name, its state after the update)."""
+        out = dict(before)
+        changes = dict.fromkeys(before, 0.0)
+        quantities: dict[str, float] = {}
+        state: dict[str, dict[str, float]] = {kind: {} for kind in self.settings.state}
         r = self.rounder
-        change = increment(self.rule)
+        constants = self.constants()
         for name in self.trainable:
-            g = evaluate(self.gradient_expr(name), grads, r)
-            out[name] = evaluate(change, {"P": before[name], "G": g, "eta": self.eta}, r)
-        return out
+            env = dict(constants)
+            env["P"] = before[name]
+            env["G"] = evaluate(self.gradient_expr(name), grads, r)
+            for kind in self.settings.state:
+                env[f"{kind}(t-1)"] = self.state.of(kind, name)
+            for line in self.rule(name):
+                value = evaluate(line.value, env, r)
+                if line.kind == UPDATED:
+                    out[name] = value
+                    changes[name] = evaluate(increment(line.value), env, r)
+                else:
+                    env[line.kind] = value
+                    quantities[state_name(line.kind, name)] = value
+            for kind in self.settings.state:
+                state[kind][name] = env[kind]
+        return out, changes, quantities, State(self.t, state)
+
+    def updated(self, before: dict[str, float], grads: dict[str, float]) -> dict[str, float]:
+        return self.work(before, grads)[0]
 
 
 class SampleRecord(NamedTuple):
@@ -191,6 +242,7 @@ class StepTrace(NamedTuple):
     rounding: Rounding | None = None  # hand-calculation mode: 4 (decimals) or "3sf"
     variation: Variation = PLAIN
     overrides: tuple[Override, ...] = ()
+    optim: "OptimRecord | None" = None  # an optimiser's quantities (None: the post's plain update)
 
     @property
     def config(self) -> Config:
@@ -272,6 +324,7 @@ def step(
     rounding: Rounding | None = None,
     variation: Variation = PLAIN,
     recorded: Collection[int] | None = None,
+    state: State = START,
 ) -> StepTrace:
     """One training step on batch ``batch_index`` of the config, fully recorded
     (``recorded``: only these samples' chain-rule records, where nothing else
@@ -295,7 +348,7 @@ def step(
             "check the weights and inputs"
         ) from None
     check_finite(graph, "in the forward pass", rounding)
-    updater = Updater(net, variation, rounder)
+    updater = Updater(net, variation, rounder, state)
     overrides = variation.overrides(net, graph) if variation.overrides is not None else []
     apply_overrides(net, graph, overrides, updater, rounder)
     tape = graph.tape
@@ -318,8 +371,12 @@ def step(
                 "the backwards pass; try smaller weights or inputs"
             )
     before = {name: leaves[name].data for name in net.params}
-    updated = updater.updated(before, gradients)
-    changes = updater.changes(before, gradients)
+    updated, changes, quantities, state_after = updater.work(before, gradients)
+    optim = (
+        None
+        if updater.settings.plain
+        else OptimRecord(updater.settings, updater.t, state, quantities, state_after, tuple(updater.trainable))
+    )
     try:  # the same batch, forward only, with the updated parameters
         after = tape.values_with({leaves[name]: value for name, value in updated.items()})
     except (OverflowError, ZeroDivisionError):
@@ -344,4 +401,27 @@ def step(
         rounding,
         variation,
         tuple(overrides),
+        optim,
     )
+
+
+def steps(
+    net: Net,
+    number: int,
+    rounder: Rounder | None = None,
+    rounding: Rounding | None = None,
+    variation: Variation = PLAIN,
+    first: int = 0,
+) -> list[StepTrace]:
+    """``number`` consecutive steps from batch ``first`` (online: one per
+    sample; then the next epoch's), each from the parameters and the
+    optimiser's state the one before left."""
+    traces: list[StepTrace] = []
+    state = START
+    batches = len(net.config.batches())
+    for k in range(number):
+        trace = step(net, (first + k) % batches, rounder, rounding, variation, state=state)
+        traces.append(trace)
+        state = trace.optim.state_after if trace.optim is not None else State(state.t + 1)
+        net = Net(net.with_values(trace.updated))
+    return traces

@@ -28,10 +28,11 @@ from . import ops
 from .document import Document, Eq, Item, Section, Table
 from .expr import Add, Const, D, Expr, Mul, Neg, Num, Sym, Via, add, children, evaluate, mul, substitute
 from .network import param_key
+from .optim import ETA, SGD, G, P
 from .rounding import Rounding, describe, written
 from .rounding import rounder as rounder_of
 from .samples import samples_text, stepwise
-from .step import ETA, SGD, G, P, increment
+from .step import increment
 from .words import count
 
 if TYPE_CHECKING:

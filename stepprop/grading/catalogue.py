@@ -22,8 +22,9 @@ from ..engine import Rounder
 from ..expr import Const, Expr, Sym, evaluate, plain, symbols
 from ..names import checkable, layer_title, param_sym
 from ..network import BatchGraph, Net
+from ..optim import ETA, G, P
 from ..rounding import Rounding
-from ..step import ETA, OUT, PLAIN, G, Override, P, Variation, local, step
+from ..step import OUT, PLAIN, Override, Variation, local, step
 
 
 @dataclass(frozen=True)
