@@ -33,14 +33,16 @@ from typing import Any, NamedTuple, cast
 from .config import Sample
 from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
-from .expr import Const, Expr, Sym, python
+from .expr import Const, Expr, Pow, Sym, python, substitute_children
 from .network import BatchGraph, Net
 from .ops import NAMESPACE, reduction
+from .optim import BETA1, BETA2, UPDATED, state_name
 from .step import PLAIN, Override, Updater, Variation, reads_updated
 
 # networks up to this many recorded nodes (all batches) are inlined whole
 INLINE_NODES = 1000
 CURVE_POINTS = 1000  # the loss curve keeps about this many points, whatever the epochs
+STATE_HEAD = 3  # an optimiser's state list starts with t, beta_1^t, beta_2^t
 
 
 class TrainResult(NamedTuple):
@@ -113,6 +115,12 @@ class Program:
         self.variation = variation
         self.rounder = rounder
         self.updater = Updater(net, variation, rounder)
+        self.settings = net.config.optim
+        self.kinds = self.settings.state  # the optimiser's state: v, m, s (see stepprop.optim)
+        # its state in a list S, as the compiled code keeps it between calls: the
+        # number of updates t, beta_1^t and beta_2^t, then each kind's value for each parameter
+        self.state_size = STATE_HEAD + len(self.kinds) * len(self.params)
+        self.state: list[float] | None = None
         self.overrides = [
             {(o.node, o.position): o for o in variation.overrides(net, g)} if variation.overrides else {}
             for g in graphs
@@ -155,12 +163,61 @@ class Program:
 
         return spell
 
-    def _update(self, k: int, param: str, grad: Callable[[int], str]) -> str:
-        """The new value of parameter k: the update rule, in code."""
+    def _state(self, j: int, k: int) -> str:
+        """Where the compiled code keeps state kind j of parameter k: a local
+        variable in an inlined epoch, the state list's entry otherwise."""
+        return f"s{j}_{k}" if self.inline else f"S[{STATE_HEAD + j * len(self.params) + k}]"
+
+    def _head(self, i: int) -> str:
+        """t, beta_1^t, beta_2^t in the compiled code."""
+        return ("t_", "pw1", "pw2")[i] if self.inline else f"S[{i}]"
+
+    def _counted(self) -> list[str]:
+        """The lines that count an update (before its parameters' lines): t and
+        the powers of the betas the bias corrections read (each the product of
+        the last and beta, as stepprop.expr.evaluate works out a power)."""
+        if not self.kinds:
+            return []
+        hyper = self.settings.hyper
+        lines = [f"{self._head(0)} = {self._head(0)} + 1.0"]
+        for i, name in ((1, "beta_1"), (2, "beta_2")):
+            if name in hyper:
+                lines.append(f"{self._head(i)} = {self._head(i)} * {hyper[name]!r}")
+        return lines
+
+    def _update(self, k: int, param: str, grad: Callable[[int], str], target: str, commit: bool = True) -> list[str]:
+        """Lines that leave the new value of parameter k in ``target``: the
+        optimiser's assignments (see stepprop.optim), in code; ``commit``: its
+        new state kept (not for a look at the updated values before the update)."""
         pname = self.params[k]
         g = self._py(self.updater.gradient_expr(pname), lambda leaf: grad(self.index[cast(Sym, leaf).ascii]))
-        names = {"P": param, "G": g, "eta": repr(float(self.updater.eta))}
-        return self._py(self.variation.update, lambda leaf: names[cast(Sym, leaf).ascii])
+        names = {"P": param, "G": g, "eta": repr(float(self.updater.eta)), "t": self._head(0)}
+        names.update({h: repr(float(v)) for h, v in self.updater.constants().items() if h not in ("eta", "t")})
+        for j, kind in enumerate(self.kinds):
+            names[f"{kind}(t-1)"] = self._state(j, k)
+        powers: dict[Expr, str] = {BETA1: "pw1", BETA2: "pw2"}
+        names["pw1"], names["pw2"] = self._r(self._head(1)), self._r(self._head(2))
+
+        def running(e: Expr) -> Expr:
+            # beta^t: the running power the code keeps (t changes from update to update)
+            if isinstance(e, Pow) and e.x in powers:
+                return Sym(powers[e.x])
+            return e if isinstance(e, (Sym, Const)) else substitute_children(e, running)
+
+        def code(e: Expr) -> str:
+            return self._py(running(e), lambda leaf: names[cast(Sym, leaf).ascii])
+
+        lines = []
+        for line in self.updater.rule(pname):
+            if line.kind == UPDATED:
+                lines.append(f"{target} = {code(line.value)}")
+            else:
+                local = f"q_{state_name(line.kind, str(k))}"
+                lines.append(f"{local} = {code(line.value)}")
+                names[line.kind] = local
+        if commit:
+            lines += [f"{self._state(j, k)} = {names[kind]}" for j, kind in enumerate(self.kinds)]
+        return lines
 
     # ------------------------------------------------------------ source --
     def _source(self, graphs: list[BatchGraph]) -> str:
@@ -187,17 +244,23 @@ class Program:
         # the helpers as default arguments: local variables are the fastest to read
         helpers = ", ".join(f"{name}={name}" for name in self._helpers())
         # X, T: each batch's samples' inputs and targets, as data (the inlined epoch has them as numbers)
-        lines += [f"def run(P, X, T, first, last, curve_every, curve, every, history, {helpers}):"]
+        lines += [f"def run(P, S, X, T, first, last, curve_every, curve, every, history, {helpers}):"]
+        # an inlined epoch keeps the optimiser's state in local variables too
+        state = ", ".join(
+            [self._head(i) for i in range(STATE_HEAD)]
+            + [self._state(j, k) for j in range(len(self.kinds)) for k in range(len(self.params))]
+        )
         if inline:
             lines.append(f"    {params} = P")
-        back = f"            P[:] = [{params}]" if inline else "            pass"
+            lines.append(f"    {state}, = S")
+        back = f"            P[:] = [{params}]; S[:] = [{state}]" if inline else "            pass"
         lines += ["    err = nan", "    for epoch in range(first, last + 1):", "        total = 0.0", "        try:"]
         if inline:
             for b, graph in enumerate(graphs):
                 lines += ["            " + line for line in self._batch_inline(b, graph)]
         else:
             lines += [
-                f"            total += batch{kinds[batch.size]}(P, X[{b}], T[{b}]){_weight(batch.size, averages)}"
+                f"            total += batch{kinds[batch.size]}(P, S, X[{b}], T[{b}]){_weight(batch.size, averages)}"
                 for b, batch in enumerate(self.batches)
             ]
         lines += [
@@ -215,6 +278,7 @@ class Program:
         ]
         if inline:
             lines.append(f"    P[:] = [{params}]")
+            lines.append(f"    S[:] = [{state}]")
         lines += ["    return last, err, False", ""]
         return "\n".join(lines)
 
@@ -306,7 +370,7 @@ class Program:
         for p in range(self.passes):
             if p:  # the parameters' values after the update, for the partials that read them
                 for k in self.trainable:
-                    lines.append(f"u{k} = {self._update(k, f'p{k}', lambda i: f'gp{i}')}")
+                    lines += self._update(k, f"p{k}", lambda i: f"gp{i}", f"u{k}", commit=False)
                 lines += [f"u{k} = p{k}" for k in range(len(self.params)) if k not in self.trainable]
             if not per_sample:
                 started = {grads[root]}
@@ -330,7 +394,9 @@ class Program:
         lines.append(f"total += {names[root]}{_weight(len(graph.totals), averages)}")
         # every parameter is updated after the backwards pass (each update reads only its own
         # parameter and gradients, so one after the other is all at once)
-        lines += [f"p{k} = {self._update(k, f'p{k}', lambda i: f'gp{i}')}" for k in self.trainable]
+        lines += self._counted()
+        for k in self.trainable:
+            lines += self._update(k, f"p{k}", lambda i: f"gp{i}", f"p{k}")
         return lines
 
     def _sample_names(self, graph: BatchGraph) -> tuple[dict[Node, str], list[Node], int, int]:
@@ -430,16 +496,18 @@ class Program:
         calls = []
         for s in reversed(range(size)):  # the engine walks the last sample first
             calls.append((s, f"X[{s}], T[{s}]"))  # its inputs and targets, as data (Batch)
-        lines = [f"def batch{kind}(P, X, T):"]
+        lines = [f"def batch{kind}(P, S, X, T):"]
         lines += self._gradients_by_function(calls, n, size, None)
         for _ in range(self.passes - 1):
-            updated = [self._update(k, f"P[{k}]", lambda i: f"G[{i}]") for k in range(n) if k in self.trainable]
-            new = iter(updated)
-            lines.append(f"    U = [{', '.join(next(new) if k in self.trainable else f'P[{k}]' for k in range(n))}]")
+            for k in self.trainable:
+                lines += ["    " + line for line in self._update(k, f"P[{k}]", lambda i: f"G[{i}]", f"u{k}", False)]
+            lines.append(f"    U = [{', '.join(f'u{k}' if k in self.trainable else f'P[{k}]' for k in range(n))}]")
             lines += self._gradients_by_function(calls, n, size, "U")
         error = "e0" if size == 1 else self._py(self._combined(size), _sample_spelling("e{}"))
         lines.append(f"    error = {error}")
-        lines += [f"    P[{k}] = {self._update(k, f'P[{k}]', lambda i: f'G[{i}]')}" for k in self.trainable]
+        lines += ["    " + line for line in self._counted()]
+        for k in self.trainable:
+            lines += ["    " + line for line in self._update(k, f"P[{k}]", lambda i: f"G[{i}]", f"P[{k}]")]
         lines.append("    return error")
         lines.append("")
         return lines
@@ -475,6 +543,10 @@ class Program:
         return [error for error, _ in found], [outs for _, outs in found]
 
     # ----------------------------------------------------------- running --
+    def start_state(self) -> list[float]:
+        """The optimiser's state before the first update: t = 0, beta^0 = 1, nothing carried."""
+        return [0.0, 1.0, 1.0] + [0.0] * (self.state_size - STATE_HEAD)
+
     def train(
         self,
         values: list[float],
@@ -492,19 +564,24 @@ class Program:
         progress is shown and an interrupt is honoured between steps.
         Returns (epochs done, last epoch's error, diverged, interrupted)."""
         done, error, chunk = 0, math.nan, 1
+        state = self.state if self.state is not None else self.start_state()
+        self.state = state  # (the optimiser's state after training: see start_state)
         data = tuple(batch.inputs for batch in self.batches), tuple(batch.targets for batch in self.batches)
         while done < epochs:
             last = min(epochs, done + chunk)
             began = time.perf_counter()
             start = values[:]
-            reached, error, bad = self.run(values, *data, done + 1, last, curve_every, curve, every or 0, history)
+            start_state = state[:]
+            reached, error, bad = self.run(
+                values, state, *data, done + 1, last, curve_every, curve, every or 0, history
+            )
             per_epoch = (time.perf_counter() - began) / max(1, reached - done)
             if not bad and not all(-math.inf < v < math.inf for v in values):
                 # a parameter overflowed while the error stayed finite (a dead ReLU):
                 # the chunk again, an epoch at a time, finds the epoch it happened in
-                values[:] = start
+                values[:], state[:] = start, start_state
                 for epoch in range(done + 1, reached + 1):
-                    _, error, _ = self.run(values, *data, epoch, epoch, curve_every, [], 0, [])
+                    _, error, _ = self.run(values, state, *data, epoch, epoch, curve_every, [], 0, [])
                     if not all(-math.inf < v < math.inf for v in values):
                         return epoch, error, True, False
             done = reached

@@ -162,9 +162,14 @@ def test_generated_code_holds_only_stepprops_names_and_numbers():
                 *("def run sample sample_u P G U X T seed first last curve_every curve every history err".split()),
                 *("for epoch in range total if not return True False None or and else append error".split()),
                 *("nan inf pass try except OverflowError ZeroDivisionError r".split()),
+                *("S t_ pw1 pw2".split()),  # the optimiser's state: t, beta_1^t, beta_2^t
             } | set(training.NAMESPACE)
             generated = {
-                w for w in words if re.fullmatch(r"g?(v\d+(_\d+)?|p\d+(_\d+)?|u\d+|x\d+|t\d+|e\d+)|batch\d+|G\d+", w)
+                w
+                for w in words
+                if re.fullmatch(
+                    r"g?(v\d+(_\d+)?|p\d+(_\d+)?|u\d+|x\d+|t\d+|e\d+)|batch\d+|G\d+|s\d+_\d+|q_[a-z_]+_\d+", w
+                )
             }
             assert words - allowed - generated == set(), words - allowed - generated
             compile(source, "<check>", "exec")
