@@ -34,6 +34,8 @@ from .rounding import rounder as rounder_of
 from .step import StepTrace, step
 from .words import count
 
+MAX_STEPS = 1000  # consecutive steps explain shows (each one's working is a few pages)
+
 if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` needs none of it
     from pathlib import Path
 
@@ -183,6 +185,17 @@ class Network(Net):
         result to N decimals (``round="3sf"``: to 3 significant figures)."""
         rounder, rounding = _round(round)
         return Step(step(self, _batch(self.config, batch), rounder, rounding))
+
+    def steps(self, count: int, batch: int = 1, round: int | str | None = None) -> Steps:
+        """``count`` consecutive training steps from batch ``batch`` (online:
+        one per sample, then the next epoch's), each from the parameters and
+        the optimiser's state the one before left (momentum, Adam's moments)."""
+        from .step import steps as consecutive
+
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_STEPS:
+            raise StepPropError(f"steps must be a whole number from 1 to {MAX_STEPS}, not {count!r}")
+        rounder, rounding = _round(round)
+        return Steps([Step(t) for t in consecutive(self, count, rounder, rounding, first=_batch(self.config, batch))])
 
     def train(
         self,
@@ -343,6 +356,72 @@ class Step(_Shown):
 
     def __repr__(self) -> str:
         return f"<stepprop.Step of {self.trace.net.shape}, batch {self.trace.batch_index + 1}>"
+
+
+class Steps(_Shown):
+    """Consecutive training steps (:meth:`Network.steps`): a list of :class:`Step`."""
+
+    def __init__(self, steps: list[Step]):
+        self.steps = steps
+        self.notation = steps[0].notation
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __getitem__(self, k: int) -> Step:
+        return self.steps[k]
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+    def explain(
+        self, only: str | Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None, **options: bool
+    ) -> Document:
+        """Each step's worked example (as :meth:`Step.explain`), one section per step."""
+        from .document import Document, Section
+
+        docs = [one.explain(only, samples, **options) for one in self.steps]
+        sections = []
+        for k, (one, doc) in enumerate(zip(self.steps, docs), start=1):
+            trace = one.trace
+            numbers = trace.graph.sample_numbers
+            which = f"sample {numbers[0] + 1}" if len(numbers) == 1 else f"batch {trace.batch_index + 1}"
+            sections.append(Section(f"Step {k} of {len(self.steps)} (update t = {k}, {which})", list(doc.sections)))
+        first = docs[0]
+        intro = [
+            *first.intro,
+            f"{count(len(self.steps), 'consecutive step')}: each starts from the parameters "
+            "(and the optimiser's state) the one before left.",
+        ]
+        return Document(first.title, intro, sections, first.compact)
+
+    def document(self) -> Document:
+        return self.explain()
+
+    def _picture(self) -> Diagram | None:
+        return self.steps[0].diagram()
+
+    def render(
+        self,
+        format: str = "text",
+        digits: int = DEFAULT_DIGITS,
+        fragment: bool = False,
+        only: Sequence[str] | None = None,
+        samples: str | int | Sequence[int] | None = None,
+        **options: bool,
+    ) -> str:
+        if format == "json":
+            self.steps[0].parameters(only)
+            return super().render(format, digits, fragment)
+        return render_document(self.explain(_names(only), samples, **options), format, digits, fragment, self._picture)
+
+    def to_dict(self) -> dict[str, Any]:
+        from .report import FORMAT_VERSION
+
+        return {"stepprop": FORMAT_VERSION, "command": "explain", "steps": [step.to_dict() for step in self.steps]}
+
+    def __repr__(self) -> str:
+        return f"<stepprop.Steps: {len(self.steps)} of {self.steps[0].trace.net.shape}>"
 
 
 class MatrixStep(_Shown):

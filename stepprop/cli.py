@@ -416,6 +416,15 @@ def main() -> None:
     show_default=True,
     help="scalar: every neuron and weight, as the post; matrix: z = W a + b, deltas and gradients as matrices.",
 )
+@click.option(
+    "--steps",
+    "step_count",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Show this many consecutive updates (online: one per sample), each from the parameters and the "
+    "optimiser's state (momentum, Adam's moments) the one before left.",
+)
 @_round_option
 @click.option(
     "--names", "list_names", is_flag=True, help="List every quantity's name (what 'stepprop check' accepts) and exit."
@@ -436,6 +445,7 @@ def explain(
     compact: bool,
     no_forward: bool,
     view: str,
+    step_count: int,
     round_to: int | str | None,
     list_names: bool,
 ) -> None:
@@ -443,17 +453,26 @@ def explain(
 
     \b
     Examples:
-      stepprop explain
       stepprop explain xor --only w5 w1 --format markdown
       stepprop explain --compact -o step.tex   # a two-page handout (LaTeX)
       stepprop explain --view matrix    # z = W a + b, the deltas as vectors
       stepprop explain --round 4        # as by hand, 4 decimals at every step
+      stepprop explain adam --steps 2 --only w5   # Adam's first two updates
     """
     names = [n for item in only for n in re.split(r",(?=[A-Za-z])", item) if n]  # (w^2_1,12 is one name)
     fmt = _format(fmt, output, FORMATS)
     net = _load(config)
-    step = net.step(_batch(net.config, batch) + 1, round_to)
+    if step_count > 1 and (view == "matrix" or list_names):
+        raise click.UsageError(f"--steps: for the scalar view, not {'--names' if list_names else '--view matrix'}")
     out = _Output(fmt, digits, output, force, fragment)
+    if step_count > 1:
+        steps = net.steps(step_count, _batch(net.config, batch) + 1, round_to)
+        steps[0].parameters(names)
+        steps[0].stepwise(samples)
+        shown = {"inputs": inputs, "changes": changes, "compact": compact, "forward": not no_forward}
+        out.show(steps, lambda: steps.explain(names or None, samples, **shown))
+        return
+    step = net.step(_batch(net.config, batch) + 1, round_to)
     if view == "matrix":
         scalar_only = {"--only": names, "--samples": samples, "--changes": changes}
         scalar_only.update({"--compact": compact, "--no-forward": no_forward, "--round": round_to is not None})

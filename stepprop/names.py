@@ -258,7 +258,11 @@ def worked_order(trace: StepTrace) -> dict[str, tuple[int, ...]]:
         i = info[node]
         layer = -1 if i.role == "param" else layers if i.layer is None else i.layer
         order[name] = (1, s, -layer, _BACKWARD.get(i.role, 0), node.index)
+    quantities = list(trace.optim.quantities) if trace.optim is not None else []
     for k, p in enumerate(trace.updated):
+        # an optimiser's quantities of the parameter (g_w5, m_w5, ...) come before its change and update
+        for j, name in enumerate(q for q in quantities if q.endswith(f"_{p}")):
+            order[name] = (2, 2 * k - 1, j)
         order[change_name(p)] = (2, 2 * k)
         order[f"{p}+"] = (2, 2 * k + 1)
     order["error_after"] = order[batch_sym(graph).updated().ascii] = (3,)
@@ -297,6 +301,8 @@ def checkable(trace: StepTrace, wanted: Collection[str] | None = None) -> dict[s
     out.update(terms_of(trace, samples=samples))
     out.update({change_name(p): v for p, v in trace.changes.items()})
     out.update({f"{p}+": v for p, v in trace.updated.items()})
+    if trace.optim is not None:  # the optimiser's quantities: g_w5, v_w5, m_hat_w5, ...
+        out.update(trace.optim.quantities)
     out["error"] = trace.error
     out["error_after"] = trace.error_after
     # the same two numbers by the names the worked example shows them under
@@ -314,6 +320,10 @@ def environment(trace: StepTrace) -> dict[str, float]:
     if trace.rounding is not None:  # by hand, eta is written down rounded too
         eta = rounder(trace.rounding)(eta)
     out["eta"] = eta
+    if trace.optim is not None:  # the hyperparameters (mu, beta_1, ...) and the state before the update
+        r = rounder(trace.rounding) if trace.rounding is not None else (lambda x: x)
+        out.update({name: r(value) for name, value in trace.optim.settings.hyper.items()})
+        out.update(trace.optim.previous())
     for node in graph.tape.nodes:
         info = graph.info[node]
         if info.role in ("input", "target"):

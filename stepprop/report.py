@@ -60,11 +60,23 @@ def step_dict(trace: StepTrace) -> dict[str, Any]:
                 "error": g.totals[s].data,
             }
         )
+    optimizer = None
+    if trace.optim is not None:  # the optimiser's part: its settings, t, its state before and its quantities
+        record = trace.optim
+        optimizer = {
+            "name": record.settings.name,
+            "settings": record.settings.to_dict(),
+            "hyperparameters": record.settings.hyper,
+            "t": record.t,
+            "state_before": record.previous(),
+            "quantities": dict(record.quantities),
+        }
     return {
         "stepprop": FORMAT_VERSION,
         "command": "explain",
         "network": _network_dict(net),
         "batch": trace.batch_index + 1,
+        "optimizer": optimizer,
         "rounding": trace.rounding,
         "values": N.values_of(g),
         "terms": N.terms_of(trace),

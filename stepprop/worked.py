@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, overload
 
 from . import names as N
-from . import ops
+from . import ops, optim
 from .document import Document, Eq, Item, Section, Table
 from .expr import Add, Const, D, Expr, Mul, Neg, Num, Sym, Via, add, children, evaluate, mul, substitute
 from .network import param_key
@@ -650,6 +650,8 @@ class _Builder:
                 unchanged.append(Eq(N.change_sym(pname), [self.change(pname)], name=N.change_name(pname), note=fixed))
             unchanged.append(Eq(p.updated(), [p, Num(t.before[pname])], name=f"{pname}+", note=fixed))
             return unchanged
+        if t.optim is not None:
+            return self.optimized(pname, changes)
         members = next((g for g in t.variation.pools if pname in g), (pname,))
         batch = N.batch_sym(self.g)
         grad_sym = add(*(D(batch, N.param_sym(n)) for n in members))
@@ -692,6 +694,68 @@ class _Builder:
         if textbook:
             steps[1:] = [p + mul(ETA, by_delta), Num(t.before[pname]) + mul(Num(self.eta), by_numbers)]
         items.append(Eq(p.updated(), [*steps, self.updated(pname)], name=f"{pname}+", result=True))
+        return items
+
+    def optimized(self, pname: str, changes: bool = False) -> list[Item]:
+        """The optimiser's update of a parameter (see stepprop.optim): each of its
+        assignments with the parameter's names, then with the numbers."""
+        t = self.t
+        record = t.optim
+        assert record is not None
+        p = N.param_sym(pname)
+        kind = self.net.params[pname].kind
+        lines = optim.rule(record.settings, kind, record.t, t.variation.update)
+        hyper = record.settings.hyper
+        named: dict[Expr, Expr] = {optim.P: p, optim.G: D(N.batch_sym(self.g), p)}
+        numbers: dict[Expr, Expr] = {optim.P: Num(t.before[pname]), optim.G: Num(t.gradients[pname])}
+        numbers[optim.ETA] = Num(self.eta)
+        for h, value in hyper.items():
+            base, _, sub = h.partition("_")
+            numbers[Sym(base, sub)] = Num(value)
+        for k in record.settings.state:
+            named[optim.before(k)] = Sym(k, pname, "(t-1)")
+            numbers[optim.before(k)] = Num(record.state_before.of(k, pname))
+        for line in lines:
+            if line.kind != optim.UPDATED:
+                named[optim.now(line.kind)] = Sym(line.kind, pname)
+                numbers[optim.now(line.kind)] = Num(record.quantities[optim.state_name(line.kind, pname)])
+
+        def spelled(e: Expr, values: dict[Expr, Expr]) -> Expr:
+            return substitute(e, lambda leaf: values.get(leaf))  # type: ignore[call-overload]
+
+        items: list[Item] = []
+        for line in lines:
+            if line.kind == optim.UPDATED:
+                if changes:
+                    change = increment(line.value)
+                    items.append(
+                        Eq(
+                            N.change_sym(pname),
+                            [spelled(change, named), spelled(change, numbers), self.change(pname)],
+                            name=N.change_name(pname),
+                            note="the change of the update",
+                        )
+                    )
+                items.append(
+                    Eq(
+                        p.updated(),
+                        [spelled(line.value, named), spelled(line.value, numbers), Num(t.updated[pname])],
+                        name=f"{pname}+",
+                        note=line.note,
+                        result=True,
+                    )
+                )
+            else:
+                lhs = named[optim.now(line.kind)]
+                value = numbers[optim.now(line.kind)]
+                items.append(
+                    Eq(
+                        lhs,
+                        [spelled(line.value, named), spelled(line.value, numbers), value],
+                        name=lhs.ascii,
+                        note=line.note,
+                    )
+                )
         return items
 
     def batch_gradient(self, pname: str) -> list[Item]:

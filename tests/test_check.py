@@ -1025,6 +1025,8 @@ def test_every_listed_name_is_accepted_and_correct(tmp_path, bundled):
         "error_after": step["error_after"],
         # the error after the step, by the name the worked example shows it under (Nielsen's: C+)
         **{n: step["error_after"] for n in names if n in ("E_total+", "E+", "C+")},
+        # an optimiser's quantities: g_w5, v_w5, m_hat_w5, ...
+        **(step["optimizer"] or {}).get("quantities", {}),
     }
     assert set(names) <= set(exact)
     # every digit (a short repr such as 0.5 is also what some mistake gives, to one decimal)
