@@ -263,7 +263,7 @@ class MatrixForm:
             )
             section = Section(f"Layer {n + self.shift} ({_role(li, L)}: {act.name})", [Text(dims)])
             section.items.append(self.eq(Z, [product]))
-            formula = _softmax(Z, rows) if act.coupled else act.formula([Z], {})
+            formula = _softmax(Z, rows) if act.coupled else act.formula([Z], act.attrs_of(cfg))
             section.items.append(self.eq(Aout, [self.elementwise(formula)]))
             forward.items.append(section)
 
@@ -280,7 +280,8 @@ class MatrixForm:
             items: list[Item] = []
             fprime = D(Aout, Z)
             if not act.coupled:
-                items.append(self.eq(fprime, [self.elementwise(act._derivative(Z, Aout))], "entry by entry"))
+                local = act.derivative([Z], Aout, act.attrs_of(cfg), 0)
+                items.append(self.eq(fprime, [self.elementwise(local)], "entry by entry"))
             if li == L - 1:
                 delta_note = "" if self.dsign == 1 else "delta: error, the error term -dE_total/dz"
                 derivative = self._loss_derivative()
