@@ -89,7 +89,23 @@ def _log(x: float) -> float:
     return math.log(x) if x > 0 else -math.inf
 
 
-FUNCTIONS = {"log": _monotone(_log), "tanh": _monotone(math.tanh), "exp": _monotone(math.exp)}
+def _abs(a: Interval) -> Interval:
+    if a.lo <= 0 <= a.hi:
+        return Interval(0.0, max(-a.lo, a.hi))
+    return Interval(min(abs(a.lo), abs(a.hi)), max(abs(a.lo), abs(a.hi)))
+
+
+def _sign(x: float) -> float:
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+
+
+FUNCTIONS = {
+    "log": _monotone(_log),
+    "tanh": _monotone(math.tanh),
+    "exp": _monotone(math.exp),
+    "abs": _abs,  # (the mean absolute error, the Huber loss)
+    "sign": _monotone(_sign),  # (their derivatives: non-decreasing, so monotone)
+}
 
 
 class Evaluator:
