@@ -11,7 +11,7 @@ strings and booleans; anchors, aliases and non-standard tags are refused.
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import ops
@@ -51,6 +51,10 @@ TOP_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "l1": ("l1_lambda", "lasso"),
     "regularize_biases": ("regularise_biases", "decay_biases"),
     "penalty": ("regularization", "regularisation"),
+    # the operations' parameters (see PARAMS); Huber's is not 'delta', which is the delta convention's key
+    "slope": ("negative_slope", "leaky_slope", "leak", "leakiness"),
+    "elu_alpha": ("elu_a", "alpha_elu"),
+    "huber_delta": ("huber_threshold", "delta_huber", "huber_beta"),
 }
 TOP_KEYS = tuple(TOP_KEY_ALIASES)
 # a batch's error from its samples' E_total (the ops of those names)
@@ -60,6 +64,28 @@ DELTAS = ("gradient", "error")
 # how quantities are named: the post's (w5, net_h1, out_h1, E_total) or Nielsen's
 # (w^3_11, z^2_1, a^2_1, C: layers numbered from 1 for the inputs)
 NOTATIONS = ("mazur", "nielsen")
+# each operation's parameter (a top-level key of its name) -> the op it belongs to
+PARAMS: dict[str, str] = {key: op.name for op in ops.OPS.values() for key in op.params}
+# what each may be (PyTorch allows any slope and alpha; the definitions don't), and what it is
+PARAM_RULES: dict[str, tuple[Callable[[float], bool], str, str]] = {
+    "slope": (
+        lambda v: 0 <= v <= 1,
+        "from 0 to 1",
+        "leaky_relu's slope for negative net inputs (PyTorch's negative_slope: 0.01 is usual, 0.1 and 0.2 "
+        "common); a negative one would make negative net inputs positive, one above 1 is steeper there than "
+        "for positive ones",
+    ),
+    "elu_alpha": (
+        lambda v: v > 0,
+        "greater than 0",
+        "ELU's alpha: its output tends to -alpha for very negative net inputs",
+    ),
+    "huber_delta": (
+        lambda v: v > 0,
+        "greater than 0",
+        "where the Huber loss turns from squared to linear (PyTorch's delta)",
+    ),
+}
 LAYER_KEY_ALIASES: dict[str, tuple[str, ...]] = {
     "weights": ("w", "weight", "weight_matrix", "kernel"),
     "bias": ("b", "biases", "intercept"),
@@ -118,6 +144,10 @@ class Config(NamedTuple):
     # (saved as a comment: a file read back starts anew, from itself)
     trained_epochs: int = 0
     trained_from: str = ""
+    # the operations' parameters (used only by the op each belongs to: see PARAMS)
+    slope: float = ops.LEAKY_RELU.params["slope"]  # leaky_relu's slope for negative net inputs
+    elu_alpha: float = ops.ELU.params["elu_alpha"]  # elu: alpha * (e^net - 1) for negative net inputs
+    huber_delta: float = ops.HUBER.params["huber_delta"]  # huber: squared below it, linear above
 
     @property
     def n_inputs(self) -> int:
@@ -136,6 +166,12 @@ class Config(NamedTuple):
         """The samples cut into batches, in file order."""
         size = self.effective_batch_size
         return [self.samples[i : i + size] for i in range(0, len(self.samples), size)]
+
+    def params_used(self) -> list[str]:
+        """The operations' parameters that mean something here (slope where a
+        layer is leaky_relu, huber_delta for the huber loss), in PARAMS's order."""
+        used = {layer.activation for layer in self.layers} | {self.loss}
+        return [key for key, op in PARAMS.items() if op in used]
 
     def with_parameters(self, layers: list[tuple[list[list[float]], float | list[float] | None]]) -> "Config":
         """The same config with new weights and biases (same shape)."""
@@ -176,6 +212,10 @@ class Config(NamedTuple):
         if self.notation != "mazur":
             out["notation"] = self.notation
         out.update(self.optim.to_dict())
+        for key in self.params_used():
+            value = getattr(self, key)
+            if value != ops.OPS[PARAMS[key]].params[key]:
+                out[key] = value
         layers = []
         for layer in self.layers:
             d: dict[str, Any] = {}
@@ -751,7 +791,9 @@ class Validator:
                 )
 
         optim = self.optimizer(top)
-        return Config(
+        params = self.params(top, layers, loss)
+
+        config = Config(
             layers=tuple(layers),
             samples=tuple(Sample(i, t) for i, t in samples),
             eta=eta,
@@ -767,6 +809,26 @@ class Validator:
             source=self.source,
             uses_samples_key=uses_samples_key,
         )
+        return config._replace(**params) if params else config
+
+    def params(self, top: dict, layers: list, loss: str) -> dict[str, Any]:
+        """The operations' parameters the config gives (slope: 0.1): numbers in
+        their ranges, each for an op the network uses."""
+        used = {layer.activation for layer in layers} | {loss}
+        found: dict[str, Any] = {}  # (Any: the keyword arguments of Config._replace)
+        for key, op in PARAMS.items():
+            if key not in top:
+                continue
+            node = top[key][1]
+            if op not in used:
+                whose = "the loss" if isinstance(ops.OPS[op], ops.Loss) else "an activation"
+                raise self.error(top[key][0], f"{key} is a parameter of {whose} {op}, which this network does not use")
+            value = self.number(node, key)
+            allowed, allowed_words, what = PARAM_RULES[key]
+            if not allowed(value):
+                raise self.error(node, f"{key} must be {allowed_words}, found {value:g}: it is {what}")
+            found[key] = value
+        return found
 
     def optimizer(self, top: dict) -> Settings:
         """The optimiser and its hyperparameters (torch.optim's defaults where not given)."""

@@ -538,6 +538,19 @@ def _softplus(x: float) -> float:
     return (x if x > 0 else 0.0) + math.log1p(math.exp(-abs(x)))
 
 
+def _sigmoid(x: float) -> float:
+    """The logistic function 1 / (1 + e^-x) without overflow: e^x / (1 + e^x) for negative x."""
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _sign(x: float) -> float:
+    """-1, 0 or 1 (0 at 0, as PyTorch's sign)."""
+    return 1.0 if x > 0 else -1.0 if x < 0 else 0.0
+
+
 def _log_softmax(k: int, *xs: float) -> float:
     m = max(xs)
     return xs[k] - m - math.log(math.fsum(math.exp(x - m) for x in xs))
@@ -595,9 +608,11 @@ FUNCTIONS: dict[str, Callable[..., float]] = {
     "ln": _ln,
     "tanh": math.tanh,
     "sqrt": math.sqrt,
-    "sign": lambda x: (x > 0) - (x < 0) + 0.0,  # torch.sign: -1, 0 or 1
     "max": max,
     "softplus": _softplus,
+    "sigmoid": _sigmoid,
+    "abs": abs,
+    "sign": _sign,
     "log_softmax": _log_softmax,
     "softmax": _softmax,
 }

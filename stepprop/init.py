@@ -18,6 +18,12 @@ from .notation import notation_of
 from .ops import LAYER_ACTIVATIONS
 
 MAX_INIT_NEURONS = 64
+# what the comment on an operation's parameter says (see config.PARAMS)
+PARAM_WORDS = {
+    "slope": "leaky_relu's slope for negative net inputs (PyTorch's negative_slope), 0 to 1",
+    "elu_alpha": "elu: alpha * (e^net - 1) for negative net inputs (PyTorch's alpha), above 0",
+    "huber_delta": "huber: 1/2 d^2 where |d| < huber_delta, else huber_delta * (|d| - huber_delta / 2)",
+}
 
 
 def parse_shape(shape: str) -> list[int]:
@@ -114,6 +120,7 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
         + ", ".join(LAYER_ACTIVATIONS)
         + " (softmax: output layer only)",
         f"loss: {cfg.loss}    # E_total = {ops.loss(cfg.loss).words}",
+        *(f"{key}: {getattr(cfg, key)!r}    # {PARAM_WORDS[key]}" for key in cfg.params_used()),
         *(
             ["delta: error    # delta_n is the error term -dE_total/dnet_n: w+ = w + eta * delta * input"]
             if cfg.delta == "error"

@@ -58,7 +58,7 @@ from .expr import (
     substitute_children,
     symbols,
 )
-from .optim import ETA, SGD, G, P
+from .optim import ETA, SGD, WORDS, G, P
 
 if TYPE_CHECKING:
     from .step import StepTrace
@@ -263,7 +263,7 @@ class MatrixForm:
             )
             section = Section(f"Layer {n + self.shift} ({_role(li, L)}: {act.name})", [Text(dims)])
             section.items.append(self.eq(Z, [product]))
-            formula = _softmax(Z, rows) if act.coupled else act.formula([Z], {})
+            formula = _softmax(Z, rows) if act.coupled else act.formula([Z], act.attrs_of(cfg))
             section.items.append(self.eq(Aout, [self.elementwise(formula)]))
             forward.items.append(section)
 
@@ -280,7 +280,8 @@ class MatrixForm:
             items: list[Item] = []
             fprime = D(Aout, Z)
             if not act.coupled:
-                items.append(self.eq(fprime, [self.elementwise(act._derivative(Z, Aout))], "entry by entry"))
+                local = act.derivative([Z], Aout, act.attrs_of(cfg), 0)
+                items.append(self.eq(fprime, [self.elementwise(local)], "entry by entry"))
             if li == L - 1:
                 delta_note = "" if self.dsign == 1 else "delta: error, the error term -dE_total/dz"
                 derivative = self._loss_derivative()
@@ -328,6 +329,10 @@ class MatrixForm:
                 grad = D(self.error, before)
                 if after.ascii not in self.entries or (base == "b" and not cfg.update_biases):
                     continue  # (a fixed bias: said below)
+                if t.optim is not None:  # an optimiser's update: entry by entry, as the scalar view works it
+                    words = WORDS[t.optim.settings.name]
+                    items.append(self.eq(after, [], f"by {words}: each entry's working is in the scalar view"))
+                    continue
                 steps = [substitute(rule, _rule_leaves(before, grad))]
                 if base in terms:  # minus the gradient is a positive multiple of delta where it is not
                     positive, around = terms[base]

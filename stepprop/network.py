@@ -245,11 +245,12 @@ class BatchGraph:
                     self.nets_by_layer[li].append(node)
                 outs = []
                 act = ops.activation(layer.activation)
+                act_attrs = act.attrs_of(cfg)  # its parameters (leaky_relu's slope), if any
                 for r, neuron in enumerate(net.neurons[li]):
                     if act.coupled:
                         node = tape.apply(act, nets, f"out_{neuron}{suffix}", k=r)
                     else:
-                        node = tape.apply(act, [nets[r]], f"out_{neuron}{suffix}")
+                        node = tape.apply(act, [nets[r]], f"out_{neuron}{suffix}", **act_attrs)
                     outs.append(record(node, NodeInfo("out", f"out_{neuron}", neuron, li, s)))
                     self.outs_by_layer[li].append(node)
                 prev = outs
@@ -268,7 +269,7 @@ class BatchGraph:
                     parents += last_nets
                 elif takes == "own":
                     parents.append(last_nets[r])
-                node = tape.apply(loss, parents, f"E_{neuron}{suffix}", n=n_out, k=r)
+                node = tape.apply(loss, parents, f"E_{neuron}{suffix}", n=n_out, k=r, **loss.attrs_of(cfg))
                 errors.append(record(node, NodeInfo("error", f"E_{neuron}", neuron, n_layers - 1, s)))
             total = tape.apply("sum", errors, f"E_total{suffix}")
             self.totals.append(record(total, NodeInfo("total", "E_total", None, None, s)))

@@ -61,6 +61,9 @@ class Op:
     aliases: tuple[str, ...] = ()  # other names for it a config may use by mistake (a message suggests this one)
     coupled = False  # its value depends on a whole layer (softmax)
     kink: float | None = None  # where the derivative jumps (ReLU: 0)
+    # its parameters, each with its default: a config key of the same name gives
+    # it (slope: 0.1), and it reaches the op as a node attribute (see attrs_of)
+    params: dict[str, float] = {}
     sums = False  # its value is a sum of terms (which may cancel: see stepprop.worked.Paper)
     averages = False  # (a batch error's op) its value is the mean of its terms, not their sum
     # hand-calculation mode: a student rounds the result and each local derivative
@@ -71,6 +74,24 @@ class Op:
 
     def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
         raise NotImplementedError
+
+    def attrs_of(self, config: Any) -> Attrs:
+        """Its parameters as a config gives them (the attributes of its nodes)."""
+        return {key: getattr(config, key) for key in self.params}
+
+    def param(self, attrs: Attrs, key: str) -> float:
+        """A parameter's value: the node's, else its default."""
+        return float(attrs.get(key, self.params[key]))
+
+    def _given(self, attrs: Attrs) -> tuple[dict[str, float], ...]:
+        """What the callables of an op with parameters take after their
+        arguments: a dict of the parameters' values (nothing for the others)."""
+        return ({key: self.param(attrs, key) for key in self.params},) if self.params else ()
+
+    def kinked(self, xs: Sequence[float], width: float) -> bool:
+        """Are its arguments ``xs`` within ``width`` of where its derivative jumps
+        (where a finite difference says nothing)?"""
+        return self.kink is not None and abs(xs[0] - self.kink) < width
 
     def formula(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
         """The printed formula (a student's way of computing it)."""
@@ -181,20 +202,28 @@ def _bias_input(attrs: Attrs) -> Expr:
 
 
 class Activation(Op):
-    """An activation of one net input: out = f(net)."""
+    """An activation of one net input: out = f(net).
+
+    ``formula`` (printed), ``value`` (computed, where it must be written so
+    that nothing overflows) and ``torch`` take the net input; ``derivative``
+    (printed) and ``partial`` (computed, where it differs) the net input and
+    the output.  An activation with ``params`` (leaky ReLU's slope) is given
+    them too, as a last argument: a dict of each parameter's value."""
 
     def __init__(
         self,
         name: str,
         words: str,
-        formula: Callable[[Expr], Expr],
-        derivative: Callable[[Expr, Expr], Expr],
-        torch: Callable[[Any, Any], Any],
-        value: Callable[[Expr], Expr] | None = None,
+        formula: Callable[..., Expr],
+        derivative: Callable[..., Expr],
+        torch: Callable[..., Any],
+        value: Callable[..., Expr] | None = None,
+        partial: Callable[..., Expr] | None = None,
         kink: float | None = None,
         confused_with: str | None = None,
         left_out: str = "",
         aliases: tuple[str, ...] = (),
+        params: dict[str, float] | None = None,
     ):
         self.name = name
         self.words = words
@@ -204,17 +233,28 @@ class Activation(Op):
         self._formula = formula
         self._value = value or formula
         self._derivative = derivative
-        self.torch = torch
+        self._partial = partial  # (None: the printed derivative, looked up when used)
+        self._torch = torch
         self.kink = kink
+        self.params = params or {}
 
     def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
-        return self._value(args[0])
+        return self._value(args[0], *self._given(attrs))
 
     def formula(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
-        return self._formula(args[0])
+        return self._formula(args[0], *self._given(attrs))
 
     def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
-        return [self._derivative(args[0], out)]
+        return [(self._partial or self._derivative)(args[0], out, *self._given(attrs))]
+
+    def derivative(
+        self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None
+    ) -> Expr:
+        return self._derivative(args[0], out, *self._given(attrs))
+
+    def torch(self, torch: Any, x: Any, attrs: Attrs | None = None) -> Any:
+        """PyTorch's own version, of a tensor of net inputs."""
+        return self._torch(torch, x, *self._given(attrs or {}))
 
 
 class Softmax(Activation):
@@ -303,6 +343,67 @@ LINEAR = Activation(
 SOFTMAX = Softmax()
 
 
+def _times(factor: float, e: Expr) -> Expr:
+    """factor * e, printed without a factor of 1."""
+    return e if factor == 1 else Const(factor) * e
+
+
+def _leaky_formula(x: Expr, p: dict[str, float]) -> Expr:
+    slope = p["slope"]
+    if 0 <= slope <= 1:  # the courses' max(0.01 * net, net)
+        return func("max", _times(slope, x), x)
+    return Where(gt(x, 0), x, _times(slope, x))
+
+
+LEAKY_RELU = Activation(
+    "leaky_relu",
+    "leaky ReLU",
+    formula=_leaky_formula,
+    # PyTorch's: net if net > 0, else slope * net (its derivative at 0 is the slope)
+    value=lambda x, p: Where(gt(x, 0), x, _times(p["slope"], x)),
+    derivative=lambda x, out, p: Where(gt(x, 0), Const(1.0), Const(p["slope"])),
+    torch=lambda torch, x, p: torch.nn.functional.leaky_relu(x, p["slope"]),
+    kink=0.0,
+    confused_with="relu",
+    left_out="leaky ReLU's derivative taken as 1, also where the net input is negative",
+    aliases=("leakyrelu", "lrelu", "leaky_rectifier", "leaky_rectified_linear"),
+    params={"slope": 0.01},
+)
+ELU = Activation(
+    "elu",
+    "ELU",
+    # (e^net is computed only where net <= 0: it never overflows)
+    formula=lambda x, p: Where(gt(x, 0), x, _times(p["elu_alpha"], Exp(x) - ONE)),
+    derivative=lambda x, out, p: Where(gt(x, 0), Const(1.0), _times(p["elu_alpha"], Exp(x))),
+    torch=lambda torch, x, p: torch.nn.functional.elu(x, alpha=p["elu_alpha"]),
+    kink=0.0,  # (a jump of the derivative unless elu_alpha is 1)
+    aliases=("exponential_linear", "exponential_linear_unit"),
+    params={"elu_alpha": 1.0},
+)
+SOFTPLUS = Activation(
+    "softplus",
+    "softplus",
+    formula=lambda x: func("ln", ONE + Exp(x)),
+    value=lambda x: func("softplus", x),  # ln(1 + e^net), never overflowing
+    # its derivative is the logistic function of the net input
+    derivative=lambda x, out: ONE / (ONE + Exp(-x)),
+    partial=lambda x, out: func("sigmoid", x),
+    torch=lambda torch, x: torch.nn.functional.softplus(x),
+    aliases=("smooth_relu", "soft_plus"),
+)
+SWISH = Activation(
+    "swish",
+    "swish (SiLU)",
+    formula=lambda x: x / (ONE + Exp(-x)),
+    value=lambda x: x * func("sigmoid", x),
+    # net * s(net), s the logistic function: its derivative s + net * s * (1 - s) is out + s * (1 - out)
+    derivative=lambda x, out: out + ONE / (ONE + Exp(-x)) * (ONE - out),
+    partial=lambda x, out: func("sigmoid", x) * (ONE + x * (ONE - func("sigmoid", x))),
+    torch=lambda torch, x: torch.nn.functional.silu(x),
+    aliases=("silu", "sigmoid_linear_unit", "sigmoid_weighted_linear_unit"),
+)
+
+
 # ----------------------------------------------------------------- losses --
 
 
@@ -326,7 +427,7 @@ class Loss(Op):
         words: str,
         formula: Callable[[Expr, Expr, Attrs], Expr],
         derivative: Callable[[Expr, Expr, Attrs], Expr],
-        torch: Callable[[Any, Any, Any], Any],
+        torch: Callable[..., Any],
         partials: Callable[[Sequence[Expr], Attrs], list[Expr]],
         value: Callable[[Sequence[Expr], Attrs], Expr] | None = None,
         hand: Callable[[Sequence[Expr], Attrs], Expr] | None = None,
@@ -338,23 +439,29 @@ class Loss(Op):
         confusions: tuple[Confusion, ...] = (),
         public: bool = True,
         aliases: tuple[str, ...] = (),
+        params: dict[str, float] | None = None,
     ):
         self.name = name
         self.words = words
         self.aliases = aliases
+        self.params = params or {}
         self._formula = formula
         self._derivative = derivative
         self._value = value
         self._partials = partials
         self._hand = hand
         self._nets = nets or {}
-        self.torch = torch
+        self._torch = torch
         self.after = after  # the output activations it works after (None: any)
         self.why_after = why_after
         self.unit_targets = unit_targets  # targets between 0 and 1
         self.shortcut_after = shortcut_after
         self.confusions = confusions
         self.public = public  # a config may name it (the others only re-run mistakes)
+
+    def torch(self, torch: Any, out: Any, t: Any, attrs: Attrs | None = None) -> Any:
+        """PyTorch's own version: each sample's error, of tensors of outputs and targets."""
+        return self._torch(torch, out, t, *self._given(attrs or {}))
 
     def net_inputs(self, activation: str) -> str | None:
         """Which net inputs the loss takes as parents: 'layer', 'own' or None.
@@ -422,7 +529,7 @@ HALF_SQUARED = Loss(
     aliases=("half_sse", "half_sum_squared_error"),
     confusions=(
         Confusion(
-            "squared_error",
+            "sum_squared_error",
             "squared_error_without_half",
             "the 1/2 left out of the error",
             "you used the squared error without the 1/2, (target - out)^2, which doubles every gradient",
@@ -451,7 +558,7 @@ MEAN_SQUARED = Loss(
     aliases=("mse", "mean_squared", "mean_square_error"),
     confusions=(
         Confusion(
-            "squared_error",
+            "sum_squared_error",
             "sum_instead_of_mean",
             "a sum where the config takes the mean",
             "you summed (target - out)^2 over the outputs where the config takes the mean",
@@ -464,16 +571,32 @@ MEAN_SQUARED = Loss(
         ),
     ),
 )
-# these two only re-run hand-calculation mistakes (stepprop check)
-SQUARED = Loss(
-    "squared_error",
+# the sum of the squared errors without the 1/2 (two published worked examples use it)
+SUM_SQUARED = Loss(
+    "sum_squared_error",
     "the sum over outputs of (target - out)^2 (no 1/2)",
     formula=lambda o, t, at: (t - o) ** 2,
     derivative=lambda o, t, at: Const(-2) * (t - o),
     partials=_squared_partials(half=False, mean=False),
     torch=lambda torch, out, t: ((t - out) ** 2).sum(dim=1),
-    public=False,
+    aliases=("sse", "squared_error", "sum_of_squared_errors", "sum_squared", "sum_of_squares"),
+    confusions=(
+        Confusion(
+            "half_squared_error",
+            "half_added",
+            "a 1/2 put in front of the error",
+            "you used 1/2 (target - out)^2, the post's error, where the config has (target - out)^2 with no 1/2, "
+            "which halves every gradient",
+        ),
+        Confusion(
+            "mean_squared_error",
+            "mean_instead_of_sum",
+            "a mean where the config sums",
+            "you took the mean of (target - out)^2 over the outputs where the config sums it",
+        ),
+    ),
 )
+# this one only re-runs hand-calculation mistakes (stepprop check)
 HALF_MEAN_SQUARED = Loss(
     "half_mean_squared_error",
     "the mean over outputs of 1/2 (target - out)^2",
@@ -482,6 +605,69 @@ HALF_MEAN_SQUARED = Loss(
     partials=_squared_partials(half=True, mean=True),
     torch=lambda torch, out, t: (0.5 * (t - out) ** 2).mean(dim=1),
     public=False,
+)
+
+
+def _abs(e: Expr) -> Expr:
+    return func("abs", e)
+
+
+def _sign(e: Expr) -> Expr:
+    return func("sign", e)
+
+
+class AbsoluteLoss(Loss):
+    """A loss of |target - out| whose derivative jumps where out = target
+    (the mean absolute error): a finite difference there says nothing."""
+
+    def kinked(self, xs: Sequence[float], width: float) -> bool:
+        return abs(xs[0] - xs[1]) < width
+
+
+MEAN_ABSOLUTE = AbsoluteLoss(
+    "mean_absolute_error",
+    "the mean over outputs of |target - out|",
+    formula=lambda o, t, at: _over_n(_abs(t - o), at),
+    # PyTorch's l1_loss: sign(out - target) / n, 0 where out = target
+    derivative=lambda o, t, at: _over_n(-_sign(t - o), at),
+    partials=lambda a, at: [_over_n(-_sign(a[1] - a[0]), at), _over_n(_sign(a[1] - a[0]), at)],
+    torch=lambda torch, out, t: (t - out).abs().mean(dim=1),
+    aliases=("mae", "l1", "l1_loss", "mean_absolute", "absolute_error"),
+)
+
+
+def _huber(o: Expr, t: Expr, at: Attrs) -> Expr:
+    # 1/2 d^2 where |d| < delta, else delta * (|d| - 1/2 delta), d = target - out
+    delta = HUBER.param(at, "huber_delta")
+    d = t - o
+    linear = _abs(d) - HALF if delta == 1 else Const(delta) * (_abs(d) - HALF * Const(delta))
+    return _over_n(Where(lt(_abs(d), delta), HALF * d**2, linear), at)
+
+
+def _huber_derivative(o: Expr, t: Expr, at: Attrs) -> Expr:
+    # d/dout: -(target - out) where |target - out| < delta, else -delta * sign(target - out)
+    # (PyTorch's: out - target clamped to [-delta, delta])
+    delta = HUBER.param(at, "huber_delta")
+    d = t - o
+    return _over_n(Where(lt(_abs(d), delta), -d, -_times(delta, _sign(d))), at)
+
+
+def _huber_partials(a: Sequence[Expr], at: Attrs) -> list[Expr]:
+    dout = _huber_derivative(a[0], a[1], at)
+    return [dout, -dout]
+
+
+HUBER = Loss(
+    "huber",
+    "the mean over outputs of the Huber loss of target - out",
+    formula=_huber,
+    derivative=_huber_derivative,
+    partials=_huber_partials,
+    torch=lambda torch, out, t, p: torch.nn.functional.huber_loss(
+        out, t, reduction="none", delta=p["huber_delta"]
+    ).mean(dim=1),
+    aliases=("huber_loss", "smooth_l1", "smooth_l1_loss"),
+    params={"huber_delta": 1.0},
 )
 
 
@@ -635,11 +821,17 @@ OPS: dict[str, Op] = {
         TANH,
         RELU,
         LINEAR,
+        LEAKY_RELU,
+        ELU,
+        SOFTPLUS,
+        SWISH,
         SOFTMAX,
         HALF_SQUARED,
         MEAN_SQUARED,
-        SQUARED,
+        SUM_SQUARED,
         HALF_MEAN_SQUARED,
+        MEAN_ABSOLUTE,
+        HUBER,
         CROSS_ENTROPY,
         BINARY_CROSS_ENTROPY,
         Sum(),

@@ -195,13 +195,15 @@ def rule(s: Settings, kind: str, t: int, update: Expr | None = None) -> tuple[As
         lines.append(
             Assign("s", add(mul(BETA2, before("s")), mul(ONE - BETA2, Pow(grad, 2))), "the mean of squared gradients")
         )
-        lines.append(Assign(UPDATED, P - mul(ETA, grad) / add(sqrt(now("s")), EPS)))
+        lines.append(Assign(UPDATED, P - mul(ETA, grad / add(sqrt(now("s")), EPS))))
     else:  # adam, adamw
         lines.append(Assign("m", add(mul(BETA1, before("m")), mul(ONE - BETA1, grad)), "the first moment"))
         lines.append(Assign("s", add(mul(BETA2, before("s")), mul(ONE - BETA2, Pow(grad, 2))), "the second moment"))
         lines.append(Assign("m_hat", now("m") / (ONE - Pow(BETA1, t)), "bias-corrected"))
         lines.append(Assign("s_hat", now("s") / (ONE - Pow(BETA2, t)), "bias-corrected"))
-        step = mul(ETA, now("m_hat")) / add(sqrt(now("s_hat")), EPS)
+        step = mul(
+            ETA, now("m_hat") / add(sqrt(now("s_hat")), EPS)
+        )  # the Adam paper's alpha * m_hat / (sqrt(v_hat) + epsilon)
         if name == "adamw" and s.weight_decay and s.regularizes(kind):
             lines.append(Assign(UPDATED, add(P, -mul(ETA, LAMBDA, P), -step), "the weight decayed, then Adam's step"))
         else:

@@ -131,8 +131,16 @@ class Updater:
     """Turns gradients into new parameter values under a variation (and
     rounding), by the config's optimiser, from the optimiser's ``state``."""
 
-    def __init__(self, net: Net, variation: Variation, rounder: Rounder | None, state: State = START):
+    def __init__(
+        self,
+        net: Net,
+        variation: Variation,
+        rounder: Rounder | None,
+        state: State = START,
+        rounding: Rounding | None = None,
+    ):
         self.settings = net.config.optim
+        self.rounding = rounding  # (what a message says of a hand calculation's rounding)
         self.variation = variation
         self.rounder = rounder
         self.eta = rounder(net.config.eta) if rounder is not None else net.config.eta  # by hand, as written
@@ -183,7 +191,17 @@ class Updater:
             for kind in self.settings.state:
                 env[f"{kind}(t-1)"] = self.state.of(kind, name)
             for line in self.rule(name):
-                value = evaluate(line.value, env, r)
+                try:
+                    value = evaluate(line.value, env, r)
+                except (ZeroDivisionError, OverflowError, ValueError):
+                    what = f"{name}+" if line.kind == UPDATED else state_name(line.kind, name)
+                    why = (
+                        f": rounded to {describe(self.rounding)}, a number it divides by is 0 (epsilon and a "
+                        "small second moment round to 0); round to significant figures instead (--round 4sf)"
+                        if self.rounding is not None
+                        else "; the numbers of this config overflow: try a smaller eta"
+                    )
+                    raise TrainingDiverged(f"{what} cannot be worked out at update {self.t}{why}") from None
                 if line.kind == UPDATED:
                     out[name] = value
                     changes[name] = evaluate(increment(line.value), env, r)
@@ -348,7 +366,7 @@ def step(
             "check the weights and inputs"
         ) from None
     check_finite(graph, "in the forward pass", rounding)
-    updater = Updater(net, variation, rounder, state)
+    updater = Updater(net, variation, rounder, state, rounding)
     overrides = variation.overrides(net, graph) if variation.overrides is not None else []
     apply_overrides(net, graph, overrides, updater, rounder)
     tape = graph.tape

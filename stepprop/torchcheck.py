@@ -48,8 +48,10 @@ def gradients(net: Net, batch: Sequence[Sample]) -> dict[str, float]:
         net_in = out @ w.T
         if b is not None:
             net_in = net_in + cfg.bias_input * b  # (a threshold, bias_input: -1, is subtracted)
-        out = ops.activation(layer.activation).torch(torch, net_in)
-    per_sample = ops.loss(cfg.loss).torch(torch, out, t)
+        act = ops.activation(layer.activation)
+        out = act.torch(torch, net_in, act.attrs_of(cfg))
+    loss = ops.loss(cfg.loss)
+    per_sample = loss.torch(torch, out, t, loss.attrs_of(cfg))
     error = ops.reduction(cfg.batch_error).torch(torch, per_sample)  # their mean, or their sum
     error.backward()
     grads: dict[str, float] = {}

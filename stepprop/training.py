@@ -367,6 +367,7 @@ class Program:
 
         # a hand calculation of a batch combines the samples' gradients (see step.batch_gradients)
         per_sample = self.rounder is not None and graph.multi
+        lines += self._counted()  # (this update's t, which a look at the updated values reads too)
         for p in range(self.passes):
             if p:  # the parameters' values after the update, for the partials that read them
                 for k in self.trainable:
@@ -394,7 +395,6 @@ class Program:
         lines.append(f"total += {names[root]}{_weight(len(graph.totals), averages)}")
         # every parameter is updated after the backwards pass (each update reads only its own
         # parameter and gradients, so one after the other is all at once)
-        lines += self._counted()
         for k in self.trainable:
             lines += self._update(k, f"p{k}", lambda i: f"gp{i}", f"p{k}")
         return lines
@@ -497,6 +497,7 @@ class Program:
         for s in reversed(range(size)):  # the engine walks the last sample first
             calls.append((s, f"X[{s}], T[{s}]"))  # its inputs and targets, as data (Batch)
         lines = [f"def batch{kind}(P, S, X, T):"]
+        lines += ["    " + line for line in self._counted()]  # (this update's t, which U reads too)
         lines += self._gradients_by_function(calls, n, size, None)
         for _ in range(self.passes - 1):
             for k in self.trainable:
@@ -505,7 +506,6 @@ class Program:
             lines += self._gradients_by_function(calls, n, size, "U")
         error = "e0" if size == 1 else self._py(self._combined(size), _sample_spelling("e{}"))
         lines.append(f"    error = {error}")
-        lines += ["    " + line for line in self._counted()]
         for k in self.trainable:
             lines += ["    " + line for line in self._update(k, f"P[{k}]", lambda i: f"G[{i}]", f"P[{k}]")]
         lines.append("    return error")

@@ -23,6 +23,7 @@ from .step import step
 
 TOLERANCE = 1e-6  # relative, against finite differences and against PyTorch
 ABSOLUTE = 1e-9  # below this, a difference is rounding noise around zero
+KINK_WIDTH = 1e-4  # an input this close to a kink may be crossed by a finite-difference step
 
 
 class Row(NamedTuple):
@@ -125,7 +126,7 @@ def verify(config: Config, batch_index: int = 0, h: float = 1e-6, use_torch: boo
             torch_grads = torchcheck.gradients(net, batch)
         else:
             note = "PyTorch is not installed: pip install 'stepprop[torch]' to compare with its autograd too"
-    kinks = _relu_kinks(trace, h)
+    kinks = _kinks(trace)
     rows = []
     for name in net.params:
         base = dict(trace.before)
@@ -146,7 +147,7 @@ def verify(config: Config, batch_index: int = 0, h: float = 1e-6, use_torch: boo
         row_note = ""
         if not _agree(engine, numeric):
             if kinks:
-                row_note = "a ReLU input is at its kink: finite differences don't apply"
+                row_note = f"{kinks[0]} is at a kink (where a derivative jumps): finite differences don't apply"
             elif within_noise:
                 row_note = f"within the finite difference's rounding noise ({noise:.1e})"
         rows.append(
@@ -164,10 +165,12 @@ def verify(config: Config, batch_index: int = 0, h: float = 1e-6, use_torch: boo
     return Verification(config, rows, torch_grads is not None, note, h, batch_index + 1)
 
 
-def _relu_kinks(trace: Any, h: float) -> list[str]:
-    """ReLU inputs so close to 0 that a finite-difference step crosses the kink."""
+def _kinks(trace: Any) -> list[str]:
+    """The nodes whose inputs are so close to where their derivative jumps
+    (ReLU's and leaky ReLU's net input 0, an absolute error's out = target) that a
+    finite-difference step may cross it."""
     out = []
     for node in trace.graph.tape.nodes:
-        if node.op is not None and node.op.name == "relu" and abs(node.parents[0].data) < 1e-4:
+        if node.op is not None and node.op.kinked([p.data for p in node.parents], KINK_WIDTH):
             out.append(node.name)
     return out

@@ -721,7 +721,7 @@ class _Builder:
                 numbers[optim.now(line.kind)] = Num(record.quantities[optim.state_name(line.kind, pname)])
 
         def spelled(e: Expr, values: dict[Expr, Expr]) -> Expr:
-            return substitute(e, lambda leaf: values.get(leaf))  # type: ignore[call-overload]
+            return substitute(e, lambda leaf: values.get(leaf))
 
         items: list[Item] = []
         for line in lines:
@@ -746,12 +746,11 @@ class _Builder:
                     )
                 )
             else:
-                lhs = named[optim.now(line.kind)]
-                value = numbers[optim.now(line.kind)]
+                lhs = Sym(line.kind, pname)
                 items.append(
                     Eq(
                         lhs,
-                        [spelled(line.value, named), spelled(line.value, numbers), value],
+                        [spelled(line.value, named), spelled(line.value, numbers), numbers[optim.now(line.kind)]],
                         name=lhs.ascii,
                         note=line.note,
                     )

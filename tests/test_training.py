@@ -23,19 +23,14 @@ from stepprop.engine import decimal_rounder
 from stepprop.errors import TrainingDiverged
 from stepprop.grading.catalogue import catalogue
 from stepprop.network import Net
-from stepprop.step import PLAIN, Variation, step
+from stepprop.step import PLAIN, Variation, step, steps
 
 
 def stepped(net: Net, epochs: int, variation: Variation = PLAIN, places: int | str | None = None) -> dict[str, float]:
-    """The parameters after ``epochs`` epochs of step() on each batch in turn."""
+    """The parameters after ``epochs`` epochs of step() on each batch in turn
+    (an optimiser's state carried from each step to the next)."""
     rounder = rounding.rounder(places) if places is not None else None
-    current = net
-    values = dict(net.values)
-    for _ in range(epochs):
-        for b in range(len(net.config.batches())):
-            values = step(current, b, rounder, places, variation).updated
-            current = Net(current.with_values(values))
-    return values
+    return steps(net, epochs * len(net.config.batches()), rounder, places, variation)[-1].updated
 
 
 def trained(net: Net, epochs: int, variation: Variation = PLAIN, places: int | str | None = None) -> dict[str, float]:
@@ -53,7 +48,13 @@ def shape(request, monkeypatch):
 @pytest.mark.parametrize("places", [None, 4, "3sf"])
 def test_bundled_configs(name, places, shape):
     net = Net(config.load(config.BUNDLED_DIR / f"{name}.yaml"))
-    assert trained(net, 5, places=places) == stepped(net, 5, places=places)
+    try:
+        expect = stepped(net, 5, places=places)
+    except TrainingDiverged:  # Adam rounded to 4 decimals: epsilon rounds to 0 (see test_equations)
+        with pytest.raises(TrainingDiverged):
+            trained(net, 5, places=places)
+        return
+    assert trained(net, 5, places=places) == expect
 
 
 @pytest.mark.parametrize("name", BUNDLED)

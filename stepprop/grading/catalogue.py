@@ -225,7 +225,7 @@ def activation_derivative_left_out(config: Config, net: Net) -> list[Mistake]:
     out = []
     for chosen in [[li] for li in active] + ([active] if len(active) > 1 else []):
         acts = sorted({layers[li].activation for li in chosen})
-        what = ", ".join(_derivative_words(a) for a in acts)
+        what = ", ".join(_derivative_words(a, config) for a in acts)
         said = {ops.activation(a).left_out for a in acts}
         title = said.pop() if len(said) == 1 and "" not in said else "activation derivative left out"
 
@@ -254,11 +254,12 @@ def activation_derivative_left_out(config: Config, net: Net) -> list[Mistake]:
     return out
 
 
-def _derivative_words(activation: str) -> str:
-    """An activation's derivative as its definition prints it: out * (1 - out)."""
+def _derivative_words(activation: str, config: Config) -> str:
+    """An activation's derivative as its definition prints it: out * (1 - out)
+    (with the config's parameters: leaky_relu's slope)."""
     op = ops.activation(activation)
     args = [Sym("net")] * (2 if op.coupled else 1)
-    return plain(op.derivative(args, Sym("out"), {"k": 0}, 0, [Sym("out"), Sym("out")]))
+    return plain(op.derivative(args, Sym("out"), {"k": 0, **op.attrs_of(config)}, 0, [Sym("out"), Sym("out")]))
 
 
 # 4. the gradient added instead of subtracted
@@ -507,7 +508,7 @@ def another_activations_derivative(config: Config, net: Net) -> list[Mistake]:
         if op.confused_with is None:
             continue
         other = ops.activation(op.confused_with)
-        formula = other.derivative([local(0)], OUT, {}, 0)
+        formula = other.derivative([local(0)], OUT, other.attrs_of(config), 0)
 
         def overrides(net: Net, graph: BatchGraph, li: int = li, formula: Expr = formula) -> list[Override]:
             return [Override(node, 0, formula, "the other activation's derivative") for node in graph.outs_by_layer[li]]
@@ -517,8 +518,8 @@ def another_activations_derivative(config: Config, net: Net) -> list[Mistake]:
                 "another_activations_derivative",
                 3,
                 f"the derivative of {other.words} used for {op.words}",
-                f"in {_layer_title(net, li)} you took dout/dnet as {_derivative_words(other.name)}, the derivative "
-                f"of {other.words}; for {op.words} it is {_derivative_words(op.name)}",
+                f"in {_layer_title(net, li)} you took dout/dnet as {_derivative_words(other.name, config)}, the "
+                f"derivative of {other.words}; for {op.words} it is {_derivative_words(op.name, config)}",
                 config,
                 Variation(overrides=overrides),
             )
@@ -531,21 +532,22 @@ def derivative_at_the_net_input(config: Config, net: Net) -> list[Mistake]:
     out = []
     for li, layer in enumerate(config.layers):
         op = ops.activation(layer.activation)
-        if op.coupled or OUT not in symbols(op.derivative([local(0)], OUT, {}, 0)):
+        attrs = op.attrs_of(config)
+        if op.coupled or OUT not in symbols(op.derivative([local(0)], OUT, attrs, 0)):
             continue  # its derivative is not written with out (ReLU, linear)
-        at_net = op.derivative([local(0)], local(0), {}, 0)
+        at_net = op.derivative([local(0)], local(0), attrs, 0)
 
         def overrides(net: Net, graph: BatchGraph, li: int = li, formula: Expr = at_net) -> list[Override]:
             return [Override(node, 0, formula, "the derivative at the net input") for node in graph.outs_by_layer[li]]
 
-        words = plain(op.derivative([Sym("net")], Sym("net"), {}, 0))
+        words = plain(op.derivative([Sym("net")], Sym("net"), attrs, 0))
         out.append(
             Mistake(
                 "derivative_at_the_net_input",
                 3,
                 "activation derivative taken at the net input",
                 f"in {_layer_title(net, li)} you put the net input where the output belongs: "
-                f"dout/dnet is {_derivative_words(op.name)}, not {words}",
+                f"dout/dnet is {_derivative_words(op.name, config)}, not {words}",
                 config,
                 Variation(overrides=overrides),
             )

@@ -104,6 +104,8 @@ class MathMLPrinter(Printer[str]):
         return f"<msup><mi>e</mi><mrow>{x}</mrow></msup>"
 
     def func(self, name: str, args: list[str]) -> str:
+        if name == "abs":  # |x|
+            return f'<mrow><mo fence="true">|</mo>{args[0]}<mo fence="true">|</mo></mrow>'
         return f"<mrow><mi>{escape(name)}</mi><mo>(</mo>{'<mo>,</mo>'.join(args)}<mo>)</mo></mrow>"
 
     def where(self, then: str, cond: str, other: str) -> str:

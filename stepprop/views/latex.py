@@ -97,7 +97,7 @@ def sym(s: Sym) -> str:
     return out
 
 
-_FUNCTIONS = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max", "exp": r"\exp"}
+_FUNCTIONS = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max", "exp": r"\exp", "sigmoid": r"\sigma"}
 _OPS = {
     "+": "+",
     "-": "-",
@@ -160,6 +160,8 @@ class LatexPrinter(Printer[str]):
         return "e^{" + x + "}"
 
     def func(self, name: str, args: list[str]) -> str:
+        if name == "abs":  # |x|
+            return r"\left|" + args[0] + r"\right|"
         head = _FUNCTIONS.get(name, rf"\operatorname{{{name}}}")
         return head + r"\left(" + ", ".join(args) + r"\right)"
 
