@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import config as configs
-from .config import Config
+from .config import MAX_STEPS, Config
 from .errors import ConfigError, StepPropError
 from .expr import DEFAULT_DIGITS
 from .network import Net
@@ -33,8 +33,6 @@ from .rounding import parse as parse_rounding
 from .rounding import rounder as rounder_of
 from .step import StepTrace, step
 from .words import count
-
-MAX_STEPS = 1000  # consecutive steps explain shows (each one's working is a few pages)
 
 if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` needs none of it
     from pathlib import Path
@@ -702,17 +700,24 @@ def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answe
 
 
 def check(
-    network: Net | str | Path | None, answers: str | Path | Mapping[str, Any] | Answers, epochs: int | None = None
+    network: Net | str | Path | None,
+    answers: str | Path | Mapping[str, Any] | Answers,
+    epochs: int | None = None,
+    step: int | None = None,
 ) -> Grades:
     """Grade answers (a file, a bundled answers name, or ``{name: number}``;
     write numbers as text, "0.5933", to keep the digits written) against the
-    network's exact numbers, naming the likely mistake of each wrong one."""
+    network's exact numbers, naming the likely mistake of each wrong one.
+    ``step=K``: answers about the K-th of consecutive updates (an optimiser's
+    state, v_w5, m_hat_w5, after K - 1 before it), as ``explain --steps``."""
     from .grading import check as grade
 
+    if step is not None and (isinstance(step, bool) or not isinstance(step, int) or not 1 <= step <= MAX_STEPS):
+        raise StepPropError(f"step must be a whole number from 1 to {MAX_STEPS}, not {step!r}")
     if is_class_file(answers):
         raise StepPropError(f"{answers} is a class's answers (CSV): grade it with stepprop.check_class")
     found, source = answers_of(answers)
-    return Grades(grade(_network(network).config, found, epochs, source))
+    return Grades(grade(_network(network).config, found, epochs, source, step))
 
 
 def check_class(

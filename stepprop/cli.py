@@ -661,6 +661,14 @@ def _saving(write: Callable[[], None], done: str) -> list[str]:
     help="Check answers about the network after N epochs of training (then one more step).",
 )
 @click.option(
+    "--step",
+    "step_number",
+    type=click.IntRange(1, 1000),
+    default=None,
+    help="Check answers about the K-th of consecutive updates (as explain --steps shows them: momentum's v, "
+    "Adam's m and s carried from the updates before); or step: K in the answers file.",
+)
+@click.option(
     "--template",
     is_flag=True,
     help="Write an answers file to fill in instead: every name, in the worked example's order.",
@@ -674,6 +682,7 @@ def check_command(
     force: bool,
     fragment: bool,
     epochs: int | None,
+    step_number: int | None,
     template: bool,
 ) -> None:
     """Grade a student's numbers (or a class's) and name the likely mistake.
@@ -717,11 +726,15 @@ def check_command(
     config, answers = (None, paths[0]) if len(paths) == 1 else paths
     if not os.path.exists(answers) and answers in bundled_names():
         raise click.UsageError(f"{answers} is a bundled config, not an answers file: stepprop check [CONFIG] ANSWERS")
+    if step_number is not None and epochs is not None:
+        raise click.UsageError("give either --epochs (answers after training) or --step, not both")
     if is_class_file(answers):
+        if step_number is not None:
+            raise click.UsageError("--step is for one student's answers file, not a class's")
         result: Any = check_class(_load(config), answers, epochs)
         fmt = _format(fmt, output, [*FORMATS, "csv"])
     else:
-        result = check(_load(config), answers, epochs)
+        result = check(_load(config), answers, epochs, step_number)
         fmt = _format(fmt, output, FORMATS)
         if fmt == "csv":
             raise click.UsageError("--format csv is for a class's answers (a .csv file), one row per student")

@@ -99,6 +99,7 @@ KEY_ALIASES: dict[str, str] = {
     alias: key for keys in (TOP_KEY_ALIASES, LAYER_KEY_ALIASES) for key, aliases in keys.items() for alias in aliases
 }
 
+MAX_STEPS = 1000  # consecutive steps explain shows and check's answers may be about (each one's working is pages)
 MAX_CHECK_EPOCHS = 10_000_000  # the most epochs answers can be about (check --epochs, epochs: in a file)
 MAX_BYTES = 1_000_000  # a config is a few hundred bytes; this is generous
 MAX_DEPTH = 16  # the format needs 5 levels of nesting

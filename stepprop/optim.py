@@ -67,6 +67,10 @@ class Settings(NamedTuple):
     l1: float = 0.0
     regularize_biases: bool = False
     penalty: str = "none"  # "l2": weight decay written as a part of the error, lambda/2 * sum of w^2
+    # how a student's mistakes vary the rules (check's catalogue sets them; no config key does)
+    bias_correction: bool = True
+    epsilon_inside: bool = False  # sqrt(s_hat + epsilon)
+    momentum_sign: int = 1  # -1: mu * v(t-1) subtracted
 
     @property
     def plain(self) -> bool:
@@ -180,13 +184,13 @@ def rule(s: Settings, kind: str, t: int, update: Expr | None = None) -> tuple[As
     elif name in ("momentum", "nesterov"):
         v = now("v")
         if s.momentum_form == "classic":
-            lines.append(Assign("v", add(mul(MU, before("v")), -mul(ETA, grad)), "the velocity (the change)"))
+            lines.append(Assign("v", add(_carried(s), -mul(ETA, grad)), "the velocity (the change)"))
             if name == "momentum":
                 lines.append(Assign(UPDATED, add(P, v)))
             else:  # Nesterov's look-ahead, as Bengio et al. rewrite it
                 lines.append(Assign(UPDATED, add(P, mul(MU, v), -mul(ETA, grad))))
         else:
-            lines.append(Assign("v", add(mul(MU, before("v")), grad), "the momentum buffer"))
+            lines.append(Assign("v", add(_carried(s), grad), "the momentum buffer"))
             if name == "momentum":
                 lines.append(Assign(UPDATED, P - mul(ETA, v)))
             else:
@@ -195,20 +199,35 @@ def rule(s: Settings, kind: str, t: int, update: Expr | None = None) -> tuple[As
         lines.append(
             Assign("s", add(mul(BETA2, before("s")), mul(ONE - BETA2, Pow(grad, 2))), "the mean of squared gradients")
         )
-        lines.append(Assign(UPDATED, P - mul(ETA, grad / add(sqrt(now("s")), EPS))))
+        lines.append(Assign(UPDATED, P - mul(ETA, grad / _root(s, now("s")))))
     else:  # adam, adamw
         lines.append(Assign("m", add(mul(BETA1, before("m")), mul(ONE - BETA1, grad)), "the first moment"))
         lines.append(Assign("s", add(mul(BETA2, before("s")), mul(ONE - BETA2, Pow(grad, 2))), "the second moment"))
-        lines.append(Assign("m_hat", now("m") / (ONE - Pow(BETA1, t)), "bias-corrected"))
-        lines.append(Assign("s_hat", now("s") / (ONE - Pow(BETA2, t)), "bias-corrected"))
-        step = mul(
-            ETA, now("m_hat") / add(sqrt(now("s_hat")), EPS)
-        )  # the Adam paper's alpha * m_hat / (sqrt(v_hat) + epsilon)
+        if s.bias_correction:
+            lines.append(Assign("m_hat", now("m") / (ONE - Pow(BETA1, t)), "bias-corrected"))
+            lines.append(Assign("s_hat", now("s") / (ONE - Pow(BETA2, t)), "bias-corrected"))
+        else:  # (a mistake: the moments used as they are)
+            lines.append(Assign("m_hat", now("m")))
+            lines.append(Assign("s_hat", now("s")))
+        # the Adam paper's alpha * m_hat / (sqrt(v_hat) + epsilon)
+        step = mul(ETA, now("m_hat") / _root(s, now("s_hat")))
         if name == "adamw" and s.weight_decay and s.regularizes(kind):
             lines.append(Assign(UPDATED, add(P, -mul(ETA, LAMBDA, P), -step), "the weight decayed, then Adam's step"))
         else:
             lines.append(Assign(UPDATED, P - step))
     return tuple(lines)
+
+
+def _carried(s: Settings) -> Expr:
+    """Momentum's term: mu * v(t-1) (subtracted, by a mistake of sign)."""
+    term = mul(MU, before("v"))
+    return term if s.momentum_sign == 1 else -term
+
+
+def _root(s: Settings, second: Expr) -> Expr:
+    """The divisor of RMSprop's and Adam's step: sqrt(s) + epsilon (or, by a
+    mistake, sqrt(s + epsilon))."""
+    return sqrt(add(second, EPS)) if s.epsilon_inside else add(sqrt(second), EPS)
 
 
 def state_name(kind: str, pname: str) -> str:

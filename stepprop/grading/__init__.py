@@ -24,9 +24,10 @@ from ..document import Document, Eq, Label, Section, Table, Text
 from ..errors import StepPropError, TrainingDiverged
 from ..expr import D, Expr, Num, Sym, Via, substitute
 from ..network import Net
+from ..optim import START, State
 from ..rounding import Rounding, describe
 from ..rounding import rounder as rounder_of
-from ..step import PLAIN, StepTrace, step
+from ..step import PLAIN, StepTrace, step, steps
 from ..words import count
 from .answers import (
     FEW_DIGITS,
@@ -156,11 +157,12 @@ class Graded:
 class Checker:
     """Computes (and caches) the numbers of each way of calculating."""
 
-    def __init__(self, config: Config, epochs: int | None = None):
+    def __init__(self, config: Config, epochs: int | None = None, step: int = 1):
         from ..notation import notation_of
 
         self.config = config
         self.epochs = epochs
+        self.step = step  # the answers are about this update of consecutive ones (1: the first)
         self.mistakes = catalogue(config)
         self.notation = notation_of(Net(config))  # the names answers are read in (and shown)
         self._runs: dict[tuple[int, Rounding | None], Run] = {}
@@ -238,17 +240,27 @@ class Checker:
             net = Net(net.with_values(result.values))
             extra = {"error": result.error}  # in this mode: the last epoch's error, as train reports it
         if mistake is not None and mistake.procedure is not None:  # not one step: its numbers only
+            if self.step > 1:
+                return Run({}, self.run().trace, mistake, decimals)  # (worked for a first step only)
             values = mistake.procedure(net, rounder, decimals)
             values.update(extra)
             return Run(values, None, mistake, decimals)
+        state = START
+        if self.step > 1:  # the updates before, made the same way (a mistake made at every step)
+            earlier = steps(net, self.step - 1, rounder, decimals, variation)
+            net = Net(net.with_values(earlier[-1].updated))
+            last = earlier[-1]
+            state = last.optim.state_after if last.optim is not None else State(self.step - 1)
         scope = None if (mistake is None and decimals is None) or shown else frozenset(self.wanted)
         wanted = scope
         if scope is not None and mistake is not None and mistake.rename is not None:
             back = {v: k for k, v in mistake.rename.items()}
             wanted = frozenset(rename_name(name, back) or name for name in scope)
-        batch = range(len(cfg.batches()[0]))  # the step is on the first batch: samples 0, 1, ...
-        recorded = names.samples_named(batch, wanted)
-        trace = step(net, 0, rounder, decimals, variation, recorded)
+        batches = cfg.batches()
+        index = (self.step - 1) % len(batches)  # the first step is on the first batch, the next on the next
+        first = sum(len(b) for b in batches[:index])
+        recorded = names.samples_named(range(first, first + len(batches[index])), wanted)
+        trace = step(net, index, rounder, decimals, variation, recorded, state)
         values = names.checkable(trace, wanted)
         values.update(extra)
         if mistake is not None and mistake.rename is not None:
@@ -647,12 +659,19 @@ def _rounded(x: float, answer: Answer) -> str:
     return str(to_places(x, answer.decimals))
 
 
-def check(config: Config, answers: list[Answer], epochs: int | None = None, source: str = "") -> Grades:
+def check(
+    config: Config, answers: list[Answer], epochs: int | None = None, source: str = "", step: int | None = None
+) -> Grades:
     """Grade one student's answers (``epochs``: about the network after that
-    much training; by default what the answers file says)."""
+    much training; ``step``: about the step-th consecutive update; by default
+    what the answers file says)."""
     if epochs is None:
         epochs = getattr(answers, "epochs", None)
-    return grade(Checker(config, epochs), answers, source)
+    if step is None:
+        step = getattr(answers, "step", None)
+    if epochs and step and step > 1:
+        raise StepPropError("give either epochs (answers after training) or a step number, not both")
+    return grade(Checker(config, epochs, step or 1), answers, source)
 
 
 def grade(checker: Checker, answers: list[Answer], source: str = "") -> Grades:
@@ -825,6 +844,7 @@ def report_header(checker: Checker, source: str) -> dict[str, Any]:
         "config": checker.config.source,
         "answers_file": source,
         "epochs": checker.epochs,
+        "step": checker.step,
         "mistakes_tried": len(checker.tried()),  # (variants) all but after a long training: see tried()
         "mistakes_catalogued": len(checker.mistakes),
     }
@@ -867,6 +887,8 @@ class Grades:
         when = (
             f"after {count(self.checker.epochs, 'epoch')} of training and one more step"
             if self.checker.epochs
+            else f"update {self.checker.step} of consecutive training steps"
+            if self.checker.step > 1
             else "one training step"
         )
         where = "given in Python" if self.source == "the answers" else f"from {self.source}"

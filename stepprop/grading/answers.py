@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..config import MAX_CHECK_EPOCHS, ConfigError, Validator, compose, read_text, show
+from ..config import MAX_CHECK_EPOCHS, MAX_STEPS, ConfigError, Validator, compose, read_text, show
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -97,6 +97,7 @@ class Answers(list[Answer]):
     about the network after N epochs of training)."""
 
     epochs: int | None = None
+    step: int | None = None  # ``step: K``: answers about the K-th consecutive update (an optimiser's state)
 
 
 def load_answers(path: str | Path | None = None, text: str | None = None, source: str | None = None) -> Answers:
@@ -121,8 +122,14 @@ def load_answers(path: str | Path | None = None, text: str | None = None, source
         answers.epochs = check.integer(pairs["epochs"][1], "epochs")
         if not 1 <= answers.epochs <= MAX_CHECK_EPOCHS:
             raise check.error(pairs["epochs"][1], f"epochs must be 1 to {MAX_CHECK_EPOCHS:,}")
+    if "step" in pairs:
+        answers.step = check.integer(pairs["step"][1], "step")
+        if not 1 <= answers.step <= MAX_STEPS:
+            raise check.error(pairs["step"][1], f"step must be 1 to {MAX_STEPS:,} (the update the answers are about)")
+        if answers.epochs is not None:
+            raise check.error(pairs["step"][0], "give either epochs (answers after training) or step, not both")
     for key, (knode, vnode) in pairs.items():
-        if key == "epochs":
+        if key in ("epochs", "step"):
             continue
         if vnode.tag == _SEQ:  # a whole vector or matrix (z^[2]: [0.1, 0.2]), entry by entry
             answers += _entries(check, key, vnode)

@@ -22,7 +22,7 @@ from ..engine import Rounder
 from ..expr import Const, Expr, Sym, evaluate, plain, symbols
 from ..names import checkable, layer_title, param_sym
 from ..network import BatchGraph, Net
-from ..optim import ETA, G, P
+from ..optim import ETA, G, P, Settings
 from ..rounding import Rounding
 from ..step import OUT, PLAIN, Override, Variation, local, step
 
@@ -711,6 +711,87 @@ def bias_left_out(config: Config, net: Net) -> list[Mistake]:
     ]
 
 
+# 12. the optimiser's update
+def optimizer_mistakes(config: Config, net: Net) -> list[Mistake]:
+    """The optimisers' well-known slips (see stepprop.optim): each the config's
+    optimiser with one setting varied, made at every update."""
+    o = config.optim
+    found: list[tuple[str, str, str, Settings]] = []
+    if o.name in ("adam", "adamw"):
+        found.append(
+            (
+                "bias_correction_forgotten",
+                "the bias correction forgotten",
+                "you used m and s as they are; Adam divides them by 1 - beta_1^t and 1 - beta_2^t (m_hat, s_hat), "
+                "which matters most in the first updates",
+                o._replace(bias_correction=False),
+            )
+        )
+    if o.name in ("rmsprop", "adam", "adamw"):
+        found.append(
+            (
+                "epsilon_inside_root",
+                "epsilon inside the square root",
+                "you took sqrt(s + epsilon); the update divides by sqrt(s) + epsilon, epsilon added after the root",
+                o._replace(epsilon_inside=True),
+            )
+        )
+    if o.name in ("momentum", "nesterov"):
+        other = "classic" if o.momentum_form == "pytorch" else "pytorch"
+        forms = {
+            "pytorch": "v = mu * v(t-1) + g, w+ = w - eta * v",
+            "classic": "v = mu * v(t-1) - eta * g, w+ = w + v",
+        }
+        found.append(
+            (
+                "momentum_forms_confused",
+                "the two momentum forms confused",
+                f"you worked momentum in the {other} form ({forms[other]}); this config uses the "
+                f"{o.momentum_form} form ({forms[o.momentum_form]})",
+                o._replace(momentum_form=other),
+            )
+        )
+        found.append(
+            (
+                "momentum_sign",
+                "the momentum term's sign",
+                "you subtracted mu * v(t-1); the earlier velocity is added, so that the step keeps going "
+                "the way it went",
+                o._replace(momentum_sign=-1),
+            )
+        )
+    if (o.weight_decay or o.l1) and not o.regularize_biases and config.update_biases and net.bias_names:
+        found.append(
+            (
+                "decay_on_biases",
+                "weight decay applied to the biases",
+                "you regularised the biases too; this config decays only the weights (regularize_biases: false)",
+                o._replace(regularize_biases=True),
+            )
+        )
+    if o.name == "adamw" and o.weight_decay:
+        found.append(
+            (
+                "adamw_decay_in_gradient",
+                "AdamW's decay put into the gradient",
+                "you added lambda * w to the gradient, as Adam's L2 does, so that Adam's step rescales it; AdamW "
+                "decays the weight directly: w+ = w - eta * lambda * w - eta * m_hat / (sqrt(s_hat) + epsilon)",
+                o._replace(name="adam"),
+            )
+        )
+    if o.penalty == "l2" and o.weight_decay:
+        found.append(
+            (
+                "l2_left_out_of_gradient",
+                "the L2 penalty left out of the gradient",
+                "you added lambda/2 * sum of w^2 to the error but not its derivative, lambda * w, to each "
+                "weight's gradient",
+                o._replace(weight_decay=0.0, penalty="none"),
+            )
+        )
+    return [Mistake(mid, 12, title, words, config._replace(optim=settings)) for mid, title, words, settings in found]
+
+
 ENTRIES: tuple[Entry, ...] = (
     weights_transposed,
     weight_of_the_other_edge,
@@ -733,6 +814,7 @@ ENTRIES: tuple[Entry, ...] = (
     targets_swapped,
     another_neurons_output,
     bias_left_out,
+    optimizer_mistakes,
 )
 
 
