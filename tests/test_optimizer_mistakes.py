@@ -34,7 +34,7 @@ def test_adam_first_update_mistakes_by_hand():
     no_correction = w - eta * m / (math.sqrt(s) + eps)
     eps_inside = w - eta * (m / (1 - b1)) / math.sqrt(s / (1 - b2) + eps)
     graded = _graded(net, {"w5+": repr(right)})
-    assert graded["w5+"]["status"] == "correct"
+    assert graded["w5+"]["status"] in ("correct", "ambiguous")  # (-0.100 is also a mistake's, to 3 decimals)
     assert _graded(net, {"w5+": repr(no_correction)})["w5+"]["mistake"] == "bias_correction_forgotten"
     assert _graded(net, {"m_hat_w5": repr(m)})["m_hat_w5"]["mistake"] == "bias_correction_forgotten"
     a = _graded(net, {"w5+": repr(eps_inside)})["w5+"]
@@ -90,3 +90,12 @@ def test_check_step_option_and_answers_file(tmp_path):
     assert result.exit_code != 0 and "step must be 1 to 1,000" in result.output
     with pytest.raises(stepprop.StepPropError):
         stepprop.check(net, {"m_w5": "0.1"}, step=0)
+
+
+def test_an_answer_to_few_decimals_is_graded_where_adam_cannot_be_worked_by_hand():
+    # rounded to 3 decimals, Adam divides by 0 (epsilon rounds to 0): that rounding is no match, not an error
+    net = stepprop.load("adam")
+    exact = net.step().updated["w5"]
+    graded = _graded(net, {"w5+": f"{exact:.3f}", "w6+": "0.123"})
+    assert graded["w5+"]["status"] in ("correct", "ambiguous")  # (-0.100 is also a mistake's, to 3 decimals)
+    assert graded["w6+"]["status"] == "wrong"

@@ -217,8 +217,8 @@ class Checker:
         try:
             run = self._calculate(mistake, decimals)
         except TrainingDiverged:
-            if mistake is None:
-                raise
+            if mistake is None and decimals is None:
+                raise  # (a hand calculation that cannot be done, Adam's to 3 decimals, is just not a match)
             return Run({}, self.run().trace, mistake, decimals)  # this mistake gives no number at all
         if mistake is not None and run.recorded is not None:  # keep the numbers; remade if shown
             run.recorded = None
@@ -375,8 +375,8 @@ class Checker:
         if right(exact, answer):
             return self._unless_ambiguous(Graded(answer, CORRECT, exact))
         for rounding in self.hand_roundings(answer):
-            rounded = self.run(None, rounding).values[answer.name]
-            if agrees(rounded, answer):
+            rounded = self.run(None, rounding).values.get(answer.name)
+            if rounded is not None and agrees(rounded, answer):
                 return Graded(
                     answer,
                     ROUNDED,
