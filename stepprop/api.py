@@ -221,7 +221,36 @@ class Network(Net):
         return f"<stepprop.Network {self.shape} from {self.config.source}>"
 
 
-class Step(_Shown):
+class _Explained(_Shown):
+    """A worked example of steps (:class:`Step`, :class:`Steps`), rendered
+    with ``explain``'s choices."""
+
+    def parameters(self, only: str | Sequence[str] | None = None) -> list[str]:
+        raise NotImplementedError
+
+    def explain(
+        self, only: str | Sequence[str] | None = None, samples: str | int | Sequence[int] | None = None, **options: bool
+    ) -> Document:
+        raise NotImplementedError
+
+    def render(
+        self,
+        format: str = "text",
+        digits: int = DEFAULT_DIGITS,
+        fragment: bool = False,
+        only: Sequence[str] | None = None,
+        samples: str | int | Sequence[int] | None = None,
+        **options: bool,
+    ) -> str:
+        """As :meth:`_Shown.render`; ``only``, ``samples`` and ``options`` as
+        :meth:`explain` takes them (JSON always holds the whole step or steps)."""
+        if format == "json":
+            self.parameters(only)
+            return super().render(format, digits, fragment)
+        return render_document(self.explain(_names(only), samples, **options), format, digits, fragment, self._picture)
+
+
+class Step(_Explained):
     """One recorded training step: every value, chain-rule term, gradient and
     update, by the names ``explain`` prints."""
 
@@ -331,22 +360,6 @@ class Step(_Shown):
     def _picture(self) -> Diagram | None:
         return self.diagram()
 
-    def render(
-        self,
-        format: str = "text",
-        digits: int = DEFAULT_DIGITS,
-        fragment: bool = False,
-        only: Sequence[str] | None = None,
-        samples: str | int | Sequence[int] | None = None,
-        **options: bool,
-    ) -> str:
-        """As :meth:`_Shown.render`; ``only``, ``samples`` and ``options`` as
-        :meth:`explain` takes them (JSON always holds the whole step)."""
-        if format == "json":
-            self.parameters(only)
-            return super().render(format, digits, fragment)
-        return render_document(self.explain(_names(only), samples, **options), format, digits, fragment, self._picture)
-
     def to_dict(self) -> dict[str, Any]:
         from .report import step_dict
 
@@ -356,7 +369,7 @@ class Step(_Shown):
         return f"<stepprop.Step of {self.trace.net.shape}, batch {self.trace.batch_index + 1}>"
 
 
-class Steps(_Shown):
+class Steps(_Explained):
     """Consecutive training steps (:meth:`Network.steps`): a list of :class:`Step`."""
 
     def __init__(self, steps: list[Step]):
@@ -399,19 +412,9 @@ class Steps(_Shown):
     def _picture(self) -> Diagram | None:
         return self.steps[0].diagram()
 
-    def render(
-        self,
-        format: str = "text",
-        digits: int = DEFAULT_DIGITS,
-        fragment: bool = False,
-        only: Sequence[str] | None = None,
-        samples: str | int | Sequence[int] | None = None,
-        **options: bool,
-    ) -> str:
-        if format == "json":
-            self.steps[0].parameters(only)
-            return super().render(format, digits, fragment)
-        return render_document(self.explain(_names(only), samples, **options), format, digits, fragment, self._picture)
+    def parameters(self, only: str | Sequence[str] | None = None) -> list[str]:
+        """As :meth:`Step.parameters` (every step has the same)."""
+        return self.steps[0].parameters(only)
 
     def to_dict(self) -> dict[str, Any]:
         from .report import FORMAT_VERSION

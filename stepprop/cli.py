@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import BIAS_MODES, DELTAS, MAX_CHECK_EPOCHS, NOTATIONS
+from .config import BIAS_MODES, DELTAS, MAX_CHECK_EPOCHS, MAX_STEPS, NOTATIONS
 from .ops import LAYER_ACTIVATIONS, LOSSES
 
 EXIT_ERROR = 1
@@ -419,7 +419,7 @@ def main() -> None:
 @click.option(
     "--steps",
     "step_count",
-    type=click.IntRange(1, 1000),
+    type=click.IntRange(1, MAX_STEPS),
     default=1,
     show_default=True,
     help="Show this many consecutive updates (online: one per sample), each from the parameters and the "
@@ -663,7 +663,7 @@ def _saving(write: Callable[[], None], done: str) -> list[str]:
 @click.option(
     "--step",
     "step_number",
-    type=click.IntRange(1, 1000),
+    type=click.IntRange(1, MAX_STEPS),
     default=None,
     help="Check answers about the K-th of consecutive updates (as explain --steps shows them: momentum's v, "
     "Adam's m and s carried from the updates before); or step: K in the answers file.",

@@ -18,7 +18,17 @@ from . import ops
 from .errors import ConfigError
 from .files import read_capped
 from .ops import ACTIVATIONS, LOSSES
-from .optim import DEFAULT_DECAY, DEFAULTS, MOMENTUM_FORMS, OPTIMIZERS, PENALTIES, PLAIN, RMSPROP_DECAY, Settings
+from .optim import (
+    DEFAULT_DECAY,
+    DEFAULTS,
+    MOMENTUM_FORMS,
+    OPTIMIZERS,
+    PENALTIES,
+    PLAIN,
+    RMSPROP_DECAY,
+    SETTINGS,
+    Settings,
+)
 from .words import count
 
 if TYPE_CHECKING:
@@ -834,14 +844,7 @@ class Validator:
     def optimizer(self, top: dict) -> Settings:
         """The optimiser and its hyperparameters (torch.optim's defaults where not given)."""
         name = self.string(top["optimizer"][1], "optimizer", OPTIMIZERS) if "optimizer" in top else "sgd"
-        uses = {
-            "momentum": ("momentum", "nesterov"),
-            "momentum_form": ("momentum", "nesterov"),
-            "beta1": ("adam", "adamw"),
-            "beta2": ("rmsprop", "adam", "adamw"),
-            "epsilon": ("rmsprop", "adam", "adamw"),
-        }
-        for key, users in uses.items():
+        for key, (_, users) in SETTINGS.items():
             if key in top and name not in users:
                 raise self.error(
                     top[key][0], f"{key} is a setting of {' and '.join(users)}, not of optimizer: {name}; remove it"

@@ -26,6 +26,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .expr import D, Sym, Via
+from .optim import QUANTITIES, state_name
 from .rounding import rounder
 
 if TYPE_CHECKING:
@@ -258,11 +259,12 @@ def worked_order(trace: StepTrace) -> dict[str, tuple[int, ...]]:
         i = info[node]
         layer = -1 if i.role == "param" else layers if i.layer is None else i.layer
         order[name] = (1, s, -layer, _BACKWARD.get(i.role, 0), node.index)
-    quantities = list(trace.optim.quantities) if trace.optim is not None else []
+    quantities = trace.optim.quantities if trace.optim is not None else {}
     for k, p in enumerate(trace.updated):
         # an optimiser's quantities of the parameter (g_w5, m_w5, ...) come before its change and update
-        for j, name in enumerate(q for q in quantities if q.endswith(f"_{p}")):
-            order[name] = (2, 2 * k - 1, j)
+        for j, kind in enumerate(QUANTITIES):
+            if state_name(kind, p) in quantities:
+                order[state_name(kind, p)] = (2, 2 * k - 1, j)
         order[change_name(p)] = (2, 2 * k)
         order[f"{p}+"] = (2, 2 * k + 1)
     order["error_after"] = order[batch_sym(graph).updated().ascii] = (3,)
@@ -321,8 +323,7 @@ def environment(trace: StepTrace) -> dict[str, float]:
         eta = rounder(trace.rounding)(eta)
     out["eta"] = eta
     if trace.optim is not None:  # the hyperparameters (mu, beta_1, ...) and the state before the update
-        r = rounder(trace.rounding) if trace.rounding is not None else (lambda x: x)
-        out.update({name: r(value) for name, value in trace.optim.settings.hyper.items()})
+        out.update(trace.optim.hyper)
         out.update(trace.optim.previous())
     for node in graph.tape.nodes:
         info = graph.info[node]

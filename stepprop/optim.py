@@ -52,6 +52,14 @@ STATE: dict[str, tuple[str, ...]] = {
 DEFAULTS = {"momentum": 0.9, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
 DEFAULT_DECAY = {"adamw": 0.01}  # AdamW decays by default; the others only when asked
 RMSPROP_DECAY = 0.99  # torch's alpha: RMSprop's beta_2 when the config gives none
+# an optimiser's own settings: config key -> (the symbol the rules read it by, the optimisers that have it)
+SETTINGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "momentum": ("mu", ("momentum", "nesterov")),
+    "momentum_form": ("", ("momentum", "nesterov")),  # (a form, not a number)
+    "beta1": ("beta_1", ("adam", "adamw")),
+    "beta2": ("beta_2", ("rmsprop", "adam", "adamw")),
+    "epsilon": ("epsilon", ("rmsprop", "adam", "adamw")),
+}
 
 
 class Settings(NamedTuple):
@@ -83,15 +91,10 @@ class Settings(NamedTuple):
 
     @property
     def hyper(self) -> dict[str, float]:
-        """The hyperparameters' symbols' names (as the rules spell them), with values."""
-        found: dict[str, float] = {}
-        if self.name in ("momentum", "nesterov"):
-            found["mu"] = self.momentum
-        if self.name in ("adam", "adamw"):
-            found["beta_1"] = self.beta1
-        if self.name in ("rmsprop", "adam", "adamw"):
-            found["beta_2"] = self.beta2
-            found["epsilon"] = self.epsilon
+        """The hyperparameters the rules read, by their symbols' names (mu, beta_1, lambda, ...), with values."""
+        found = {
+            symbol: getattr(self, key) for key, (symbol, users) in SETTINGS.items() if symbol and self.name in users
+        }
         if self.weight_decay:
             found["lambda"] = self.weight_decay
         if self.l1:
@@ -107,15 +110,9 @@ class Settings(NamedTuple):
         out: dict[str, object] = {}
         if self.name != "sgd":
             out["optimizer"] = self.name
-        if self.name in ("momentum", "nesterov"):
-            out["momentum"] = self.momentum
-            if self.momentum_form != "pytorch":
-                out["momentum_form"] = self.momentum_form
-        if self.name in ("adam", "adamw"):
-            out["beta1"] = self.beta1
-        if self.name in ("rmsprop", "adam", "adamw"):
-            out["beta2"] = self.beta2
-            out["epsilon"] = self.epsilon
+        for key, (_, users) in SETTINGS.items():
+            if self.name in users and (key != "momentum_form" or self.momentum_form != "pytorch"):
+                out[key] = getattr(self, key)
         if self.weight_decay or self.name in DEFAULT_DECAY:
             out["weight_decay"] = self.weight_decay
         if self.l1:
@@ -132,6 +129,9 @@ PLAIN = Settings()
 P, G, ETA, T = Sym("P"), Sym("G"), Sym("eta"), Sym("t")
 MU, BETA1, BETA2, EPS = Sym("mu"), Sym("beta", "1"), Sym("beta", "2"), Sym("epsilon")
 LAMBDA, LAMBDA1 = Sym("lambda"), Sym("lambda", "1")
+HYPER = {s.ascii: s for s in (MU, BETA1, BETA2, EPS, LAMBDA, LAMBDA1)}  # Settings.hyper's names -> symbols
+# the quantities an update works out, in the order its assignments do
+QUANTITIES = ("g", "v", "m", "s", "m_hat", "s_hat")
 SGD: Expr = P - ETA * G  # the post's update: w+ = w - eta * dE/dw
 UPDATED = "+"  # the kind of the last assignment: the parameter after the update
 

@@ -66,7 +66,7 @@ def step_dict(trace: StepTrace) -> dict[str, Any]:
         optimizer = {
             "name": record.settings.name,
             "settings": record.settings.to_dict(),
-            "hyperparameters": record.settings.hyper,
+            "hyperparameters": record.hyper,
             "t": record.t,
             "state_before": record.previous(),
             "quantities": dict(record.quantities),

@@ -113,6 +113,7 @@ class OptimRecord(NamedTuple):
 
     settings: Settings
     t: int
+    hyper: dict[str, float]  # the hyperparameters as the update used them (by hand: as written, rounded)
     state_before: State
     quantities: dict[str, float]
     state_after: State
@@ -152,7 +153,7 @@ class Updater:
         for group in variation.pools:
             for name in group:
                 self.pool[name] = group
-        self._rules: dict[str, tuple[Assign, ...]] = {}
+        self._rules: dict[str, tuple[tuple[Assign, ...], Expr]] = {}
 
     def gradient_expr(self, name: str) -> Expr:
         """What G is for this parameter: its gradient, or its group's sum."""
@@ -160,14 +161,19 @@ class Updater:
 
     def rule(self, name: str) -> tuple[Assign, ...]:
         """The optimiser's assignments for parameter ``name`` at this update."""
+        return self._rule(name)[0]
+
+    def _rule(self, name: str) -> tuple[tuple[Assign, ...], Expr]:
+        """(the assignments, the change the last one makes: what it adds to P), made once per kind."""
         kind = self.kinds[name]
         found = self._rules.get(kind)
         if found is None:
-            found = self._rules[kind] = rule(self.settings, kind, self.t, self.variation.update)
+            lines = rule(self.settings, kind, self.t, self.variation.update)
+            found = self._rules[kind] = (lines, increment(lines[-1].value))
         return found
 
     def constants(self) -> dict[str, float]:
-        """eta, the hyperparameters and t, as the rules name them (by hand: as written)."""
+        """eta, t and the hyperparameters, as the rules name them (by hand: as written)."""
         r = self.rounder or (lambda x: x)
         found = {"eta": self.eta, "t": float(self.t)}
         found.update({k: r(v) for k, v in self.settings.hyper.items()})
@@ -190,7 +196,8 @@ class Updater:
             env["G"] = evaluate(self.gradient_expr(name), grads, r)
             for kind in self.settings.state:
                 env[f"{kind}(t-1)"] = self.state.of(kind, name)
-            for line in self.rule(name):
+            lines, change = self._rule(name)
+            for line in lines:
                 try:
                     value = evaluate(line.value, env, r)
                 except (ZeroDivisionError, OverflowError, ValueError):
@@ -204,7 +211,7 @@ class Updater:
                     raise TrainingDiverged(f"{what} cannot be worked out at update {self.t}{why}") from None
                 if line.kind == UPDATED:
                     out[name] = value
-                    changes[name] = evaluate(increment(line.value), env, r)
+                    changes[name] = evaluate(change, env, r)
                 else:
                     env[line.kind] = value
                     quantities[state_name(line.kind, name)] = value
@@ -393,7 +400,15 @@ def step(
     optim = (
         None
         if updater.settings.plain
-        else OptimRecord(updater.settings, updater.t, state, quantities, state_after, tuple(updater.trainable))
+        else OptimRecord(
+            updater.settings,
+            updater.t,
+            {h: v for h, v in updater.constants().items() if h not in ("eta", "t")},
+            state,
+            quantities,
+            state_after,
+            tuple(updater.trainable),
+        )
     )
     try:  # the same batch, forward only, with the updated parameters
         after = tape.values_with({leaves[name]: value for name, value in updated.items()})
@@ -430,16 +445,20 @@ def steps(
     rounding: Rounding | None = None,
     variation: Variation = PLAIN,
     first: int = 0,
+    recorded: Collection[int] | None = None,
 ) -> list[StepTrace]:
     """``number`` consecutive steps from batch ``first`` (online: one per
     sample; then the next epoch's), each from the parameters and the
-    optimiser's state the one before left."""
+    optimiser's state the one before left (``recorded``: as :func:`step`
+    takes it, for the last step)."""
     traces: list[StepTrace] = []
     state = START
     batches = len(net.config.batches())
     for k in range(number):
-        trace = step(net, (first + k) % batches, rounder, rounding, variation, state=state)
+        last = k == number - 1
+        trace = step(net, (first + k) % batches, rounder, rounding, variation, recorded if last else None, state)
         traces.append(trace)
-        state = trace.optim.state_after if trace.optim is not None else State(state.t + 1)
+        # (plain gradient descent carries nothing: its rule reads no state and no t)
+        state = trace.optim.state_after if trace.optim is not None else START
         net = Net(net.with_values(trace.updated))
     return traces

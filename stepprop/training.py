@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, cast
 from .config import Sample
 from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
-from .expr import Const, Expr, Pow, Sym, python, substitute_children
+from .expr import ONE, Const, Expr, Pow, Sym, python, substitute_children
 from .network import BatchGraph, Net
 from .ops import NAMESPACE, reduction
 from .optim import BETA1, BETA2, UPDATED, state_name
@@ -173,16 +173,19 @@ class Program:
         return ("t_", "pw1", "pw2")[i] if self.inline else f"S[{i}]"
 
     def _counted(self) -> list[str]:
-        """The lines that count an update (before its parameters' lines): t and
-        the powers of the betas the bias corrections read (each the product of
-        the last and beta, as stepprop.expr.evaluate works out a power)."""
+        """The lines that count an update (before its parameters' lines): t,
+        the powers of the betas (each the product of the last and beta, as
+        stepprop.expr.evaluate works out a power) and the bias corrections
+        1 - beta^t, which every parameter's update reads (worked out once)."""
         if not self.kinds:
             return []
-        hyper = self.settings.hyper
+        constants = self.updater.constants()  # (by hand: as written, rounded)
         lines = [f"{self._head(0)} = {self._head(0)} + 1.0"]
         for i, name in ((1, "beta_1"), (2, "beta_2")):
-            if name in hyper:
-                lines.append(f"{self._head(i)} = {self._head(i)} * {hyper[name]!r}")
+            if name in constants:
+                lines.append(f"{self._head(i)} = {self._head(i)} * {constants[name]!r}")
+                power = Sym(self._r(self._head(i)))  # (spelled as its code: _base)
+                lines.append(f"c{i} = {self._py(ONE - power, _base)}")
         return lines
 
     def _update(self, k: int, param: str, grad: Callable[[int], str], target: str, commit: bool = True) -> list[str]:
@@ -195,13 +198,13 @@ class Program:
         names.update({h: repr(float(v)) for h, v in self.updater.constants().items() if h not in ("eta", "t")})
         for j, kind in enumerate(self.kinds):
             names[f"{kind}(t-1)"] = self._state(j, k)
-        powers: dict[Expr, str] = {BETA1: "pw1", BETA2: "pw2"}
-        names["pw1"], names["pw2"] = self._r(self._head(1)), self._r(self._head(2))
+        corrections: dict[Expr, str] = {ONE - Pow(BETA1, self.updater.t): "c1", ONE - Pow(BETA2, self.updater.t): "c2"}
+        names["c1"], names["c2"] = "c1", "c2"
 
         def running(e: Expr) -> Expr:
-            # beta^t: the running power the code keeps (t changes from update to update)
-            if isinstance(e, Pow) and e.x in powers:
-                return Sym(powers[e.x])
+            # 1 - beta^t: the bias correction _counted works out once an update (t changes from update to update)
+            if e in corrections:
+                return Sym(corrections[e])
             return e if isinstance(e, (Sym, Const)) else substitute_children(e, running)
 
         def code(e: Expr) -> str:

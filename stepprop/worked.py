@@ -705,13 +705,10 @@ class _Builder:
         p = N.param_sym(pname)
         kind = self.net.params[pname].kind
         lines = optim.rule(record.settings, kind, record.t, t.variation.update)
-        hyper = record.settings.hyper
         named: dict[Expr, Expr] = {optim.P: p, optim.G: D(N.batch_sym(self.g), p)}
         numbers: dict[Expr, Expr] = {optim.P: Num(t.before[pname]), optim.G: Num(t.gradients[pname])}
         numbers[optim.ETA] = Num(self.eta)
-        for h, value in hyper.items():
-            base, _, sub = h.partition("_")
-            numbers[Sym(base, sub)] = Num(value)
+        numbers.update({optim.HYPER[h]: Num(value) for h, value in record.hyper.items()})
         for k in record.settings.state:
             named[optim.before(k)] = Sym(k, pname, "(t-1)")
             numbers[optim.before(k)] = Num(record.state_before.of(k, pname))

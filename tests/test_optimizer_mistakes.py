@@ -14,9 +14,9 @@ def _post(**extra):
     return stepprop.Network.from_dict(d)
 
 
-def _first_update(net, **by_hand):
-    """w5's gradient and value before the first update (from the plain step, which tests elsewhere
-    hold to the post's numbers)."""
+def _first_update():
+    """w5's gradient and value before the first update (the same for every optimiser: from the
+    plain step, which tests elsewhere hold to the post's numbers)."""
     step = _post().step()
     return step.gradients["w5"], step.before["w5"]
 
@@ -27,7 +27,7 @@ def _graded(net, answers, step=1):
 
 def test_adam_first_update_mistakes_by_hand():
     net = _post(optimizer="adam")
-    g, w = _first_update(net)
+    g, w = _first_update()
     eta, b1, b2, eps = 0.5, 0.9, 0.999, 1e-8
     m, s = (1 - b1) * g, (1 - b2) * g * g
     right = w - eta * (m / (1 - b1)) / (math.sqrt(s / (1 - b2)) + eps)
@@ -66,7 +66,7 @@ def test_decay_mistakes():
     a = _graded(net, {"w5+": repr(as_adam["w5"])}, 2)["w5+"]
     assert a["mistake"] == "adamw_decay_in_gradient", a
     l2 = _post(optimizer="sgd", weight_decay=0.1, penalty="l2")
-    g, w = _first_update(l2)
+    g, w = _first_update()
     assert _graded(l2, {"w5+": repr(w - 0.5 * (g + 0.1 * w))})["w5+"]["status"] == "correct"
     assert _graded(l2, {"w5+": repr(w - 0.5 * g)})["w5+"]["mistake"] == "l2_left_out_of_gradient"
 

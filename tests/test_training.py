@@ -163,7 +163,7 @@ def test_generated_code_holds_only_stepprops_names_and_numbers():
                 *("def run sample sample_u P G U X T seed first last curve_every curve every history err".split()),
                 *("for epoch in range total if not return True False None or and else append error".split()),
                 *("nan inf pass try except OverflowError ZeroDivisionError r".split()),
-                *("S t_ pw1 pw2".split()),  # the optimiser's state: t, beta_1^t, beta_2^t
+                *("S t_ pw1 pw2 c1 c2".split()),  # the optimiser's state: t, beta^t; the bias corrections 1 - beta^t
             } | set(training.NAMESPACE)
             generated = {
                 w

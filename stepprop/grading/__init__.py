@@ -24,10 +24,9 @@ from ..document import Document, Eq, Label, Section, Table, Text
 from ..errors import StepPropError, TrainingDiverged
 from ..expr import D, Expr, Num, Sym, Via, substitute
 from ..network import Net
-from ..optim import START, State
 from ..rounding import Rounding, describe
 from ..rounding import rounder as rounder_of
-from ..step import PLAIN, StepTrace, step, steps
+from ..step import PLAIN, StepTrace, steps
 from ..words import count
 from .answers import (
     FEW_DIGITS,
@@ -245,12 +244,6 @@ class Checker:
             values = mistake.procedure(net, rounder, decimals)
             values.update(extra)
             return Run(values, None, mistake, decimals)
-        state = START
-        if self.step > 1:  # the updates before, made the same way (a mistake made at every step)
-            earlier = steps(net, self.step - 1, rounder, decimals, variation)
-            net = Net(net.with_values(earlier[-1].updated))
-            last = earlier[-1]
-            state = last.optim.state_after if last.optim is not None else State(self.step - 1)
         scope = None if (mistake is None and decimals is None) or shown else frozenset(self.wanted)
         wanted = scope
         if scope is not None and mistake is not None and mistake.rename is not None:
@@ -260,7 +253,8 @@ class Checker:
         index = (self.step - 1) % len(batches)  # the first step is on the first batch, the next on the next
         first = sum(len(b) for b in batches[:index])
         recorded = names.samples_named(range(first, first + len(batches[index])), wanted)
-        trace = step(net, index, rounder, decimals, variation, recorded, state)
+        # the updates before this one made the same way (a mistake made at every update)
+        trace = steps(net, self.step, rounder, decimals, variation, recorded=recorded)[-1]
         values = names.checkable(trace, wanted)
         values.update(extra)
         if mistake is not None and mistake.rename is not None:
