@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from .expr import D, Sym, Via
-from .optim import QUANTITIES, state_name
+from .optim import PENALIZED, QUANTITIES, state_name
 from .rounding import rounder
 
 if TYPE_CHECKING:
@@ -268,6 +268,9 @@ def worked_order(trace: StepTrace) -> dict[str, tuple[int, ...]]:
         order[change_name(p)] = (2, 2 * k)
         order[f"{p}+"] = (2, 2 * k + 1)
     order["error_after"] = order[batch_sym(graph).updated().ascii] = (3,)
+    if trace.optim is not None and trace.optim.penalized is not None:  # E_reg after the error, E_reg+ last
+        order[PENALIZED.ascii] = (0, graph.root.index, 1)
+        order[PENALIZED.updated().ascii] = (3, 1)
     return order
 
 
@@ -275,7 +278,7 @@ def error_names(trace: StepTrace) -> set[str]:
     """The names of the errors (E_o1, E_total, E, error, ...): forward
     quantities that no step of the backward pass uses."""
     graph = trace.graph
-    found = {"error", "error_after", batch_sym(graph).updated().ascii}
+    found = {"error", "error_after", batch_sym(graph).updated().ascii, PENALIZED.ascii, PENALIZED.updated().ascii}
     for node in graph.tape.nodes:
         if graph.info[node].role in ("error", "total", "batch"):
             found.add(sym_of(graph, node).ascii)
@@ -305,6 +308,8 @@ def checkable(trace: StepTrace, wanted: Collection[str] | None = None) -> dict[s
     out.update({f"{p}+": v for p, v in trace.updated.items()})
     if trace.optim is not None:  # the optimiser's quantities: g_w5, v_w5, m_hat_w5, ...
         out.update(trace.optim.quantities)
+        if trace.optim.penalized is not None:  # the error with the L2 penalty, before and after
+            out[PENALIZED.ascii], out[PENALIZED.updated().ascii] = trace.optim.penalized
     out["error"] = trace.error
     out["error_after"] = trace.error_after
     # the same two numbers by the names the worked example shows them under

@@ -23,9 +23,10 @@ classic`` as the textbooks write momentum: dw = -eta * g + mu * dw(t-1).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from .expr import ONE, Expr, Func, Pow, Sym, add, mul, substitute
+from .expr import ONE, Const, Expr, Frac, Func, Pow, Sym, add, mul, substitute
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw")
 MOMENTUM_FORMS = ("pytorch", "classic")
@@ -79,6 +80,7 @@ class Settings(NamedTuple):
     bias_correction: bool = True
     epsilon_inside: bool = False  # sqrt(s_hat + epsilon)
     momentum_sign: int = 1  # -1: mu * v(t-1) subtracted
+    penalty_in_gradient: bool = True  # False: penalty: l2 in the error, its derivative left out of the gradient
 
     @property
     def plain(self) -> bool:
@@ -169,7 +171,7 @@ def rule(s: Settings, kind: str, t: int, update: Expr | None = None) -> tuple[As
     lines: list[Assign] = []
     grad: Expr = G
     added: list[Expr] = []
-    if s.weight_decay and s.regularizes(kind) and s.name != "adamw":
+    if s.weight_decay and s.regularizes(kind) and s.name != "adamw" and (s.penalty != "l2" or s.penalty_in_gradient):
         added.append(mul(LAMBDA, P))
     if s.l1 and s.regularizes(kind):
         added.append(mul(LAMBDA1, sign(P)))
@@ -216,6 +218,22 @@ def rule(s: Settings, kind: str, t: int, update: Expr | None = None) -> tuple[As
         else:
             lines.append(Assign(UPDATED, P - step))
     return tuple(lines)
+
+
+PENALIZED = Sym("E", "reg")  # the error with an L2 penalty (penalty: l2)
+
+
+def penalized(error: Expr, params: Sequence[Expr]) -> Expr:
+    """The error with the L2 penalty of ``penalty: l2``: E + lambda/2 * (w1^2 +
+    w2^2 + ...), over the parameters weight decay applies to; its derivative
+    by a weight is the lambda * w that the rule adds to the gradient."""
+    return add(error, mul(Frac(LAMBDA, Const(2)), add(*(Pow(p, 2) for p in params))))
+
+
+def decayed(s: Settings, kinds: Mapping[str, str]) -> list[str]:
+    """The parameters (by name, with their kinds: 'weight' or 'bias') that
+    weight decay and L1 apply to."""
+    return [name for name, kind in kinds.items() if s.regularizes(kind)]
 
 
 def _carried(s: Settings) -> Expr:

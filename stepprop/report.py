@@ -71,6 +71,8 @@ def step_dict(trace: StepTrace) -> dict[str, Any]:
             "state_before": record.previous(),
             "quantities": dict(record.quantities),
         }
+        if record.penalized is not None:  # penalty: l2's error with the penalty, before and after the update
+            optimizer["penalized_error"], optimizer["penalized_error_after"] = record.penalized
     return {
         "stepprop": FORMAT_VERSION,
         "command": "explain",

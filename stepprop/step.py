@@ -30,7 +30,7 @@ from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
 from .expr import Add, Expr, Neg, Sub, Sym, add, evaluate, symbols
 from .network import BatchGraph, Net
-from .optim import SGD, START, UPDATED, Assign, P, Settings, State, rule, state_name
+from .optim import SGD, START, UPDATED, Assign, P, Settings, State, decayed, penalized, rule, state_name
 from .rounding import Rounding, describe
 from .words import count
 
@@ -118,6 +118,8 @@ class OptimRecord(NamedTuple):
     quantities: dict[str, float]
     state_after: State
     params: tuple[str, ...]  # the parameters updated
+    # penalty: l2: the error with the penalty, before and after the update (E_reg, E_reg+)
+    penalized: tuple[float, float] | None = None
 
     def previous(self) -> dict[str, float]:
         """The state before the update, by its names in the rules (v_w5(t-1))."""
@@ -218,6 +220,12 @@ class Updater:
             for kind in self.settings.state:
                 state[kind][name] = env[kind]
         return out, changes, quantities, State(self.t, state)
+
+    def with_penalty(self, error: float, values: Mapping[str, float]) -> float:
+        """The error with the L2 penalty (penalty: l2) at these parameter values."""
+        names = decayed(self.settings, {name: self.kinds[name] for name in self.trainable})
+        env = {"E": error, **self.constants(), **{name: values[name] for name in names}}
+        return evaluate(penalized(Sym("E"), [Sym(name) for name in names]), env, self.rounder)
 
     def updated(self, before: dict[str, float], grads: dict[str, float]) -> dict[str, float]:
         return self.work(before, grads)[0]
@@ -420,6 +428,14 @@ def step(
         raise TrainingDiverged(
             f"{exc}; try a smaller eta (now {cfg.eta:g})" if rounding is None else str(exc)
         ) from None
+    if optim is not None and optim.settings.penalty == "l2":
+        try:
+            pair = (updater.with_penalty(graph.root.data, before), updater.with_penalty(after[graph.root], updated))
+        except (OverflowError, ZeroDivisionError, ValueError):
+            pair = (math.inf, math.inf)
+        if not all(map(math.isfinite, pair)):
+            raise TrainingDiverged("the error with the L2 penalty overflows; try a smaller eta or weight_decay")
+        optim = optim._replace(penalized=pair)
     return StepTrace(
         net,
         graph,

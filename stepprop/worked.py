@@ -754,6 +754,41 @@ class _Builder:
                 )
         return items
 
+    def penalty(self, after: bool = False) -> list[Item]:
+        """penalty: l2's error with the penalty, E_reg = E_total + lambda/2 *
+        (w1^2 + ...), before the update (or ``after`` it, as a number)."""
+        record = self.t.optim
+        if record is None or record.penalized is None:
+            return []
+        value = Num(record.penalized[0])
+        lhs = optim.PENALIZED
+        if after:
+            return [
+                Eq(lhs, [value], name=lhs.ascii, note="the error with the L2 penalty, before the update"),
+                Eq(
+                    lhs.updated(),
+                    [Num(record.penalized[1])],
+                    name=lhs.updated().ascii,
+                    result=True,
+                    note="the error with the L2 penalty, after the update",
+                ),
+            ]
+        names = optim.decayed(record.settings, {p: self.net.params[p].kind for p in record.params})
+        values = self.t.before
+        error = N.batch_sym(self.g)
+        named = optim.penalized(error, [N.param_sym(p) for p in names])
+        numbers = optim.penalized(self.num(self.g.root), [Num(values[p]) for p in names])
+        numbers = substitute(numbers, lambda leaf: Num(record.hyper["lambda"]) if leaf == optim.LAMBDA else None)
+        return [
+            Eq(
+                lhs,
+                [named, numbers, value],
+                name=lhs.ascii,
+                result=True,
+                note="the error with the L2 penalty (penalty: l2)",
+            )
+        ]
+
     def batch_gradient(self, pname: str) -> list[Item]:
         p = N.param_sym(pname)
         per = [D(N.error_sym(self.g, s), p) for s in range(len(self.g.totals))]
@@ -841,6 +876,7 @@ class _Builder:
                         note=f"the batch error: {combine.words} of its samples' E_total",
                     )
                 )
+            err.items += self.penalty()
             sections += [fwd, err]
 
         back = Section("The backwards pass")
@@ -914,6 +950,7 @@ class _Builder:
                 note="the error after the update, for the same inputs",
             )
         )
+        summary.items += self.penalty(after=True)
         sections.append(summary)
         intro = self.intro()
         if briefly and params:

@@ -79,6 +79,9 @@ CASES = {
     "adamw": {"optimizer": "adamw"},  # AdamW's default weight decay, 0.01
     "adamw-no-decay": {"optimizer": "adamw", "weight_decay": 0},
     "adamw-biases": {"optimizer": "adamw", "weight_decay": 0.1, "regularize_biases": True},
+    # weight decay as an L2 penalty in the error (its gradient, lambda * w, is the same decay)
+    "sgd-penalty": {"optimizer": "sgd", "weight_decay": 0.05, "penalty": "l2"},
+    "adam-penalty-biases": {"optimizer": "adam", "weight_decay": 0.05, "penalty": "l2", "regularize_biases": True},
     "momentum-wd-biases": {
         "optimizer": "momentum",
         "momentum": 0.9,
@@ -396,7 +399,7 @@ def test_random_networks_train_as_they_step_many(case, extra, inline, epochs):
 # ---------------------------------------------------- printed equations --
 
 EQUATION_CASES = ["sgd-wd", "sgd-l1", "momentum", "momentum-classic-wd", "nesterov", "nesterov-classic"]
-EQUATION_CASES += ["rmsprop-wd", "adam-wd", "adam-l1-wd", "adamw", "adamw-biases"]
+EQUATION_CASES += ["rmsprop-wd", "adam-wd", "adam-l1-wd", "adamw", "adamw-biases", "sgd-penalty", "adam-penalty-biases"]
 
 
 @pytest.mark.parametrize("places", [None, "4sf"])
@@ -548,6 +551,86 @@ def test_check_grades_every_optimiser_quantity(workdir):
     path.write_text(f"m_hat_w5: {answers['m_hat_w5'] * 1.5!r}\n")
     data = json.loads(run("check", "adam", str(path), "--format", "json").stdout)
     assert [a["status"] for a in data["answers"]] == ["wrong"]
+
+
+# ------------------------------------------------------ the L2 penalty --
+
+
+def _squares(values: dict[str, float], biases: bool) -> float:
+    return sum(v * v for p, v in values.items() if p.startswith("w") or biases)
+
+
+@pytest.mark.parametrize("biases", [False, True])
+def test_the_penalised_error_is_e_total_plus_half_lambda_times_the_squared_weights(biases):
+    lam = 0.05
+    net = post({"optimizer": "sgd", "weight_decay": lam, "penalty": "l2", "regularize_biases": biases})
+    first, second = net.steps(2)
+    for step in (first, second):
+        names = step.names
+        assert names["E_reg"] == pytest.approx(step.error + lam / 2 * _squares(step.before, biases), rel=1e-14)
+        assert names["E_reg+"] == pytest.approx(step.error_after + lam / 2 * _squares(step.updated, biases), rel=1e-14)
+    # the post's weights: 0.15^2 + 0.2^2 + ... + 0.55^2 = 1.13, its E_total 0.298371109
+    assert first.names["E_reg"] == pytest.approx(0.298371109 + lam / 2 * (1.13 + (0.35**2 + 0.6**2) * biases))
+    # without penalty: l2 the same decay has no penalised error
+    assert "E_reg" not in post({"optimizer": "sgd", "weight_decay": lam}).step().names
+
+
+def test_the_error_lines_show_the_penalty(workdir):
+    path = workdir / "l2.yaml"
+    doc = {**DATA["online"], "eta": 0.5, "weight_decay": 0.01, "penalty": "l2", "layers": POST_LAYERS}
+    path.write_text(yaml.safe_dump(doc))
+    out = run("explain", str(path), code=0).stdout
+    errors = out[out.index("The total error") : out.index("The backwards pass")]
+    assert "E_reg = E_total + lambda/2 * (w1^2 + w2^2 + w3^2 + w4^2 + w5^2 + w6^2 + w7^2 + w8^2)" in errors
+    assert "= 0.298371109 + 0.01/2 * (0.15^2 + 0.2^2 + 0.25^2 + 0.3^2 + 0.4^2 + 0.45^2 + 0.5^2 + 0.55^2)" in errors
+    assert "= 0.304021109" in errors  # 0.298371109 + 0.005 * 1.13
+    assert "g_w5 = dE_total/dw5 + lambda * w5" in out
+    summary = out[out.index("The updated parameters") :]
+    assert "E_reg = 0.304021109" in summary and "E_reg+ = " in summary
+    data = json.loads(run("explain", str(path), "--format", "json", code=0).stdout)
+    assert data["optimizer"]["penalized_error"] == pytest.approx(0.298371109 + 0.005 * 1.13)
+    assert data["optimizer"]["penalized_error_after"] < data["optimizer"]["penalized_error"]
+    # check grades it; leaving the penalty's derivative out of the gradient keeps E_reg right
+    step = stepprop.Network.from_dict(doc).step()
+    answers = workdir / "answers.yaml"
+    wrong = step.before["w5"] - 0.5 * step.gradients["w5"]
+    answers.write_text(f"E_reg: {step.names['E_reg']!r}\nE_reg+: {step.names['E_reg+']!r}\nw5+: {wrong!r}\n")
+    data = json.loads(run("check", str(path), str(answers), "--format", "json").stdout)
+    graded = {a["name"]: a for a in data["answers"]}
+    assert graded["E_reg"]["status"] == graded["E_reg+"]["status"] == "correct"
+    assert graded["w5+"]["mistake"] == "l2_left_out_of_gradient"
+
+
+@pytest.mark.parametrize("fmt", ["latex", "html"])
+def test_the_optimisers_symbols_are_typeset(fmt):
+    """beta, epsilon, lambda and mu are Greek letters, m_hat a hat, sqrt a root."""
+    out = run("explain", "adam", "--steps", "2", "--only", "w5", "--format", fmt, code=0).stdout
+    if fmt == "latex":
+        for wanted in (r"\beta_{1}", r"\hat{m}_{w5}", r"\hat{s}_{w5}", r"\sqrt{", r"\epsilon", r"\lambda"):
+            assert wanted in out, wanted
+        assert r"\mathit{beta}" not in out and "m_hat" not in out and r"\operatorname{sqrt}" not in out
+    else:
+        for wanted in ("<mi>β</mi>", "<mi>ε</mi>", "<mi>λ</mi>", "<msqrt>", '<mover accent="true"><mi>m</mi>'):
+            assert wanted in out, wanted
+        assert "<mi>beta</mi>" not in out and "<mi>m_hat</mi>" not in out
+    momentum = run("explain", "momentum", "--steps", "2", "--only", "w5", "--format", fmt, code=0).stdout
+    assert (r"\mu" if fmt == "latex" else "<mi>μ</mi>") in momentum
+
+
+def test_the_optimisers_latex_compiles(tmp_path):
+    import shutil
+
+    from test_exports import _pdflatex
+
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        pytest.skip("no TeX engine (pdflatex) is installed here, so the LaTeX is not compiled")
+    config = tmp_path / "l2.yaml"
+    doc = {**DATA["online"], "eta": 0.5, "optimizer": "adam", "weight_decay": 0.01, "penalty": "l2"}
+    config.write_text(yaml.safe_dump({**doc, "l1": 0.01, "layers": POST_LAYERS}))
+    for name, args in {"adam": ("adam", "--steps", "2"), "l2": (str(config), "--steps", "2")}.items():
+        run("explain", *args, "--format", "latex", "-o", str(tmp_path / f"{name}.tex"), code=0)
+        assert _pdflatex(engine, tmp_path, name) >= 1
 
 
 # ---------------------------------------------------------- config errors --

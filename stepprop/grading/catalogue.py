@@ -786,7 +786,7 @@ def optimizer_mistakes(config: Config, net: Net) -> list[Mistake]:
                 "the L2 penalty left out of the gradient",
                 "you added lambda/2 * sum of w^2 to the error but not its derivative, lambda * w, to each "
                 "weight's gradient",
-                o._replace(weight_decay=0.0, penalty="none"),
+                o._replace(penalty_in_gradient=False),
             )
         )
     return [Mistake(mid, 12, title, words, config._replace(optim=settings)) for mid, title, words, settings in found]

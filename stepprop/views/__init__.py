@@ -6,6 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 PIECE = 1 << 18  # characters written at a time (about)
+# the Greek letters symbols are named by, as MathML and LaTeX write them
+GREEK = {
+    "alpha": ("α", r"\alpha"),
+    "beta": ("β", r"\beta"),
+    "delta": ("δ", r"\delta"),
+    "epsilon": ("ε", r"\epsilon"),
+    "eta": ("η", r"\eta"),
+    "lambda": ("λ", r"\lambda"),
+    "mu": ("μ", r"\mu"),
+}
+HAT = "_hat"  # a name's ending for a hat over its letter: m_hat is m with a hat (an estimate)
 
 
 def in_pieces(lines: Iterable[str]) -> Iterator[str]:

@@ -8,13 +8,19 @@ from html import escape
 
 from ..document import Document, Eq, Label, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, D, Expr, Num, Printer, Sym, Via, fmt
-from . import in_pieces
+from . import GREEK, HAT, in_pieces
 
-_GREEK = {"delta": "δ", "eta": "η"}
+_GREEK = {name: letter for name, (letter, _) in GREEK.items()}
 
 
 def _mi(text: str) -> str:
     return f"<mi>{escape(text)}</mi>"
+
+
+def _base(name: str) -> str:
+    if name.endswith(HAT):  # m_hat: m with a hat
+        return f'<mover accent="true">{_base(name[: -len(HAT)])}<mo>^</mo></mover>'
+    return _mi(_GREEK.get(name, name))
 
 
 def _sym(s: Sym) -> str:
@@ -22,7 +28,7 @@ def _sym(s: Sym) -> str:
         return f"<mrow><mi>Δ</mi>{_sym(Sym(s.sub[0], s.sub[1:], s.sup, s.sample))}</mrow>"
     if s.base.startswith("change_"):  # the same in Nielsen's names: Δw^3_11
         return f"<mrow><mi>Δ</mi>{_sym(Sym(s.base[7:], s.sub, s.sup, s.sample, s.layer))}</mrow>"
-    base = _mi(_GREEK.get(s.base, s.base))
+    base = _base(s.base)
     sub = s.sub
     sup = s.sup + (f"({s.sample})" if s.sample is not None else "")
     if s.layer:  # Nielsen's w^3_11: the layer above, then anything more outside it
@@ -106,6 +112,8 @@ class MathMLPrinter(Printer[str]):
     def func(self, name: str, args: list[str]) -> str:
         if name == "abs":  # |x|
             return f'<mrow><mo fence="true">|</mo>{args[0]}<mo fence="true">|</mo></mrow>'
+        if name == "sqrt":
+            return f"<msqrt>{args[0]}</msqrt>"
         return f"<mrow><mi>{escape(name)}</mi><mo>(</mo>{'<mo>,</mo>'.join(args)}<mo>)</mo></mrow>"
 
     def where(self, then: str, cond: str, other: str) -> str:

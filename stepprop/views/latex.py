@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 from ..document import Document, Eq, Section, Table, Text
 from ..expr import DEFAULT_DIGITS, D, Expr, Printer, Sym, Via, fmt
-from . import in_pieces
+from . import GREEK, HAT, in_pieces
 from .text import equation_text
 
-_GREEK = {"delta": r"\delta", "eta": r"\eta"}
+_GREEK = {name: tex for name, (_, tex) in GREEK.items()}
 _SPECIAL = str.maketrans(
     {
         "\\": r"\textbackslash{}",
@@ -76,12 +76,20 @@ def _plain_text(text: str) -> str:
     return "$\\to$".join(part.translate(_SPECIAL) for part in text.split("->"))
 
 
+def _base(name: str) -> str:
+    if name.endswith(HAT):  # m_hat: m with a hat
+        return rf"\hat{{{_base(name[: -len(HAT)])}}}"
+    if name in _GREEK:
+        return _GREEK[name]
+    return name if len(name) == 1 else r"\mathit{" + name.replace("_", r"\_") + "}"
+
+
 def sym(s: Sym) -> str:
     if s.base == "change":  # a parameter's change: Delta w_5
         return r"\Delta " + sym(Sym(s.sub[0], s.sub[1:], s.sup, s.sample))
     if s.base.startswith("change_"):  # the same in Nielsen's names: Delta w^3_11
         return r"\Delta " + sym(Sym(s.base[7:], s.sub, s.sup, s.sample, s.layer))
-    base = _GREEK.get(s.base) or (s.base if len(s.base) == 1 else rf"\mathit{{{s.base}}}")
+    base = _base(s.base)
     out = base
     if s.layer:  # Nielsen's w^{3}_{11}: the layer above, then anything more outside it
         out = "{" + base + "^{" + s.layer + "}" + ("_{" + s.sub + "}" if s.sub else "") + "}"
@@ -162,6 +170,8 @@ class LatexPrinter(Printer[str]):
     def func(self, name: str, args: list[str]) -> str:
         if name == "abs":  # |x|
             return r"\left|" + args[0] + r"\right|"
+        if name == "sqrt":
+            return r"\sqrt{" + args[0] + "}"
         head = _FUNCTIONS.get(name, rf"\operatorname{{{name}}}")
         return head + r"\left(" + ", ".join(args) + r"\right)"
 
