@@ -33,10 +33,10 @@ from typing import Any, NamedTuple, cast
 from .config import Sample
 from .engine import Node, Rounder
 from .errors import StepPropError, TrainingDiverged
-from .expr import ONE, Const, Expr, Pow, Sym, python, substitute_children
+from .expr import ONE, Const, Expr, Pow, Sym, python, substitute_children, symbols
 from .network import BatchGraph, Net
 from .ops import NAMESPACE, reduction
-from .optim import BETA1, BETA2, UPDATED, state_name
+from .optim import BETA1, BETA2, UPDATED, before, state_name
 from .step import PLAIN, Override, Updater, Variation, reads_updated
 
 # networks up to this many recorded nodes (all batches) are inlined whole
@@ -211,15 +211,30 @@ class Program:
             return self._py(running(e), lambda leaf: names[cast(Sym, leaf).ascii])
 
         lines = []
-        for line in self.updater.rule(pname):
+        rule = self.updater.rule(pname)
+        for i, line in enumerate(rule):
             if line.kind == UPDATED:
                 lines.append(f"{target} = {code(line.value)}")
-            else:
-                local = f"q_{state_name(line.kind, str(k))}"
-                lines.append(f"{local} = {code(line.value)}")
-                names[line.kind] = local
+                continue
+            local = f"q_{state_name(line.kind, str(k))}"
+            now = Sym(line.kind)
+            if line.kind not in self.kinds and sum(symbols(later.value).count(now) for later in rule[i + 1 :]) == 1:
+                # a quantity read once (m_hat, s_hat): written where it is read, as one expression
+                names[line.kind] = "(" + code(line.value) + ")"
+                continue
+            if commit and self.inline and line.kind in self.kinds:
+                # the new state straight into its local variable, unless a later line reads the old
+                old = before(line.kind)
+                if not any(old in symbols(later.value) for later in rule[i + 1 :]):
+                    local = self._state(self.kinds.index(line.kind), k)
+            lines.append(f"{local} = {code(line.value)}")
+            names[line.kind] = local
         if commit:
-            lines += [f"{self._state(j, k)} = {names[kind]}" for j, kind in enumerate(self.kinds)]
+            lines += [
+                f"{self._state(j, k)} = {names[kind]}"
+                for j, kind in enumerate(self.kinds)
+                if names[kind] != self._state(j, k)
+            ]
         return lines
 
     # ------------------------------------------------------------ source --
