@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .expr import D, Expr, Sym, Via, substitute
+from .optim import QUANTITIES, state_name
 
 if TYPE_CHECKING:
     from .diagram import Diagram, DNode
@@ -17,7 +18,7 @@ if TYPE_CHECKING:
 
 # a name or a word of a text: net_h1, dE_total/dw5, W^[2]+, z^[2](1,1), out_o1[2]
 _TOKEN = r"(?<![\w^\[/.\\])[A-Za-z][\w^\[\]]*(?:/d[\w^\[\]]+)?\+?(?:\[\d+\])?(?:\(\d+(?:,\d+)?\))?(?!\.\w)"
-_MARK = r"((?<!\^)\[\d+\]|\(\d+(?:,\d+)?\))$"  # a sample's mark, or a matrix entry's place
+_MARK = r"((?<!\^)\[\d+\]|\(\d+(?:,\d+)?\)|\(t-1\))$"  # a sample's mark, a matrix entry's place, or (t-1)
 # the post's words for quantities in general (no neuron's), in Nielsen's, longest first
 _PHRASES = (
     ("dE_total/dnet_n", "dC/dz_n"),
@@ -78,6 +79,11 @@ class Nielsen:
                 atoms[name] = Sym("w", _index(p.row + 1, p.col + 1), layer=layer)
             else:
                 atoms[name] = Sym("b", "" if p.row is None else str(p.row + 1), layer=layer)
+        for name in net.params:  # an optimiser's quantities carry their parameter's indices: v_w5 is v^3_11
+            param = atoms[name]
+            for kind in QUANTITIES:
+                atoms[state_name(kind, name)] = Sym(kind, param.sub, layer=param.layer)
+        atoms["E_reg"] = Sym("C", "reg")  # the error with an L2 penalty
         atoms["E_total"] = Sym("C")  # a sample's error; in a batch C[k], and the batch's E is C
         if batch:
             atoms["E"] = Sym("C")

@@ -302,3 +302,33 @@ def test_explanations_say_it_in_nielsens_words(workdir):
     report = run("check", "nielsen", "a.yaml", code=1).output
     assert "w+ = w - eta * dC/dw" in report and "(as " not in report
     assert "C = the sum over outputs of 1/2 (y - a)^2" in run("explain", "nielsen").output
+
+
+@pytest.mark.parametrize("extra", ["optimizer: adam\nweight_decay: 0.01\npenalty: l2\n", "optimizer: momentum\n"])
+def test_an_optimisers_quantities_carry_their_parameters_indices(extra, workdir):
+    """v_w5 is v^3_11, m_hat_w5 m_hat^3_11, E_reg C_reg; their equations hold over
+    two updates, JSON names them so, and check reads them."""
+    text = NIELSEN + extra
+    net = Net(config.parse(text))
+    from stepprop.step import steps
+
+    for trace in steps(net, 2):
+        _nielsen_holds(trace)
+    out = run("explain", _write(text), "--steps", "2").output
+    assert not POSTS_NAMES.findall(out), sorted(set(POSTS_NAMES.findall(out)))
+    assert not re.search(r"\b[gvms]_w\d|m_hat_w|E_reg", out)
+    if "adam" in extra:
+        assert "m_hat^3_11 = m^3_11/(1 - beta_1^2)" in out
+        assert "C_reg = C + lambda/2 * (w^2_11^2 + " in out
+    else:
+        assert "v^3_11 = mu * v^3_11(t-1) + dC/dw^3_11" in out
+    data = json.loads(run("explain", _write(text), "--steps", "2", "--format", "json").output)
+    second = data["steps"][1]["optimizer"]
+    assert not POSTS_NAMES.findall(json.dumps(second)), second
+    kind = "m" if "adam" in extra else "v"
+    assert second["state_before"][f"{kind}^3_11(t-1)"] == data["steps"][0]["optimizer"]["quantities"][f"{kind}^3_11"]
+    (workdir / "net.yaml").write_text(text)
+    value = stepprop.Network(config.parse(text)).steps(2)[1].names[f"{kind}^3_11"]
+    (workdir / "a.yaml").write_text(f"step: 2\n{kind}^3_11: {value!r}\n")
+    graded = json.loads(run("check", "net.yaml", "a.yaml", "--format", "json").output)["answers"]
+    assert [(a["name"], a["status"]) for a in graded] == [(f"{kind}^3_11", "correct")]
