@@ -32,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "ClassGrades",
     "ConfigError",
+    "Expression",
     "Grades",
     "Network",
     "Step",
@@ -49,6 +50,7 @@ __all__ = [
 if TYPE_CHECKING:
     from .api import (
         ClassGrades,
+        Expression,
         Grades,
         Network,
         Step,

@@ -37,11 +37,13 @@ from .words import count
 if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` needs none of it
     from pathlib import Path
 
+    from . import graph
     from .diagram import Diagram
     from .document import Document
     from .grading import Answers
     from .grading import Grades as Graded
     from .grading.classroom import ClassGrades as GradedClass
+    from .grading.graph import GraphGrades
     from .training import TrainResult as RawTrainResult
     from .verification import Verification as Verified
 
@@ -519,7 +521,7 @@ class Grades(_Shown):
     per answer (status, exact value, note, mistakes), and ``wrong``, how many
     are wrong."""
 
-    def __init__(self, grades: Graded):
+    def __init__(self, grades: Graded | GraphGrades):
         self.grades = grades
         self.notation = grades.checker.notation
 
@@ -603,23 +605,118 @@ class Verification(_Shown):
         return f"<stepprop.Verification {'ok' if self.found.ok else 'DISAGREES'}, {gradients}>"
 
 
-def load(config: str | Path | None = None) -> Network:
-    """A network from a config file, a bundled example's name (``xor``), or,
-    with nothing, the post's network.  Config errors raise
-    :class:`stepprop.ConfigError` with the file, line and column."""
-    if config is not None and not os.path.exists(config):
+def load(config: str | Path | None = None) -> Any:
+    """A network (:class:`Network`) or an expression (:class:`Expression`,
+    a config with ``expression:``) from a config file, a bundled example's
+    name (``xor``, ``staged``), or, with nothing, the post's network.
+    Config errors raise :class:`stepprop.ConfigError` with the file, line
+    and column."""
+    if config is None:
+        return Network(configs.load(None))
+    text, source = _config_text(config)
+    root = configs.compose(text, source)
+    from . import graph
+
+    if graph.is_expression(root):
+        return Expression(graph.from_yaml(root, source, text))
+    return Network(configs.Validator(source).config(root))
+
+
+def _config_text(config: str | Path) -> tuple[str, str]:
+    """A config's text and how messages name it: a file, or a bundled example."""
+    if not os.path.exists(config):
         names = configs.bundled_names()
         if str(config) in names:
-            return Network(configs.parse(configs.bundled_text(str(config)), f"the bundled {config}.yaml"))
+            return configs.bundled_text(str(config)), f"the bundled {config}.yaml"
         close = configs.suggest(str(config), names)
         if close:
             raise ConfigError(f"no such file, nor a bundled example{close}", str(config))
-    return Network(configs.load(config))
+    return configs.read_text(config), str(config)
+
+
+def load_network(config: str | Path | None = None) -> Network:
+    """:func:`load`, for a network only (an expression is an error that says so)."""
+    found = load(config)
+    if isinstance(found, Expression):
+        raise StepPropError(
+            f"{found.config.source} is an expression, not a network: explain, check, diagram and verify read it; "
+            "train and the network's options need a network"
+        )
+    return found
 
 
 def _network(network: Net | str | Path | None) -> Net:
     """A network, or what :func:`load` takes."""
-    return network if isinstance(network, Net) else load(network)
+    return network if isinstance(network, Net) else load_network(network)
+
+
+class Expression(_Shown):
+    """An expression's graph (an expression config: see :mod:`stepprop.graph`),
+    evaluated and differentiated by the recording engine::
+
+        e = stepprop.load("staged")        # f = (x + y) * z, staged as q = x + y
+        e.values["q"], e.gradients["df/dx"]   # 3.0, -4.0
+    """
+
+    def __init__(self, config: graph.Expression, round: int | str | None = None):
+        from .graph import record
+
+        self.config = config
+        self.rounding = parse_rounding(round) if round is not None else None
+        rounder = rounder_of(self.rounding) if self.rounding is not None else None
+        self.trace = record(config, rounder, self.rounding)
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<expression>") -> Expression:
+        """An expression from a config's YAML text (expression:, values:)."""
+        from .graph import parse
+
+        return cls(parse(text, source))
+
+    @property
+    def output(self) -> str:
+        return self.trace.output.name
+
+    @property
+    def values(self) -> dict[str, float]:
+        """Every input's and operation's value, by name, in the order worked out."""
+        return self.trace.values
+
+    @property
+    def gradients(self) -> dict[str, float]:
+        """The output's gradient with respect to every node: df/dx, df/dq."""
+        return self.trace.gradients
+
+    @property
+    def local_gradients(self) -> dict[str, float]:
+        """Each edge's local gradient, d(node)/d(its operand): dq/dx."""
+        return self.trace.locals
+
+    @property
+    def order(self) -> list[str]:
+        """The operations in the order the forward pass visits them."""
+        return self.trace.order
+
+    @property
+    def names(self) -> dict[str, float]:
+        """Every name ``check`` grades, with its value."""
+        return self.trace.names()
+
+    def document(self) -> Document:
+        from .graphworked import explain
+
+        return explain(self.trace)
+
+    def to_dict(self) -> dict[str, Any]:
+        from .graphworked import to_dict
+
+        return to_dict(self.trace)
+
+    def __repr__(self) -> str:
+        return (
+            f"<stepprop.Expression {self.output} of {', '.join(self.config.values) or 'no inputs'}, "
+            f"{count(len(self.trace.operations), 'operation')}>"
+        )
 
 
 class Example(NamedTuple):
@@ -636,7 +733,8 @@ def examples() -> list[Example]:
     for name in configs.bundled_names():
         text = configs.bundled_text(name)
         first = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("#")), "")
-        shape = "-".join(str(n) for n in configs.parse(text, name).shape)
+        loaded = load(name)
+        shape = "expression" if isinstance(loaded, Expression) else "-".join(str(n) for n in loaded.config.shape)
         found.append(Example(name, shape, first))
     return found
 
@@ -720,7 +818,14 @@ def check(
     if is_class_file(answers):
         raise StepPropError(f"{answers} is a class's answers (CSV): grade it with stepprop.check_class")
     found, source = answers_of(answers)
-    return Grades(grade(_network(network).config, found, epochs, source, step))
+    target = network if isinstance(network, (Net, Expression)) else load(network)
+    if isinstance(target, Expression):
+        from .grading.graph import check as grade_graph
+
+        if epochs or step not in (None, 1) or found.epochs or (found.step or 1) > 1:
+            raise StepPropError("an expression has no training: its answers take no epochs or step")
+        return Grades(grade_graph(target.config, found, source))
+    return Grades(grade(target.config, found, epochs, source, step))
 
 
 def check_class(
@@ -772,7 +877,12 @@ def answers_template(network: Net | str | Path | None = None, batch: int = 1) ->
     example, in its order and sections, each with what it is."""
     from .grading import template
 
-    net = _network(network)
+    found = network if isinstance(network, (Net, Expression)) else load(network)
+    if isinstance(found, Expression):
+        from .grading.graph import template as graph_template
+
+        return graph_template(found.trace)
+    net = _network(found)
     return template(step(net, _batch(net.config, batch)))
 
 

@@ -98,6 +98,32 @@ def _load(config: str | None) -> Any:
     return load(config)
 
 
+def _load_network(config: str | None) -> Any:
+    """The same, for a command that needs a network (an expression is an error that says so)."""
+    from .api import load_network
+
+    return load_network(config)
+
+
+def _is_expression(loaded: Any) -> bool:
+    from .api import Expression
+
+    return isinstance(loaded, Expression)
+
+
+def _given(parameter: str) -> bool:
+    """Was this option given on the command line (not left at its default)?"""
+    source = click.get_current_context().get_parameter_source(parameter)
+    return source is not None and source is not click.core.ParameterSource.DEFAULT
+
+
+def _network_options(given: dict[str, Any]) -> None:
+    """A usage error for the network's options given with an expression."""
+    used = [option for option, value in given.items() if value]
+    if used:
+        raise click.UsageError(f"{', '.join(used)}: for a network, not an expression")
+
+
 class _Output:
     """Where and how a command's result goes: one place picks the writer.
 
@@ -462,6 +488,21 @@ def explain(
     names = [n for item in only for n in re.split(r",(?=[A-Za-z])", item) if n]  # (w^2_1,12 is one name)
     fmt = _format(fmt, output, FORMATS)
     net = _load(config)
+    if _is_expression(net):
+        network_only = {"--only": names, "--samples": samples, "--inputs": inputs, "--changes": changes}
+        network_only.update({"--compact": compact, "--no-forward": no_forward, "--view matrix": view == "matrix"})
+        network_only.update({"--steps": step_count > 1, "--batch": _given("batch")})
+        _network_options(network_only)
+        from .api import Expression
+
+        expression = Expression(net.config, round_to) if round_to is not None else net
+        out = _Output(fmt, digits, output, force, fragment)
+        if list_names:
+            known = expression.names
+            out.json({"names": list(known)}) if fmt == "json" else out._write("\n".join(known) + "\n")
+            return
+        out.show(expression)
+        return
     if step_count > 1 and (view == "matrix" or list_names):
         raise click.UsageError(f"--steps: for the scalar view, not {'--names' if list_names else '--view matrix'}")
     out = _Output(fmt, digits, output, force, fragment)
@@ -529,7 +570,7 @@ def diagram(
     if after and gradients:
         raise click.UsageError("choose one of --after and --gradients")
     fmt = _format(fmt, output, ["svg", "text"])
-    picture = _load(config).step().diagram("after" if after else "gradients" if gradients else "before")
+    picture = _load_network(config).step().diagram("after" if after else "gradients" if gradients else "before")
     source = click.get_current_context().get_parameter_source("fmt")
     as_text = (
         fmt == "text"
@@ -590,7 +631,7 @@ def train(
     """
     import os
 
-    net = _load(config)
+    net = _load_network(config)
     if every is not None and epochs // every > MAX_REPORTED:
         least = -(-epochs // MAX_REPORTED)
         raise click.UsageError(
@@ -731,7 +772,7 @@ def check_command(
     if is_class_file(answers):
         if step_number is not None:
             raise click.UsageError("--step is for one student's answers file, not a class's")
-        result: Any = check_class(_load(config), answers, epochs)
+        result: Any = check_class(_load_network(config), answers, epochs)
         fmt = _format(fmt, output, [*FORMATS, "csv"])
     else:
         result = check(_load(config), answers, epochs, step_number)

@@ -240,11 +240,14 @@ class Frac(Expr):
 
 
 class Pow(Expr):
+    """x to a constant power: a whole number from 1 is worked out as a product
+    (x * x), any other with :func:`math.pow` (x^0.5, x^-1)."""
+
     __slots__ = _fields = ("x", "power")
 
-    def __init__(self, x: Expr, power: int):
+    def __init__(self, x: Expr, power: int | float):
         self.x = x
-        self.power = power
+        self.power = int(power) if float(power).is_integer() else power
 
 
 class Exp(Expr):
@@ -595,6 +598,17 @@ def _rounded_product(r: Callable[[float], float], *xs: float) -> float:
     return total
 
 
+def _by_products(power: int | float) -> bool:
+    """Is x^power worked out as the product x * x * ... (a whole power from 1)?"""
+    return isinstance(power, int) and power >= 1
+
+
+def _power(x: float, p: float) -> float:
+    """x^p for any other power (0 to a negative power, or a negative number
+    to a fractional one, is a ValueError: it has no real value)."""
+    return math.pow(x, p)
+
+
 # name -> the Python function (its name in generated code too)
 FUNCTIONS: dict[str, Callable[..., float]] = {
     "chain_sum": _chain_sum,
@@ -608,7 +622,9 @@ FUNCTIONS: dict[str, Callable[..., float]] = {
     "ln": _ln,
     "tanh": math.tanh,
     "sqrt": math.sqrt,
+    "power": _power,
     "max": max,
+    "min": min,
     "softplus": _softplus,
     "sigmoid": _sigmoid,
     "abs": abs,
@@ -671,8 +687,10 @@ def evaluate(
             return r(ev(x.num) / ev(x.den))
         if isinstance(x, Pow):
             base = ev(x.x)
+            if not _by_products(x.power):
+                return r(_power(base, x.power))
             total = base
-            for _ in range(x.power - 1):
+            for _ in range(int(x.power) - 1):
                 total = total * base
             return r(total)
         if isinstance(x, Exp):
@@ -734,7 +752,9 @@ def python(e: Expr, name: Callable[[Expr], str], rounded: bool = False) -> str:
             return r(f"{py(x.num)} / {py(x.den)}")
         if isinstance(x, Pow):
             base = py(x.x)
-            return r(" * ".join([base] * x.power))
+            if not _by_products(x.power):
+                return r(f"power({base}, {float(x.power)!r})")
+            return r(" * ".join([base] * int(x.power)))
         if isinstance(x, Exp):
             return r(f"exp({py(x.x)})")
         if isinstance(x, Func):
@@ -818,7 +838,7 @@ class Printer(Generic[T]):
         """A built-up fraction (only where ``built_up``)."""
         raise NotImplementedError
 
-    def power(self, base: T, exponent: int) -> T:
+    def power(self, base: T, exponent: int | float) -> T:
         raise NotImplementedError
 
     def exp(self, x: T) -> T:
@@ -1095,8 +1115,9 @@ class Spelling(Printer[T]):
     def concat(self, parts: list[T]) -> T:
         return self.join(parts)
 
-    def power(self, base: T, exponent: int) -> T:
-        return self.join([base, self.piece(f"^{exponent}", "op")])
+    def power(self, base: T, exponent: int | float) -> T:
+        shown = f"({exponent})" if exponent < 0 else str(exponent)  # x^(-1)
+        return self.join([base, self.piece(f"^{shown}", "op")])
 
     def exp(self, x: T) -> T:
         return self.join([self.piece("e^", "op"), x])

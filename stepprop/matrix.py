@@ -217,7 +217,7 @@ class MatrixForm:
 
         def walk(x: Expr) -> Expr:
             if isinstance(x, Pow) and shape(x.x, self.entries) != (1, 1):  # a^2 entry by entry: a .* a
-                return Hadamard((walk(x.x),) * x.power)
+                return Hadamard((walk(x.x),) * int(x.power))
             if isinstance(x, Mul):
                 factors = tuple(walk(f) for f in x.factors)
                 if sum(shape(f, self.entries) != (1, 1) for f in factors) >= 2:

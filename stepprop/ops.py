@@ -34,6 +34,7 @@ from .expr import (
     Const,
     Exp,
     Expr,
+    Pow,
     Sym,
     Where,
     add,
@@ -68,6 +69,8 @@ class Op:
     averages = False  # (a batch error's op) its value is the mean of its terms, not their sum
     # hand-calculation mode: a student rounds the result and each local derivative
     rounds: tuple[str, ...] = ("value", "partials")
+    # an expression's op (stepprop.graph): how a student's slips vary its local gradients, by mistake id
+    variants: dict[str, Callable[[Sequence[Expr], Expr, Attrs], list[Expr]]] = {}
 
     def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
         raise NotImplementedError
@@ -224,10 +227,12 @@ class Activation(Op):
         left_out: str = "",
         aliases: tuple[str, ...] = (),
         params: dict[str, float] | None = None,
+        variants: dict[str, Callable[..., list[Expr]]] | None = None,
     ):
         self.name = name
         self.words = words
         self.aliases = aliases
+        self.variants = variants or {}
         self.confused_with = confused_with  # the activation whose derivative students use for it
         self.left_out = left_out  # what leaving its derivative out amounts to, where it says more
         self._formula = formula
@@ -331,6 +336,8 @@ RELU = Activation(
     kink=0.0,
     left_out="ReLU's derivative taken as 1, also where the net input is negative",
     aliases=("rectifier", "rectified_linear", "rectified_linear_unit"),
+    # (in an expression) the gradient let through where it is blocked, and blocked where it passes
+    variants={"wrong_branch": lambda a, out, at: [Where(gt(a[0], 0), Const(0.0), Const(1.0))]},
 )
 LINEAR = Activation(
     "linear",
@@ -813,6 +820,196 @@ class Mean(Reduction):
         return x.mean()
 
 
+# ------------------------------------------------ an expression's operations --
+# (stepprop.graph: any scalar expression as a recorded graph)
+
+Partials = Callable[[Sequence[Expr], Expr, Attrs], list[Expr]]
+
+
+class Basic(Op):
+    """An operation of an expression: its parents are its operands, in order.
+
+    ``partials`` (what the engine computes) may differ from ``derivatives``
+    (what a worked example prints: e^x rather than the recorded value);
+    ``variants``: how a student's well-known slips change its local
+    gradients (``sign_lost``: the minus of a subtraction or a division's
+    denominator; ``wrong_branch``: the gradient of max sent to the other
+    operand), by the id of the mistake."""
+
+    # a hand calculation rounds each result and each local gradient
+    def __init__(
+        self,
+        name: str,
+        words: str,
+        arity: int,
+        value: Callable[[Sequence[Expr], Attrs], Expr],
+        partials: Partials,
+        torch: Callable[..., Any],
+        derivatives: Partials | None = None,
+        kink: float | None = None,
+        variants: dict[str, Partials] | None = None,
+    ):
+        self.name = name
+        self.words = words
+        self.arity = arity
+        self._value = value
+        self._partials = partials
+        self._derivatives = derivatives or partials
+        self._torch = torch
+        self.kink = kink
+        self.variants = variants or {}
+
+    def value(self, args: Sequence[Expr], attrs: Attrs) -> Expr:
+        return self._value(args, attrs)
+
+    def partials(self, args: Sequence[Expr], out: Expr, attrs: Attrs) -> list[Expr]:
+        return self._partials(args, out, attrs)
+
+    def derivative(
+        self, args: Sequence[Expr], out: Expr, attrs: Attrs, j: int, outs: Sequence[Expr] | None = None
+    ) -> Expr:
+        return self._derivatives(args, out, attrs)[j]
+
+    def torch(self, torch: Any, *xs: Any, attrs: Attrs | None = None) -> Any:
+        """PyTorch's own version, of its operands' tensors."""
+        return self._torch(torch, *xs, **(attrs or {}))
+
+    def kinked(self, xs: Sequence[float], width: float) -> bool:
+        if self.name in ("max", "min"):  # where the operands are equal
+            return abs(xs[0] - xs[1]) < width
+        return super().kinked(xs, width)
+
+
+ZERO = Const(0.0)
+UNIT = Const(1.0)
+
+
+def _pick(first: bool) -> Partials:
+    """max's (first=True) or min's local gradients: 1 for the operand that is
+    the result, 0 for the other, half each where they are equal (PyTorch's
+    maximum and minimum)."""
+
+    def partials(a: Sequence[Expr], out: Expr, at: Attrs) -> list[Expr]:
+        x, y = a
+        wins = (gt if first else lt)(x, y)
+        loses = (lt if first else gt)(x, y)
+        return [Where(wins, UNIT, Where(eq(x, y), HALF, ZERO)), Where(loses, UNIT, Where(eq(x, y), HALF, ZERO))]
+
+    return partials
+
+
+def _swapped(partials: Partials) -> Partials:
+    """The local gradients of the two operands exchanged (the wrong branch of max)."""
+    return lambda a, out, at: partials(a, out, at)[::-1]
+
+
+def _power_derivative(a: Sequence[Expr], out: Expr, at: Attrs) -> list[Expr]:
+    """d(x^p)/dx = p * x^(p - 1), written plainly where p is 1 or 2."""
+    p = at["p"]
+    if p == 1:
+        return [UNIT]
+    if p == 2:
+        return [Const(2) * a[0]]
+    return [Const(p) * Pow(a[0], p - 1)]
+
+
+_MAX = _pick(True)
+_MIN = _pick(False)
+
+EXPRESSION_OPS: tuple[Basic, ...] = (
+    Basic("add", "addition", 2, lambda a, at: a[0] + a[1], lambda a, o, at: [UNIT, UNIT], lambda t, x, y: x + y),
+    Basic(
+        "sub",
+        "subtraction",
+        2,
+        lambda a, at: a[0] - a[1],
+        lambda a, o, at: [UNIT, Const(-1.0)],
+        lambda t, x, y: x - y,
+        variants={"sign_lost": lambda a, o, at: [UNIT, UNIT]},
+    ),
+    Basic("mul", "multiplication", 2, lambda a, at: a[0] * a[1], lambda a, o, at: [a[1], a[0]], lambda t, x, y: x * y),
+    Basic(
+        "div",
+        "division",
+        2,
+        lambda a, at: a[0] / a[1],
+        lambda a, o, at: [ONE / a[1], -(a[0] / Pow(a[1], 2))],
+        lambda t, x, y: x / y,
+        variants={"sign_lost": lambda a, o, at: [ONE / a[1], a[0] / Pow(a[1], 2)]},
+    ),
+    Basic(
+        "neg",
+        "negation",
+        1,
+        lambda a, at: -a[0],
+        lambda a, o, at: [Const(-1.0)],
+        lambda t, x: -x,
+        variants={"sign_lost": lambda a, o, at: [UNIT]},
+    ),
+    Basic(
+        "pow",
+        "a power",
+        1,
+        lambda a, at: Pow(a[0], at["p"]),
+        _power_derivative,
+        lambda t, x, p: x**p,
+    ),
+    Basic(
+        "exp",
+        "the exponential",
+        1,
+        lambda a, at: Exp(a[0]),
+        lambda a, o, at: [o],  # (e^x is the recorded value itself)
+        lambda t, x: t.exp(x),
+        derivatives=lambda a, o, at: [Exp(a[0])],
+    ),
+    Basic(
+        "log",
+        "the natural logarithm",
+        1,
+        lambda a, at: func("ln", a[0]),
+        lambda a, o, at: [ONE / a[0]],
+        lambda t, x: t.log(x),
+    ),
+    Basic(
+        "sqrt",
+        "the square root",
+        1,
+        lambda a, at: func("sqrt", a[0]),
+        lambda a, o, at: [ONE / (Const(2) * o)],
+        lambda t, x: t.sqrt(x),
+        derivatives=lambda a, o, at: [ONE / (Const(2) * func("sqrt", a[0]))],
+    ),
+    Basic(
+        "abs",
+        "the absolute value",
+        1,
+        lambda a, at: func("abs", a[0]),
+        lambda a, o, at: [func("sign", a[0])],
+        lambda t, x: t.abs(x),
+        kink=0.0,
+    ),
+    Basic(
+        "max",
+        "the larger of two",
+        2,
+        lambda a, at: func("max", a[0], a[1]),
+        _MAX,
+        lambda t, x, y: t.maximum(x, y),
+        variants={"wrong_branch": _swapped(_MAX)},
+    ),
+    Basic(
+        "min",
+        "the smaller of two",
+        2,
+        lambda a, at: func("min", a[0], a[1]),
+        _MIN,
+        lambda t, x, y: t.minimum(x, y),
+        variants={"wrong_branch": _swapped(_MIN)},
+    ),
+)
+
+
 OPS: dict[str, Op] = {
     op.name: op
     for op in (
@@ -836,6 +1033,7 @@ OPS: dict[str, Op] = {
         BINARY_CROSS_ENTROPY,
         Sum(),
         Mean(),
+        *EXPRESSION_OPS,
     )
 }
 

@@ -20,8 +20,10 @@ from stepprop.step import step
 from stepprop.training import train
 
 REPO = Path(__file__).resolve().parent.parent
-BUNDLED = sorted(p.stem for p in configs.BUNDLED_DIR.glob("*.yaml"))
-CONFIGS = sorted(configs.BUNDLED_DIR.glob("*.yaml"))
+# the bundled networks (an expression config, with expression:, is not one)
+CONFIGS = sorted(p for p in configs.BUNDLED_DIR.glob("*.yaml") if "\nexpression:" not in p.read_text(encoding="utf-8"))
+BUNDLED = [p.stem for p in CONFIGS]
+EXPRESSIONS = sorted(p for p in configs.BUNDLED_DIR.glob("*.yaml") if p not in CONFIGS)
 
 LOSSES = ("half_squared_error", "mean_squared_error", "cross_entropy", "binary_cross_entropy")
 HIDDEN = ("sigmoid", "tanh", "relu", "linear")

@@ -107,7 +107,8 @@ def test_init_bad_shapes(shape):
 def test_examples_lists_every_bundled_config():
     out = run("examples").stdout
     for name in config.bundled_names():
-        assert re.search(rf"^{re.escape(name)}\s+\d+(-\d+)+\s+\S", out, re.M), name
+        assert re.search(rf"^{re.escape(name)}\s+(\d+(-\d+)+|expression)\s+\S", out, re.M), name
+    assert re.search(r"^staged\s+expression\s+f = \(x \+ y\) \* z", out, re.M)
 
 
 def help_examples(command: str | None) -> list[list[str]]:

@@ -103,7 +103,7 @@ class MathMLPrinter(Printer[str]):
     def frac(self, num: str, den: str) -> str:
         return f"<mfrac>{num}{den}</mfrac>"
 
-    def power(self, base: str, exponent: int) -> str:
+    def power(self, base: str, exponent: int | float) -> str:
         return f"<msup>{base}<mn>{exponent}</mn></msup>"
 
     def exp(self, x: str) -> str:

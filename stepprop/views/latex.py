@@ -105,7 +105,7 @@ def sym(s: Sym) -> str:
     return out
 
 
-_FUNCTIONS = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max", "exp": r"\exp", "sigmoid": r"\sigma"}
+_FUNCTIONS = {"ln": r"\ln", "tanh": r"\tanh", "max": r"\max", "min": r"\min", "exp": r"\exp", "sigmoid": r"\sigma"}
 _OPS = {
     "+": "+",
     "-": "-",
@@ -161,7 +161,7 @@ class LatexPrinter(Printer[str]):
     def frac(self, num: str, den: str) -> str:
         return rf"\frac{{{num}}}{{{den}}}"
 
-    def power(self, base: str, exponent: int) -> str:
+    def power(self, base: str, exponent: int | float) -> str:
         return "{" + base + "}^{" + str(exponent) + "}"
 
     def exp(self, x: str) -> str:
