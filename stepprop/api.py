@@ -770,6 +770,13 @@ def new_config(
     return written(shape, activation, loss, seed, bias, delta=delta, bias_input=bias_input, notation=notation)
 
 
+def new_expression() -> str:
+    """A new expression config's YAML, commented (``stepprop init --expression``)."""
+    from .init import expression_config
+
+    return expression_config()
+
+
 def answers_of(answers: str | Path | Mapping[str, Any] | Answers) -> tuple[Answers, str]:
     """Answers from a file, a bundled answers file's name, or a mapping of
     names to numbers; and how to name their source."""

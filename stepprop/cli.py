@@ -477,13 +477,18 @@ def explain(
 ) -> None:
     """Print one training step: forward pass, error, chain rule, updates.
 
+    With an expression config (expression: and values:), its computational
+    graph instead: the forward pass as a table, then the backward pass node
+    by node, each gradient the upstream gradient times the local gradient.
+    --round and the output options apply to both.
+
     \b
     Examples:
       stepprop explain xor --only w5 w1 --format markdown
       stepprop explain --compact -o step.tex   # a two-page handout (LaTeX)
       stepprop explain --view matrix    # z = W a + b, the deltas as vectors
-      stepprop explain --round 4        # as by hand, 4 decimals at every step
       stepprop explain adam --steps 2 --only w5   # Adam's first two updates
+      stepprop explain sigmoid-neuron   # an expression's computational graph
     """
     names = [n for item in only for n in re.split(r",(?=[A-Za-z])", item) if n]  # (w^2_1,12 is one name)
     fmt = _format(fmt, output, FORMATS)
@@ -738,6 +743,11 @@ def check_command(
     answer: follow-through credit), ambiguous (the digits written are also a
     common mistake's) or wrong; for a wrong one, stepprop re-runs the
     calculation with common mistakes and names the one that reproduces it.
+    With an expression config, the answers are its nodes' values, gradients
+    (df/dq) and local gradients (dq/dx); a wrong gradient is re-worked with
+    the backward pass's common slips (a local gradient left out, the
+    upstream gradient not multiplied in, one path of a node used twice, a
+    lost sign, max's gradient sent to the wrong branch).
     Exit status: 0 when nothing is wrong, 1 otherwise.
 
     \b
@@ -745,7 +755,7 @@ def check_command(
       stepprop check --template -o mine.yaml   # every name, to fill in
       stepprop check mazur-post-step        # the post's own figures
       stepprop check mine.yaml answers.yaml --format json
-      stepprop check mazur-post-10000       # answers after 10,000 epochs
+      stepprop check --template staged      # an expression's names, to fill in
       stepprop check mine.yaml class.csv -o grades.csv   # a whole class
     """
     import os
@@ -864,6 +874,9 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
     show_default=True,
     help="The names shown and read: the post's (w5, out_h1), or Nielsen's (w^3_11, a^2_1).",
 )
+@click.option(
+    "--expression", "expression", is_flag=True, help="Write an expression config (a computational graph) instead."
+)
 @_file_options
 @_fail_cleanly
 def init(
@@ -876,6 +889,7 @@ def init(
     delta: str,
     bias_input: str,
     notation: str,
+    expression: bool,
     output: str | None,
     force: bool,
 ) -> None:
@@ -883,7 +897,9 @@ def init(
 
     SHAPE is the number of neurons per layer, inputs first: 2-3-1 is two
     inputs, three hidden neurons and one output. The weights are random
-    (seeded); the inputs and targets are placeholders to replace.
+    (seeded); the inputs and targets are placeholders to replace. With
+    --expression, an expression config instead: a formula and its inputs'
+    values, worked out as a computational graph.
 
     \b
     Examples:
@@ -891,9 +907,20 @@ def init(
       stepprop init 2-3-1 --activation tanh --loss cross_entropy --seed 7 -o mine.yaml
       stepprop init 3-2-1 --delta error --bias-input -1 -o mitchell.yaml
       stepprop init --from xor -o xor.yaml
+      stepprop init --expression -o graph.yaml
     """
     from .api import example_text, new_config
 
+    if expression:
+        network_only = {"SHAPE": shape, "--from": source, "--seed": _given("seed"), "--bias": _given("bias")}
+        network_only.update({"--activation": _given("activation"), "--loss": _given("loss")})
+        network_only.update({"--delta": _given("delta"), "--bias-input": _given("bias_input")})
+        network_only["--notation"] = _given("notation")
+        _network_options(network_only)
+        from .api import new_expression
+
+        _Output("text", 9, output, force)._write(new_expression())
+        return
     if (shape is None) == (source is None):
         raise click.UsageError(
             "give a SHAPE such as 2-3-1 or --from EXAMPLE, not both"

@@ -81,6 +81,11 @@ class Expression(NamedTuple):
         line, column = self.place(offset)
         return ConfigError(message, self.source, line, column)
 
+    def written(self, s: Statement) -> str:
+        """An assignment as written, in one line (a lone formula with its name: f = ...)."""
+        text = " ".join(self.text[s.start : s.end].split())
+        return text if text.startswith(s.name) and "=" in text else f"{s.name} = {text}"
+
     def to_dict(self) -> dict[str, Any]:
         """The config's keys (what a saved copy writes)."""
         out: dict[str, Any] = {"expression": self.text, "values": dict(self.values)}

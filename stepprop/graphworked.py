@@ -129,13 +129,17 @@ class _Builder:
     def document(self) -> Document:
         t = self.t
         e = t.expression
-        lines = [s.strip() for s in e.text.strip().splitlines() if s.strip() and not s.strip().startswith("#")]
+        lines = [e.written(s) for s in e.statements]
         intro = [
             f"the expression from {e.source}: " + "; ".join(lines),
             f"the output is {t.output.name}; the inputs are {', '.join(e.values) or 'none'}",
         ]
         if any(t.info[n].assigned is not None and n.name != t.info[n].assigned for n in t.operations):
             intro.append("n1, n2, ... name the steps inside an assignment (the table shows each as written)")
+        if t.rounding is not None:
+            from .rounding import describe
+
+            intro.append(f"hand-calculation mode: every result is rounded to {describe(t.rounding)}")
         intro.append(
             "each gradient is the upstream gradient (of the node that uses it) times the local gradient; "
             "a node used more than once adds the gradients of its paths"

@@ -179,3 +179,35 @@ def _commented(line: str, spell: Callable[[str], str]) -> str:
 
 def _list(values: tuple[float, ...]) -> str:
     return "[" + ", ".join(repr(float(v)) for v in values) + "]"
+
+
+def expression_config() -> str:
+    """A new expression config (``stepprop init --expression``): CS231n's
+    sigmoid neuron, staged, with a comment on every key and the operators and
+    functions an expression may use (as the parser knows them)."""
+    from .exprparse import FUNCTIONS
+
+    functions = ", ".join(f"{name}({', '.join('xy'[:n])})" for name, n in FUNCTIONS.items())
+    text = f"""\
+# An expression: any scalar formula, worked out as a computational graph.
+# Try: stepprop explain THIS_FILE; stepprop check --template THIS_FILE; stepprop diagram THIS_FILE
+#
+# One assignment a line (name = formula); the last line is the output (or say output: NAME).
+# Operators: + - * / and ^ (or **) with a number as the power (x^2, x^0.5, x^-1); unary minus; ( ).
+# Functions: {functions}  (log is natural)
+# A name used in several places is one node: its gradient adds up the gradient of every path.
+expression: |
+  s = w0*x0 + w1*x1 + w2    # the neuron's weighted sum
+  f = sigmoid(s)            # its output
+values:                     # every input's value
+  w0: 2.0
+  x0: -1.0
+  w1: -3.0
+  x1: -2.0
+  w2: -3.0
+# output: s                 # (optional) another assigned name as the output
+"""
+    from .graph import parse as parse_expression
+
+    parse_expression(text, "the new expression config")  # (it must be a valid config)
+    return text
