@@ -80,85 +80,113 @@ SLIPS = {
 
 
 class Slip(NamedTuple):
-    """One slip of the backward pass at one place: ``edge`` (child, position) or
-    ``node`` (a node used more than once, with the one child whose path was
-    taken); ``words``: what it means here."""
+    """One slip of the backward pass at one place: on an ``edge`` (child,
+    position: a local or upstream gradient left out), at an operation
+    (``child``, whose local gradients are taken as ``partials``: a lost sign,
+    max's wrong branch), or at a ``node`` used more than once (only the path
+    through ``kept`` summed); ``words``: what it means here."""
 
     id: str
     words: str
     edge: tuple[Node, int] | None = None
+    child: Node | None = None
+    partials: tuple[float, ...] = ()
     node: Node | None = None
-    kept: Node | None = None  # (one_path) the child whose path was summed
-    partial: float | None = None  # (sign_lost, wrong_branch) the slip's local gradient
+    kept: Node | None = None
 
     @property
     def title(self) -> str:
         return SLIPS[self.id][0]
 
+    @property
+    def priority(self) -> int:
+        """Which of several slips that give the same number a grade names first:
+        an operation's own slip says most, then a path left out."""
+        return {"sign_lost": 0, "wrong_branch": 0, "one_path": 1}.get(self.id, 2)
+
+
+def _share(slip: Slip | None, child: Node, j: int, upstream: float) -> float | None:
+    """The share of edge (child, j) under a slip (None: the path is not summed)."""
+    d = child.partials[j]
+    if slip is None:
+        return upstream * d
+    if slip.edge == (child, j):
+        return upstream if slip.id == "local_left_out" else d  # (or the upstream gradient left out)
+    if slip.child is child:
+        return upstream * slip.partials[j]
+    if slip.node is child.parents[j] and slip.kept is not child:
+        return None  # (one_path) only the kept child's path is summed
+    return upstream * d
+
 
 def backward(trace: GraphTrace, slip: Slip | None = None) -> dict[Node, float]:
     """d(output)/d(node) for every node, from the recorded local gradients,
-    with one slip made (exact arithmetic; the same order as the engine)."""
+    with one slip made (a whole backward pass: what :func:`slip_changes`
+    works out in one product per changed node)."""
     grads: dict[Node, float] = {trace.output: 1.0}
     for child in reversed(trace.tape.nodes[: trace.output.index + 1]):
-        if child.op is None:
-            continue
         upstream = grads.get(child)
-        if upstream is None:
+        if child.op is None or upstream is None:
             continue
-        for j, (parent, d) in enumerate(zip(child.parents, child.partials)):
-            if not parent.requires_grad:
-                continue
-            share = upstream * d
-            if slip is not None:
-                if slip.edge == (child, j):
-                    if slip.id == "local_left_out":
-                        share = upstream
-                    elif slip.id == "upstream_left_out":
-                        share = d
-                    else:
-                        assert slip.partial is not None
-                        share = upstream * slip.partial
-                elif slip.node is parent and slip.kept is not child:
-                    continue  # (one_path) only the kept child's path is summed
-            grads[parent] = grads.get(parent, 0.0) + share
+        for j, parent in enumerate(child.parents):
+            share = _share(slip, child, j, upstream) if parent.requires_grad else None
+            if share is not None:
+                grads[parent] = grads.get(parent, 0.0) + share
     return grads
 
 
+def slip_changes(trace: GraphTrace, slip: Slip) -> list[tuple[Node, float]]:
+    """Each node whose gradient a slip changes directly, and by how much."""
+    if slip.node is not None:
+        node = slip.node
+        kept = sum(trace.contributions.get((c, j), 0.0) for c, j in trace.uses[node] if c is slip.kept)
+        return [(node, kept - node.grad)]
+    child = slip.edge[0] if slip.edge is not None else slip.child
+    assert child is not None
+    found = []
+    for j, parent in enumerate(child.parents):
+        if parent.requires_grad and (child, j) in trace.contributions:
+            share = _share(slip, child, j, child.grad)
+            change = (share or 0.0) - trace.contributions[(child, j)]
+            if change:
+                found.append((parent, change))
+    return found
+
+
 def slips_for(trace: GraphTrace, target: Node) -> Iterator[Slip]:
-    """Every slip that can change d(output)/d(target): made on an edge into a
-    node between the target and the output."""
+    """Every slip that can change d(output)/d(target): made on an edge into, an
+    operation of, or a node between the target and the output."""
     between = _between(trace, target)
     for child in trace.operations:
-        if child.op is None:
+        reaches = [j for j, p in enumerate(child.parents) if p in between and (child, j) in trace.contributions]
+        if not reaches:
             continue
-        for j, parent in enumerate(child.parents):
-            if parent not in between or (child, j) not in trace.contributions:
+        for sid, varied in child.op.variants.items():  # type: ignore[union-attr]
+            args = [Sym(f"a{k}") for k in range(len(child.parents))]
+            env = {f"a{k}": p.data for k, p in enumerate(child.parents)}
+            env["out"] = child.data
+            try:
+                values = tuple(evaluate(e, env) for e in varied(args, Sym("out"), child.attrs))
+            except (ArithmeticError, ValueError):
                 continue
-            words = f"at d{child.name}/d{parent.name}"
+            changed = [j for j in reaches if values[j] != child.partials[j]]
+            if changed:
+                words = ", ".join(
+                    f"d{child.name}/d{child.parents[j].name} taken as {_plain(values[j])}, not "
+                    f"{_plain(child.partials[j])}"
+                    for j in changed
+                )
+                yield Slip(sid, words, child=child, partials=values)
+        for j in reaches:
+            parent = child.parents[j]
             d = child.partials[j]
-            # (the operation's own slips first: where a generic one gives the same number, they say more)
-            for sid, varied in child.op.variants.items():
-                args = [Sym(f"a{k}") for k in range(len(child.parents))]
-                env = {f"a{k}": p.data for k, p in enumerate(child.parents)}
-                env["out"] = child.data
-                try:
-                    value = evaluate(varied(args, Sym("out"), child.attrs)[j], env)
-                except (ArithmeticError, ValueError):
-                    continue
-                if value != d:
-                    yield Slip(
-                        sid,
-                        f"d{child.name}/d{parent.name} taken as {_plain(value)}, not {_plain(d)}",
-                        (child, j),
-                        partial=value,
-                    )
             if d != 1.0:
                 yield Slip("local_left_out", f"d{child.name}/d{parent.name} = {_plain(d)} left out", (child, j))
             if child.grad != 1.0:
                 yield Slip(
                     "upstream_left_out",
-                    f"d{trace.output.name}/d{child.name} = {_plain(child.grad)} not multiplied in, {words}",
+                    f"d{trace.output.name}/d{child.name} = {_plain(child.grad)} not multiplied in, "
+                    f"at d{child.name}/d{parent.name}",
                     (child, j),
                 )
     for node in between:
@@ -171,6 +199,23 @@ def slips_for(trace: GraphTrace, target: Node) -> Iterator[Slip]:
                     node=node,
                     kept=kept,
                 )
+
+
+def sensitivities(trace: GraphTrace, target: Node) -> dict[Node, float]:
+    """d(node)/d(target) for every node the target reaches (forward mode: each
+    node's local gradients times its operands' sensitivities)."""
+    found: dict[Node, float] = {target: 1.0}
+    for node in trace.tape.nodes[target.index + 1 : trace.output.index + 1]:
+        total = 0.0
+        reached = False
+        for parent, d in zip(node.parents, node.partials):
+            s = found.get(parent)
+            if s is not None:
+                total += d * s
+                reached = True
+        if reached:
+            found[node] = total
+    return found
 
 
 def _between(trace: GraphTrace, target: Node) -> set[Node]:
@@ -224,9 +269,11 @@ class Checker:
     def __init__(self, expression: Expression):
         self.expression = expression
         self.exact = record(expression)
-        self.known = self.exact.names()
+        # (an input is given, not worked out: nothing to check)
+        self.known = {k: v for k, v in self.exact.names().items() if k not in expression.values}
         self._rounded: dict[Rounding, dict[str, float] | None] = {}
-        self._slipped: dict[Node, list[tuple[Slip, dict[Node, float]]]] = {}
+        self._slipped: dict[Node, list[tuple[Slip, float]]] = {}
+        self._document: Document | None = None
 
     def resolve(self, written: str) -> str | None:
         """The name a student means: ∂ for d, spaces ignored, case where unique."""
@@ -246,10 +293,21 @@ class Checker:
             self._rounded[rounding] = found
         return self._rounded[rounding]
 
-    def slipped(self, node: Node) -> list[tuple[Slip, dict[Node, float]]]:
-        """Each slip that can change d(output)/d(node), with every gradient it gives."""
+    def slipped(self, node: Node) -> list[tuple[Slip, float]]:
+        """Each slip that can change d(output)/d(node), with the gradient it gives.
+
+        The backward pass is linear in the gradients it passes on: a slip that
+        changes the gradient of node v by D changes d(output)/d(node) by D
+        times dv/d(node), v's forward sensitivity to the node (one forward pass
+        for the node, then a product per slip: linear in the graph)."""
         if node not in self._slipped:
-            self._slipped[node] = [(s, backward(self.exact, s)) for s in slips_for(self.exact, node)]
+            t = self.exact
+            ahead = sensitivities(t, node)
+            found = []
+            for slip in slips_for(t, node):
+                changes = slip_changes(t, slip)
+                found.append((slip, node.grad + sum(change * ahead.get(v, 0.0) for v, change in changes)))
+            self._slipped[node] = found
         return self._slipped[node]
 
     def node_of(self, name: str) -> tuple[Node, str] | None:
@@ -336,8 +394,7 @@ class Checker:
                 graded.note = "right from your own " + " and ".join(carried)
                 return
             near = []
-            for slip, grads in self.slipped(node):
-                value = grads.get(node, 0.0)
+            for slip, value in self.slipped(node):
                 if value == graded.exact:
                     continue
                 if agrees(value, graded.answer):
@@ -345,6 +402,7 @@ class Checker:
                 elif _close(value, graded.answer.value):
                     near.append(slip)
             graded.slips += near
+            graded.slips.sort(key=lambda s: s.priority)  # (stable: exact matches before near ones)
         if graded.slips:
             s = graded.slips[0]
             graded.note = f"{s.title}: {s.words}"
@@ -443,7 +501,7 @@ class GraphGrades:
     def _details(self, g: Graded) -> Section:
         name = g.answer.name
         items: list = [Text(f"you wrote {g.answer.text}; the worked line:")]
-        items += _defining(self.checker.exact, name) or [Eq(Sym(name), [Num(g.exact)])]
+        items += _defining(self.checker, name) or [Eq(Sym(name), [Num(g.exact)])]
         if g.slips:
             s = g.slips[0]
             items.append(Text(f"Likely {s.title}: {s.words} ({SLIPS[s.id][1]})."))
@@ -455,10 +513,13 @@ class GraphGrades:
         return Section(f"{name}: {g.answer.text} is wrong", items)
 
 
-def _defining(trace: GraphTrace, name: str) -> list[Eq]:
-    from ..graphworked import explain
+def _defining(checker: Checker, name: str) -> list[Eq]:
+    """The worked example's lines that define ``name`` (the example made once)."""
+    if checker._document is None:
+        from ..graphworked import explain
 
-    return [eq for eq in explain(trace).equations() if eq.name == name]
+        checker._document = explain(checker.exact)
+    return [eq for eq in checker._document.equations() if eq.name == name]
 
 
 def check(expression: Expression, answers: list[Answer], source: str = "") -> GraphGrades:
