@@ -19,8 +19,9 @@ values: {x: 0.5, y: -2}
 """
 
 
-@pytest.mark.parametrize("text", [MIXED, "expression: 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))\nvalues: "
-                                  "{w0: 2, x0: -1, w1: -3, x1: -2, w2: -3}\n"])
+@pytest.mark.parametrize(
+    "text", [MIXED, "expression: 1/(1 + exp(-(w0*x0 + w1*x1 + w2)))\nvalues: {w0: 2, x0: -1, w1: -3, x1: -2, w2: -3}\n"]
+)
 def test_every_slip_by_the_shortcut_is_the_slip_reworked(text):
     e = stepprop.Expression.from_text(text)
     checker = G.Checker(e.config)
