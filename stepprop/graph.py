@@ -83,7 +83,7 @@ class Expression(NamedTuple):
 
     def written(self, s: Statement) -> str:
         """An assignment as written, in one line (a lone formula with its name: f = ...)."""
-        text = " ".join(self.text[s.start : s.end].split())
+        text = excerpt(self.text, s.start, s.end, 200)
         return text if text.startswith(s.name) and "=" in text else f"{s.name} = {text}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -505,7 +505,7 @@ def _apply(
 ) -> Node:
     """One operation recorded; a value or local gradient that cannot be worked
     out (a log of a negative number, a division by 0) is an error at its place."""
-    text = expression.text[t.start : t.end]
+    text = excerpt(expression.text, t.start, t.end)
     try:
         node = tape.apply(op, parents, name, **attrs)
     except ZeroDivisionError:
@@ -527,6 +527,19 @@ def _apply(
                 t.start,
             )
     return node
+
+
+SHOWN = 48  # the characters of an expression's part shown as written (a long sum's parts are long)
+
+
+def excerpt(text: str, start: int, end: int, limit: int = SHOWN) -> str:
+    """text[start:end] on one line, its middle left out beyond ``limit``
+    characters (each part of a sum of thousands of terms holds all before it:
+    whole, they would take memory quadratic in the expression)."""
+    if end - start > limit:
+        half = (limit - 5) // 2
+        return " ".join(text[start : start + half].split()) + " ... " + " ".join(text[end - half : end].split())
+    return " ".join(text[start:end].split())
 
 
 def _plain(x: float) -> str:

@@ -30,9 +30,9 @@ class _Builder:
 
     def spell(self, node: Node, numbers: bool) -> Expr:
         """A node in a formula: its name, or its number; a constant is always its number."""
-        if numbers or not self.t.named(node):
-            return Num(node.data)
-        return sym(node)
+        if not self.t.named(node):
+            return Const(node.data)  # (as the expression writes it, also by hand)
+        return Num(node.data) if numbers else sym(node)
 
     def formula(self, node: Node, numbers: bool) -> Expr:
         assert node.op is not None
@@ -144,7 +144,17 @@ class _Builder:
             "each gradient is the upstream gradient (of the node that uses it) times the local gradient; "
             "a node used more than once adds the gradients of its paths"
         )
-        return Document(TITLE, intro, [self.forward(), self.backward(), self.summary()])
+        doc = Document(TITLE, intro, [self.forward(), self.backward(), self.summary()])
+        # every line true as printed (as a network's worked example): more digits where 9 would not
+        # show its result; by hand, every number as written down, rounded
+        from .worked import _as_written, keep_true
+
+        if t.rounding is None:
+            for eq in doc.equations():
+                keep_true(eq)
+        else:
+            _as_written(doc, t.rounding)
+        return doc
 
 
 def explain(trace: GraphTrace) -> Document:
