@@ -782,7 +782,12 @@ def check_command(
     if is_class_file(answers):
         if step_number is not None:
             raise click.UsageError("--step is for one student's answers file, not a class's")
-        result: Any = check_class(_load_network(config), answers, epochs)
+        network = _load(config)
+        if _is_expression(network):
+            raise click.UsageError(
+                "a class's CSV file is graded against a network; for an expression, check each student's answers file"
+            )
+        result: Any = check_class(network, answers, epochs)
         fmt = _format(fmt, output, [*FORMATS, "csv"])
     else:
         result = check(_load(config), answers, epochs, step_number)

@@ -363,8 +363,9 @@ class GraphTrace:
         return [n.name for n in self.operations]
 
     def names(self) -> dict[str, float]:
-        """Every checkable name with its value: values, gradients, local gradients."""
-        out = self.values
+        """Every checkable name with its value: the operations' values, the
+        local gradients and the gradients (an input is given, not worked out)."""
+        out = {n.name: n.data for n in self.operations}
         out.update(self.locals)
         out.update(self.gradients)  # (a local gradient of the output's is its gradient too)
         return out

@@ -269,8 +269,7 @@ class Checker:
     def __init__(self, expression: Expression):
         self.expression = expression
         self.exact = record(expression)
-        # (an input is given, not worked out: nothing to check)
-        self.known = {k: v for k, v in self.exact.names().items() if k not in expression.values}
+        self.known = self.exact.names()
         self._rounded: dict[Rounding, dict[str, float] | None] = {}
         self._slipped: dict[Node, list[tuple[Slip, float]]] = {}
         self._document: Document | None = None
