@@ -44,6 +44,7 @@ if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` need
     from .grading import Grades as Graded
     from .grading.classroom import ClassGrades as GradedClass
     from .grading.graph import GraphGrades
+    from .graphdiagram import GraphDiagram
     from .training import TrainResult as RawTrainResult
     from .verification import Verification as Verified
 
@@ -706,6 +707,14 @@ class Expression(_Shown):
         from .graphworked import explain
 
         return explain(self.trace)
+
+    def diagram(self) -> GraphDiagram:
+        """The graph as CS231n draws it (``stepprop diagram``): a box per
+        operation, and on each edge the value flowing forward and the
+        gradient flowing back."""
+        from .graphdiagram import diagram
+
+        return diagram(self.trace)
 
     def to_dict(self) -> dict[str, Any]:
         from .graphworked import to_dict
