@@ -8,13 +8,18 @@ the parent's gradient); and no label covers a box, a caption or another label,
 for the bundled examples and for random 30-operation expressions."""
 
 import random
+import re
+import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
+import yaml
+from conftest import run
+from test_exports import _pdflatex
 
 import stepprop
 from stepprop.api import Expression
-from stepprop.graphdiagram import symbol
+from stepprop.graphdiagram import MAX_SLOTS, symbol
 from stepprop.views import graphdiagram as draw
 from stepprop.views.diagram import CHAR
 
@@ -237,3 +242,84 @@ def test_the_order_keeps_edges_from_crossing():
         ["n1", "n2"],
         ["f"],
     ]
+
+
+def test_a_graph_too_large_to_draw_is_listed_in_text(workdir):
+    terms = [f"a{k}" for k in range(120)]
+    (workdir / "big.yaml").write_text(
+        "expression: |\n  f = " + " + ".join(terms) + "\nvalues: {" + ", ".join(f"{t}: 1" for t in terms) + "}\n"
+    )
+    d = stepprop.load("big.yaml").diagram()
+    assert not d.drawable and d.columns == []
+    assert len(d.nodes) + sum(k for k in range(119)) > MAX_SLOTS
+    result = run("diagram", "big.yaml", "--format", "svg", code=1)
+    assert "too large to draw" in result.stderr and "--format text" in result.stderr
+    assert run("diagram", "big.yaml", "--format", "text", code=0).stdout.count("-->") == 2 * 119 + 1
+    page = run("explain", "big.yaml", "--format", "html", code=0).stdout
+    assert "<svg" not in page
+
+
+# --------------------------------------------------------- the exports, CLI --
+
+
+def test_the_cli_draws_an_expression(workdir):
+    svg = run("diagram", "staged", "--format", "svg", code=0).stdout
+    assert svg == draw.svg(stepprop.load("staged").diagram())
+    ET.fromstring(svg)
+    assert run("diagram", "staged", "-o", "graph.svg", code=0).stderr == "wrote graph.svg\n"
+    assert (workdir / "graph.svg").read_text() == svg
+    text = run("diagram", "sigmoid-neuron", "--format", "text", code=0).stdout
+    assert "n6 --(0.367879 / -0.534447)--> n7 (+)" in text and "1 --(1)--> f (/)" in text
+    assert "value / gradient" in text.splitlines()[1]
+
+
+@pytest.mark.parametrize("option", ["--after", "--gradients"])
+def test_a_networks_options_are_a_usage_error(option):
+    result = run("diagram", "staged", option, code=2)
+    assert f"{option}: for a network, not an expression" in result.stderr
+    assert result.stdout == ""
+
+
+def test_the_html_export_holds_the_graph():
+    page = run("explain", "staged", "--format", "html", code=0).stdout
+    svg = run("diagram", "staged", "--format", "svg", code=0).stdout
+    assert svg.strip() in page
+    assert f"<figcaption>{draw.CAPTION.replace(chr(39), '&#x27;')}</figcaption>" in page
+    # a network's page keeps its own caption
+    assert (
+        "<figcaption>The network, every edge labelled with its weight.</figcaption>"
+        in run("explain", "--format", "html", code=0).stdout
+    )
+
+
+def test_the_latex_export_draws_the_graph_and_compiles(tmp_path):
+    tex = run("explain", "sigmoid-neuron", "--format", "latex", code=0).stdout
+    picture = tex[tex.index(r"\begin{tikzpicture}") : tex.index(r"\end{tikzpicture}")]
+    assert r"\textcolor{red!75!black}{gradient} below" in picture
+    # the SVG's labels, from the same layout
+    d = load_neuron()
+    drawn = re.findall(r"text=(?:green|red)[^]]*\] at \([-\d.]+,[-\d.]+\) \{([^}]*)\};", picture)
+    assert sorted(drawn) == sorted(text for *_, text, _ in _labels(draw.svg(d)))
+    assert "tikzpicture" not in run("explain", "sigmoid-neuron", "--format", "latex", "--fragment", code=0).stdout
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        pytest.skip("no TeX engine (pdflatex) is installed here, so the LaTeX is not compiled")
+    run("explain", "sigmoid-neuron", "--format", "latex", "-o", str(tmp_path / "x.tex"), code=0)
+    _pdflatex(engine, tmp_path, "x")
+    # names with underscores, sigma and a power, in TikZ; and a 30-operation graph
+    e = tmp_path / "odd.yaml"
+    e.write_text(
+        "expression: |\n  rate_1 = sigmoid(x_in)^0.5\n  f = rate_1 * max(x_in, 2)\nvalues: {x_in: 0.1234567}\n"
+    )
+    run("explain", str(e), "--format", "latex", "--digits", "12", "-o", str(tmp_path / "odd.tex"), code=0)
+    _pdflatex(engine, tmp_path, "odd")
+    # the picture is shrunk to the page where it is wider (the lines from its start to its end)
+    lines = (tmp_path / "odd.tex").read_text().splitlines()
+    start = next(k for k, line in enumerate(lines, 1) if "tikzpicture" in line)
+    end = max(k for k, line in enumerate(lines, 1) if "tikzpicture" in line)
+    log = (tmp_path / "odd.log").read_text(encoding="latin-1")
+    for a, b in re.findall(r"Overfull \\hbox .* at lines (\d+)--(\d+)", log):
+        assert int(b) < start - 1 or int(a) > end, (a, b)
+    (tmp_path / "random.yaml").write_text(yaml.safe_dump(random_expression(3).config.to_dict()))
+    run("explain", str(tmp_path / "random.yaml"), "--format", "latex", "-o", str(tmp_path / "random.tex"), code=0)
+    _pdflatex(engine, tmp_path, "random")

@@ -22,6 +22,7 @@ LABEL_H = FONT + 5
 RADIUS = 20
 ROW = 84
 MARGIN = 24
+CAPTION = "The network, every edge labelled with its weight."  # under the picture in the HTML export
 CANDIDATES = (0.5, 0.38, 0.62, 0.3, 0.7, 0.44, 0.56, 0.24, 0.76, 0.33, 0.67, 0.2, 0.8, 0.27, 0.73, 0.17, 0.83)
 
 
