@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from . import config as configs
 from .config import MAX_STEPS, Config
@@ -44,10 +45,13 @@ if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` need
     from .grading import Grades as Graded
     from .grading.classroom import ClassGrades as GradedClass
     from .grading.graph import GraphGrades
+    from .graphdiagram import GraphDiagram
     from .training import TrainResult as RawTrainResult
     from .verification import Verification as Verified
 
 FORMATS = ("text", "json", "markdown", "latex", "html")
+# what the HTML and LaTeX exports draw: a network's diagram or an expression's graph
+Picture = Union["Diagram", "GraphDiagram"]
 
 
 def _delegate(owner: object, field: str, name: str) -> Any:
@@ -71,8 +75,9 @@ class _Shown:
     def to_dict(self) -> dict[str, Any]:
         raise NotImplementedError
 
-    def _picture(self) -> Diagram | None:
-        """The network's diagram, drawn in the HTML and LaTeX exports (None: no picture)."""
+    def _picture(self) -> Picture | None:
+        """The picture drawn in the HTML and LaTeX exports: the network's
+        diagram, or the expression's graph (None: no picture)."""
         return None
 
     def render(self, format: str = "text", digits: int = DEFAULT_DIGITS, fragment: bool = False) -> str:
@@ -104,10 +109,10 @@ def render_document(
     format: str = "text",
     digits: int = DEFAULT_DIGITS,
     fragment: bool = False,
-    picture: Callable[[], Diagram | None] | None = None,
+    picture: Callable[[], Picture | None] | None = None,
 ) -> str:
     """A document as text, markdown, latex (``fragment``: the body only) or
-    html (html and latex with the network ``picture()`` gives, if any: SVG
+    html (html and latex with the picture ``picture()`` gives, if any: SVG
     and TikZ)."""
     return "".join(render_chunks(doc, format, digits, fragment, picture))
 
@@ -117,7 +122,7 @@ def render_chunks(
     format: str = "text",
     digits: int = DEFAULT_DIGITS,
     fragment: bool = False,
-    picture: Callable[[], Diagram | None] | None = None,
+    picture: Callable[[], Picture | None] | None = None,
 ) -> Iterator[str]:
     """The same, in pieces to write as they come (a long worked example is
     never held whole a second time)."""
@@ -127,29 +132,38 @@ def render_chunks(
         from .views import markdown
 
         return markdown.chunks(doc, digits)
-    if format == "latex":
-        from .views import latex
+    if format in ("latex", "html"):
+        drawn = picture() if picture is not None and not (format == "latex" and fragment) else None
+        view = drawing(drawn) if drawn is not None else None  # a network's diagram or an expression's graph
+        if format == "latex":
+            from .views import latex
 
-        drawn = picture() if picture is not None and not fragment else None
-        if drawn is not None:
-            from .views.diagram import tikz
-
-            return latex.chunks(doc, digits, fragment, tikz(drawn))
-        return latex.chunks(doc, digits, fragment)
-    if format == "html":
+            return latex.chunks(doc, digits, fragment, None if view is None else view.tikz(drawn))
         from .views import html
 
-        drawn = picture() if picture is not None else None
-        if drawn is not None:
-            from .views.diagram import svg
-
-            return html.chunks(doc, digits, svg(drawn))
-        return html.chunks(doc, digits)
+        if view is None:
+            return html.chunks(doc, digits)
+        return html.chunks(doc, digits, view.svg(drawn), view.CAPTION)
     if format == "text":
         from .views.text import plain_chunks
 
         return plain_chunks(doc, digits)
     raise StepPropError(f"unknown format '{format}'; choose one of {', '.join(FORMATS)}")
+
+
+def drawing(picture: Picture) -> ModuleType:
+    """The view that draws a picture, with its ``svg``, ``tikz``, ``text`` and
+    ``CAPTION``: :mod:`stepprop.views.graphdiagram` for an expression's
+    graph, :mod:`stepprop.views.diagram` for a network's diagram."""
+    from .graphdiagram import GraphDiagram
+
+    if isinstance(picture, GraphDiagram):
+        from .views import graphdiagram
+
+        return graphdiagram
+    from .views import diagram
+
+    return diagram
 
 
 class Network(Net):
@@ -706,6 +720,18 @@ class Expression(_Shown):
         from .graphworked import explain
 
         return explain(self.trace)
+
+    def diagram(self) -> GraphDiagram:
+        """The graph as CS231n draws it (``stepprop diagram``): a box per
+        operation, and on each edge the value flowing forward and the
+        gradient flowing back."""
+        from .graphdiagram import diagram
+
+        return diagram(self.trace)
+
+    def _picture(self) -> GraphDiagram | None:
+        drawn = self.diagram()
+        return drawn if drawn.drawable else None
 
     def to_dict(self) -> dict[str, Any]:
         from .graphworked import to_dict

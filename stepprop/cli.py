@@ -553,13 +553,17 @@ def explain(
 @main.command()
 @_CONFIG
 @_output_options(["svg", "text"], digits=6)
-@click.option("--after", is_flag=True, help="Label the edges with the weights after one step.")
-@click.option("--gradients", is_flag=True, help="Label the edges with the gradients dE/dw of one step.")
+@click.option("--after", is_flag=True, help="A network: label the edges with the weights after one step.")
+@click.option("--gradients", is_flag=True, help="A network: label the edges with the gradients dE/dw of one step.")
 @_fail_cleanly
 def diagram(
     config: str | None, fmt: str, digits: int, output: str | None, force: bool, after: bool, gradients: bool
 ) -> None:
-    """Draw the network with every weight on its edge (SVG).
+    """Draw the network with every weight on its edge, or an expression's graph (SVG).
+
+    An expression config is drawn as CS231n draws it: a box per operation,
+    and on each edge the value flowing forward above it and the gradient
+    flowing back below it.
 
     With no -o, a terminal gets a compact text version and a pipe gets the
     SVG; --format text or svg chooses explicitly.
@@ -569,21 +573,29 @@ def diagram(
       stepprop diagram -o net.svg
       stepprop diagram --after
       stepprop diagram xor --gradients -o grads.svg
+      stepprop diagram staged -o graph.svg
+      stepprop diagram sigmoid-neuron --format text
     """
-    from .views import diagram as draw
+    from .api import drawing
 
     if after and gradients:
         raise click.UsageError("choose one of --after and --gradients")
     fmt = _format(fmt, output, ["svg", "text"])
-    picture = _load_network(config).step().diagram("after" if after else "gradients" if gradients else "before")
+    loaded = _load(config)
+    if _is_expression(loaded):
+        _network_options({"--after": after, "--gradients": gradients})
+        picture = loaded.diagram()
+    else:
+        picture = loaded.step().diagram("after" if after else "gradients" if gradients else "before")
     source = click.get_current_context().get_parameter_source("fmt")
     as_text = (
         fmt == "text"
         if source is not click.core.ParameterSource.DEFAULT or output not in (None, "-")
         else sys.stdout.isatty()
     )
+    view = drawing(picture)
     out = _Output("svg", digits, output, force)
-    out._write(draw.text(picture, digits) if as_text else draw.svg(picture, digits))
+    out._write(view.text(picture, digits) if as_text else view.svg(picture, digits))
 
 
 @main.command()

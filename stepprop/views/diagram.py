@@ -22,6 +22,7 @@ LABEL_H = FONT + 5
 RADIUS = 20
 ROW = 84
 MARGIN = 24
+CAPTION = "The network, every edge labelled with its weight."  # under the picture in the HTML export
 CANDIDATES = (0.5, 0.38, 0.62, 0.3, 0.7, 0.44, 0.56, 0.24, 0.76, 0.33, 0.67, 0.2, 0.8, 0.27, 0.73, 0.17, 0.83)
 
 
@@ -52,7 +53,7 @@ class Placed:
     y2: float
 
 
-def _distance(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+def distance(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
     """From point p to the segment a-b."""
     (px, py), (ax, ay), (bx, by) = p, a, b
     dx, dy = bx - ax, by - ay
@@ -212,7 +213,7 @@ class Layout:
                 if any(box.overlaps(o) for o in obstacles):
                     continue
                 # the label must sit clearly on its own edge, not where edges cross
-                if any(_distance((cx, cy), a, b) < 0.8 * LABEL_H for a, b in others):
+                if any(distance((cx, cy), a, b) < 0.8 * LABEL_H for a, b in others):
                     continue
                 crossings = sum(_crosses(box, a, b) for a, b in others)
                 if best is None or crossings < best[0]:
@@ -370,16 +371,18 @@ _TIKZ_SIGN = {1: "blue!70!black", -1: "red!70!black", 0: "gray!60"}
 TIKZ_SCALE = 0.02  # cm per pixel of the SVG's layout
 
 
+def tikz_at(x: float, y: float) -> str:
+    """A point of the SVG's layout (y down) as TikZ's (cm, y up)."""
+    return f"({x * TIKZ_SCALE:.2f},{-y * TIKZ_SCALE:.2f})"
+
+
 def tikz(d: Diagram, digits: int = DIAGRAM_DIGITS) -> str:
     """The same picture as :func:`svg`, from the same layout, as a TikZ
     picture for the LaTeX export (``\\usepackage{tikz}``)."""
     from .latex import escape
 
     lay = Layout(d, digits)
-
-    def at(x: float, y: float) -> str:
-        return f"({x * TIKZ_SCALE:.2f},{-y * TIKZ_SCALE:.2f})"
-
+    at = tikz_at
     out = [r"\begin{tikzpicture}[font=\scriptsize\ttfamily]"]
     for e in d.edges:
         style = ["gray!60", "line width=0.5pt"]

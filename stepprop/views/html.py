@@ -192,17 +192,18 @@ CSS = """
 """
 
 
-def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> str:
-    return "".join(chunks(doc, digits, svg))
+def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, caption: str = "") -> str:
+    return "".join(chunks(doc, digits, svg, caption))
 
 
-def chunks(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> Iterator[str]:
+def chunks(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, caption: str = "") -> Iterator[str]:
     """The page in pieces, each ending in a newline (written as they come: a
-    classroom-sized batch's page is tens of megabytes)."""
-    return in_pieces(lines(doc, digits, svg))
+    classroom-sized batch's page is tens of megabytes); ``svg``: a picture
+    after the introduction, with its ``caption``."""
+    return in_pieces(lines(doc, digits, svg, caption))
 
 
-def lines(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -> Iterator[str]:
+def lines(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, caption: str = "") -> Iterator[str]:
     yield from [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -219,7 +220,8 @@ def lines(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None) -
     yield from [f"<li>{escape(line)}</li>" for line in doc.intro]
     yield "</ul>"
     if svg:
-        yield f"<figure>{svg}<figcaption>The network, every edge labelled with its weight.</figcaption></figure>"
+        shown = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+        yield f"<figure>{svg}{shown}</figure>"
 
     def section(sec: Section, level: int) -> Iterator[str]:
         h = min(level + 1, 6)
