@@ -16,6 +16,7 @@ From Python::
     stepprop.check(net, {"out_h1": "0.5933"})   # Grades
     stepprop.check_class(net, "class.csv")       # ClassGrades: a row per student
     stepprop.verify(net).ok          # True
+    stepprop.make_quiz(count=30, seed=2027).write("quiz")   # a variant per student
 
 Every result has ``to_dict()`` (what ``--format json`` prints) and shows
 itself in Jupyter and in rich.  A config problem raises
@@ -44,6 +45,7 @@ __all__ = [
     "check",
     "check_class",
     "load",
+    "make_quiz",
     "verify",
 ]
 
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
         check,
         check_class,
         load,
+        make_quiz,
         verify,
     )
     from .errors import ConfigError, StepPropError, TrainingDiverged

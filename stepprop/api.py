@@ -46,6 +46,8 @@ if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` need
     from .grading.classroom import ClassGrades as GradedClass
     from .grading.graph import GraphGrades
     from .graphdiagram import GraphDiagram
+    from .quiz import Drawn, Template
+    from .quiz import Variant as QuizVariant
     from .training import TrainResult as RawTrainResult
     from .verification import Verification as Verified
 
@@ -917,6 +919,100 @@ def answers_template(network: Net | str | Path | None = None, batch: int = 1) ->
         return graph_template(found.trace)
     net = _network(found)
     return template(step(net, _batch(net.config, batch)))
+
+
+def make_quiz(template: str | Path | None = None, **options: Any) -> Quiz:
+    """A quiz (``stepprop quiz``): one problem, a different draw of its numbers
+    per variant, each checked to make a good exercise. ``options``, as the
+    command's: shape ('2-2-2'), activation, loss, bias, eta, range ('-1,1': the
+    weights, biases and inputs), targets ('0.01,0.99'), decimals (of the given
+    numbers), ask (names and groups: 'forward output-layer hidden-layer
+    updates'), round (4 or '3sf'), seed, count, students (a roster CSV of
+    id,name); ``template``: a YAML file of the same options, those given here
+    taking precedence. ``.write(folder)`` writes its files; ``.lms()`` gives
+    its variants for a learning platform."""
+    from .quiz import TEMPLATE_KEYS, load_template, make
+    from .quiz import template as template_of
+
+    unknown = [key for key in options if key not in TEMPLATE_KEYS]
+    if unknown:
+        raise StepPropError(f"make_quiz takes no option {unknown[0]!r}; its options: {', '.join(TEMPLATE_KEYS)}")
+    found = load_template(os.fspath(template)) if template is not None else {}
+    found.update({key: value for key, value in options.items() if value is not None})
+    chosen = template_of(found)
+    return Quiz(chosen, make(chosen))
+
+
+class Quiz:
+    """A quiz's variants (:func:`make_quiz`), each a :class:`stepprop.quiz.Drawn`
+    (its id, config, exact and hand-rounded step, questions), and its files:
+    each variant's sheet and solution rendered by the views."""
+
+    def __init__(self, template: Template, variants: list[Drawn]):
+        self.template = template
+        self.variants = variants
+
+    @property
+    def names(self) -> list[str]:
+        """The asked quantities, in the order asked."""
+        return [q.name for q in self.variants[0].questions]
+
+    def files(self) -> Iterator[tuple[str, str]]:
+        """(path within the output folder, text) of every file: a folder per
+        variant, then key.csv."""
+        from .quiz import key_csv
+
+        for v in self.variants:
+            sheet = v.sheet()
+            picture = Step(v.exact)._picture
+            solution = Step(v.hand)
+            yield f"{v.id}/problem.yaml", v.problem()
+            for ext, fmt in (("md", "markdown"), ("html", "html"), ("tex", "latex")):
+                yield f"{v.id}/sheet.{ext}", render_document(sheet, fmt, picture=picture)
+            yield f"{v.id}/answers-template.yaml", v.answers(blank=True)
+            yield f"{v.id}/key.yaml", v.answers(blank=False)
+            for ext, fmt in (("md", "markdown"), ("html", "html"), ("tex", "latex")):
+                yield f"{v.id}/solution.{ext}", solution.render(fmt)
+        yield "key.csv", key_csv(self.variants)
+
+    def lms(self) -> list[QuizVariant]:
+        """The variants for a learning platform's export (:mod:`stepprop.lms`):
+        the sheet and the worked solution as HTML fragments, and the questions."""
+        from .quiz import Variant
+        from .views.html import body
+
+        out = []
+        for v in self.variants:
+            problem = body(render_document(v.sheet(), "html", picture=Step(v.exact)._picture))
+            out.append(Variant(v.id, v.title, problem, list(v.questions), body(Step(v.hand).render("html"))))
+        return out
+
+    def write(self, folder: str | Path, force: bool = False) -> list[str]:
+        """Write every file under ``folder`` (made if missing; a folder holding
+        anything is refused unless ``force``), each atomically; the paths written."""
+        from .files import write_atomic
+
+        folder = os.fspath(folder)
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            raise StepPropError(f"{folder}: not a folder")
+        if os.path.isdir(folder) and os.listdir(folder) and not force:
+            raise StepPropError(
+                f"{folder} is not empty; pass --force to write into it (its variants' files are replaced)"
+            )
+        try:
+            for v in self.variants:
+                os.makedirs(os.path.join(folder, v.id), exist_ok=True)
+        except OSError as exc:
+            raise StepPropError(f"{folder}: cannot make the folder: {exc.strerror or exc}") from None
+        paths = []
+        for path, text in self.files():
+            target = os.path.join(folder, *path.split("/"))
+            write_atomic(target, text)
+            paths.append(target)
+        return paths
+
+    def __repr__(self) -> str:
+        return f"<stepprop.Quiz: {count(len(self.variants), 'variant')} of {self.template.shape}>"
 
 
 def verify(network: Net | str | Path | None, batch: int = 1, use_torch: bool = True) -> Verification:

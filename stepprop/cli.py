@@ -953,6 +953,139 @@ def init(
     _Output("text", 9, output, force)._write(text)
 
 
+class _Range(click.ParamType):
+    """LOW,HIGH: a range of numbers (-1,1)."""
+
+    name = "LOW,HIGH"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from .errors import StepPropError
+        from .quiz import _range
+
+        try:
+            _range(param.name if param is not None and param.name else "range", value)
+        except StepPropError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+@main.command()
+@click.argument("shape", required=False)
+@click.option("--count", type=click.IntRange(1, 1000), default=None, help="How many variants (folders 01, 02, ...).")
+@click.option(
+    "--students",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="ROSTER.csv",
+    help="One variant per student of a roster (a CSV file with the columns id,name), in a folder named by the id.",
+)
+@click.option(
+    "--seed", type=int, default=None, help="Seed of the draws: the same seed writes the same files.  [default: 0]"
+)
+@click.option(
+    "--ask",
+    default=None,
+    metavar="NAMES",
+    help="The quantities asked: names as 'explain --names' lists them, or groups (forward, output-layer, "
+    "hidden-layer, updates), separated by spaces or commas.  [default: out_o1 E_total dE_total/dw5 w5+ "
+    "dE_total/dw1 w1+]",
+)
+@click.option(
+    "--round",
+    "round_to",
+    type=_Rounding(),
+    default=None,
+    metavar="N|Nsf",
+    help="How students round every intermediate result and answer: N decimals or N significant figures.  [default: 4]",
+)
+@click.option("--activation", type=_OpChoice(list(LAYER_ACTIVATIONS)), default=None, help="[default: sigmoid]")
+@click.option("--loss", type=_OpChoice(list(LOSSES)), default=None, help="[default: half_squared_error]")
+@click.option("--bias", type=click.Choice(list(BIAS_MODES)), default=None, help="[default: shared]")
+@click.option("--eta", type=float, default=None, help="The learning rate.  [default: 0.5]")
+@click.option(
+    "--range", "span", type=_Range(), default=None, help="The range of the weights, biases and inputs.  [default: -1,1]"
+)
+@click.option("--targets", type=_Range(), default=None, help="The range of the targets.  [default: 0.01,0.99]")
+@click.option(
+    "--decimals", type=click.IntRange(0, 6), default=None, help="Decimals of every given number.  [default: 2]"
+)
+@click.option(
+    "--template",
+    "template_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="QUIZ.yaml",
+    help="A YAML file of these options (shape:, ask:, round:, count: or students:, ...); options given here win.",
+)
+@click.option("-o", "--output", required=True, metavar="FOLDER", help="The folder to write into (made if missing).")
+@click.option("--force", is_flag=True, help="Write into a folder that is not empty (replacing the variants' files).")
+@_fail_cleanly
+def quiz(
+    shape: str | None,
+    count: int | None,
+    students: str | None,
+    seed: int | None,
+    ask: str | None,
+    round_to: int | str | None,
+    activation: str | None,
+    loss: str | None,
+    bias: str | None,
+    eta: float | None,
+    span: str | None,
+    targets: str | None,
+    decimals: int | None,
+    template_file: str | None,
+    output: str,
+    force: bool,
+) -> None:
+    """Write a quiz: one problem, a different draw of its numbers per student.
+
+    Each variant's folder holds problem.yaml (a config every command reads),
+    the sheet (sheet.md, .html, .tex: the diagram, the given numbers, the
+    quantities asked and how to round), answers-template.yaml, key.yaml
+    (which 'stepprop check problem.yaml key.yaml' grades all correct) and the
+    worked solution (solution.md, .html, .tex) in hand-calculation mode;
+    key.csv has every variant's answers. A draw is redrawn when an asked
+    quantity is below 0.001, a ReLU is dead, a sigmoid or tanh saturates, two
+    answers coincide, the hand calculation rounds to another answer, or a
+    common mistake gives the right answer at the asked precision.
+
+    \b
+    Examples:
+      stepprop quiz 2-2-2 --count 3 --seed 2027 -o quiz
+      stepprop quiz 2-2-2 --count 2 --ask forward --round 3sf -o quiz
+      stepprop quiz 2-3-1 --activation tanh --count 2 --ask output-layer,hidden-layer -o quiz
+    """
+    import os
+
+    from .api import make_quiz
+
+    if count is not None and students is not None:
+        raise click.UsageError("give --count N or --students ROSTER.csv, not both")
+    if count is None and students is None and template_file is None:
+        raise click.UsageError("give --count N (variants 01, 02, ...) or --students ROSTER.csv (one per student)")
+    options: dict[str, Any] = {
+        "shape": shape,
+        "count": count,
+        "students": students,
+        "seed": seed,
+        "ask": ask,
+        "round": round_to,
+    }
+    options.update({"activation": activation, "loss": loss, "bias": bias, "eta": eta, "range": span})
+    options.update({"targets": targets, "decimals": decimals})
+    made = make_quiz(template_file, **options)
+    made.write(output, force)
+    for v in made.variants:
+        redrawn = sum(v.redrawn.values())
+        who = f" for {v.name}" if v.name else ""
+        click.echo(
+            f"{os.path.join(output, v.id)}: {len(v.questions)} questions{who}"
+            + (f" ({redrawn} draws redrawn)" if redrawn else "")
+        )
+    click.echo(f"{os.path.join(output, 'key.csv')}: the answers of {len(made.variants)} variants")
+
+
 @main.command()
 @_fail_cleanly
 def examples() -> None:

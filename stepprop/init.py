@@ -70,12 +70,12 @@ def new_config(
         out_act = "sigmoid"
     layers = []
     for prev, size in zip(sizes, sizes[1:]):
-        weights = tuple(tuple(_draw(rnd) for _ in range(prev)) for _ in range(size))
+        weights = tuple(tuple(draw(rnd) for _ in range(prev)) for _ in range(size))
         b: float | tuple[float, ...] | None
         if bias == "shared":
-            b = _draw(rnd)
+            b = draw(rnd)
         elif bias == "per-neuron":
-            b = tuple(_draw(rnd) for _ in range(size))
+            b = tuple(draw(rnd) for _ in range(size))
         else:
             b = None
         layers.append(Layer(weights, b, activation))
@@ -95,10 +95,11 @@ def new_config(
     return text
 
 
-def _draw(rnd: random.Random) -> float:
-    """A starting weight or bias: uniform in [-0.5, 0.5], to 2 decimals, and
-    never -0.0 (what a small negative number rounds to)."""
-    return round(rnd.uniform(-0.5, 0.5), 2) + 0.0
+def draw(rnd: random.Random, low: float = -0.5, high: float = 0.5, decimals: int = 2) -> float:
+    """A starting weight or bias: uniform in [low, high] (by default [-0.5,
+    0.5]), to ``decimals`` decimals, and never -0.0 (what a small negative
+    number rounds to)."""
+    return round(rnd.uniform(low, high), decimals) + 0.0
 
 
 def render(cfg: Config, origin: str, note: str = "") -> str:

@@ -970,7 +970,7 @@ def template(trace: StepTrace) -> str:
     def emit(name: str, what: str) -> None:
         if name in known and name not in seen:
             seen.add(name)
-            lines.append(f"{_yaml_key(shown.name(name))}:{f'   # {what}' if what else ''}")
+            lines.append(f"{yaml_key(shown.name(name))}:{f'   # {what}' if what else ''}")
 
     def walk(items: list, depth: int) -> None:
         for item in items:
@@ -999,7 +999,7 @@ def template(trace: StepTrace) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _yaml_key(name: str) -> str:
+def yaml_key(name: str) -> str:
     """A name as a YAML key (quoted where YAML would read it otherwise)."""
     import re
 
