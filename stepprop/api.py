@@ -46,8 +46,8 @@ if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` need
     from .grading.classroom import ClassGrades as GradedClass
     from .grading.graph import GraphGrades
     from .graphdiagram import GraphDiagram
+    from .lms import Variant as QuizVariant
     from .quiz import Drawn, Template
-    from .quiz import Variant as QuizVariant
     from .training import TrainResult as RawTrainResult
     from .verification import Verification as Verified
 
@@ -957,9 +957,11 @@ class Quiz:
         """The asked quantities, in the order asked."""
         return [q.name for q in self.variants[0].questions]
 
-    def files(self) -> Iterator[tuple[str, str]]:
-        """(path within the output folder, text) of every file: a folder per
-        variant, then key.csv."""
+    def files(self) -> Iterator[tuple[str, str | bytes]]:
+        """(path within the output folder, text or bytes) of every file: a folder
+        per variant, then key.csv and the learning platforms' files (moodle.xml:
+        Moodle XML; canvas-qti.zip: IMS QTI 1.2 as Canvas imports it)."""
+        from .lms import moodle_xml, qti_zip
         from .quiz import key_csv
 
         for v in self.variants:
@@ -974,11 +976,20 @@ class Quiz:
             for ext, fmt in (("md", "markdown"), ("html", "html"), ("tex", "latex")):
                 yield f"{v.id}/solution.{ext}", solution.render(fmt)
         yield "key.csv", key_csv(self.variants)
+        variants = self.lms()
+        title = self.title
+        yield "moodle.xml", moodle_xml(variants, title)
+        yield "canvas-qti.zip", qti_zip(variants, title)
+
+    @property
+    def title(self) -> str:
+        """The quiz's name in a learning platform: its shape and seed."""
+        return f"stepprop {self.template.shape} (seed {self.template.seed})"
 
     def lms(self) -> list[QuizVariant]:
         """The variants for a learning platform's export (:mod:`stepprop.lms`):
         the sheet and the worked solution as HTML fragments, and the questions."""
-        from .quiz import Variant
+        from .lms import Variant
         from .views.html import body
 
         out = []
@@ -1004,10 +1015,15 @@ class Quiz:
                 os.makedirs(os.path.join(folder, v.id), exist_ok=True)
         except OSError as exc:
             raise StepPropError(f"{folder}: cannot make the folder: {exc.strerror or exc}") from None
+        from .files import write_bytes_atomic
+
         paths = []
-        for path, text in self.files():
+        for path, data in self.files():
             target = os.path.join(folder, *path.split("/"))
-            write_atomic(target, text)
+            if isinstance(data, bytes):
+                write_bytes_atomic(target, data)
+            else:
+                write_atomic(target, data)
             paths.append(target)
         return paths
 

@@ -21,12 +21,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from .config import BIAS_MODES, LOSSES, Config, Sample, parse, suggest
 from .document import Document, Section, Table, Text
 from .errors import ConfigError, StepPropError
 from .init import draw, new_config, parse_shape, render
+from .lms import Question
 from .names import checkable, values_of
 from .network import Net
 from .ops import LAYER_ACTIVATIONS
@@ -54,21 +55,6 @@ COINCIDE = "two asked quantities are the same at the asked precision"
 HAND_DIFFERS = "the hand calculation, rounded as asked, gives another answer at the asked precision"
 UNCHANGED = "an update does not change its parameter at the asked precision"
 MISTAKE = "a catalogued mistake gives the right answer at the asked precision"
-
-
-class Question(NamedTuple):
-    name: str  # the quantity, e.g. "dE_total/dw5"
-    prompt: str  # plain text, e.g. "dE_total/dw5 (the gradient of the error with respect to w5)"
-    answer: float  # the exact value from the engine's trace
-    tolerance: float  # absolute, matching the rounding policy students must use
-
-
-class Variant(NamedTuple):
-    id: str  # the student's id from the roster, or "01", "02", ...
-    title: str
-    problem_html: str  # the sheet (problem statement) as an HTML fragment
-    questions: list[Question]
-    solution_html: str  # the worked solution as an HTML fragment
 
 
 @dataclass(frozen=True)

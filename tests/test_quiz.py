@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import stepprop
-from stepprop import quiz
+from stepprop import lms, quiz
 from stepprop.config import parse
 from stepprop.init import new_config
 from stepprop.rounding import written
@@ -44,7 +44,15 @@ def written_quiz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_writes_a_folder_per_variant_and_the_class_key(written_quiz: Path):
-    assert sorted(p.name for p in written_quiz.iterdir()) == ["01", "02", "03", "key.csv"]
+    """A folder per variant, key.csv, and the learning platforms' files."""
+    assert sorted(p.name for p in written_quiz.iterdir()) == [
+        "01",
+        "02",
+        "03",
+        "canvas-qti.zip",
+        "key.csv",
+        "moodle.xml",
+    ]
     for variant in ("01", "02", "03"):
         assert sorted(p.name for p in (written_quiz / variant).iterdir()) == sorted(FILES)
     rows = list(csv.reader(io.StringIO((written_quiz / "key.csv").read_text())))
@@ -112,7 +120,7 @@ def test_the_variants_for_a_learning_platform():
     variants = made.lms()
     assert [v.id for v in variants] == ["01", "02"]
     v = variants[0]
-    assert isinstance(v, quiz.Variant) and isinstance(v.questions[0], quiz.Question)
+    assert isinstance(v, lms.Variant) and isinstance(v.questions[0], lms.Question)
     assert v.problem_html.startswith('<div class="stepprop">') and "<svg" in v.problem_html
     assert v.solution_html.startswith('<div class="stepprop">')
     step = stepprop.Network(made.variants[0].config).step()
@@ -221,7 +229,7 @@ def test_a_roster_names_the_folders(tmp_path: Path):
     roster.write_text("id,name\nada,Ada Lovelace\nbob,Bob\n")
     out = tmp_path / "quiz"
     result = run("quiz", "--students", str(roster), "--seed", "1", "-o", str(out), code=0)
-    assert sorted(p.name for p in out.iterdir()) == ["ada", "bob", "key.csv"]
+    assert sorted(p.name for p in out.iterdir()) == ["ada", "bob", "canvas-qti.zip", "key.csv", "moodle.xml"]
     assert "for Ada Lovelace" in result.stdout
     assert "Ada Lovelace" in (out / "ada" / "sheet.md").read_text()
     assert (out / "key.csv").read_text().splitlines()[1].startswith("ada,")
@@ -251,7 +259,7 @@ def test_a_template_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "shape: 2-2-2\nask: [out_o1, dE_total/dw5]\nround: 3sf\nseed: 9\nstudents: roster.csv\nrange: [-1, 1]\n"
     )
     run("quiz", "--template", "quiz.yaml", "-o", "a", code=0)
-    assert sorted(p.name for p in Path("a").iterdir()) == ["ada", "bob", "key.csv"]
+    assert sorted(p.name for p in Path("a").iterdir()) == ["ada", "bob", "canvas-qti.zip", "key.csv", "moodle.xml"]
     assert Path("a/key.csv").read_text().splitlines()[0] == "id,out_o1,dE_total/dw5"
     assert "3 significant figures" in Path("a/ada/sheet.md").read_text()
     run("quiz", "--template", "quiz.yaml", "--seed", "10", "-o", "b", code=0)  # an option given wins
@@ -290,3 +298,25 @@ def test_usage_and_other_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(tmp_path)
     result = run("quiz", *args, code=code)
     assert says in result.stderr
+
+
+def test_the_learning_platforms_files_hold_each_variants_questions(written_quiz: Path):
+    """moodle.xml: a category per variant and a numerical question per asked
+    quantity, with key.csv's answers; canvas-qti.zip: an assessment per variant."""
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    rows = {r[0]: r[1:] for r in csv.reader(io.StringIO((written_quiz / "key.csv").read_text()))}
+    asked = rows.pop("id")
+    root = ET.parse(written_quiz / "moodle.xml").getroot()
+    numerical = [q for q in root.findall("question") if q.get("type") == "numerical"]
+    assert len([q for q in root.findall("question") if q.get("type") == "category"]) == 3
+    assert len(numerical) == 3 * len(asked)
+    for q in numerical:
+        variant, name = q.findtext("name/text").split(": ", 1)
+        exact = float(q.findtext("answer/text"))
+        tolerance = float(q.findtext("answer/tolerance"))
+        assert abs(exact - float(rows[variant][asked.index(name)])) <= tolerance
+    with zipfile.ZipFile(written_quiz / "canvas-qti.zip") as z:
+        assessments = [n for n in z.namelist() if n != "imsmanifest.xml"]
+        assert len(assessments) == 3 and "imsmanifest.xml" in z.namelist()
