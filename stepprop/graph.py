@@ -503,17 +503,11 @@ def _apply(
     text = expression.text[t.start : t.end]
     try:
         node = tape.apply(op, parents, name, **attrs)
-    except ZeroDivisionError:
-        raise expression.error(f"{text} cannot be worked out here: it divides by 0", t.start) from None
-    except OverflowError:
-        raise expression.error(f"{text} is too large to compute with here", t.start) from None
-    except ValueError:
-        xs = ", ".join(_plain(p.data) for p in parents)
-        raise expression.error(f"{text} has no real value here ({op.words} of {xs})", t.start) from None
-    info[node] = Info("operation", text, t.start, assigned)
+    except (ArithmeticError, ValueError) as exc:
+        raise _unworkable(expression, op, parents, attrs, text, t.start, exc) from None
     if not math.isfinite(node.data):
-        xs = ", ".join(_plain(p.data) for p in parents)
-        raise expression.error(f"{text} is {_plain(node.data)} here ({op.words} of {xs}): not a finite number", t.start)
+        raise _unworkable(expression, op, parents, attrs, text, t.start, None)
+    info[node] = Info("operation", text, t.start, assigned)
     for parent, d in zip(parents, node.partials):
         if not math.isfinite(d):
             raise expression.error(
@@ -522,6 +516,42 @@ def _apply(
                 t.start,
             )
     return node
+
+
+def _unworkable(
+    expression: Expression,
+    op: Op,
+    parents: Sequence[Node],
+    attrs: dict[str, Any],
+    text: str,
+    start: int,
+    exc: Exception | None,
+) -> ConfigError:
+    """Why the operation ``text`` (at ``start``) cannot be recorded: its value
+    has none (a division by 0, a log of a negative number), or is not
+    finite, or only its local gradient is infinite (sqrt at 0), as ``exc``
+    (None: its value came out infinite) says."""
+    xs = [p.data for p in parents]
+    what = f"{op.words} of {', '.join(_plain(x) for x in xs)}"
+    try:
+        value: float | None = op.compiled(len(xs), attrs)[0](xs)
+    except (ArithmeticError, ValueError):
+        value = None
+    if value is not None and math.isfinite(value):  # (the value is fine: its local gradient raised)
+        return expression.error(
+            f"the local gradient of {text} is not finite here ({what}): an infinite slope, or too large for "
+            "floating point",
+            start,
+        )
+    if op.name == "log" and xs[0] < 0:  # (ln of a negative number computes as -inf, ln(0)'s limit)
+        return expression.error(f"{text} has no real value here ({what})", start)
+    if value is not None:
+        return expression.error(f"{text} is {_plain(value)} here ({what}): not a finite number", start)
+    if isinstance(exc, ZeroDivisionError):
+        return expression.error(f"{text} cannot be worked out here: it divides by 0", start)
+    if isinstance(exc, OverflowError):
+        return expression.error(f"{text} is too large to compute with here", start)
+    return expression.error(f"{text} has no real value here ({what})", start)
 
 
 def _plain(x: float) -> str:
