@@ -22,8 +22,9 @@ This module knows nothing about click or rich.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import exprparse as P
@@ -161,35 +162,54 @@ def _is_name(name: str) -> bool:
 def _placer(node: Any, file_text: str, text: str) -> Callable[[int], tuple[int, int]]:
     """offset in the expression's text -> (line, column) in the file (1-based).
 
-    A block scalar (``expression: |``) starts on the line after its key: each
-    of its lines is found in the file's line of the same number, after the
-    indentation.  A scalar on one line is found from where it starts."""
-    lines = file_text.splitlines()
+    YAML gives a scalar's text from its source by dropping indentation and a
+    block's header, folding lines (``>``, a plain or quoted scalar on several
+    lines) and reading a quoted scalar's escapes: the characters other than
+    blanks are the source's, in the same order.  An offset is found by
+    counting them; one at a blank, just after the character before it."""
     start = node.start_mark
-    block = node.style in ("|", ">")
-    text_lines = text.split("\n")
+    style = node.style
+
+    def source() -> Iterator[tuple[int, int]]:
+        """The index and width in the file of each of the scalar's characters but blanks."""
+        index = sum(len(line) + 1 for line in file_text.split("\n")[: start.line]) + start.column
+        if style in ("|", ">"):  # (the block's header line: its indicators, a comment)
+            index = file_text.find("\n", index) + 1 or len(file_text)
+        elif style in ("'", '"'):
+            index += 1
+        while index < len(file_text):
+            width, blank = 1, file_text[index] in _BLANKS
+            if style == "'" and file_text.startswith("''", index):
+                width = 2
+            elif style == '"' and file_text[index] == "\\":
+                escaped = file_text[index + 1 : index + 2]
+                width, blank = 2 + {"x": 2, "u": 4, "U": 8}.get(escaped, 0), escaped in "ntr \t\n"
+            if not blank:
+                yield index, width
+            index += width
 
     def place(offset: int) -> tuple[int, int]:
         offset = max(0, min(offset, len(text)))
-        before = text[:offset]
-        k = before.count("\n")
-        column = offset - (before.rfind("\n") + 1)
-        if block:
-            line = start.line + 1 + k
-            file_line = lines[line] if line < len(lines) else ""
-            content = text_lines[k] if k < len(text_lines) else ""
-            indent = (
-                file_line.find(content)
-                if content and content in file_line
-                else len(file_line) - len(file_line.lstrip())
-            )
-            return line + 1, max(indent, 0) + column + 1
-        if k == 0:
-            quote = 1 if node.style in ("'", '"') else 0
-            return start.line + 1, start.column + quote + column + 1
-        return start.line + 1 + k, column + 1
+        count = sum(1 for c in text[:offset] if c not in _BLANKS)
+        if offset < len(text) and text[offset] not in _BLANKS:
+            found = next(itertools.islice(source(), count, None), None)
+            index = found[0] if found else None
+        else:  # just after the character before it
+            found = next(itertools.islice(source(), count - 1, None), None) if count else None
+            index = found[0] + found[1] if found else next(source(), (None,))[0]
+        if index is None:  # (never: the text is the scalar's)
+            return start.line + 1, start.column + 1
+        return _line_column(file_text, index)
 
     return place
+
+
+_BLANKS = " \t\r\n"
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """The 1-based line and column of an index into ``text``."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _names_in(tree: P.Node) -> set[str]:
