@@ -341,6 +341,12 @@ class GraphTrace:
         reached = {self.output} | {n.parents[j] for (n, j) in self.contributions}
         return [n for n in reversed(self.tape.nodes[: self.output.index + 1]) if n in reached and self.named(n)]
 
+    def written(self, node: Node) -> str:
+        """A node's part of the expression as written, shortened in the middle
+        when long (the steps of a sum of thousands of terms are each nearly
+        all of it: in full, a table of them would grow as its square)."""
+        return shortened(self.info[node].text)
+
     def gradient_name(self, node: Node) -> str:
         return f"d{self.output.name}/d{node.name}"
 
@@ -383,6 +389,20 @@ class GraphTrace:
         out.update(self.locals)
         out.update(self.gradients)  # (a local gradient of the output's is its gradient too)
         return out
+
+
+WRITTEN = 60  # the most characters of a node's text a table shows
+
+
+def shortened(text: str, limit: int = WRITTEN) -> str:
+    """``text``, or its start and end around " ... " (cut at blanks) when longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    head, tail = text[:half], text[-half:]
+    head = head[: head.rfind(" ")] if " " in head else head
+    tail = tail[tail.find(" ") + 1 :] if " " in tail else tail
+    return f"{head.rstrip()} ... {tail.lstrip()}"
 
 
 def record(

@@ -49,7 +49,7 @@ class _Builder:
         rows: list[list[str | Expr]] = []
         for node in self.t.operations:
             rows.append(
-                [node.name, self.t.info[node].text, self.formula(node, False), self.formula(node, True), Num(node.data)]
+                [node.name, self.t.written(node), self.formula(node, False), self.formula(node, True), Num(node.data)]
             )
         inputs = ", ".join(f"{n.name} = {_shown(n.data)}" for n in self.t.inputs)
         return Section(
@@ -159,7 +159,7 @@ def to_dict(trace: GraphTrace) -> dict[str, Any]:
                 "kind": info.kind,
                 "op": node.op.name if node.op is not None else None,
                 "parents": [p.name for p in node.parents],
-                "as_written": info.text,
+                "as_written": t.written(node),
                 "value": node.data,
                 "gradient": node.grad if t.named(node) else None,
                 "local_gradients": list(node.partials),

@@ -489,7 +489,7 @@ def template(trace: GraphTrace) -> str:
         "",
         "# The forward pass",
     ]
-    lines += [f"{n.name}:   # = {trace.info[n].text}" for n in trace.operations]
+    lines += [f"{n.name}:   # = {trace.written(n)}" for n in trace.operations]
     lines += ["", "# The backward pass, from the output back"]
     seen: set[str] = set()
     for node in trace.backward_order:
