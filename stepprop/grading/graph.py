@@ -81,14 +81,14 @@ SLIPS = {
 
 class Slip(NamedTuple):
     """One slip of the backward pass at one place: ``edge`` (child, position) or
-    ``node`` (a node used more than once, with the one child whose path was
+    ``node`` (a node used more than once, with the edges of the one path
     taken); ``words``: what it means here."""
 
     id: str
     words: str
     edge: tuple[Node, int] | None = None
     node: Node | None = None
-    kept: Node | None = None  # (one_path) the child whose path was summed
+    kept: tuple[tuple[Node, int], ...] = ()  # (one_path) the edges (child, position) whose path was summed
     partial: float | None = None  # (sign_lost, wrong_branch) the slip's local gradient
 
     @property
@@ -119,8 +119,8 @@ def backward(trace: GraphTrace, slip: Slip | None = None) -> dict[Node, float]:
                     else:
                         assert slip.partial is not None
                         share = upstream * slip.partial
-                elif slip.node is parent and slip.kept is not child:
-                    continue  # (one_path) only the kept child's path is summed
+                elif slip.node is parent and (child, j) not in slip.kept:
+                    continue  # (one_path) only the kept path is summed
             grads[parent] = grads.get(parent, 0.0) + share
     return grads
 
@@ -162,15 +162,18 @@ def slips_for(trace: GraphTrace, target: Node) -> Iterator[Slip]:
                     (child, j),
                 )
     for node in between:
-        users = [c for c, j in trace.uses.get(node, []) if (c, j) in trace.contributions]
-        if len(set(users)) > 1:
-            for kept in dict.fromkeys(users):
-                yield Slip(
-                    "one_path",
-                    f"{node.name} is used {count(len(users), 'time')}; only the path through {kept.name} was summed",
-                    node=node,
-                    kept=kept,
-                )
+        edges = [(c, j) for c, j in trace.uses.get(node, []) if (c, j) in trace.contributions]
+        used = f"{node.name} is used {count(len(edges), 'time')}"
+        children = dict.fromkeys(c for c, _ in edges)
+        for child in children if len(children) > 1 else ():
+            kept = tuple(e for e in edges if e[0] is child)
+            yield Slip("one_path", f"{used}; only the path through {child.name} was summed", node=node, kept=kept)
+        for child in children:
+            own = [e for e in edges if e[0] is child]
+            others = tuple(e for e in edges if e[0] is not child)
+            for edge in own if len(own) > 1 else ():  # (x * x: one of its two paths, d(x * x)/dx taken as x)
+                words = f"{used}; only one of its {len(own)} paths through {child.name} was summed"
+                yield Slip("one_path", words, node=node, kept=(edge, *others))
 
 
 def _between(trace: GraphTrace, target: Node) -> set[Node]:
