@@ -496,9 +496,10 @@ def template(trace: GraphTrace) -> str:
     lines += ["", "# The backward pass, from the output back"]
     seen: set[str] = set()
     for node in trace.backward_order:
-        for child, _ in trace.uses.get(node, []):
+        for child, j in trace.uses.get(node, []):
             key = trace.local_name(child, node)
-            if key in trace.locals and key not in seen and child is not trace.output:
+            # (the edges the backward pass takes: not those of a step after an output: q)
+            if (child, j) in trace.contributions and key not in seen and child is not trace.output:
                 seen.add(key)
                 lines.append(f'"{key}":   # the local gradient')
         lines.append(f'"{trace.gradient_name(node)}":')
