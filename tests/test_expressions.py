@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from test_equations import _check_notation, problems
 
 import stepprop
-from stepprop import graph, graphworked, ops, torchcheck
+from stepprop import graph, graphworked, ops, rounding, torchcheck
 from stepprop.document import Document, Eq, Section, Table
 from stepprop.errors import ConfigError, StepPropError
 from stepprop.expr import Const, Sym
@@ -311,8 +311,11 @@ def test_random_expressions_values_and_gradients_many(case):
 
 
 def environment(trace: graph.GraphTrace) -> dict[str, float]:
-    """The numbers an expression's equations are about: every name's, and the inputs'."""
-    return {**trace.names(), **trace.expression.values}
+    """The numbers an expression's equations are about: every name's, the inputs'
+    among them (as recorded: a hand calculation's inputs are rounded too)."""
+    found = trace.names()
+    assert set(trace.expression.values) <= set(found)
+    return found
 
 
 def forward_rows(doc: Document) -> Document:
@@ -326,26 +329,32 @@ def forward_rows(doc: Document) -> Document:
     return Document("the forward table", [], [Section("rows", rows)])
 
 
-def _check_equations(case: tuple, digits: int) -> None:
+def _check_equations(case: tuple, digits: int, places: int | str | None) -> None:
+    """``places``: a hand calculation, rounded at every step (explain --round)."""
     trace, _ = recorded(case)
+    if places is not None:
+        try:
+            trace = graph.record(trace.expression, rounding.rounder(places), places)
+        except (ConfigError, ArithmeticError, ValueError):  # (rounded to 0, then divided by)
+            assume(False)
     doc = graphworked.explain(trace)
     env = environment(trace)
-    assert problems(doc, env, digits) == [], case[0]
-    assert problems(forward_rows(doc), env, digits) == [], case[0]
+    assert problems(doc, env, digits, places) == [], case[0]
+    assert problems(forward_rows(doc), env, digits, places) == [], case[0]
     _check_notation(doc, digits)
 
 
 @fuzz(40)
-@given(programs(), st.sampled_from([9, 6, 15]))
-def test_random_expressions_print_true_equations(case, digits):
-    _check_equations(case, digits)
+@given(programs(), st.sampled_from([9, 6, 15]), st.sampled_from([None, None, 3, "3sf"]))
+def test_random_expressions_print_true_equations(case, digits, places):
+    _check_equations(case, digits, places)
 
 
 @pytest.mark.slow
 @fuzz(500)
-@given(programs(), st.sampled_from([9, 4, 6, 12, 15]))
-def test_random_expressions_print_true_equations_many(case, digits):
-    _check_equations(case, digits)
+@given(programs(), st.sampled_from([9, 4, 6, 12, 15]), st.sampled_from([None, None, 2, 4, "2sf", "4sf"]))
+def test_random_expressions_print_true_equations_many(case, digits, places):
+    _check_equations(case, digits, places)
 
 
 def _torch_agrees(case: tuple) -> None:
@@ -754,3 +763,18 @@ def test_a_false_printed_line_is_caught(monkeypatch):
     formula = ops.SIGMOID._formula
     monkeypatch.setattr(ops.SIGMOID, "_formula", lambda x: formula(x) * Const(1.01))
     assert problems(forward_rows(graphworked.explain(neuron)), environment(neuron)) != []
+
+
+def test_an_output_before_the_last_step(workdir):
+    """output: q, with f = q * z worked after it: dq/dz is 0, and f's local
+    gradients are no part of the backward pass, nor of check's template."""
+    Path("o.yaml").write_text("expression: |\n  q = x * y\n  f = q * z\noutput: q\nvalues: {x: 2, y: 3, z: 4}\n")
+    e = stepprop.load("o.yaml")
+    assert e.output == "q" and (e.gradients["dq/dx"], e.gradients["dq/dy"], e.gradients["dq/dz"]) == (3, 2, 0)
+    template = run("check", "--template", "o.yaml", code=0).stdout
+    assert '"df/dq"' not in template and '"dq/dx":' in template
+    _fill_template("o.yaml", e, workdir / "answers.yaml")
+    data = json.loads(run("check", "o.yaml", "answers.yaml", "--format", "json", code=0).stdout)
+    assert [a["name"] for a in data["answers"]] == ["q", "f", "dq/dq", "dq/dy", "dq/dx"]
+    rows = {r.name: (r.engine, r.ok) for r in stepprop.verify("o.yaml", use_torch=False).rows}
+    assert rows == {"dq/dx": (3, True), "dq/dy": (2, True), "dq/dz": (0, True)}
