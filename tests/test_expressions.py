@@ -37,6 +37,7 @@ from stepprop.document import Document, Eq, Section, Table
 from stepprop.errors import ConfigError, StepPropError
 from stepprop.expr import Const, Sym
 from stepprop.grading.graph import SLIPS as SLIP_WORDS
+from stepprop.grading.graph import Checker
 from stepprop.verification import verify_expression
 
 needs_torch = pytest.mark.skipif(not torchcheck.available(), reason="PyTorch is an optional extra; CI installs it")
@@ -778,3 +779,32 @@ def test_an_output_before_the_last_step(workdir):
     assert [a["name"] for a in data["answers"]] == ["q", "f", "dq/dq", "dq/dy", "dq/dx"]
     rows = {r.name: (r.engine, r.ok) for r in stepprop.verify("o.yaml", use_torch=False).rows}
     assert rows == {"dq/dx": (3, True), "dq/dy": (2, True), "dq/dz": (0, True)}
+
+
+def _check_slips_are_named(case: tuple) -> None:
+    trace, _ = recorded(case, margin=1e-3)
+    e = stepprop.Expression(trace.expression)
+    checker = Checker(trace.expression)
+    for leaf in trace.inputs:
+        name = trace.gradient_name(leaf)
+        for slip, grads in checker.slipped(leaf):
+            slipped = grads.get(leaf, 0.0)
+            if abs(slipped - leaf.grad) <= 1e-9 * max(1.0, abs(slipped)):
+                continue  # (a slip that changes nothing here)
+            (answer,) = stepprop.check(e, {name: repr(slipped)}).to_dict()["answers"]
+            assert answer["status"] == "wrong" and slip.id in answer["mistakes"], (case[0], name, slip, answer)
+
+
+@fuzz(15)
+@given(programs())
+def test_every_slip_of_a_random_expression_is_named(case):
+    """Each slip check knows, made at one place of a random expression, gives a
+    number that check, given it as the answer, names that slip for."""
+    _check_slips_are_named(case)
+
+
+@pytest.mark.slow
+@fuzz(300)
+@given(programs())
+def test_every_slip_of_a_random_expression_is_named_many(case):
+    _check_slips_are_named(case)
