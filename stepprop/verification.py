@@ -198,20 +198,19 @@ def _row(
     return Row(name, engine, value, relative(engine, value), t, torch_error, fd_ok and torch_ok, note)
 
 
-def ridders(central: Callable[[float], float | None], step_size: float) -> tuple[float, float] | None:
+def _ridders(central: Callable[[float], float | None], step_size: float) -> tuple[float, float] | None:
     """The derivative from central differences ``central(s)`` at shrinking
     steps from ``step_size``, extrapolated to a step of 0 (Ridders' method,
     as Numerical Recipes' dfridr), and an estimate of its error; where
     ``central`` has no value (None: a step crosses the edge of where the
     function is defined), the steps start at a tenth of the first that has."""
-    shrink, tries, rows = 1.4, 40, 10
-    s = step_size
-    first = central(s)
-    for _ in range(tries):
+    shrink, rows = 1.4, 10
+    s, first = step_size, central(step_size)
+    for _ in range(40):  # (down to about 1e-6 of the step)
         if first is not None:
             break
         s /= shrink
-        if central(s) is not None:  # (the edge is about s away: start well inside it)
+        if central(s) is not None:  # the edge is about s away: start well inside it
             s /= 10
             first = central(s)
     if first is None:
@@ -299,7 +298,7 @@ def verify_expression(expression: Expression, h: float = 1e-6, use_torch: bool =
         ends = None if up is None or down is None else (up[trace.output], down[trace.output])
         kink = None if up is None or down is None else _crossed(nodes, base, up, down)
         t = torch_grads.get(name) if torch_grads is not None else None
-        refine = functools.partial(ridders, functools.partial(_central, trace, nodes, leaf), step_size)
+        refine = functools.partial(_ridders, functools.partial(_central, trace, nodes, leaf), step_size)
         rows.append(_row(name, leaf.grad, ends, step_size, scale, kink, t, refine))
     return Verification(expression, rows, torch_grads is not None, note, h)
 
