@@ -595,14 +595,15 @@ class ClassGrades(_Shown):
 
 class Verification(_Shown):
     """Every gradient beside finite differences and PyTorch (``stepprop verify``):
-    ``ok``, and ``rows``, one per parameter."""
+    ``ok``, and ``rows``, one per parameter (an expression's: one per input, df/dx)."""
 
     def __init__(self, found: Verified):
         from .network import Net
         from .notation import notation_of
 
         self.found = found
-        self.notation = notation_of(Net(found.config))
+        if isinstance(found.config, Config):  # (an expression's names are its own)
+            self.notation = notation_of(Net(found.config))
 
     def __getattr__(self, name: str) -> Any:
         return _delegate(self, "found", name)
@@ -1031,12 +1032,19 @@ class Quiz:
         return f"<stepprop.Quiz: {count(len(self.variants), 'variant')} of {self.template.shape}>"
 
 
-def verify(network: Net | str | Path | None, batch: int = 1, use_torch: bool = True) -> Verification:
-    """Every gradient of one step against central finite differences and,
-    when it is installed, PyTorch's autograd."""
+def verify(network: Net | Expression | str | Path | None, batch: int = 1, use_torch: bool = True) -> Verification:
+    """Every gradient of one step (of an expression: d output / d input, for
+    every input) against central finite differences and, when it is
+    installed, PyTorch's autograd."""
     from .verification import verify as recompute
+    from .verification import verify_expression
 
-    config = _network(network).config
+    target = network if isinstance(network, (Net, Expression)) else load(network)
+    if isinstance(target, Expression):
+        if batch != 1:
+            raise StepPropError("an expression has no batches: verify it without batch")
+        return Verification(verify_expression(target.config, use_torch=use_torch))
+    config = target.config
     return Verification(recompute(config, _batch(config, batch), use_torch=use_torch))
 
 

@@ -818,23 +818,29 @@ def check_command(
 @click.option("--no-torch", is_flag=True, help="Skip the PyTorch comparison even when PyTorch is installed.")
 @_fail_cleanly
 def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool) -> None:
-    """Check every gradient of one step against finite differences (and PyTorch).
+    """Check every gradient of one step, or of an expression, against finite differences (and PyTorch).
 
-    Each gradient the engine computes is compared with central finite
-    differences of the batch error (forward passes only) and, when PyTorch is
-    installed, with its autograd in float64. Exit status: 0 when all agree
-    within the tolerance, 1 otherwise.
+    Each gradient the engine computes (of a network: the batch error's, for
+    each parameter; of an expression: the output's, for each input) is
+    compared with central finite differences (forward passes only) and, when
+    PyTorch is installed, with its autograd in float64. Exit status: 0 when
+    all agree within the tolerance, 1 otherwise.
 
     \b
     Examples:
       stepprop verify
       stepprop verify softmax --batch 2
+      stepprop verify sigmoid-neuron
       stepprop verify mine.yaml --format json
     """
     from .api import verify as check_gradients
 
-    net = _load(config)
-    result = check_gradients(net, _batch(net.config, batch) + 1, use_torch=not no_torch)
+    loaded = _load(config)
+    if _is_expression(loaded):
+        _network_options({"--batch": _given("batch")})
+        result = check_gradients(loaded, use_torch=not no_torch)
+    else:
+        result = check_gradients(loaded, _batch(loaded.config, batch) + 1, use_torch=not no_torch)
     _Output(fmt, digits).show(result)
     if not result.ok:
         sys.exit(EXIT_ERROR)

@@ -124,12 +124,13 @@ class Tape:
             return node.fns[0](xs)
         return r(node.fns[0](xs))
 
-    def values_with(self, leaves: Mapping[Node, float]) -> dict[Node, float]:
+    def values_with(self, leaves: Mapping[Node, float], within: Sequence[Node] | None = None) -> dict[Node, float]:
         """Every node's value with these leaves' values in place of theirs: a
-        forward pass that records nothing (the tape is left as it is)."""
+        forward pass that records nothing (the tape is left as it is);
+        ``within``: only these nodes, in tape order (the ones a result needs)."""
         data: dict[Node, float] = {}
         value = self._value
-        for node in self.nodes:
+        for node in self.nodes if within is None else within:
             if node.op is None:
                 data[node] = leaves.get(node, node.data)
             else:

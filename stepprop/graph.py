@@ -22,8 +22,9 @@ This module knows nothing about click or rich.
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from . import exprparse as P
@@ -166,35 +167,54 @@ def _is_name(name: str) -> bool:
 def _placer(node: Any, file_text: str, text: str) -> Callable[[int], tuple[int, int]]:
     """offset in the expression's text -> (line, column) in the file (1-based).
 
-    A block scalar (``expression: |``) starts on the line after its key: each
-    of its lines is found in the file's line of the same number, after the
-    indentation.  A scalar on one line is found from where it starts."""
-    lines = file_text.splitlines()
+    YAML gives a scalar's text from its source by dropping indentation and a
+    block's header, folding lines (``>``, a plain or quoted scalar on several
+    lines) and reading a quoted scalar's escapes: the characters other than
+    blanks are the source's, in the same order.  An offset is found by
+    counting them; one at a blank, just after the character before it."""
     start = node.start_mark
-    block = node.style in ("|", ">")
-    text_lines = text.split("\n")
+    style = node.style
+
+    def source() -> Iterator[tuple[int, int]]:
+        """The index and width in the file of each of the scalar's characters but blanks."""
+        index = sum(len(line) + 1 for line in file_text.split("\n")[: start.line]) + start.column
+        if style in ("|", ">"):  # (the block's header line: its indicators, a comment)
+            index = file_text.find("\n", index) + 1 or len(file_text)
+        elif style in ("'", '"'):
+            index += 1
+        while index < len(file_text):
+            width, blank = 1, file_text[index] in _BLANKS
+            if style == "'" and file_text.startswith("''", index):
+                width = 2
+            elif style == '"' and file_text[index] == "\\":
+                escaped = file_text[index + 1 : index + 2]
+                width, blank = 2 + {"x": 2, "u": 4, "U": 8}.get(escaped, 0), escaped in "ntr \t\n"
+            if not blank:
+                yield index, width
+            index += width
 
     def place(offset: int) -> tuple[int, int]:
         offset = max(0, min(offset, len(text)))
-        before = text[:offset]
-        k = before.count("\n")
-        column = offset - (before.rfind("\n") + 1)
-        if block:
-            line = start.line + 1 + k
-            file_line = lines[line] if line < len(lines) else ""
-            content = text_lines[k] if k < len(text_lines) else ""
-            indent = (
-                file_line.find(content)
-                if content and content in file_line
-                else len(file_line) - len(file_line.lstrip())
-            )
-            return line + 1, max(indent, 0) + column + 1
-        if k == 0:
-            quote = 1 if node.style in ("'", '"') else 0
-            return start.line + 1, start.column + quote + column + 1
-        return start.line + 1 + k, column + 1
+        count = sum(1 for c in text[:offset] if c not in _BLANKS)
+        if offset < len(text) and text[offset] not in _BLANKS:
+            found = next(itertools.islice(source(), count, None), None)
+            index = found[0] if found else None
+        else:  # just after the character before it
+            found = next(itertools.islice(source(), count - 1, None), None) if count else None
+            index = found[0] + found[1] if found else next(source(), (None,))[0]
+        if index is None:  # (never: the text is the scalar's)
+            return start.line + 1, start.column + 1
+        return _line_column(file_text, index)
 
     return place
+
+
+_BLANKS = " \t\r\n"
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    """The 1-based line and column of an index into ``text``."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
 
 
 def _names_in(tree: P.Node) -> set[str]:
@@ -326,6 +346,12 @@ class GraphTrace:
         reached = {self.output} | {n.parents[j] for (n, j) in self.contributions}
         return [n for n in reversed(self.tape.nodes[: self.output.index + 1]) if n in reached and self.named(n)]
 
+    def written(self, node: Node) -> str:
+        """A node's part of the expression as written, shortened in the middle
+        when long (the steps of a sum of thousands of terms are each nearly
+        all of it: in full, a table of them would grow as its square)."""
+        return self.info[node].text
+
     def gradient_name(self, node: Node) -> str:
         return f"d{self.output.name}/d{node.name}"
 
@@ -369,6 +395,29 @@ class GraphTrace:
         out.update(self.locals)
         out.update(self.gradients)  # (a local gradient of the output's is its gradient too)
         return out
+
+
+WRITTEN = 60  # the most characters of a node's text a table shows
+
+
+def excerpt(text: str, start: int, end: int, limit: int = WRITTEN) -> str:
+    """text[start:end] on one line, shortened in the middle when long. Only
+    its two ends are read: each step of a sum of thousands of terms holds
+    nearly all of it, and whole they would take memory quadratic in the
+    expression."""
+    piece = text[start:end] if end - start <= 2 * limit else f"{text[start : start + limit]} {text[end - limit : end]}"
+    return shortened(" ".join(piece.split()), limit)
+
+
+def shortened(text: str, limit: int = WRITTEN) -> str:
+    """``text``, or its start and end around " ... " (cut at blanks) when longer than ``limit``."""
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    head, tail = text[:half], text[-half:]
+    head = head[: head.rfind(" ")] if " " in head else head
+    tail = tail[tail.find(" ") + 1 :] if " " in tail else tail
+    return f"{head.rstrip()} ... {tail.lstrip()}"
 
 
 def record(
@@ -509,17 +558,11 @@ def _apply(
     text = excerpt(expression.text, t.start, t.end)
     try:
         node = tape.apply(op, parents, name, **attrs)
-    except ZeroDivisionError:
-        raise expression.error(f"{text} cannot be worked out here: it divides by 0", t.start) from None
-    except OverflowError:
-        raise expression.error(f"{text} is too large to compute with here", t.start) from None
-    except ValueError:
-        xs = ", ".join(_plain(p.data) for p in parents)
-        raise expression.error(f"{text} has no real value here ({op.words} of {xs})", t.start) from None
-    info[node] = Info("operation", text, t.start, assigned)
+    except (ArithmeticError, ValueError) as exc:
+        raise _unworkable(expression, op, parents, attrs, text, t.start, exc) from None
     if not math.isfinite(node.data):
-        xs = ", ".join(_plain(p.data) for p in parents)
-        raise expression.error(f"{text} is {_plain(node.data)} here ({op.words} of {xs}): not a finite number", t.start)
+        raise _unworkable(expression, op, parents, attrs, text, t.start, None)
+    info[node] = Info("operation", text, t.start, assigned)
     for parent, d in zip(parents, node.partials):
         if not math.isfinite(d):
             raise expression.error(
@@ -530,17 +573,40 @@ def _apply(
     return node
 
 
-SHOWN = 48  # the characters of an expression's part shown as written (a long sum's parts are long)
-
-
-def excerpt(text: str, start: int, end: int, limit: int = SHOWN) -> str:
-    """text[start:end] on one line, its middle left out beyond ``limit``
-    characters (each part of a sum of thousands of terms holds all before it:
-    whole, they would take memory quadratic in the expression)."""
-    if end - start > limit:
-        half = (limit - 5) // 2
-        return " ".join(text[start : start + half].split()) + " ... " + " ".join(text[end - half : end].split())
-    return " ".join(text[start:end].split())
+def _unworkable(
+    expression: Expression,
+    op: Op,
+    parents: Sequence[Node],
+    attrs: dict[str, Any],
+    text: str,
+    start: int,
+    exc: Exception | None,
+) -> ConfigError:
+    """Why the operation ``text`` (at ``start``) cannot be recorded: its value
+    has none (a division by 0, a log of a negative number), or is not
+    finite, or only its local gradient is infinite (sqrt at 0), as ``exc``
+    (None: its value came out infinite) says."""
+    xs = [p.data for p in parents]
+    what = f"{op.words} of {', '.join(_plain(x) for x in xs)}"
+    try:
+        value: float | None = op.compiled(len(xs), attrs)[0](xs)
+    except (ArithmeticError, ValueError):
+        value = None
+    if value is not None and math.isfinite(value):  # (the value is fine: its local gradient raised)
+        return expression.error(
+            f"the local gradient of {text} is not finite here ({what}): an infinite slope, or too large for "
+            "floating point",
+            start,
+        )
+    if op.name == "log" and xs[0] < 0:  # (ln of a negative number computes as -inf, ln(0)'s limit)
+        return expression.error(f"{text} has no real value here ({what})", start)
+    if value is not None:
+        return expression.error(f"{text} is {_plain(value)} here ({what}): not a finite number", start)
+    if isinstance(exc, ZeroDivisionError):
+        return expression.error(f"{text} cannot be worked out here: it divides by 0", start)
+    if isinstance(exc, OverflowError):
+        return expression.error(f"{text} is too large to compute with here", start)
+    return expression.error(f"{text} has no real value here ({what})", start)
 
 
 def _plain(x: float) -> str:

@@ -49,7 +49,7 @@ class _Builder:
         rows: list[list[str | Expr]] = []
         for node in self.t.operations:
             rows.append(
-                [node.name, self.t.info[node].text, self.formula(node, False), self.formula(node, True), Num(node.data)]
+                [node.name, self.t.written(node), self.formula(node, False), self.formula(node, True), Num(node.data)]
             )
         inputs = ", ".join(f"{n.name} = {_shown(n.data)}" for n in self.t.inputs)
         return Section(
@@ -73,27 +73,28 @@ class _Builder:
             terms_named: list[Expr] = []
             terms_numbers: list[Expr] = []
             locals_: list[Item] = []
-            for child, j in edges:
-                local = self.local_formula(child, j, False)
-                local_number: Expr = Num(child.partials[j])
+            children = dict.fromkeys(c for c, _ in edges)
+            for child in children:
+                # an operand used more than once by one operation (x * x) has one local
+                # gradient, a term for each use (the product rule): dn1/dx = x + x
+                js = [j for c, j in edges if c is child]
+                local = add(*(self.local_formula(child, j, False) for j in js))
+                numbers = add(*(self.local_formula(child, j, True) for j in js))
+                value = t.locals[t.local_name(child, node)] if len(js) > 1 else child.partials[js[0]]
+                local_number: Expr = Num(value)
                 if child is f and not isinstance(local, Const):
                     # (the output's own local gradient is its gradient: written out in place)
-                    local_number = self.local_formula(child, j, True)
+                    local_number = numbers
                 elif not isinstance(local, Const):
                     shown = D(sym(child), sym(node))
-                    locals_.append(
-                        Eq(
-                            shown,
-                            [local, self.local_formula(child, j, True), Num(child.partials[j])],
-                            # (an operand used twice, x * x, has two local gradients: named by neither)
-                            name=t.local_name(child, node) if child.parents.count(node) == 1 else None,
-                            note="the local gradient",
-                        )
-                    )
+                    note = "the local gradient"
+                    if len(js) > 1:
+                        note += f": {child.name} uses {node.name} {count(len(js), 'time')}, a term for each"
+                    locals_.append(Eq(shown, [local, numbers, Num(value)], name=t.local_name(child, node), note=note))
                     local = shown
                 terms_named.append(mul(D(self.out, sym(child)), local))
                 terms_numbers.append(mul(Num(child.grad), local_number))
-            if len(edges) > 1:
+            if len(children) > 1:
                 note = f"{node.name} is used {count(len(edges), 'time')}: the sum over its paths"
             else:
                 note = "the upstream gradient times the local gradient"
@@ -173,7 +174,7 @@ def to_dict(trace: GraphTrace) -> dict[str, Any]:
                 "kind": info.kind,
                 "op": node.op.name if node.op is not None else None,
                 "parents": [p.name for p in node.parents],
-                "as_written": info.text,
+                "as_written": t.written(node),
                 "value": node.data,
                 "gradient": node.grad if t.named(node) else None,
                 "local_gradients": list(node.partials),

@@ -904,8 +904,10 @@ def _swapped(partials: Partials) -> Partials:
 
 
 def _power_derivative(a: Sequence[Expr], out: Expr, at: Attrs) -> list[Expr]:
-    """d(x^p)/dx = p * x^(p - 1), written plainly where p is 1 or 2."""
+    """d(x^p)/dx = p * x^(p - 1), written plainly where p is 0, 1 or 2."""
     p = at["p"]
+    if p == 0:  # (x^0 is 1 everywhere, also at x = 0, where x^-1 has no value)
+        return [ZERO]
     if p == 1:
         return [UNIT]
     if p == 2:

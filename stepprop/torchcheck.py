@@ -5,14 +5,21 @@ network is written here with PyTorch's own operations (matrix products,
 torch.sigmoid, torch.softmax, ...), from the config's numbers, with the same
 semantics: a shared bias is one parameter, the batch error is the mean of the
 samples' E_total (or their sum), and each loss is the per-sample sum (or mean) over outputs.
+An expression's graph is built node by node, each operation PyTorch's own
+(``Op.torch``: torch.exp, torch.maximum, ...).
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import ops
 from .config import Sample
 from .network import Net
+
+if TYPE_CHECKING:
+    from .graph import GraphTrace
 
 
 def available() -> bool:
@@ -21,14 +28,18 @@ def available() -> bool:
     return importlib.util.find_spec("torch") is not None
 
 
-def gradients(net: Net, batch: Sequence[Sample]) -> dict[str, float]:
-    """d(batch error)/d p for every parameter, by PyTorch autograd."""
+def _torch() -> Any:
     import warnings
 
     with warnings.catch_warnings():  # e.g. "Failed to initialize NumPy": not needed here
         warnings.simplefilter("ignore")
         import torch
+    return torch
 
+
+def gradients(net: Net, batch: Sequence[Sample]) -> dict[str, float]:
+    """d(batch error)/d p for every parameter, by PyTorch autograd."""
+    torch = _torch()
     d = torch.float64
     cfg = net.config
     weights: list[Any] = []
@@ -69,3 +80,23 @@ def gradients(net: Net, batch: Sequence[Sample]) -> dict[str, float]:
                 for r, name in enumerate(names):
                     grads[name] = float(gb[r])
     return grads
+
+
+def expression_gradients(trace: GraphTrace) -> dict[str, float]:
+    """d output / d input (df/dx) for every input of an expression's graph,
+    by PyTorch autograd: the same nodes, each operation PyTorch's own."""
+    torch = _torch()
+    tensors: dict[Any, Any] = {}
+    for node in trace.nodes[: trace.output.index + 1]:
+        if node.op is None:  # an input, or a constant (no gradient)
+            tensors[node] = torch.tensor(node.data, dtype=torch.float64, requires_grad=node.requires_grad)
+        else:
+            op: Any = node.op  # (an expression's op: ops.Basic, or an activation)
+            tensors[node] = op.torch(torch, *(tensors[p] for p in node.parents), attrs=node.attrs)
+    inputs = trace.inputs
+    out = tensors[trace.output]
+    if not inputs or not out.requires_grad:  # (an output of constants alone)
+        return {trace.gradient_name(n): 0.0 for n in inputs}
+    found = torch.autograd.grad(out, [tensors[n] for n in inputs], allow_unused=True)
+    # (an input the output does not depend on, under output:, has no gradient: 0)
+    return {trace.gradient_name(n): 0.0 if g is None else float(g) for n, g in zip(inputs, found)}

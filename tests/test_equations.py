@@ -71,6 +71,25 @@ def _pow(a: Interval, n: int) -> Interval:
     return Interval(min(ends), max(ends))
 
 
+def _constant(node: ast.AST) -> int | float | None:
+    """A printed power: a number, or minus a number (x^-1, x^0.5)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        inner = _constant(node.operand)
+        return None if inner is None else -inner
+    return None
+
+
+def _real_pow(a: Interval, p: float) -> Interval:
+    """a^p for a negative or fractional power (an expression's x^-1, x^0.5):
+    monotone where it has a value (a > 0, or a of one sign for a whole power)."""
+    if a.lo <= 0 <= a.hi and (p < 0 or p != int(p)):
+        return Interval(-math.inf, math.inf)  # (a pole inside, or no real value: says nothing)
+    ends = [math.copysign(abs(x) ** p, x) if p == int(p) and int(p) % 2 else abs(x) ** p for x in (a.lo, a.hi)]
+    return Interval(min(ends), max(ends))
+
+
 class Overflow(Exception):
     """A step whose numbers overflow floating point: it cannot be checked this way."""
 
@@ -117,8 +136,10 @@ class Evaluator:
         self.values = values
         self.ops = 0
         self.biggest = 0.0  # the largest magnitude met on the way (for float slack)
+        self.text = ""  # the text evaluated (its numbers as printed)
 
     def __call__(self, text: str) -> Interval:
+        self.text = text
         return self.walk(ast.parse(text, mode="eval").body)
 
     def walk(self, node: ast.AST) -> Interval:
@@ -127,8 +148,9 @@ class Evaluator:
         return out
 
     def _walk(self, node: ast.AST) -> Interval:
-        if isinstance(node, ast.Constant):
-            return _number(repr(node.value) if not isinstance(node.value, str) else node.value, self.digits)
+        if isinstance(node, ast.Constant):  # (as printed: 2.203e+04 has 4 digits, not repr(22030.0)'s 6)
+            printed = ast.get_source_segment(self.text, node) or repr(node.value)
+            return _number(node.value if isinstance(node.value, str) else printed, self.digits)
         if isinstance(node, ast.Name):
             if node.id == "E":
                 return Interval(math.e, math.e)
@@ -152,20 +174,31 @@ class Evaluator:
             if isinstance(node.op, ast.Pow):
                 if isinstance(node.left, ast.Name) and node.left.id == "E":
                     return FUNCTIONS["exp"](b)
-                assert isinstance(node.right, ast.Constant) and isinstance(node.right.value, int), "whole powers only"
-                return _pow(a, node.right.value)
+                power = _constant(node.right)
+                assert power is not None, "constant powers only"
+                if isinstance(power, int) and power >= 0:
+                    return _pow(a, power)
+                return _real_pow(a, power)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             self.ops += 1
             args = [self.walk(a) for a in node.args]
             if node.func.id == "max":
                 return Interval(max(a.lo for a in args), max(a.hi for a in args))
+            if node.func.id == "min":  # (an expression's min)
+                return Interval(min(a.lo for a in args), min(a.hi for a in args))
             return FUNCTIONS[node.func.id](*args)
         if isinstance(node, ast.IfExp):
             return self.walk(node.body) if self.walk(node.test).mid else self.walk(node.orelse)
         if isinstance(node, ast.Compare):
             a, b = self.walk(node.left), self.walk(node.comparators[0])
             op = node.ops[0]
-            result = {ast.Gt: a.mid > b.mid, ast.GtE: a.mid >= b.mid, ast.Lt: a.mid < b.mid}[type(op)]
+            result = {
+                ast.Gt: a.mid > b.mid,
+                ast.GtE: a.mid >= b.mid,
+                ast.Lt: a.mid < b.mid,
+                ast.LtE: a.mid <= b.mid,
+                ast.Eq: a.mid == b.mid,  # (max's and min's tie: 1/2 each)
+            }[type(op)]
             return Interval(float(result), float(result))
         raise AssertionError(f"unexpected in a printed step: {ast.dump(node)}")
 

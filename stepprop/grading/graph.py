@@ -83,8 +83,8 @@ class Slip(NamedTuple):
     """One slip of the backward pass at one place: on an ``edge`` (child,
     position: a local or upstream gradient left out), at an operation
     (``child``, whose local gradients are taken as ``partials``: a lost sign,
-    max's wrong branch), or at a ``node`` used more than once (only the path
-    through ``kept`` summed); ``words``: what it means here."""
+    max's wrong branch), or at a ``node`` used more than once (only the paths
+    of the edges ``kept`` summed); ``words``: what it means here."""
 
     id: str
     words: str
@@ -92,7 +92,7 @@ class Slip(NamedTuple):
     child: Node | None = None
     partials: tuple[float, ...] = ()
     node: Node | None = None
-    kept: Node | None = None
+    kept: tuple[tuple[Node, int], ...] = ()  # (one_path) the edges (child, position) whose paths were summed
 
     @property
     def title(self) -> str:
@@ -114,8 +114,8 @@ def _share(slip: Slip | None, child: Node, j: int, upstream: float) -> float | N
         return upstream if slip.id == "local_left_out" else d  # (or the upstream gradient left out)
     if slip.child is child:
         return upstream * slip.partials[j]
-    if slip.node is child.parents[j] and slip.kept is not child:
-        return None  # (one_path) only the kept child's path is summed
+    if slip.node is child.parents[j] and (child, j) not in slip.kept:
+        return None  # (one_path) only the kept paths are summed
     return upstream * d
 
 
@@ -139,7 +139,7 @@ def slip_changes(trace: GraphTrace, slip: Slip) -> list[tuple[Node, float]]:
     """Each node whose gradient a slip changes directly, and by how much."""
     if slip.node is not None:
         node = slip.node
-        kept = sum(trace.contributions.get((c, j), 0.0) for c, j in trace.uses[node] if c is slip.kept)
+        kept = sum(trace.contributions.get(edge, 0.0) for edge in slip.kept)
         return [(node, kept - node.grad)]
     child = slip.edge[0] if slip.edge is not None else slip.child
     assert child is not None
@@ -190,15 +190,18 @@ def slips_for(trace: GraphTrace, target: Node) -> Iterator[Slip]:
                     (child, j),
                 )
     for node in between:
-        users = [c for c, j in trace.uses.get(node, []) if (c, j) in trace.contributions]
-        if len(set(users)) > 1:
-            for kept in dict.fromkeys(users):
-                yield Slip(
-                    "one_path",
-                    f"{node.name} is used {count(len(users), 'time')}; only the path through {kept.name} was summed",
-                    node=node,
-                    kept=kept,
-                )
+        edges = [(c, j) for c, j in trace.uses.get(node, []) if (c, j) in trace.contributions]
+        used = f"{node.name} is used {count(len(edges), 'time')}"
+        children = dict.fromkeys(c for c, _ in edges)
+        for child in children if len(children) > 1 else ():
+            kept = tuple(e for e in edges if e[0] is child)
+            yield Slip("one_path", f"{used}; only the path through {child.name} was summed", node=node, kept=kept)
+        for child in children:
+            own = [e for e in edges if e[0] is child]
+            others = tuple(e for e in edges if e[0] is not child)
+            for edge in own if len(own) > 1 else ():  # (x * x: one of its two paths, d(x * x)/dx taken as x)
+                words = f"{used}; only one of its {len(own)} paths through {child.name} was summed"
+                yield Slip("one_path", words, node=node, kept=(edge, *others))
 
 
 def sensitivities(trace: GraphTrace, target: Node) -> dict[Node, float]:
@@ -549,13 +552,14 @@ def template(trace: GraphTrace) -> str:
         "",
         "# The forward pass",
     ]
-    lines += [f"{n.name}:   # = {trace.info[n].text}" for n in trace.operations]
+    lines += [f"{n.name}:   # = {trace.written(n)}" for n in trace.operations]
     lines += ["", "# The backward pass, from the output back"]
     seen: set[str] = set()
     for node in trace.backward_order:
-        for child, _ in trace.uses.get(node, []):
+        for child, j in trace.uses.get(node, []):
             key = trace.local_name(child, node)
-            if key in trace.locals and key not in seen and child is not trace.output:
+            # (the edges the backward pass takes: not those of a step after an output: q)
+            if (child, j) in trace.contributions and key not in seen and child is not trace.output:
                 seen.add(key)
                 lines.append(f'"{key}":   # the local gradient')
         lines.append(f'"{trace.gradient_name(node)}":')

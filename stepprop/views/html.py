@@ -104,6 +104,8 @@ class MathMLPrinter(Printer[str]):
         return f"<mfrac>{num}{den}</mfrac>"
 
     def power(self, base: str, exponent: int | float) -> str:
+        if exponent < 0:  # (an expression's x^-1: a minus sign, as everywhere, then the number)
+            return f"<msup>{base}<mrow><mo>−</mo><mn>{-exponent}</mn></mrow></msup>"
         return f"<msup>{base}<mn>{exponent}</mn></msup>"
 
     def exp(self, x: str) -> str:

@@ -48,8 +48,8 @@ _SPECIAL = str.maketrans(
 
 
 # a name with a layer written above it, in a text: W^[1], a^[0], z^3, w^3_11+ (typeset as math),
-# and a matrix's size, 2 x 3
-_RAISED = r"(?<![\w\\])([A-Za-z]+)\^(\[\d+\]|\d+)(?:_(\d[\d,]*))?(\+)?|(?<![\w.])(\d+) x (\d+)(?![\w.])"
+# and a matrix's size, 2 x 3 (an expression's x^1.5, as written, stays text: not x^1 and .5)
+_RAISED = r"(?<![\w\\])([A-Za-z]+)\^(\[\d+\]|\d+(?![.\d]))(?:_(\d[\d,]*))?(\+)?|(?<![\w.])(\d+) x (\d+)(?![\w.])"
 
 
 def escape(text: str) -> str:
