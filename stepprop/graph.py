@@ -50,6 +50,8 @@ FUNCTION_OPS = {
     "min": "min",
 }
 BINARY_OPS = {"+": "add", "-": "sub", "*": "mul", "/": "div"}
+EULER = "e"  # a worked example writes exp(x) as e^x: a name e would read as Euler's number
+EULER_TAKEN = "'e' is Euler's number in the worked example (exp(x) is written e^x): choose another name"
 
 
 class Statement(NamedTuple):
@@ -133,6 +135,8 @@ def from_yaml(root: Any, source: str, file_text: str) -> Expression:
     if "values" in top:
         given = v.mapping(top["values"][1], "values (each input's name and its number)", None)
         for name, (key, value) in given.items():
+            if name == EULER:
+                raise v.error(key, EULER_TAKEN)
             if not _is_name(name):
                 raise v.error(key, f"'{show(name)}' is not a name an expression can use (letters, digits and _)")
             values[name] = v.number(value, f"the value of {name}")
@@ -271,6 +275,8 @@ def _statements(
                 raise error(f"name the result (it would be '{name}', a name the expression uses): f2 = ...", a.start)
         if name in P.FUNCTIONS:
             raise error(f"'{name}' is a function; choose another name for this step", a.target_start)
+        if name == EULER:
+            raise error(EULER_TAKEN, a.target_start)
         if name in assigned:
             raise error(
                 f"'{name}' is assigned twice (first at line {place(assigned[name])[0]}); each step needs a name "
@@ -278,6 +284,8 @@ def _statements(
                 a.target_start,
             )
         for use in _name_uses(a.value):
+            if use.id == EULER:
+                raise error(EULER_TAKEN + "; for Euler's number itself write exp(1)", use.start)
             if use.id == name:
                 raise error(f"'{name}' is used in its own assignment", use.start)
             if use.id not in values and use.id not in assigned:

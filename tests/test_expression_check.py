@@ -104,3 +104,25 @@ def test_a_long_expressions_check_stays_linear():
     answers = {f"df/dx{k}": "1.5" for k in range(7)}
     graded = stepprop.check(e, answers)
     assert graded.wrong == 7  # (each with every slip of 4,000 edges tried: quadratic would take minutes)
+
+
+def test_a_wrong_local_gradient_names_the_operations_slip():
+    text = "expression: |\n  q = x - y\n  f = q * q + max(x, y)\nvalues: {x: 3, y: 1}\n"
+    graded = _grade(text, {"dq/dy": "1", "dn2/dy": "1", "dn2/dx": "0", "dq/dx": "2"})
+    assert graded["dq/dy"]["mistake"] == "sign_lost"  # d(x - y)/dy is -1
+    assert graded["dn2/dy"]["mistake"] == graded["dn2/dx"]["mistake"] == "wrong_branch"  # max(3, 1) passes to x
+    assert graded["dq/dx"]["mistake"] is None and graded["dq/dx"]["status"] == "wrong"
+
+
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        ("expression: f = e * 2\nvalues: {e: 1}\n", ":2:10:"),
+        ("expression: |\n  e = x * 2\n  f = e + 1\nvalues: {x: 1}\n", ":2:3:"),
+        ("expression: f = x * e\nvalues: {x: 1}\n", ":1:21:"),
+    ],
+)
+def test_the_name_e_is_refused_where_it_is_written(text, where, workdir):
+    (workdir / "e.yaml").write_text(text)
+    result = run("explain", "e.yaml", code=1)
+    assert f"e.yaml{where} 'e' is Euler's number" in result.stderr

@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -153,6 +153,29 @@ def slip_changes(trace: GraphTrace, slip: Slip) -> list[tuple[Node, float]]:
     return found
 
 
+def operation_slips(trace: GraphTrace, child: Node, reaches: Sequence[int] | None = None) -> Iterator[Slip]:
+    """An operation's own slips (``Op.variants``: a lost sign, max's wrong
+    branch), each with the local gradients it gives; ``reaches``: the operand
+    positions that matter (all by default)."""
+    positions = range(len(child.parents)) if reaches is None else reaches
+    for sid, varied in child.op.variants.items():  # type: ignore[union-attr]
+        args = [Sym(f"a{k}") for k in range(len(child.parents))]
+        env = {f"a{k}": p.data for k, p in enumerate(child.parents)}
+        env["out"] = child.data
+        try:
+            values = tuple(evaluate(e, env) for e in varied(args, Sym("out"), child.attrs))
+        except (ArithmeticError, ValueError):
+            continue
+        changed = [j for j in positions if values[j] != child.partials[j]]
+        if changed:
+            words = ", ".join(
+                f"d{child.name}/d{child.parents[j].name} taken as {_plain(values[j])}, not "
+                f"{_plain(child.partials[j])}"
+                for j in changed
+            )
+            yield Slip(sid, words, child=child, partials=values)
+
+
 def slips_for(trace: GraphTrace, target: Node) -> Iterator[Slip]:
     """Every slip that can change d(output)/d(target): made on an edge into, an
     operation of, or a node between the target and the output."""
@@ -161,22 +184,7 @@ def slips_for(trace: GraphTrace, target: Node) -> Iterator[Slip]:
         reaches = [j for j, p in enumerate(child.parents) if p in between and (child, j) in trace.contributions]
         if not reaches:
             continue
-        for sid, varied in child.op.variants.items():  # type: ignore[union-attr]
-            args = [Sym(f"a{k}") for k in range(len(child.parents))]
-            env = {f"a{k}": p.data for k, p in enumerate(child.parents)}
-            env["out"] = child.data
-            try:
-                values = tuple(evaluate(e, env) for e in varied(args, Sym("out"), child.attrs))
-            except (ArithmeticError, ValueError):
-                continue
-            changed = [j for j in reaches if values[j] != child.partials[j]]
-            if changed:
-                words = ", ".join(
-                    f"d{child.name}/d{child.parents[j].name} taken as {_plain(values[j])}, not "
-                    f"{_plain(child.partials[j])}"
-                    for j in changed
-                )
-                yield Slip(sid, words, child=child, partials=values)
+        yield from operation_slips(trace, child, reaches)
         for j in reaches:
             parent = child.parents[j]
             d = child.partials[j]
@@ -405,6 +413,13 @@ class Checker:
                     near.append(slip)
             graded.slips += near
             graded.slips.sort(key=lambda s: s.priority)  # (stable: exact matches before near ones)
+        elif kind == "local":
+            # a local gradient d(child)/d(node): the operation's own slips of it (a lost sign, the wrong branch)
+            child = self.exact.by_name[name.split("/")[0][1:]]
+            for slip in operation_slips(self.exact, child):
+                value = sum(p for p, parent in zip(slip.partials, child.parents) if parent is node)
+                if value != graded.exact and (agrees(value, graded.answer) or _close(value, graded.answer.value)):
+                    graded.slips.append(slip)
         if graded.slips:
             s = graded.slips[0]
             graded.note = f"{s.title}: {s.words}"
