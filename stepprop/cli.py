@@ -1090,6 +1090,8 @@ def quiz(
             + (f" ({redrawn} draws redrawn)" if redrawn else "")
         )
     click.echo(f"{os.path.join(output, 'key.csv')}: the answers of {len(made.variants)} variants")
+    click.echo(f"{os.path.join(output, 'moodle.xml')}: Moodle XML, a question category per variant")
+    click.echo(f"{os.path.join(output, 'canvas-qti.zip')}: IMS QTI 1.2 for Canvas, a quiz per variant")
 
 
 @main.command()
