@@ -15,6 +15,7 @@ From Python::
     result = net.train(10_000)       # result.error, .outputs, .values, .network
     stepprop.check(net, {"out_h1": "0.5933"})   # Grades
     stepprop.check_class(net, "class.csv")       # ClassGrades: a row per student
+    stepprop.check_quiz("quiz", "submissions.csv").write()   # each against their variant
     stepprop.verify(net).ok          # True
     stepprop.make_quiz(count=30, seed=2027).write("quiz")   # a variant per student
 
@@ -44,6 +45,7 @@ __all__ = [
     "answers_template",
     "check",
     "check_class",
+    "check_quiz",
     "load",
     "make_quiz",
     "verify",
@@ -61,6 +63,7 @@ if TYPE_CHECKING:
         answers_template,
         check,
         check_class,
+        check_quiz,
         load,
         make_quiz,
         verify,

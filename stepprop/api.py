@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the rest is imported when it is used: `stepprop train` need
     from .grading import Grades as Graded
     from .grading.classroom import ClassGrades as GradedClass
     from .grading.graph import GraphGrades
+    from .grading.quizclass import QuizGrades as GradedQuiz
     from .graphdiagram import GraphDiagram
     from .lms import Variant as QuizVariant
     from .quiz import Drawn, Template
@@ -593,6 +594,71 @@ class ClassGrades(_Shown):
         return f"<stepprop.ClassGrades {students}, {self.grades.wrong} with a wrong answer>"
 
 
+class QuizClassGrades(ClassGrades):
+    """The grades of a class that sat a quiz (:func:`check_quiz`): as
+    :class:`ClassGrades`, each student graded against their own variant;
+    ``feedback(id)``, a student's feedback (their worked solution with
+    their wrong answers marked); ``files()`` and ``write(folder)``:
+    grades.csv and feedback/ID.md and .html."""
+
+    def __init__(self, grades: GradedQuiz):
+        super().__init__(grades)
+        self.quiz = grades.quiz  # the quiz's folder, asked names, variants and rounding
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | {"quiz", "missing"})
+
+    def feedback(self, student: str, format: str = "markdown") -> str:
+        """A student's feedback (by id), in ``format`` (markdown or html; the
+        worked solution's diagram in html)."""
+        from .grading.quizclass import feedback
+
+        found = next((s for s in self.grades.students if s.student.id == student), None)
+        if found is None:
+            raise StepPropError(f"no student '{student}' in {self.grades.source}")
+        rounding = self.quiz.rounding
+        hand = Step(step(Net(found.grades.checker.config), 0, rounder_of(rounding), rounding))  # as solution.md
+        return render_document(feedback(found, hand.document(), rounding), format, picture=hand._picture)
+
+    def files(self) -> Iterator[tuple[str, str]]:
+        """(path within the output folder, text): grades.csv, then each student's feedback."""
+        yield "grades.csv", self.to_csv()
+        for s in self.grades.students:
+            for ext, fmt in (("md", "markdown"), ("html", "html")):
+                yield f"feedback/{s.student.id}.{ext}", self.feedback(s.student.id, fmt)
+
+    def targets(self, folder: str | Path) -> list[str]:
+        """The files ``write(folder)`` writes."""
+        ids = [s.student.id for s in self.grades.students]
+        paths = ["grades.csv", *(f"feedback/{i}.{ext}" for i in ids for ext in ("md", "html"))]
+        return [os.path.join(os.fspath(folder), *p.split("/")) for p in paths]
+
+    def write(self, folder: str | Path | None = None, force: bool = False) -> list[str]:
+        """Write grades.csv and feedback/ into ``folder`` (by default the quiz's);
+        an existing file is refused unless ``force``, before anything is written."""
+        from .files import write_atomic
+
+        folder = os.fspath(folder if folder is not None else self.quiz.folder)
+        existing = [p for p in self.targets(folder) if os.path.exists(p)]
+        if existing and not force:
+            more = f" (and {count(len(existing) - 1, 'other')})" if len(existing) > 1 else ""
+            raise StepPropError(f"{existing[0]} exists{more}; pass --force to replace the grades and feedback")
+        try:
+            os.makedirs(os.path.join(folder, "feedback"), exist_ok=True)
+        except OSError as exc:
+            raise StepPropError(f"{folder}: cannot make the folder: {exc.strerror or exc}") from None
+        paths = []
+        for path, text in self.files():
+            target = os.path.join(folder, *path.split("/"))
+            write_atomic(target, text)
+            paths.append(target)
+        return paths
+
+    def __repr__(self) -> str:
+        students = count(len(self.grades.students), "student")
+        return f"<stepprop.QuizClassGrades {students}, {self.grades.wrong} with a wrong answer>"
+
+
 class Verification(_Shown):
     """Every gradient beside finite differences and PyTorch (``stepprop verify``):
     ``ok``, and ``rows``, one per parameter (an expression's: one per input, df/dx)."""
@@ -870,11 +936,32 @@ def check_class(
     epochs: int | None = None,
 ) -> ClassGrades:
     """Grade a whole class: a CSV file (a header row of answer names, the first
-    column the students' ids, one row per student) or ``{id: {name: number}}``."""
+    column the students' ids, one row per student) or ``{id: {name: number}}``.
+    ``network`` a quiz's folder: each student against their own variant (see
+    :func:`check_quiz`)."""
     from .grading.classroom import check_class as grade_class
+    from .grading.quizclass import is_quiz
+
+    if isinstance(network, (str, os.PathLike)) and is_quiz(os.fspath(network)):
+        if epochs:
+            raise StepPropError("a quiz asks about one training step: grade its answers without epochs")
+        return check_quiz(network, answers)
 
     students, source = class_of(answers)
     return ClassGrades(grade_class(_network(network).config, students, epochs, source))
+
+
+def check_quiz(quiz: str | Path, answers: str | Path | Mapping[str, Mapping[str, Any]]) -> QuizClassGrades:
+    """Grade a class that sat a quiz (``stepprop check QUIZ/ submissions.csv``):
+    each row (its id the student's variant folder, as key.csv names it) against
+    its own variant, as ``check`` grades one student. ``.write(folder)``
+    writes grades.csv and feedback/ID.md and .html."""
+    from .grading.quizclass import check_quiz as grade_quiz
+    from .grading.quizclass import load_quiz
+
+    found = load_quiz(os.fspath(quiz))
+    students, source = class_of(answers)
+    return QuizClassGrades(grade_quiz(found, students, source))
 
 
 def class_of(answers: str | Path | Mapping[str, Mapping[str, Any]]) -> tuple[list[Any], str]:
@@ -963,7 +1050,7 @@ class Quiz:
         per variant, then key.csv and the learning platforms' files (moodle.xml:
         Moodle XML; canvas-qti.zip: IMS QTI 1.2 as Canvas imports it)."""
         from .lms import moodle_xml, qti_zip
-        from .quiz import key_csv
+        from .quiz import QUIZ, key_csv, template_yaml
 
         for v in self.variants:
             sheet = v.sheet()
@@ -977,6 +1064,7 @@ class Quiz:
             for ext, fmt in (("md", "markdown"), ("html", "html"), ("tex", "latex")):
                 yield f"{v.id}/solution.{ext}", solution.render(fmt)
         yield "key.csv", key_csv(self.variants)
+        yield QUIZ, template_yaml(self.template, self.variants[0].rounding)
         variants = self.lms()
         title = self.title
         yield "moodle.xml", moodle_xml(variants, title)

@@ -709,7 +709,17 @@ def _saving(write: Callable[[], None], done: str) -> list[str]:
 
 @main.command("check")
 @click.argument("paths", nargs=-1, metavar="[CONFIG] ANSWERS", shell_complete=_complete(True))
-@_output_options([*FORMATS, "csv"])
+@_output_options([*FORMATS, "csv"], files=False)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(),
+    default=None,
+    metavar="FILE",
+    help="Write to FILE instead of standard output ('-' is standard output); for a quiz, the FOLDER that "
+    "grades.csv and feedback/ go in (the quiz's by default).",
+)
+@click.option("--force", is_flag=True, help="Replace an existing output file (a quiz's grades) without asking.")
 @_FRAGMENT
 @click.option(
     "--epochs",
@@ -760,6 +770,11 @@ def check_command(
     the backward pass's common slips (a local gradient left out, the
     upstream gradient not multiplied in, one path of a node used twice, a
     lost sign, max's gradient sent to the wrong branch).
+    With a quiz's folder (stepprop quiz -o QUIZ) and a class's CSV file whose
+    first column is each student's variant id, every row is graded against
+    its own variant: grades.csv (score: correct + rounded + carried, of the
+    asked) and feedback/ID.md and .html (the worked solution, each wrong
+    answer marked before its equation) are written into QUIZ, or -o FOLDER.
     Exit status: 0 when nothing is wrong, 1 otherwise.
 
     \b
@@ -774,6 +789,7 @@ def check_command(
 
     from .api import check, check_class, is_class_file
     from .config import bundled_names
+    from .grading.quizclass import is_quiz
 
     if template:
         from .api import answers_template
@@ -786,6 +802,13 @@ def check_command(
         raise click.UsageError("give the answers file: stepprop check [CONFIG] ANSWERS (or --template [CONFIG])")
     if len(paths) > 2:
         raise click.UsageError("give at most two files: [CONFIG] ANSWERS")
+    if os.path.isdir(paths[0]) and (len(paths) == 2 or is_quiz(paths[0])):  # a quiz's folder, and its answers
+        if epochs is not None or step_number is not None:
+            raise click.UsageError("a quiz asks about one training step: --epochs and --step are not for a quiz")
+        if fragment:
+            raise click.UsageError("--fragment is for html and latex; a quiz's feedback is written whole")
+        _check_quiz(paths, fmt, digits, output, force)
+        return
     config, answers = (None, paths[0]) if len(paths) == 1 else paths
     if not os.path.exists(answers) and answers in bundled_names():
         raise click.UsageError(f"{answers} is a bundled config, not an answers file: stepprop check [CONFIG] ANSWERS")
@@ -807,6 +830,36 @@ def check_command(
         if fmt == "csv":
             raise click.UsageError("--format csv is for a class's answers (a .csv file), one row per student")
     _Output(fmt, digits, output, force, fragment).show(result)
+    if result.wrong:
+        sys.exit(EXIT_ERROR)
+
+
+def _check_quiz(
+    paths: tuple[str, ...],
+    fmt: str,
+    digits: int,
+    output: str | None,
+    force: bool,
+) -> None:
+    """``stepprop check QUIZ/ submissions.csv``: each student against their own
+    variant; grades.csv and feedback/ written into the quiz (or -o FOLDER)."""
+    import os
+
+    from .api import check_quiz
+    from .words import count
+
+    if len(paths) != 2:
+        raise click.UsageError("give the quiz's folder and the class's answers: stepprop check QUIZ/ submissions.csv")
+    if fmt not in ("text", "json"):
+        raise click.UsageError("a quiz's grades print as text or json; grades.csv and feedback/ are written always")
+    result = check_quiz(paths[0], paths[1])
+    folder = output if output is not None else paths[0]
+    existing = [p for p in result.targets(folder) if os.path.exists(p)]
+    if existing and not force and sys.stdin.isatty() and sys.stderr.isatty():
+        force = click.confirm(f"{existing[0]} and the other grades exist. Replace them?", default=False, err=True)
+    written = result.write(folder, force)  # (refused, before any is written, where one exists and not force)
+    _Output(fmt, digits).show(result)
+    click.echo(f"wrote {os.path.join(folder, 'grades.csv')} and {count(len(written) - 1, 'feedback file')}", err=True)
     if result.wrong:
         sys.exit(EXIT_ERROR)
 

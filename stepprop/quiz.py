@@ -208,6 +208,45 @@ def key_csv(variants: Sequence[Drawn]) -> str:
     return out.getvalue()
 
 
+QUIZ = "quiz.yaml"  # the options a quiz was made with, at the top of its folder
+
+
+def template_yaml(template: Template, rounding: Rounding) -> str:
+    """quiz.yaml: the options the quiz was made with, as ``--template`` reads them
+    (``stepprop check QUIZ/ submissions.csv`` reads the rounding policy from it)."""
+    t = template
+    lines = [
+        "# The options this quiz was made with (stepprop quiz --template quiz.yaml makes it again).",
+        f"shape: {t.shape}",
+        f"activation: {t.activation}",
+        f"loss: {t.loss}",
+        f"bias: {t.bias}",
+        f"eta: {t.eta!r}",
+        f"range: [{t.low!r}, {t.high!r}]",
+        f"targets: [{t.target_low!r}, {t.target_high!r}]",
+        f"decimals: {t.decimals}",
+        f"ask: [{', '.join(repr(a) for a in t.ask)}]",
+        f"round: {rounding}",
+        f"seed: {t.seed}",
+    ]
+    if t.students:
+        lines.append(f"# students: a roster of {count(len(t.students), 'student')} (each variant's folder is an id)")
+    else:
+        lines.append(f"count: {t.count}")
+    return "\n".join(lines) + "\n"
+
+
+def quiz_rounding(folder: str) -> Rounding:
+    """The rounding policy of the quiz written in ``folder`` (its quiz.yaml)."""
+    path = os.path.join(folder, QUIZ)
+    if not os.path.isfile(path):
+        raise ConfigError("no such file: the options the quiz was made with (its rounding); make the quiz again", path)
+    options = load_template(path)
+    if "round" not in options:
+        raise ConfigError("no round: the rounding policy the students used (4 or 3sf)", os.path.join(folder, QUIZ))
+    return template(options).round
+
+
 def _layer(li: int, n: int) -> str:
     return "output layer" if li == n - 1 else "hidden layer" if n == 2 else f"hidden layer {li + 1}"
 

@@ -28,6 +28,7 @@ FILES = [
     "solution.html",
     "solution.tex",
 ]
+TOP = ["canvas-qti.zip", "key.csv", "moodle.xml", "quiz.yaml"]  # the files at the top of a quiz
 ASK = "out_o1 E_total dE_total/dw5 w5+ dE_total/dw1 w1+"
 
 
@@ -45,17 +46,11 @@ def written_quiz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_writes_a_folder_per_variant_and_the_class_key(written_quiz: Path):
     """A folder per variant, key.csv, and the learning platforms' files."""
-    assert sorted(p.name for p in written_quiz.iterdir()) == [
-        "01",
-        "02",
-        "03",
-        "canvas-qti.zip",
-        "key.csv",
-        "moodle.xml",
-    ]
+    assert sorted(p.name for p in written_quiz.iterdir()) == ["01", "02", "03", *TOP]
     for variant in ("01", "02", "03"):
         assert sorted(p.name for p in (written_quiz / variant).iterdir()) == sorted(FILES)
     rows = list(csv.reader(io.StringIO((written_quiz / "key.csv").read_text())))
+    assert "round: 4\n" in (written_quiz / "quiz.yaml").read_text()
     assert rows[0] == ["id", *ASK.split()]
     assert [r[0] for r in rows[1:]] == ["01", "02", "03"]
 
@@ -229,7 +224,7 @@ def test_a_roster_names_the_folders(tmp_path: Path):
     roster.write_text("id,name\nada,Ada Lovelace\nbob,Bob\n")
     out = tmp_path / "quiz"
     result = run("quiz", "--students", str(roster), "--seed", "1", "-o", str(out), code=0)
-    assert sorted(p.name for p in out.iterdir()) == ["ada", "bob", "canvas-qti.zip", "key.csv", "moodle.xml"]
+    assert sorted(p.name for p in out.iterdir()) == ["ada", "bob", *TOP]
     assert "for Ada Lovelace" in result.stdout
     assert "Ada Lovelace" in (out / "ada" / "sheet.md").read_text()
     assert (out / "key.csv").read_text().splitlines()[1].startswith("ada,")
@@ -259,7 +254,7 @@ def test_a_template_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         "shape: 2-2-2\nask: [out_o1, dE_total/dw5]\nround: 3sf\nseed: 9\nstudents: roster.csv\nrange: [-1, 1]\n"
     )
     run("quiz", "--template", "quiz.yaml", "-o", "a", code=0)
-    assert sorted(p.name for p in Path("a").iterdir()) == ["ada", "bob", "canvas-qti.zip", "key.csv", "moodle.xml"]
+    assert sorted(p.name for p in Path("a").iterdir()) == ["ada", "bob", *TOP]
     assert Path("a/key.csv").read_text().splitlines()[0] == "id,out_o1,dE_total/dw5"
     assert "3 significant figures" in Path("a/ada/sheet.md").read_text()
     run("quiz", "--template", "quiz.yaml", "--seed", "10", "-o", "b", code=0)  # an option given wins

@@ -176,12 +176,6 @@ class ClassGrades:
             students.append(
                 [s.student.id, *(str(s.counts[status]) for status in shown), s.first_wrong() or "", _title(mistake)]
             )
-        questions: list[list[str | Expr]] = []
-        mistakes = {m.id: m for s in self.students for g in s.grades.graded for m in g.mistakes}
-        for q in self.questions():
-            top = mistakes.get(q["mistake"]) if q["mistake"] else None
-            why = f"{_title(top)} ({q['mistake_students']})" if top else ""
-            questions.append([q["name"], *(str(q["counts"][status]) for status in shown), why])
         labels = [_LABELS.get(status, status) for status in shown]
         return Document(
             "Checking a class",
@@ -191,9 +185,22 @@ class ClassGrades:
                     "The students",
                     [Table(["student", *labels, "first wrong", "likely mistake"], students)],
                 ),
-                Section("The questions", [Table(["name", *labels, "mistake named most"], questions)]),
+                self.questions_section(),
             ],
         )
+
+    def questions_section(self) -> Section:
+        """The table of the questions: each one's counts of the statuses shown,
+        and the mistake named most for it."""
+        shown = self._shown()
+        questions: list[list[str | Expr]] = []
+        mistakes = {m.id: m for s in self.students for g in s.grades.graded for m in g.mistakes}
+        for q in self.questions():
+            top = mistakes.get(q["mistake"]) if q["mistake"] else None
+            why = f"{_title(top)} ({q['mistake_students']})" if top else ""
+            questions.append([q["name"], *(str(q["counts"][status]) for status in shown), why])
+        labels = [_LABELS.get(status, status) for status in shown]
+        return Section("The questions", [Table(["name", *labels, "mistake named most"], questions)])
 
 
 _LABELS = {UNANSWERED: "blank", CARRIED: "carried"}
