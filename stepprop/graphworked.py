@@ -92,6 +92,12 @@ class _Builder:
                         note += f": {child.name} uses {node.name} {count(len(js), 'time')}, a term for each"
                     locals_.append(Eq(shown, [local, numbers, Num(value)], name=t.local_name(child, node), note=note))
                     local = shown
+                if len(js) > 1 and t.rounding is not None:
+                    # by hand, each use's share is worked out and rounded, then they are added
+                    # (as the engine does): a term for each use, not the rounded product of the sum
+                    terms_named += [mul(D(self.out, sym(child)), self.local_formula(child, j, False)) for j in js]
+                    terms_numbers += [mul(Num(child.grad), Num(child.partials[j])) for j in js]
+                    continue
                 terms_named.append(mul(D(self.out, sym(child)), local))
                 terms_numbers.append(mul(Num(child.grad), local_number))
             if len(children) > 1:

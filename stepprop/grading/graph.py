@@ -169,8 +169,7 @@ def operation_slips(trace: GraphTrace, child: Node, reaches: Sequence[int] | Non
         changed = [j for j in positions if values[j] != child.partials[j]]
         if changed:
             words = ", ".join(
-                f"d{child.name}/d{child.parents[j].name} taken as {_plain(values[j])}, not "
-                f"{_plain(child.partials[j])}"
+                f"d{child.name}/d{child.parents[j].name} taken as {_plain(values[j])}, not {_plain(child.partials[j])}"
                 for j in changed
             )
             yield Slip(sid, words, child=child, partials=values)
