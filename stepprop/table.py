@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 
 from .errors import ConfigError
+from .words import show
 
 # what a spreadsheet saves; the names (the header) never hold one of these, so the
 # first that the header holds is the delimiter. (csv.Sniffer prefers ',' where every
@@ -137,13 +138,7 @@ def cell_number(raw: str) -> float | str:
         text = raw.strip()
         if not text:
             return "an empty field, not a number"
-        return number_problem(raw) or f"'{_show(text)}' is not a number (write it like {NUMBER_FORMS})"
+        return number_problem(raw) or f"'{show(text)}' is not a number (write it like {NUMBER_FORMS})"
     if not math.isfinite(value):
-        return f"'{_show(raw.strip())}' is not a finite number (NaN and infinities are not data stepprop trains on)"
+        return f"'{show(raw.strip())}' is not a finite number (NaN and infinities are not data stepprop trains on)"
     return value
-
-
-def _show(text: str, limit: int = 40) -> str:
-    from .config import show
-
-    return show(text, limit)
