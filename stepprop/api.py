@@ -192,9 +192,11 @@ class Network(Net):
         """The config, in its file format."""
         return self.config.to_dict()
 
-    def to_yaml(self) -> str:
-        """The config as YAML that ``load`` reads back, every number exact."""
-        return configs.dump(self.config)
+    def to_yaml(self, folder: str | None = None) -> str:
+        """The config as YAML that ``load`` reads back, every number exact; a
+        CSV file of samples is named relative to ``folder`` (where the YAML is
+        written) if it lies there, else by its absolute path."""
+        return configs.dump(self.config, folder)
 
     def step(self, batch: int = 1, round: int | str | None = None) -> Step:
         """One training step on batch ``batch`` (1-based), every number recorded;
@@ -696,25 +698,27 @@ def load(config: str | Path | None = None) -> Any:
     and column."""
     if config is None:
         return Network(configs.load(None))
-    text, source = _config_text(config)
+    text, source, folder = _config_text(config)
     root = configs.compose(text, source)
     from . import graph
 
     if graph.is_expression(root):
         return Expression(graph.from_yaml(root, source, text))
-    return Network(configs.Validator(source).config(root))
+    return Network(configs.Validator(source, folder).config(root))
 
 
-def _config_text(config: str | Path) -> tuple[str, str]:
-    """A config's text and how messages name it: a file, or a bundled example."""
+def _config_text(config: str | Path) -> tuple[str, str, str]:
+    """A config's text, how messages name it (a file, or a bundled example),
+    and the folder its CSV file of samples is relative to (the file's, or the
+    bundled examples')."""
     if not os.path.exists(config):
         names = configs.bundled_names()
         if str(config) in names:
-            return configs.bundled_text(str(config)), f"the bundled {config}.yaml"
+            return configs.bundled_text(str(config)), f"the bundled {config}.yaml", os.fspath(configs.BUNDLED_DIR)
         close = configs.suggest(str(config), names)
         if close:
             raise ConfigError(f"no such file, nor a bundled example{close}", str(config))
-    return configs.read_text(config), str(config)
+    return configs.read_text(config), str(config), os.path.dirname(config)
 
 
 def load_network(config: str | Path | None = None) -> Network:
@@ -840,11 +844,20 @@ def answer_files() -> list[str]:
 
 
 def example_text(name: str) -> str:
-    """A bundled example's YAML, comments and all."""
+    """A bundled example's YAML, comments and all; its CSV file of samples,
+    if it has one, named by its absolute path (the copy is read from anywhere)."""
+    import json
+    import re
+
     names = configs.bundled_names()
     if name not in names:
         raise StepPropError(f"no bundled example '{name}'{configs.suggest(name, names)}; there are: {', '.join(names)}")
-    return configs.bundled_text(name)
+    folder = os.fspath(configs.BUNDLED_DIR)
+
+    def absolute(found: re.Match[str]) -> str:
+        return found[1] + json.dumps(os.path.join(folder, found[2]))
+
+    return re.sub(r"(?m)^(\s+csv:\s*)([\w.-]+)", absolute, configs.bundled_text(name))
 
 
 def new_config(
@@ -856,13 +869,29 @@ def new_config(
     delta: str = "gradient",
     bias_input: float = 1,
     notation: str = "mazur",
+    from_csv: str | Path | None = None,
+    inputs: Sequence[str] = (),
+    targets: Sequence[str] = (),
+    one_hot: str | None = None,
+    folder: str | Path | None = None,
 ) -> str:
     """A new config's YAML with a comment on every key (``stepprop init``):
     ``shape`` like '2-3-1', random weights from ``seed``; ``delta``,
-    ``bias_input`` and ``notation`` as the config keys of those names."""
+    ``bias_input`` and ``notation`` as the config keys of those names.
+    ``from_csv``: samples from that CSV file, its ``inputs`` columns and its
+    ``targets`` columns or its class column ``one_hot`` (the shape starts and
+    ends with their numbers); the config is to be written in ``folder`` (by
+    default the current one), which the CSV file is named relative to."""
+    from .init import FromCsv
     from .init import new_config as written
 
-    return written(shape, activation, loss, seed, bias, delta=delta, bias_input=bias_input, notation=notation)
+    data = None
+    if from_csv is not None:
+        where = os.fspath(folder) if folder is not None else os.getcwd()
+        data = FromCsv(os.fspath(from_csv), list(inputs), list(targets), one_hot, where)
+    return written(
+        shape, activation, loss, seed, bias, delta=delta, bias_input=bias_input, notation=notation, data=data
+    )
 
 
 def new_expression() -> str:

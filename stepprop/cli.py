@@ -688,9 +688,11 @@ def train(
 
 
 def _save_network(path: str, result: Any) -> None:
+    import os
+
     from .files import write_atomic
 
-    write_atomic(path, result.network.to_yaml())
+    write_atomic(path, result.network.to_yaml(os.path.dirname(os.path.abspath(path))))
 
 
 def _saving(write: Callable[[], None], done: str) -> list[str]:
@@ -953,6 +955,24 @@ def verify(config: str | None, fmt: str, digits: int, batch: int, no_torch: bool
 @click.option(
     "--expression", "expression", is_flag=True, help="Write an expression config (a computational graph) instead."
 )
+@click.option(
+    "--from-csv",
+    "from_csv",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="DATA.csv",
+    help="Samples from this CSV file (a header row names its columns), with --inputs and --targets or --one-hot.",
+)
+@click.option("--inputs", "input_columns", default=None, metavar="COLUMNS", help="The input columns: a,b,c.")
+@click.option("--targets", "target_columns", default=None, metavar="COLUMNS", help="The target columns: x,y.")
+@click.option(
+    "--one-hot",
+    "one_hot",
+    default=None,
+    metavar="COLUMN",
+    help="A class column instead of --targets: one 0/1 target per class, in sorted order "
+    "(the loss is then cross_entropy unless --loss says otherwise).",
+)
 @_file_options
 @_fail_cleanly
 def init(
@@ -966,6 +986,10 @@ def init(
     bias_input: str,
     notation: str,
     expression: bool,
+    from_csv: str | None,
+    input_columns: str | None,
+    target_columns: str | None,
+    one_hot: str | None,
     output: str | None,
     force: bool,
 ) -> None:
@@ -975,7 +999,10 @@ def init(
     inputs, three hidden neurons and one output. The weights are random
     (seeded); the inputs and targets are placeholders to replace. With
     --expression, an expression config instead: a formula and its inputs'
-    values, worked out as a computational graph.
+    values, worked out as a computational graph. With --from-csv, the samples
+    are a CSV file's rows: SHAPE starts with the number of --inputs columns and
+    ends with the number of --targets columns (or of the --one-hot column's
+    classes); rows come in batches of 10 (batch_size).
 
     \b
     Examples:
@@ -987,6 +1014,17 @@ def init(
     """
     from .api import example_text, new_config
 
+    csv_only = {"--inputs": input_columns, "--targets": target_columns, "--one-hot": one_hot}
+    if from_csv is None and any(csv_only.values()):
+        given = next(key for key, value in csv_only.items() if value)
+        raise click.UsageError(f"{given} names the columns of --from-csv DATA.csv; give the file too")
+    if from_csv is not None:
+        if source is not None or expression:
+            raise click.UsageError("--from-csv writes a network for a SHAPE, not --from EXAMPLE or --expression")
+        if not input_columns:
+            raise click.UsageError("--from-csv needs --inputs COLUMNS (the input columns: a,b,c)")
+        if bool(target_columns) == bool(one_hot):
+            raise click.UsageError("--from-csv needs either --targets COLUMNS or --one-hot COLUMN, not both")
     if expression:
         network_only = {"SHAPE": shape, "--from": source, "--seed": _given("seed"), "--bias": _given("bias")}
         network_only.update({"--activation": _given("activation"), "--loss": _given("loss")})
@@ -1007,9 +1045,33 @@ def init(
         raise click.UsageError("--delta, --bias-input and --notation are for a new SHAPE, not --from EXAMPLE")
     if source is not None:
         text = example_text(source)
+    elif from_csv is not None:
+        import os
+
+        folder = os.path.dirname(os.path.abspath(output)) if output not in (None, "-") else os.getcwd()
+        text = new_config(
+            shape or "",
+            activation,
+            "cross_entropy" if one_hot and not _given("loss") else loss,
+            bias,
+            seed,
+            delta,
+            int(bias_input),
+            notation,
+            from_csv,
+            _names(input_columns or ""),
+            _names(target_columns or ""),
+            one_hot,
+            folder,
+        )
     else:
         text = new_config(shape or "", activation, loss, bias, seed, delta, int(bias_input), notation)
     _Output("text", 9, output, force)._write(text)
+
+
+def _names(text: str) -> list[str]:
+    """'a,b, c': column names, separated by commas."""
+    return [name.strip() for name in text.split(",") if name.strip()]
 
 
 class _Range(click.ParamType):

@@ -29,7 +29,7 @@ from .optim import (
     SETTINGS,
     Settings,
 )
-from .words import count
+from .words import count, show
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -104,6 +104,8 @@ LAYER_KEY_ALIASES: dict[str, tuple[str, ...]] = {
 }
 LAYER_KEYS = tuple(LAYER_KEY_ALIASES)
 SAMPLE_KEYS = ("inputs", "targets")
+# samples from a CSV file (samples: {csv: FILE, inputs: [...], targets: [...] or one_hot: COLUMN})
+CSV_KEYS = ("csv", "inputs", "targets", "one_hot")
 # another name of a key -> the key (a message suggests it where the key is allowed)
 KEY_ALIASES: dict[str, str] = {
     alias: key for keys in (TOP_KEY_ALIASES, LAYER_KEY_ALIASES) for key, aliases in keys.items() for alias in aliases
@@ -115,7 +117,8 @@ MAX_BYTES = 1_000_000  # a config is a few hundred bytes; this is generous
 MAX_DEPTH = 16  # the format needs 5 levels of nesting
 MAX_NEURONS = 1_000  # per layer
 MAX_LAYERS = 64
-MAX_SAMPLES = 100_000
+MAX_SAMPLES = 100_000  # samples in a config, listed or read from a CSV file (its rows)
+MAX_CSV_BYTES = 50_000_000  # a samples CSV file: 100,000 rows of up to 500 characters
 
 BUNDLED = "mazur"  # the post's network, used when no config is given
 
@@ -134,6 +137,30 @@ class Layer(NamedTuple):
 class Sample(NamedTuple):
     inputs: tuple[float, ...]
     targets: tuple[float, ...]
+
+
+class CsvSamples(NamedTuple):
+    """Where a config's samples come from when they are read from a CSV file."""
+
+    path: str  # the file, absolute (written relative to the config's folder)
+    inputs: tuple[str, ...]  # the input columns
+    targets: tuple[str, ...]  # the target columns; with one_hot, the classes, in order
+    one_hot: str | None = None  # the class column expanded into one 0/1 target per class
+
+    def to_dict(self, folder: str | None = None) -> dict[str, Any]:
+        """As written in a config: the file relative to ``folder`` where it lies
+        inside it, else its absolute path (read back from anywhere)."""
+        path = self.path
+        if folder is not None:
+            inside = os.path.relpath(path, folder)
+            if not inside.startswith(os.pardir):
+                path = inside
+        out: dict[str, Any] = {"csv": path, "inputs": list(self.inputs)}
+        if self.one_hot is not None:
+            out["one_hot"] = self.one_hot
+        else:
+            out["targets"] = list(self.targets)
+        return out
 
 
 class Config(NamedTuple):
@@ -159,6 +186,7 @@ class Config(NamedTuple):
     slope: float = ops.LEAKY_RELU.params["slope"]  # leaky_relu's slope for negative net inputs
     elu_alpha: float = ops.ELU.params["elu_alpha"]  # elu: alpha * (e^net - 1) for negative net inputs
     huber_delta: float = ops.HUBER.params["huber_delta"]  # huber: squared below it, linear above
+    csv: CsvSamples | None = None  # the samples were read from a CSV file (kept so when saving)
 
     @property
     def n_inputs(self) -> int:
@@ -198,10 +226,14 @@ class Config(NamedTuple):
             )
         return self._replace(layers=tuple(new))
 
-    def to_dict(self) -> dict[str, Any]:
-        """The config in its file format (as plain data, ready for YAML)."""
+    def to_dict(self, folder: str | None = None) -> dict[str, Any]:
+        """The config in its file format (as plain data, ready for YAML); a
+        CSV file of samples is named relative to ``folder`` (where the file
+        is written) if it lies there, else by its absolute path."""
         out: dict[str, Any] = {}
-        if self.uses_samples_key or len(self.samples) > 1:
+        if self.csv is not None:
+            out["samples"] = self.csv.to_dict(folder)
+        elif self.uses_samples_key or len(self.samples) > 1:
             out["samples"] = [{"inputs": list(s.inputs), "targets": list(s.targets)} for s in self.samples]
         else:
             out["inputs"] = list(self.samples[0].inputs)
@@ -306,21 +338,21 @@ def bundled_text(name: str) -> str:
 def load(path: "str | Path | None" = None) -> "Config":
     """Load a config file; with no path, the post's network."""
     if path is None:
-        return parse(bundled_text(BUNDLED), f"the bundled {BUNDLED}.yaml")
-    return parse(read_text(path), str(path))
+        return parse(bundled_text(BUNDLED), f"the bundled {BUNDLED}.yaml", _BUNDLED)
+    return parse(read_text(path), str(path), os.path.dirname(path))
 
 
-def read_text(path: "str | Path", what: str = "a config") -> str:
-    """A small UTF-8 text file's content, or a ConfigError that says why not."""
+def read_text(path: "str | Path", what: str = "a config", cap: int = MAX_BYTES) -> str:
+    """A UTF-8 text file's content (at most ``cap`` bytes), or a ConfigError that says why not."""
     name = str(path)
     if not os.path.exists(path):
         raise ConfigError("no such file", name)
     if os.path.isdir(path):
         raise ConfigError(f"is a directory, not {what} file", name)
     try:
-        read = read_capped(path, MAX_BYTES)
+        read = read_capped(path, cap)
         if read is None:
-            raise ConfigError(f"more than {MAX_BYTES:,} bytes; {what} is at most {MAX_BYTES:,}", name)
+            raise ConfigError(f"more than {cap:,} bytes; {what} is at most {cap:,}", name)
         raw = read
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror or exc}", name) from None
@@ -332,10 +364,11 @@ def read_text(path: "str | Path", what: str = "a config") -> str:
         raise ConfigError(f"not a UTF-8 text file (byte {raw[exc.start]:#04x} here)", name, line, column) from None
 
 
-def parse(text: str, source: str = "<config>") -> "Config":
-    """Parse and validate config text; ``source`` names it in messages."""
+def parse(text: str, source: str = "<config>", folder: "str | Path | None" = None) -> "Config":
+    """Parse and validate config text; ``source`` names it in messages, and a
+    CSV file of samples is relative to ``folder`` (by default the current one)."""
     root = compose(text, source)
-    return Validator(source).config(root)
+    return Validator(source, folder).config(root)
 
 
 EMPTY_CONFIG = "the file is empty; a config is a mapping with layers, inputs, targets and eta"
@@ -442,12 +475,6 @@ _NUMBER_TEXT = r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$"
 _NAME = r"^[A-Za-z]+$"
 
 
-def show(text: str, limit: int = 40) -> str:
-    """User text for a one-line message: shortened, with invisible characters escaped."""
-    text = text if len(text) <= limit else text[: limit - 3] + "..."
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
 def _plain(word: str) -> str:
     """A name as compared for a suggestion: 'Learning-Rate' is 'learningrate'."""
     return re.sub(r"[^0-9a-z]", "", word.lower())
@@ -469,8 +496,12 @@ def suggest(word: str, choices: Any, n: int = 1, aliases: Mapping[str, str] | No
 
 
 class Validator:
-    def __init__(self, source: str):
+    def __init__(self, source: str, folder: "str | Path | None" = None):
         self.source = source
+        # what a CSV file's path is relative to: the given folder, else the config file's, else the current one
+        if folder is None:
+            folder = os.path.dirname(source) if os.path.isfile(source) else ""
+        self.folder = os.fspath(folder)
 
     # -- helpers
     def error(self, node: Any, message: str) -> ConfigError:
@@ -669,7 +700,7 @@ class Validator:
             raise self.error(layers_node, f"at most {MAX_LAYERS} layers are supported")
 
         # the inputs fix the width of the first layer's rows
-        samples, sample_nodes, uses_samples_key = self.samples(top, root)
+        samples, sample_nodes, uses_samples_key, read = self.samples(top, root)
         n_in = len(samples[0][0])
         layers: list[Layer] = []
         names_seen: dict[str, Any] = {}
@@ -757,13 +788,21 @@ class Validator:
                         f"expected {count(n_out, 'target')} (one per output neuron), found the single number "
                         f"{show(tnode.value)}; write the targets as a list of {n_out} numbers",
                     )
-                raise self.error(tnode, f"expected {count(n_out, 'target')} (one per output neuron), found {len(outs)}")
+                classes = (
+                    f" (one_hot: the classes {', '.join(read.spec.targets)})" if read and read.spec.one_hot else ""
+                )
+                raise self.error(
+                    tnode, f"expected {count(n_out, 'target')} (one per output neuron), found {len(outs)}{classes}"
+                )
         out_act = layers[-1].activation
         rule = ops.loss(loss)
         if rule.unit_targets:
-            for (_ins, outs), (_inode, tnode) in zip(samples, sample_nodes):
+            for k, ((_ins, outs), (_inode, tnode)) in enumerate(zip(samples, sample_nodes)):
                 if any(not 0 <= t <= 1 for t in outs):
-                    raise self.error(tnode, f"{loss} needs targets between 0 and 1, found {list(outs)}")
+                    message = f"{loss} needs targets between 0 and 1, found {list(outs)}"
+                    if read is not None:
+                        raise ConfigError(message, read.name, read.lines[k])
+                    raise self.error(tnode, message)
         if rule.after is not None and out_act not in rule.after:
             raise self.error(
                 top["loss"][1],
@@ -819,6 +858,7 @@ class Validator:
             optim=optim,
             source=self.source,
             uses_samples_key=uses_samples_key,
+            csv=read.spec if read is not None else None,
         )
         return config._replace(**params) if params else config
 
@@ -896,7 +936,9 @@ class Validator:
             penalty,
         )
 
-    def samples(self, top: dict, root: Any) -> tuple[list, list, bool]:
+    def samples(self, top: dict, root: Any) -> tuple[list, list, bool, "CsvRead | None"]:
+        """The samples as (inputs, targets) pairs, the nodes that give each
+        pair, whether they are under 'samples:', and where a CSV file gave them."""
         import yaml
 
         has_pair = "inputs" in top or "targets" in top
@@ -905,9 +947,14 @@ class Validator:
             raise self.error(key, "give either 'samples' or top-level 'inputs' and 'targets', not both")
         if "samples" in top:
             snode = top["samples"][1]
+            if isinstance(snode, yaml.MappingNode):
+                read = self.csv_samples(snode)
+                return read.samples, [read.nodes] * len(read.samples), True, read
             if not isinstance(snode, yaml.SequenceNode) or not snode.value:
                 raise self.error(
-                    snode, f"expected a non-empty list of samples ({{inputs, targets}} pairs), found {self.kind(snode)}"
+                    snode,
+                    "expected a non-empty list of samples ({inputs, targets} pairs) or a CSV file "
+                    f"({{csv: FILE, inputs: [COLUMNS], targets: [COLUMNS]}}), found {self.kind(snode)}",
                 )
             if len(snode.value) > MAX_SAMPLES:
                 raise self.error(snode, f"at most {MAX_SAMPLES:,} samples are supported")
@@ -927,7 +974,7 @@ class Validator:
                 first_out = first_out or len(outs)
                 out.append((ins, outs))
                 nodes.append((fields["inputs"][1], fields["targets"][1]))
-            return out, nodes, True
+            return out, nodes, True, None
         if not has_pair:
             raise self.error(root, "missing required key 'inputs' (and 'targets'), or a list of 'samples'")
         for key in ("inputs", "targets"):
@@ -935,7 +982,206 @@ class Validator:
                 raise self.error(root, f"missing required key '{key}'")
         ins = self.values(top["inputs"][1], "inputs")
         outs = self.values(top["targets"][1], "targets")
-        return [(ins, outs)], [(top["inputs"][1], top["targets"][1])], False
+        return [(ins, outs)], [(top["inputs"][1], top["targets"][1])], False, None
+
+    def csv_samples(self, node: Any) -> "CsvRead":
+        """Samples from a CSV file: ``{csv: FILE, inputs: [COLUMNS], targets:
+        [COLUMNS]}``, or ``one_hot: COLUMN`` for the targets."""
+        fields = self.mapping(node, "the samples from a CSV file", CSV_KEYS)
+        if "csv" not in fields:
+            raise self.error(
+                node, "missing 'csv: FILE', the CSV file of the samples (relative to this config's folder)"
+            )
+        if "targets" in fields and "one_hot" in fields:
+            raise self.error(
+                fields["one_hot"][0],
+                "give either 'targets' (the target columns) or 'one_hot' (a class column, one target per class), "
+                "not both",
+            )
+        if "inputs" not in fields:
+            raise self.error(node, "the samples from a CSV file are missing 'inputs' (the input columns)")
+        if "targets" not in fields and "one_hot" not in fields:
+            raise self.error(
+                node,
+                "the samples from a CSV file are missing 'targets' (the target columns) or 'one_hot' (a class "
+                "column, one target per class)",
+            )
+        written = self.string(fields["csv"][1], "the CSV file")
+        name = os.path.normpath(os.path.join(self.folder, written))
+        try:
+            text = read_text(name, "a samples CSV", MAX_CSV_BYTES)
+        except ConfigError as exc:
+            if exc.line is not None:
+                raise  # (in the file: not UTF-8)
+            raise self.error(fields["csv"][1], f"{exc.path}: {exc.message}") from None
+        wanted = [("inputs", n) for n in self.names(fields["inputs"][1], "the input columns")]
+        one_hot = self.string(fields["one_hot"][1], "the class column (one_hot)") if "one_hot" in fields else None
+        if one_hot is None:
+            wanted += [("targets", n) for n in self.names(fields["targets"][1], "the target columns")]
+        inputs, targets, classes, lines = read_csv(text, name, wanted, one_hot, self.mapping_places(fields))
+        samples = list(zip(inputs, targets))
+        spec = CsvSamples(
+            os.path.abspath(name),
+            tuple(n for k, n in wanted if k == "inputs"),
+            classes if one_hot is not None else tuple(n for k, n in wanted if k == "targets"),
+            one_hot,
+        )
+        tnode = fields["one_hot" if one_hot is not None else "targets"][1]
+        return CsvRead(samples, (fields["inputs"][1], tnode), spec, name, lines)
+
+    def mapping_places(self, fields: dict[str, tuple[Any, Any]]) -> dict[str, str]:
+        """Where each key's value is written: 'file:line:column'."""
+        return {
+            key: f"{self.source}:{value.start_mark.line + 1}:{value.start_mark.column + 1}"
+            for key, (_, value) in fields.items()
+        }
+
+    def names(self, node: Any, what: str) -> list[str]:
+        """A list of names (a single name is a list of one)."""
+        import yaml
+
+        items = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        if not items:
+            raise self.error(node, f"expected {what} as a list of names, found an empty list")
+        found = []
+        for item in items:
+            if not isinstance(item, yaml.ScalarNode) or item.tag in (_STD + "null", _STD + "bool"):
+                raise self.error(item, f"expected {what} as a list of column names, found {self.kind(item)}")
+            found.append(str(item.value))
+        return found
+
+
+class CsvRead(NamedTuple):
+    """Samples read from a CSV file, and where: the nodes of the config that
+    asked for them, the file as messages name it, the line of each sample."""
+
+    samples: list[tuple[tuple[float, ...], tuple[float, ...]]]
+    nodes: tuple[Any, Any]
+    spec: CsvSamples
+    name: str
+    lines: list[int]
+
+
+def read_csv(
+    text: str, source: str, wanted: list[tuple[str, str]], one_hot: str | None, asked: dict[str, str]
+) -> tuple[list[tuple[float, ...]], list[tuple[float, ...]], tuple[str, ...], list[int]]:
+    """The inputs and targets of every row of a CSV table (a header row names
+    the columns; ``wanted`` says which are inputs and which targets; ``asked``
+    where the config asks for each key's columns), the classes of the
+    ``one_hot`` column in order, and each row's line. Every problem is a
+    ConfigError at its line and column of the file."""
+    from .table import rows
+
+    table = rows(text, source)
+    first = next(table, None)
+    if first is None:
+        raise ConfigError(
+            "the CSV file is empty: a header row naming the columns, then one row per sample", source, 1, 1
+        )
+    header = _csv_header(first, source)
+    ins_at = [_column(header, n, asked["inputs"], source, first.line) for k, n in wanted if k == "inputs"]
+    outs_at = [_column(header, n, asked["targets"], source, first.line) for k, n in wanted if k == "targets"]
+    class_at = _column(header, one_hot, asked["one_hot"], source, first.line) if one_hot is not None else -1
+    width = len(header)
+    inputs: list[tuple[float, ...]] = []
+    targets: list[tuple[float, ...]] = []
+    labels: list[str] = []
+    lines: list[int] = []
+    for row in table:
+        cells = row.cells
+        if len(inputs) == MAX_SAMPLES:
+            raise ConfigError(
+                f"more than {MAX_SAMPLES:,} rows of samples; at most {MAX_SAMPLES:,} are supported", source, row.line
+            )
+        if len(cells) < width or any(cell.strip() for cell in cells[width:]):
+            extra = next((k for k in range(width, len(cells)) if cells[k].strip()), len(cells))
+            raise ConfigError(
+                f"this row has {count(len(cells), 'field')} and the header names {count(width, 'column')} "
+                "(a ragged row: a missing or extra delimiter?)",
+                source,
+                row.line,
+                row.column(extra),
+            )
+        inputs.append(tuple([_cell(row, k, header, source) for k in ins_at]))
+        if one_hot is None:
+            targets.append(tuple([_cell(row, k, header, source) for k in outs_at]))
+        else:
+            label = cells[class_at].strip()
+            if not label:
+                raise ConfigError(
+                    f"column {show(one_hot)}: an empty field, not a class", source, row.line, row.column(class_at)
+                )
+            labels.append(label)
+        lines.append(row.line)
+    if not inputs:
+        raise ConfigError("no samples: after the header row, one row per sample", source, first.line + 1, 1)
+    classes: tuple[str, ...] = ()
+    if one_hot is not None:
+        classes = _classes(set(labels), one_hot, source, first.line)
+        expanded = {c: tuple(1.0 if c == other else 0.0 for other in classes) for c in classes}
+        targets = [expanded[label] for label in labels]
+    return inputs, targets, classes, lines
+
+
+def _column(header: list[str], name: str, asked: str, source: str, line: int) -> int:
+    """Where the column ``name`` is in the header (0-based); ``asked``: where the config names it."""
+    if name in header:
+        return header.index(name)
+    named = [n for n in header if n]
+    shown = ", ".join(show(n, 20) for n in named[:12]) + (", ..." if len(named) > 12 else "")
+    raise ConfigError(
+        f"no column '{show(name)}' (asked for at {asked}){suggest(name, named)}; the header names: {shown}",
+        source,
+        line,
+        1,
+    )
+
+
+def _cell(row: Any, k: int, header: list[str], source: str) -> float:
+    """Cell ``k`` of a row as a finite number (a ConfigError at its place if it is not one)."""
+    from .table import cell_number
+
+    value = cell_number(row.cells[k])
+    if isinstance(value, str):
+        raise ConfigError(f"column {show(header[k])}: {value}", source, row.line, row.column(k))
+    return value
+
+
+def _csv_header(row: Any, source: str) -> list[str]:
+    """A CSV table's column names (trailing unnamed columns dropped; an
+    unnamed column in between is one no key can ask for)."""
+    names = [cell.strip() for cell in row.cells]
+    while names and not names[-1]:
+        names.pop()
+    seen: dict[str, int] = {}
+    for k, name in enumerate(names):
+        if name and name in seen:
+            raise ConfigError(
+                f"the column '{show(name)}' is named twice in the header (first as column {seen[name] + 1})",
+                source,
+                row.line,
+                row.column(k),
+            )
+        seen[name] = k
+    return names
+
+
+def _classes(labels: set[str], column: str, source: str, line: int) -> tuple[str, ...]:
+    """A class column's classes in order: by value where every one is a
+    number (2 before 10), else as text."""
+    from .table import cell_number
+
+    if len(labels) > MAX_NEURONS:
+        raise ConfigError(
+            f"the class column {show(column)} holds {len(labels):,} different values; one_hot makes one output "
+            f"neuron per class, at most {MAX_NEURONS:,}",
+            source,
+            line,
+        )
+    values = {label: cell_number(label) for label in labels}
+    if all(isinstance(v, float) for v in values.values()):
+        return tuple(sorted(labels, key=lambda label: (values[label], label)))
+    return tuple(sorted(labels))
 
 
 _constructor: Any = None
@@ -956,8 +1202,9 @@ def _comment(text: str) -> str:
     return show(text, 1000)
 
 
-def dump(config: Config) -> str:
-    """The config as YAML text, with every number written exactly."""
+def dump(config: Config, folder: "str | None" = None) -> str:
+    """The config as YAML text, with every number written exactly (``folder``:
+    where it is written, which a CSV file of samples is named relative to)."""
     import yaml
 
     class _Dumper(yaml.SafeDumper):
@@ -974,4 +1221,4 @@ def dump(config: Config) -> str:
         )
     else:
         header = f"# written by stepprop from {_comment(config.source)}\n"
-    return header + yaml.dump(config.to_dict(), Dumper=_Dumper, sort_keys=False, width=100)
+    return header + yaml.dump(config.to_dict(folder), Dumper=_Dumper, sort_keys=False, width=100)

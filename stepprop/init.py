@@ -5,12 +5,13 @@ same code that names them everywhere else, so a comment can never disagree
 with what `explain` prints.
 """
 
+import os
 import random
 import re
 from collections.abc import Callable
 
 from . import ops
-from .config import BIAS_MODES, LOSSES, Config, Layer, Sample, parse
+from .config import BIAS_MODES, LOSSES, Config, CsvSamples, Layer, Sample, parse
 from .errors import StepPropError
 from .names import layer_title
 from .network import Net
@@ -46,10 +47,13 @@ def new_config(
     delta: str = "gradient",
     bias_input: float = 1.0,
     notation: str = "mazur",
+    data: "FromCsv | None" = None,
 ) -> str:
     """The text of a new, valid, commented config (``delta``, ``bias_input``
-    and ``notation``: the conventions, as the config keys of those names)."""
+    and ``notation``: the conventions, as the config keys of those names;
+    ``data``: samples from a CSV file instead of placeholders)."""
     sizes = parse_shape(shape)
+    samples = data.read(sizes) if data is not None else None
     if activation not in LAYER_ACTIVATIONS:
         raise StepPropError(f"--activation must be one of {', '.join(LAYER_ACTIVATIONS)}")
     if loss not in LOSSES:
@@ -87,12 +91,45 @@ def new_config(
         targets = tuple(round(0.01 + 0.98 * (k % 2), 2) for k in range(n_out))
     cfg = Config(tuple(layers), (Sample(inputs, targets),), eta, True, loss, activation)
     cfg = cfg._replace(delta=delta, bias_input=float(bias_input), notation=notation)
+    if data is not None and samples is not None:
+        spec, rows = samples
+        cfg = cfg._replace(samples=rows, csv=spec, batch_size=CSV_BATCH if len(rows) > CSV_BATCH else None)
     note = ""
     if asked != loss:
         note = "cross_entropy was asked for one output: for one output that is binary_cross_entropy"
-    text = render(cfg, f"{shape}, seed {seed}", note)
-    parse(text, "<stepprop init>")  # what we write must load
+    text = render(cfg, f"{shape}, seed {seed}", note, data.folder if data is not None else None)
+    parse(text, "<stepprop init>", data.folder if data is not None else None)  # what we write must load
     return text
+
+
+CSV_BATCH = 10  # a new config's batches of CSV rows: explain derives each sample of one step by step
+
+
+class FromCsv:
+    """``stepprop init --from-csv``: the CSV file, its input columns, and its
+    target columns or its class column (``one_hot``); ``folder``: where the
+    config is written (the CSV file is named relative to it if it lies there)."""
+
+    def __init__(self, path: str, inputs: list[str], targets: list[str], one_hot: str | None, folder: str):
+        self.path, self.inputs, self.targets, self.one_hot, self.folder = path, inputs, targets, one_hot, folder
+
+    def read(self, sizes: list[int]) -> tuple[CsvSamples, tuple[Sample, ...]]:
+        """The samples, the first and last sizes of the shape checked against the columns."""
+        from .config import MAX_CSV_BYTES, read_csv, read_text
+
+        wanted = [("inputs", n) for n in self.inputs] + [("targets", n) for n in self.targets]
+        asked = {"inputs": "--inputs", "targets": "--targets", "one_hot": "--one-hot"}
+        text = read_text(self.path, "a samples CSV", MAX_CSV_BYTES)
+        ins, outs, classes, _ = read_csv(text, self.path, wanted, self.one_hot, asked)
+        n_out = len(classes) if self.one_hot is not None else len(self.targets)
+        if (sizes[0], sizes[-1]) != (len(self.inputs), n_out):
+            outputs = f"classes of {self.one_hot}" if self.one_hot else "target columns"
+            raise StepPropError(
+                f"the shape must start with {len(self.inputs)} (the input columns) and end with {n_out} (the "
+                f"{outputs}), as {len(self.inputs)}-{'-'.join(str(n) for n in sizes[1:-1]) or '4'}-{n_out}"
+            )
+        spec = CsvSamples(os.path.abspath(self.path), tuple(self.inputs), classes or tuple(self.targets), self.one_hot)
+        return spec, tuple(Sample(i, t) for i, t in zip(ins, outs))
 
 
 def draw(rnd: random.Random, low: float = -0.5, high: float = 0.5, decimals: int = 2) -> float:
@@ -102,7 +139,8 @@ def draw(rnd: random.Random, low: float = -0.5, high: float = 0.5, decimals: int
     return round(rnd.uniform(low, high), decimals) + 0.0
 
 
-def render(cfg: Config, origin: str, note: str = "") -> str:
+def render(cfg: Config, origin: str, note: str = "", folder: str | None = None) -> str:
+    """A config's commented text; ``folder``: where it is written (a CSV file of samples is named relative to it)."""
     net = Net(cfg)
     names = [net.input_names] + net.neurons
     lines = [
@@ -111,9 +149,7 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
         "# Try: stepprop explain this.yaml   (every number of one training step)",
         "#      stepprop train this.yaml --epochs 10000",
         "",
-        f"inputs: {_list(cfg.samples[0].inputs)}    # the input values: {', '.join(net.input_names)}",
-        f"targets: {_list(cfg.samples[0].targets)}    # what the outputs should be: "
-        + ", ".join(f"target_{n}" for n in net.output_names),
+        *(_csv_lines(cfg, net, folder) if cfg.csv is not None else _sample_lines(cfg, net)),
         f"eta: {cfg.eta!r}    # the learning rate: w+ = w - eta * dE/dw",
         f"update_biases: {'true' if cfg.update_biases else 'false'}"
         "    # false keeps every bias fixed, as the post does",
@@ -129,9 +165,20 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
         ),
         *(["bias_input: -1    # a bias is a threshold on a constant input of -1"] if cfg.bias_input == -1 else []),
         *(["notation: nielsen    # Nielsen's names: w^l_jk, z^l_j, a^l_j, C"] if cfg.notation == "nielsen" else []),
-        "# For several training samples, replace inputs and targets with",
-        "#   samples: [{inputs: [...], targets: [...]}, ...]   and optionally batch_size: N and",
-        "#   batch_error: mean (a batch's error is the mean of its samples' E_total) or sum",
+        *(
+            [f"batch_size: {cfg.batch_size}    # rows per update (explain shows the step on the first batch)"]
+            if cfg.batch_size is not None
+            else []
+        ),
+        *(
+            [
+                "# For several training samples, replace inputs and targets with",
+                "#   samples: [{inputs: [...], targets: [...]}, ...]   and optionally batch_size: N and",
+                "#   batch_error: mean (a batch's error is the mean of its samples' E_total) or sum",
+            ]
+            if cfg.csv is None
+            else []
+        ),
         "",
         "# Layers: hidden layers first, the output layer last. Row r of a layer's weights holds",
         "# the weights INTO its neuron r, one per neuron of the previous layer; weights are",
@@ -170,6 +217,36 @@ def render(cfg: Config, origin: str, note: str = "") -> str:
     if shown.nielsen:
         lines = [line if "#" not in line else _commented(line, shown.text) for line in lines]
     return "\n".join(lines) + "\n"
+
+
+def _sample_lines(cfg: Config, net: Net) -> list[str]:
+    return [
+        f"inputs: {_list(cfg.samples[0].inputs)}    # the input values: {', '.join(net.input_names)}",
+        f"targets: {_list(cfg.samples[0].targets)}    # what the outputs should be: "
+        + ", ".join(f"target_{n}" for n in net.output_names),
+    ]
+
+
+def _csv_lines(cfg: Config, net: Net, folder: str | None) -> list[str]:
+    import json  # a name in YAML's flow style: JSON strings are YAML strings
+
+    assert cfg.csv is not None
+    written = cfg.csv.to_dict(folder if folder is not None else os.getcwd())
+
+    def names(values: list[str]) -> str:
+        return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+    lines = [
+        f"samples:    # {len(cfg.samples)} rows of a CSV file (a header row names its columns)",
+        f"  csv: {json.dumps(written['csv'])}    # relative to this file's folder",
+        f"  inputs: {names(written['inputs'])}    # {', '.join(net.input_names)}",
+    ]
+    pairs = ", ".join(f"{c} -> {n}" for c, n in zip(cfg.csv.targets, net.output_names))
+    if cfg.csv.one_hot is not None:
+        lines.append(f"  one_hot: {json.dumps(cfg.csv.one_hot)}    # one 0/1 target per class, sorted: {pairs}")
+    else:
+        lines.append(f"  targets: {names(written['targets'])}    # {pairs}")
+    return lines
 
 
 def _commented(line: str, spell: Callable[[str], str]) -> str:

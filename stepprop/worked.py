@@ -1012,6 +1012,15 @@ class _Builder:
         if cfg.bias_input != 1 and any(layer.bias is not None for layer in cfg.layers):
             lines.append("biases are thresholds: each multiplies a constant input of -1 (bias_input: -1)")
         n = len(cfg.samples)
+        if cfg.csv is not None:
+            lines.append(f"samples: {count(n, 'row')} of {cfg.csv.path}; inputs {', '.join(cfg.csv.inputs)}")
+            if cfg.csv.one_hot is not None:
+                lines.append(
+                    f"targets: one per class of {cfg.csv.one_hot}, in sorted order: "
+                    + ", ".join(f"{c} -> {name}" for c, name in zip(cfg.csv.targets, self.net.output_names))
+                )
+            else:
+                lines.append(f"targets: {', '.join(cfg.csv.targets)}")
         if n > 1:
             batches = cfg.batches()
             lines.append(

@@ -122,7 +122,7 @@ def _nielsen_holds(trace, digits=9, places=None):
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.stem)
 def test_bundled_configs_hold_in_nielsens_names(path):
-    net = Net(config.parse(_nielsen(path.read_text(encoding="utf-8"))))
+    net = Net(config.parse(_nielsen(path.read_text(encoding="utf-8")), folder=path.parent))
     for b in range(len(net.config.batches())):
         _nielsen_holds(step(net, b))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 import math
 import re
 from dataclasses import dataclass
@@ -11,11 +10,10 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Context, Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..config import MAX_CHECK_EPOCHS, MAX_STEPS, ConfigError, Validator, compose, read_text, show
+from ..table import NUMBER_FORMS, Row, number_problem, read_number, rows
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-_DECIMAL = re.compile(r"^[-+]?(\d[\d_]*\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
 
 @dataclass(frozen=True)
@@ -205,10 +203,6 @@ class Student:
     answers: Answers
 
 
-# a class's answers: what a spreadsheet saves; the names (the header) never hold one of
-# these, so the first that the header holds is the delimiter. (csv.Sniffer prefers ','
-# where every cell is a decimal comma: 0,5933;0,7514 is two cells, not three.)
-DELIMITERS = ("\t", ";", ",")
 UNREADABLE_SHOWN = 5  # the unreadable cells a message names by position
 
 
@@ -216,34 +210,20 @@ def load_class(path: str | Path | None = None, text: str | None = None, source: 
     """A class's answers, a CSV file: a header row of answer names (the first
     column's header is anything: the students' ids), then one row per student.
     Comma, semicolon and tab delimited files are read (the header says which)."""
-    import csv  # (here: only a class's file is a CSV)
-
     source = source or str(path)
-    raw = (text if text is not None else read_text(path or "", "a class's answers")).lstrip("\ufeff")
-    lines = raw.splitlines()
-    header_at = next((k for k, line in enumerate(lines) if line.strip()), None)
-    if header_at is None:
-        raise ConfigError("the class's answers file is empty: a header row of names, then one row per student", source)
-    delimiter = next((d for d in DELIMITERS if d in lines[header_at]), ",")
-    reader = csv.reader(io.StringIO(raw), delimiter=delimiter, skipinitialspace=True)
+    raw = text if text is not None else read_text(path or "", "a class's answers")
     header: list[tuple[str, int]] = []  # (name, column) of each answer column
     header_line = 0
     students: list[Student] = []
     unreadable: list[tuple[int, int, str, str]] = []
-    start = 1
-    try:
-        for row in reader:
-            line, start = start, reader.line_num + 1
-            if not any(cell.strip() for cell in row):
-                continue
-            columns = _columns(lines[line - 1], delimiter)
-            if not header:
-                header_line = line
-                header = _header(row, columns, line, source)
-                continue
-            students.append(_student(row, columns, line, header, header_line, source, unreadable))
-    except csv.Error as exc:
-        raise ConfigError(f"not a CSV file the csv module can read ({exc})", source, reader.line_num) from None
+    for row in rows(raw, source):
+        if not header:
+            header_line = row.line
+            header = _header(row, source)
+            continue
+        students.append(_student(row, header, header_line, source, unreadable))
+    if not header:
+        raise ConfigError("the class's answers file is empty: a header row of names, then one row per student", source)
     if unreadable:
         line, column, name, cell = unreadable[0]
         more = ", ".join(f"{ln}:{col}" for ln, col, _, _ in unreadable[1:UNREADABLE_SHOWN])
@@ -260,20 +240,9 @@ def load_class(path: str | Path | None = None, text: str | None = None, source: 
     return students
 
 
-def _columns(line: str, delimiter: str) -> list[int]:
-    """Where each cell of a row starts on its (first) line, 1-based."""
-    found = [1]
-    quoted = False
-    for k, ch in enumerate(line):
-        if ch == '"':
-            quoted = not quoted
-        elif ch == delimiter and not quoted:
-            found.append(k + 2)
-    return found
-
-
-def _header(row: list[str], columns: list[int], line: int, source: str) -> list[tuple[str, int]]:
-    names = [cell.strip() for cell in row[1:]]
+def _header(row: Row, source: str) -> list[tuple[str, int]]:
+    line = row.line
+    names = [cell.strip() for cell in row.cells[1:]]
     while names and not names[-1]:
         names.pop()  # the empty columns a spreadsheet adds
     if not names:
@@ -285,7 +254,7 @@ def _header(row: list[str], columns: list[int], line: int, source: str) -> list[
     seen: set[str] = set()
     header = []
     for k, name in enumerate(names, start=1):
-        column = columns[k] if k < len(columns) else 1
+        column = row.column(k)
         if not name:
             raise ConfigError(f"column {k + 1} has no name: the first row names every answer", source, line, column)
         if name in seen:
@@ -296,92 +265,34 @@ def _header(row: list[str], columns: list[int], line: int, source: str) -> list[
 
 
 def _student(
-    row: list[str],
-    columns: list[int],
-    line: int,
+    row: Row,
     header: list[tuple[str, int]],
     header_line: int,
     source: str,
     unreadable: list[tuple[int, int, str, str]],
 ) -> Student:
-    extra = [k for k in range(len(header) + 1, len(row)) if row[k].strip()]
+    line, cells = row.line, row.cells
+    extra = [k for k in range(len(header) + 1, len(cells)) if cells[k].strip()]
     if extra:
-        column = columns[extra[0]] if extra[0] < len(columns) else 1
         raise ConfigError(
-            f"this row has {len(row) - 1} answers and the first row names {len(header)}", source, line, column
+            f"this row has {len(cells) - 1} answers and the first row names {len(header)}",
+            source,
+            line,
+            row.column(extra[0]),
         )
     answers = Answers()
     for k, (name, name_column) in enumerate(header, start=1):
-        cell = row[k].strip() if k < len(row) else ""
+        cell = cells[k].strip() if k < len(cells) else ""
         if not cell:
             answers.append(Answer(name, "", math.nan, header_line, name_column, name))
             continue
         found = read_number(cell)
         if found is None:
-            unreadable.append((line, columns[k] if k < len(columns) else 1, name, cell))
+            unreadable.append((line, row.column(k), name, cell))
             continue
         value, number = found
         answers.append(Answer(name, cell, value, header_line, name_column, name, number))
-    return Student(row[0].strip() or f"line {line}", line, answers)
-
-
-NUMBER_FORMS = "0.5933, -0.5933 (or −0.5933), 0,5933, 5.933e-1, 5.933 x 10^-1 or a fraction such as -1/4"
-_TIMES_TEN = re.compile(r"^([-+]?(?:\d[\d_]*\.?\d*|\.\d+))\s*(?:x|X|×|\*|·)\s*10\s*\^\s*\(?\s*([-+]?\d+)\s*\)?$")
-_FRACTION = re.compile(r"^([-+]?\d+)\s*/\s*(\d+)$")
-
-
-# more digits than anyone writes, or than a float can tell apart many times over
-MAX_DIGITS = 40
-
-
-def read_number(raw: str) -> tuple[float, str] | None:
-    """A number as students write it, as (value, plain decimal spelling), or None
-    (``number_problem`` says why, where it is a number out of range).
-
-    0.5933; −0.5933 (the minus sign a PDF copies); 0,5933 (a decimal comma);
-    5.933e-1, 5.933 x 10^-1, 5.933 × 10^(-1); and fractions such as -1/4,
-    which are exact (their decimal spelling has every digit)."""
-    found = _read_number(raw)
-    if found is None or number_problem(raw, found) is not None:
-        return None
-    return found
-
-
-def number_problem(raw: str, found: tuple[float, str] | None = None) -> str | None:
-    """Why a number as written can't be checked (too many digits, or beyond what a
-    float holds), or None."""
-    if len(raw.strip()) > 10 * MAX_DIGITS:
-        return f"longer than {10 * MAX_DIGITS} characters: write it with fewer digits"
-    found = found if found is not None else _read_number(raw)
-    if found is None:
-        return None
-    value, spelled = found
-    mantissa = spelled.lower().partition("e")[0]
-    if sum(ch.isdigit() for ch in mantissa) > MAX_DIGITS and "/" not in raw:
-        return f"more than {MAX_DIGITS} digits: write it with fewer"
-    if not math.isfinite(value) or (value == 0 and any(ch in "123456789" for ch in mantissa)):
-        return "beyond the numbers stepprop works with (about 1e-308 to 1e308 in size)"
-    return None
-
-
-def _read_number(raw: str) -> tuple[float, str] | None:
-    t = raw.strip().replace("\u2212", "-").replace("\u2013", "-")
-    if len(t) > 10 * MAX_DIGITS:
-        return None  # (number_problem says why)
-    if _DECIMAL.match(t):
-        return float(t.replace("_", "")), t
-    if t.count(",") == 1 and "." not in t and _DECIMAL.match(t.replace(",", ".")):
-        t = t.replace(",", ".")
-        return float(t), t
-    m = _TIMES_TEN.match(t.replace(",", ".") if "." not in t else t)
-    if m:
-        t = f"{m.group(1)}e{m.group(2)}"
-        return float(t.replace("_", "")), t
-    m = _FRACTION.match(t)
-    if m and int(m.group(2)) != 0:
-        value = int(m.group(1)) / int(m.group(2))
-        return value, f"{value:.17e}"  # exact: every digit
-    return None
+    return Student(cells[0].strip() or f"line {line}", line, answers)
 
 
 # a parameter's change as students write it: Δw5, Δ_w5, delta_w5, delta w5, Delta_w5
