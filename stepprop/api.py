@@ -113,11 +113,13 @@ def render_document(
     digits: int = DEFAULT_DIGITS,
     fragment: bool = False,
     picture: Callable[[], Picture | None] | None = None,
+    math: str = "mathml",
+    src: str | None = None,
 ) -> str:
     """A document as text, markdown, latex (``fragment``: the body only) or
     html (html and latex with the picture ``picture()`` gives, if any: SVG
-    and TikZ)."""
-    return "".join(render_chunks(doc, format, digits, fragment, picture))
+    and TikZ; html's ``math`` and ``src``: :func:`stepprop.views.html.chunks`'s)."""
+    return "".join(render_chunks(doc, format, digits, fragment, picture, math, src))
 
 
 def render_chunks(
@@ -126,6 +128,8 @@ def render_chunks(
     digits: int = DEFAULT_DIGITS,
     fragment: bool = False,
     picture: Callable[[], Picture | None] | None = None,
+    math: str = "mathml",
+    src: str | None = None,
 ) -> Iterator[str]:
     """The same, in pieces to write as they come (a long worked example is
     never held whole a second time)."""
@@ -145,8 +149,8 @@ def render_chunks(
         from .views import html
 
         if view is None:
-            return html.chunks(doc, digits)
-        return html.chunks(doc, digits, view.svg(drawn), view.CAPTION)
+            return html.chunks(doc, digits, math=math)
+        return html.chunks(doc, digits, view.svg(drawn), view.CAPTION, math, src)
     if format == "text":
         from .views.text import plain_chunks
 
@@ -1094,26 +1098,40 @@ class Quiz:
                 yield f"{v.id}/solution.{ext}", solution.render(fmt)
         yield "key.csv", key_csv(self.variants)
         yield QUIZ, template_yaml(self.template, self.variants[0].rounding)
-        variants = self.lms()
         title = self.title
-        yield "moodle.xml", moodle_xml(variants, title)
-        yield "canvas-qti.zip", qti_zip(variants, title)
+        yield "moodle.xml", moodle_xml(self.lms(moodle=True), title)
+        yield "canvas-qti.zip", qti_zip(self.lms(), title)
 
     @property
     def title(self) -> str:
         """The quiz's name in a learning platform: its shape and seed."""
         return f"stepprop {self.template.shape} (seed {self.template.seed})"
 
-    def lms(self) -> list[QuizVariant]:
+    def lms(self, moodle: bool = False) -> list[QuizVariant]:
         """The variants for a learning platform's export (:mod:`stepprop.lms`):
-        the sheet and the worked solution as HTML fragments, and the questions."""
-        from .lms import Variant
+        the sheet and the worked solution as HTML fragments, and the questions.
+        ``moodle``: as Moodle's HTML cleaner keeps them, the math as TeX for its
+        MathJax filter and the diagram an image, diagram.svg, in the variant's
+        files (MathML and inline SVG are stripped)."""
+        from .lms import DIAGRAM, PLUGINFILE, SOLUTION_DIAGRAM, Variant
         from .views.html import body
 
         out = []
         for v in self.variants:
-            problem = body(render_document(v.sheet(), "html", picture=Step(v.exact)._picture))
-            out.append(Variant(v.id, v.title, problem, list(v.questions), body(Step(v.hand).render("html"))))
+            sheet, solution = Step(v.exact), Step(v.hand)
+            if not moodle:
+                problem = body(render_document(v.sheet(), "html", picture=sheet._picture))
+                out.append(Variant(v.id, v.title, problem, list(v.questions), body(solution.render("html"))))
+                continue
+            files = {DIAGRAM: _svg(sheet), SOLUTION_DIAGRAM: _svg(solution)}
+            if files[SOLUTION_DIAGRAM] == files[DIAGRAM]:  # the same picture (always, so far): one file
+                del files[SOLUTION_DIAGRAM]
+            src, worked_src = PLUGINFILE + DIAGRAM, PLUGINFILE + next(reversed(files))  # the last: its own, if kept
+            files = {name: svg for name, svg in files.items() if svg}  # (no picture: no file, no <img>)
+            problem = body(render_document(v.sheet(), "html", picture=sheet._picture, math="tex", src=src))
+            document = solution.document()
+            worked = body(render_document(document, "html", picture=solution._picture, math="tex", src=worked_src))
+            out.append(Variant(v.id, v.title, problem, list(v.questions), worked, files))
         return out
 
     def write(self, folder: str | Path, force: bool = False) -> list[str]:
@@ -1147,6 +1165,12 @@ class Quiz:
 
     def __repr__(self) -> str:
         return f"<stepprop.Quiz: {count(len(self.variants), 'variant')} of {self.template.shape}>"
+
+
+def _svg(result: _Shown) -> bytes:
+    """The SVG a result's HTML export embeds (b"" if it draws none)."""
+    drawn = result._picture()
+    return b"" if drawn is None else drawing(drawn).svg(drawn).encode("utf-8")
 
 
 def verify(network: Net | Expression | str | Path | None, batch: int = 1, use_torch: bool = True) -> Verification:

@@ -26,12 +26,13 @@ clock, no random identifiers, no dict order that could change.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import math
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from html import escape as html_escape
 from typing import NamedTuple
@@ -53,6 +54,16 @@ class Variant(NamedTuple):
     problem_html: str  # the problem sheet as an HTML fragment (may contain an inline <svg> and MathML)
     questions: list[Question]
     solution_html: str  # the worked solution as an HTML fragment
+    # the files the HTML links as @@PLUGINFILE@@/name, by name (Moodle XML carries
+    # them with each text that links them; QTI writes none: give it inline HTML)
+    files: Mapping[str, bytes] = {}
+
+
+# Moodle's token for a text's own file area (question/format/xml/format.php,
+# ``write_files``): an <img src="@@PLUGINFILE@@/diagram.svg"> shows that file
+PLUGINFILE = "@@PLUGINFILE@@/"
+DIAGRAM = "diagram.svg"  # a quiz's network diagram, as a Moodle text's file
+SOLUTION_DIAGRAM = "solution-diagram.svg"  # the worked solution's, should it differ
 
 
 # the characters XML 1.0 can hold (https://www.w3.org/TR/xml/#charsets): no escape
@@ -106,6 +117,11 @@ def _checked(variants: Sequence[Variant], title: str) -> None:
         ids.add(v.id)
         for field in ("title", "problem_html", "solution_html"):
             _text(getattr(v, field), f"{where}'s {field}")
+        for name, data in v.files.items():
+            if not _text(name, f"a file's name in {where}").strip() or "/" in name:
+                raise StepPropError(f"{where} has a file named {name!r}: a file's name needs a character and no /")
+            if not isinstance(data, bytes):
+                raise StepPropError(f"{where}'s file {name!r} must be bytes, not {type(data).__name__}")
         names: set[str] = set()
         for q in v.questions:
             _text(q.name, f"a question's name in {where}")
@@ -189,9 +205,16 @@ def _category_path(*names: str) -> str:
     return "/".join(escaped)
 
 
-def _moodle_text(text: str, indent: str) -> str:
-    """A <text> element: HTML in CDATA (Moodle's choice), plain text escaped."""
-    return f"{indent}<text>{cdata(text)}</text>\n"
+def _moodle_text(text: str, indent: str, files: Mapping[str, bytes] | None = None) -> str:
+    """A <text> element: HTML in CDATA (Moodle's choice), plain text escaped;
+    then each of ``files`` the text links (@@PLUGINFILE@@/name), in name
+    order, as Moodle's ``write_files`` writes one: base64 in a <file>."""
+    out = [f"{indent}<text>{cdata(text)}</text>\n"]
+    for name, data in sorted((files or {}).items()):
+        if f"{PLUGINFILE}{name}" in text:
+            encoded = base64.b64encode(data).decode("ascii")
+            out.append(f'{indent}<file name="{_attr(name)}" path="/" encoding="base64">{encoded}</file>\n')
+    return "".join(out)
 
 
 def moodle_xml(variants: Sequence[Variant], title: str) -> str:
@@ -213,9 +236,9 @@ def moodle_xml(variants: Sequence[Variant], title: str) -> str:
             out.append('  <question type="numerical">\n    <name>\n')
             out.append(f"      <text>{_escape(f'{v.id}: {q.name}')}</text>\n")
             out.append('    </name>\n    <questiontext format="html">\n')
-            out.append(_moodle_text(_question_html(v, q), "      "))
+            out.append(_moodle_text(_question_html(v, q), "      ", v.files))
             out.append('    </questiontext>\n    <generalfeedback format="html">\n')
-            out.append(_moodle_text(v.solution_html, "      "))
+            out.append(_moodle_text(v.solution_html, "      ", v.files))
             out.append("    </generalfeedback>\n")
             # Moodle's defaults for a new numerical question, but one mark each
             out.append("    <defaultgrade>1</defaultgrade>\n    <penalty>0.3333333</penalty>\n    <hidden>0</hidden>\n")

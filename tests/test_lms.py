@@ -7,6 +7,7 @@ them, the answers and tolerances read back as the same floats, HTML with a
 two runs, and random names, prompts and numbers always give files that parse.
 """
 
+import base64
 import io
 import math
 import xml.etree.ElementTree as ET
@@ -292,3 +293,64 @@ def test_random_quizzes_parse_and_read_back(variants, title):
             assert float(item.findtext(f".//{QTI}varequal")) == a.answer
             assert float(item.findtext(f".//{QTI}vargte")) <= a.answer <= float(item.findtext(f".//{QTI}varlte"))
             assert item.findtext(f".//{QTI}itemfeedback//{QTI}mattext") == v.solution_html
+
+
+# -- Moodle: the math as TeX, the diagram a file ---------------------------------
+
+
+def test_the_html_views_tex_math_is_the_latex_views_escaped():
+    """One page layout, two ways to write its math: the default MathML, or the
+    LaTeX view's TeX in \\( \\) and \\[ \\] (HTML-escaped) for Moodle's MathJax
+    filter; a picture given a ``src`` is an <img> of that file."""
+    from stepprop.document import Document, Eq, Section, Table
+    from stepprop.expr import Cmp, Num, Sym, Where
+    from stepprop.views import html, latex
+
+    relu = Where(Cmp(Sym("net", "h1"), "<", Num(0.0)), Num(0.0), Num(1.0))
+    eq = Eq(Sym("d", "h1"), [relu, Num(1.0)], name="d_h1", note="a & b")
+    doc = Document("T", ["intro"], [Section("S", [eq, Table(["name", "value"], [["d_h1", relu]])])])
+    mathml = html.render(doc, 4, SVG, "the net")
+    assert "<math" in mathml and SVG in mathml and "\\(" not in mathml
+    assert mathml == "".join(html.chunks(doc, 4, SVG, "the net", math="mathml"))  # the default, unchanged
+    page = "".join(html.chunks(doc, 4, SVG, "the net", math="tex", src="@@PLUGINFILE@@/diagram.svg"))
+    assert "<math" not in page and "<svg" not in page
+    assert '<figure><img src="@@PLUGINFILE@@/diagram.svg" alt="the net"><figcaption>the net</figcaption>' in page
+    lines = latex.equation(Eq(eq.lhs, eq.rhs), 4)
+    assert "<" in lines and "&" in lines  # what the filter must read escaped
+    assert f"\\[\\begin{{aligned}}{lines}\\end{{aligned}}\\]".replace("&", "&amp;").replace("<", "&lt;") in page
+    assert f'<td class="num">\\({latex.tex(relu, 4).replace("<", "&lt;")}\\)</td>' in page
+    assert '<span class="note">(a &amp; b)</span>' in page  # the note stays the page's, as in MathML
+    with pytest.raises(ValueError, match="math must be one of mathml, tex"):
+        html.chunks(doc, math="svg")
+
+
+def test_moodle_texts_carry_the_files_they_link():
+    """A text linking @@PLUGINFILE@@/name carries that file, base64, as
+    Moodle's write_files writes one (name, path /); a text that links none
+    carries none; QTI writes no files (Canvas gets the inline HTML)."""
+    svg = SVG.encode("utf-8")
+    linked = '<img src="@@PLUGINFILE@@/diagram.svg" alt="the network">'
+    files = {"diagram.svg": svg, "unused.svg": b"<svg/>"}
+    with_files = [variant("01", problem_html=linked, files=files), variant("02", files=files)]
+    for _, q in moodle_questions(moodle(with_files)):
+        for part in ("questiontext", "generalfeedback"):
+            found = q.findall(f"{part}/file")
+            if linked in q.findtext(f"{part}/text"):
+                assert [(f.get("name"), f.get("path"), f.get("encoding")) for f in found] == [
+                    ("diagram.svg", "/", "base64")
+                ]
+                assert base64.b64decode(found[0].text, validate=True) == svg
+            else:
+                assert found == []
+    plain = [v._replace(files={}) for v in with_files]
+    assert lms.qti_zip(with_files, "Quiz 1") == lms.qti_zip(plain, "Quiz 1")
+    assert lms.moodle_xml(with_files, "Quiz 1") == lms.moodle_xml(with_files, "Quiz 1")
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [({"": b"x"}, "needs a character"), ({"a/b.svg": b"x"}, "no /"), ({"a.svg": "text"}, "must be bytes")],
+)
+def test_a_bad_file_is_a_clear_error(files, message):
+    with pytest.raises(StepPropError, match=message):
+        lms.moodle_xml([variant(files=files)], "Quiz 1")

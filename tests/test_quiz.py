@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -315,3 +316,52 @@ def test_the_learning_platforms_files_hold_each_variants_questions(written_quiz:
     with zipfile.ZipFile(written_quiz / "canvas-qti.zip") as z:
         assessments = [n for n in z.namelist() if n != "imsmanifest.xml"]
         assert len(assessments) == 3 and "imsmanifest.xml" in z.namelist()
+
+
+def _equations(tex: str) -> dict[str, str]:
+    """The LaTeX view's equations (its align* lines, a line not starting with
+    &= starting one) by their left-hand side."""
+    found: dict[str, list[str]] = {}
+    for block in re.findall(r"\\begin\{align\*\}\n(.*?)\n\\end\{align\*\}", tex, re.S):
+        for line in block.split(" \\\\\n"):
+            if not line.startswith("&="):
+                lhs = line.split(" &= ")[0]
+                found[lhs] = []
+            found[lhs].append(line)
+    return {lhs: " \\\\\n".join(lines) for lhs, lines in found.items()}
+
+
+def test_moodle_xml_shows_in_a_default_moodle(written_quiz: Path):
+    """moodle.xml holds no MathML and no inline SVG (Moodle's HTML cleaner
+    strips both): the math is the LaTeX view's TeX for Moodle's MathJax filter,
+    HTML-escaped, and the diagram an <img> of diagram.svg, a file each text
+    carries (base64, as Moodle's exporter writes one): the sheet's own SVG."""
+    import base64
+    import html
+    import xml.etree.ElementTree as ET
+
+    root = ET.parse(written_quiz / "moodle.xml").getroot()
+    numerical = [q for q in root.findall("question") if q.get("type") == "numerical"]
+    assert numerical
+    for q in numerical:
+        variant = q.findtext("name/text").split(": ", 1)[0]
+        sheet = (written_quiz / variant / "sheet.html").read_text()
+        embedded = re.search(r"<figure>(<svg.*?</svg>\n?)<figcaption>", sheet, re.S)
+        assert embedded and "<math" in (written_quiz / variant / "solution.html").read_text()  # unchanged
+        for part in ("questiontext", "generalfeedback"):
+            text = q.findtext(f"{part}/text")
+            assert "<math" not in text and "<svg" not in text
+            assert '<img src="@@PLUGINFILE@@/diagram.svg" alt="' in text
+            (file,) = q.findall(f"{part}/file")
+            assert (file.get("name"), file.get("path"), file.get("encoding")) == ("diagram.svg", "/", "base64")
+            svg = base64.b64decode(file.text, validate=True).decode("utf-8")
+            assert ET.fromstring(svg).tag == "{http://www.w3.org/2000/svg}svg"
+            assert svg == embedded.group(1)
+        # the worked solution's equations as the LaTeX view writes them, in \[ \]
+        feedback = q.findtext("generalfeedback/text")
+        assert "&amp;= " in feedback and "\\[\\begin{aligned}" in feedback
+        shown = re.findall(r"\\\[\\begin\{aligned\}(.*?)\\end\{aligned\}\\\]", html.unescape(feedback), re.S)
+        tex = _equations((written_quiz / variant / "solution.tex").read_text())
+        out_o1 = tex["\\mathit{out}_{o1}"]
+        assert out_o1.startswith("\\mathit{out}_{o1} &= \\frac{1}{1 + e^{-\\mathit{net}_{o1}}} \\\\\n&= ")
+        assert out_o1 in shown

@@ -1,9 +1,15 @@
 """One self-contained HTML page: the diagram and the derivation, with the math
-in MathML (legible without JavaScript, no network access, printable)."""
+in MathML (legible without JavaScript, no network access, printable).
+
+``math="tex"`` writes the same page with each equation and math cell as the
+LaTeX view's TeX between ``\\( \\)`` or ``\\[ \\]``, HTML-escaped, for a
+MathJax filter (a learning platform's HTML cleaner strips MathML); ``src``
+links the picture as an ``<img>`` of that file instead of inline SVG."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from html import escape
 
 from ..document import Document, Eq, Label, Section, Table, Text
@@ -138,7 +144,20 @@ def number_text(x: float, digits: int, written: str | None = None) -> str:
     return ("−" if x < 0 else "") + (written if written is not None else fmt(abs(x), digits))
 
 
-def equation(eq: Eq, digits: int = DEFAULT_DIGITS) -> str:
+MATH = ("mathml", "tex")  # the HTML view's ways of writing math
+
+
+def _math(e: Expr, digits: int, math: str) -> str:
+    """An expression inline: MathML, or TeX for a MathJax filter."""
+    if math == "tex":
+        from .latex import tex
+
+        return escape(rf"\({tex(e, digits)}\)", quote=False)
+    return mathml(e, digits)
+
+
+def _display(eq: Eq, digits: int) -> str:
+    """The equation's math, one line per equals sign, as MathML."""
     spell = MathMLPrinter.shared(digits).doprint
     rows = []
     last = len(eq.rhs) - 1
@@ -149,16 +168,29 @@ def equation(eq: Eq, digits: int = DEFAULT_DIGITS) -> str:
             right = right.replace("<mn>", '<mn class="result">', 1)
         rows.append(f"<mtr><mtd>{left}</mtd><mtd><mo>=</mo>{right}</mtd></mtr>")
         left = ""
-    math = (
+    return (
         '<math display="block"><mtable columnalign="right left" columnspacing="0.2em">'
         + "".join(rows)
         + "</mtable></math>"
     )
+
+
+def _display_tex(eq: Eq, digits: int) -> str:
+    """The same as the LaTeX view sets it (its note left to the page), in
+    \\[ \\] for a MathJax filter, HTML-escaped."""
+    from . import latex
+
+    lines = latex.equation(replace(eq, note="", reused=False), digits)
+    return escape(rf"\[\begin{{aligned}}{lines}\end{{aligned}}\]", quote=False)
+
+
+def equation(eq: Eq, digits: int = DEFAULT_DIGITS, math: str = "mathml") -> str:
+    formula = _display_tex(eq, digits) if math == "tex" else _display(eq, digits)
     note = "from above" if eq.reused else eq.note
     cls = "eq result" if eq.result else ("eq reused" if eq.reused else "eq")
     title = f' data-name="{escape(eq.name)}"' if eq.name else ""
     extra = f'<span class="note">({escape(note)})</span>' if note else ""
-    return f'<div class="{cls}"{title}>{math}{extra}</div>'
+    return f'<div class="{cls}"{title}>{formula}{extra}</div>'
 
 
 # every rule is scoped to the page's own <div class="stepprop">: the same page is a
@@ -198,14 +230,31 @@ def render(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, 
     return "".join(chunks(doc, digits, svg, caption))
 
 
-def chunks(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, caption: str = "") -> Iterator[str]:
+def chunks(
+    doc: Document,
+    digits: int = DEFAULT_DIGITS,
+    svg: str | None = None,
+    caption: str = "",
+    math: str = "mathml",
+    src: str | None = None,
+) -> Iterator[str]:
     """The page in pieces, each ending in a newline (written as they come: a
     classroom-sized batch's page is tens of megabytes); ``svg``: a picture
-    after the introduction, with its ``caption``."""
-    return in_pieces(lines(doc, digits, svg, caption))
+    after the introduction, with its ``caption`` (``src``: shown as an
+    ``<img>`` of that file, which holds the SVG); ``math``: "mathml" or "tex"."""
+    if math not in MATH:
+        raise ValueError(f"math must be one of {', '.join(MATH)}, not {math!r}")
+    figure = ""
+    if svg:
+        shown = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
+        if src is not None:
+            svg = f'<img src="{escape(src)}" alt="{escape(caption or doc.title)}">'
+        figure = f"<figure>{svg}{shown}</figure>"
+    return in_pieces(lines(doc, digits, figure, math))
 
 
-def lines(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, caption: str = "") -> Iterator[str]:
+def lines(doc: Document, digits: int = DEFAULT_DIGITS, figure: str = "", math: str = "mathml") -> Iterator[str]:
+    """The page's lines; ``figure``: the picture's, after the introduction."""
     yield from [
         "<!DOCTYPE html>",
         '<html lang="en">',
@@ -221,9 +270,8 @@ def lines(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, c
     ]
     yield from [f"<li>{escape(line)}</li>" for line in doc.intro]
     yield "</ul>"
-    if svg:
-        shown = f"<figcaption>{escape(caption)}</figcaption>" if caption else ""
-        yield f"<figure>{svg}{shown}</figure>"
+    if figure:
+        yield figure
 
     def section(sec: Section, level: int) -> Iterator[str]:
         h = min(level + 1, 6)
@@ -232,9 +280,9 @@ def lines(doc: Document, digits: int = DEFAULT_DIGITS, svg: str | None = None, c
             if isinstance(item, Section):
                 yield from section(item, level + 1)
             elif isinstance(item, Eq):
-                yield equation(item, digits)
+                yield equation(item, digits, math)
             elif isinstance(item, Table):
-                yield _table(item, digits)
+                yield _table(item, digits, math)
             elif isinstance(item, Text):
                 yield f"<p>{escape(item.text)}</p>"
         yield "</section>"
@@ -252,7 +300,7 @@ def body(page: str) -> str:
     return page[start:end]
 
 
-def _table(table: Table, digits: int) -> str:
+def _table(table: Table, digits: int, math: str = "mathml") -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
     rows = []
     for row in table.rows:
@@ -265,7 +313,7 @@ def _table(table: Table, digits: int) -> str:
             elif isinstance(c, Num):
                 cells.append(f'<td class="num">{escape(number_text(c.value, digits, c.written))}</td>')
             else:
-                cells.append(f'<td class="num">{mathml(c, digits)}</td>')
+                cells.append(f'<td class="num">{_math(c, digits, math)}</td>')
         rows.append("<tr>" + "".join(cells) + "</tr>")
     caption = f"<caption>{escape(table.title)}</caption>" if table.title else ""
     return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
