@@ -935,9 +935,11 @@ EXPRESSION_OPS: tuple[Basic, ...] = (
         "division",
         2,
         lambda a, at: a[0] / a[1],
-        lambda a, o, at: [ONE / a[1], -(a[0] / Pow(a[1], 2))],
+        # d(a/b)/db = -a/b^2, computed as -(a/b)/b: b^2 underflows where b is tiny (1e-159)
+        lambda a, o, at: [ONE / a[1], -(o / a[1])],
         lambda t, x, y: x / y,
-        variants={"sign_lost": lambda a, o, at: [ONE / a[1], a[0] / Pow(a[1], 2)]},
+        derivatives=lambda a, o, at: [ONE / a[1], -(a[0] / Pow(a[1], 2))],
+        variants={"sign_lost": lambda a, o, at: [ONE / a[1], o / a[1]]},
     ),
     Basic(
         "neg",

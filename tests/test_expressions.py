@@ -667,7 +667,7 @@ ERRORS = [
     (  # the value is 1e200, its local gradient -1e400: too large for floating point
         "expression: |\n  f = x / y\nvalues: {x: 1, y: 1e-200}\n",
         "2:7",
-        "the local gradient of x / y is not finite here (division of 1, 1e-200)",
+        "the local gradient of x / y with respect to y is -inf here (at 1e-200)",
     ),
 ]
 
