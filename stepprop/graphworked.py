@@ -152,15 +152,9 @@ class _Builder:
             "a node used more than once adds the gradients of its paths"
         )
         doc = Document(TITLE, intro, [self.forward(), self.backward(), self.summary()])
-        # every line true as printed (as a network's worked example): more digits where 9 would not
-        # show its result; by hand, every number as written down, rounded
-        from .worked import _as_written, keep_true
+        from .worked import finish
 
-        if t.rounding is None:
-            for eq in doc.equations():
-                keep_true(eq)
-        else:
-            _as_written(doc, t.rounding)
+        finish(doc, t.rounding)  # (as a network's worked example)
         return doc
 
 

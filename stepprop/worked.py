@@ -961,11 +961,7 @@ class _Builder:
                 "sample step by step)"
             )
         doc = Document(title="One step of backpropagation", intro=intro, sections=sections, compact=compact)
-        if t.rounding is None:
-            for eq in doc.equations():
-                keep_true(eq)
-        else:
-            _as_written(doc, t.rounding)
+        finish(doc, t.rounding)
         return doc
 
     def neurons(self, samples: Sequence[int]) -> Section:
@@ -1135,6 +1131,16 @@ def keep_true(eq: Eq) -> None:
 ERRORS = "The total error"  # the title of the errors' section
 _NAMED = (Sym, D, Via)
 _LEAVES = (Num, Const, *_NAMED)
+
+
+def finish(doc: Document, rounding: Rounding | None) -> None:
+    """Every line of a worked example true as printed (more digits where 9
+    would not show its result), or, by hand, every number as written down."""
+    if rounding is None:
+        for eq in doc.equations():
+            keep_true(eq)
+    else:
+        _as_written(doc, rounding)
 
 
 def _as_written(doc: Document, rounding: Rounding) -> None:

@@ -39,17 +39,9 @@ from ..notation import MAZUR
 from ..rounding import Rounding, describe
 from ..rounding import rounder as rounder_of
 from ..words import count
+from . import CARRIED, CORRECT, ROUNDED, STATUSES, UNANSWERED, WRONG  # (the statuses of every check)
 from .answers import FEW_DIGITS, Answer, agrees, right
 
-CORRECT, ROUNDED, CARRIED, AMBIGUOUS, WRONG, UNANSWERED = (
-    "correct",
-    "rounded",
-    "carried",
-    "ambiguous",
-    "wrong",
-    "unanswered",
-)
-STATUSES = (CORRECT, ROUNDED, CARRIED, AMBIGUOUS, WRONG, UNANSWERED)
 LOOSE = 1e-4  # how close (relative) a slip's number must be when it does not agree to every digit written
 
 # each slip: (its title, what it means)
