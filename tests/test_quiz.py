@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run
 
 import stepprop
 from stepprop import lms, quiz
 from stepprop.config import parse
 from stepprop.init import new_config
 from stepprop.rounding import written
-from tests.conftest import run
 
 FILES = [
     "problem.yaml",
