@@ -1227,8 +1227,9 @@ def examples() -> None:
 
     rows = bundled()
     width = max(len(e.name) for e in rows)
+    shapes = max(len(e.shape) for e in rows)
     for e in rows:
-        click.echo(f"{e.name.ljust(width)}  {e.shape:<8}  {e.description}")
+        click.echo(f"{e.name.ljust(width)}  {e.shape.ljust(shapes)}  {e.description}")
     click.echo("\nanswers files for 'stepprop check', with the post's own figures:")
     for name in answer_files():
         click.echo(f"  {name}")
