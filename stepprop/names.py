@@ -260,7 +260,10 @@ def worked_order(trace: StepTrace) -> dict[str, tuple[int, ...]]:
         layer = -1 if i.role == "param" else layers if i.layer is None else i.layer
         order[name] = (1, s, -layer, _BACKWARD.get(i.role, 0), node.index)
     quantities = trace.optim.quantities if trace.optim is not None else {}
-    for k, p in enumerate(trace.updated):
+    # the updates as the worked example makes them: the output layer's first, as its backward pass
+    params = trace.net.params
+    in_order = sorted(trace.updated, key=lambda p: -params[p].layer if p in params else 0)
+    for k, p in enumerate(in_order):
         # an optimiser's quantities of the parameter (g_w5, m_w5, ...) come before its change and update
         for j, kind in enumerate(QUANTITIES):
             if state_name(kind, p) in quantities:

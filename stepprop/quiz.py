@@ -184,7 +184,7 @@ class Drawn:
         if blank:
             lines = [
                 f"# Answers for {self.title}: fill in each number, rounded to {policy} (0.0510: trailing zeros count).",
-                f"# Check them with: stepprop check {PROBLEM} answers-template.yaml",
+                "# Hand it in as your teacher asks: each answer is graded against your own problem.",
             ]
             lines += [f"{yaml_key(q.name)}:   # {q.prompt}" for q in self.questions]
         else:

@@ -267,3 +267,14 @@ def test_the_readmes_class_grades_as_it_says(tmp_path):
     assert statuses(students["ada"]) == dict.fromkeys(["out_h1", "dE_total/dw5", "w5+"], "correct")
     assert statuses(students["bob"]) == {"out_h1": "wrong", "dE_total/dw5": "carried", "w5+": "carried"}
     assert students["cy"]["mistake"] == "gradient_added"
+
+
+def test_a_rosters_name_column_is_not_an_answer(workdir):
+    """A teacher copies the roster's id and name columns: the name is skipped."""
+    (workdir / "class.csv").write_text('student,name,out_h1\nada,Ada Lovelace,0.593269992\nbob,"Chen, Yu",0.61\n')
+    result = run("check", "class.csv", "--format", "json", code=1)
+    import json
+
+    data = json.loads(result.stdout)
+    assert [s["id"] for s in data["students"]] == ["ada", "bob"]
+    assert all(len(s["answers"]) == 1 for s in data["students"])

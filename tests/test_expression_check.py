@@ -92,7 +92,7 @@ def test_names_errors_and_the_cli(workdir):
     template = run("check", "--template", "staged", code=0).stdout
     (workdir / "t.yaml").write_text(template)
     names = [line.split(":")[0].strip('"') for line in template.splitlines() if line and not line.startswith("#")]
-    assert names == ["q", "f", "df/df", "df/dq", "df/dz", "dq/dy", "df/dy", "dq/dx", "df/dx"]
+    assert names == ["q", "f", "df/df", "df/dq", "df/dz", "df/dy", "df/dx"]  # (dq/dx = 1: written inline)
 
 
 def test_a_long_expressions_check_stays_linear():
@@ -126,3 +126,22 @@ def test_the_name_e_is_refused_where_it_is_written(text, where, workdir):
     (workdir / "e.yaml").write_text(text)
     result = run("explain", "e.yaml", code=1)
     assert f"e.yaml{where} 'e' is Euler's number" in result.stderr
+
+
+def test_a_slip_the_students_own_right_answers_rule_out_is_named_last():
+    """df/dx = -8 for f = (x*y + max(x, z)) * 2 at x = 3, y = -4, z = 2 is one path of
+    x (through x*y) or max's wrong branch; a right dn2/dx = 1 rules the branch out."""
+    text = "expression: f = (x*y + max(x, z)) * 2\nvalues: {x: 3, y: -4, z: 2}\n"
+    alone = _grade(text, {"df/dx": "-8"})["df/dx"]["mistakes"]
+    assert set(alone) == {"wrong_branch", "one_path"}
+    with_local = _grade(text, {"df/dx": "-8", "dn2/dx": "1"})["df/dx"]
+    assert with_local["mistake"] == "one_path"
+
+
+def test_the_template_asks_only_for_local_gradients_the_worked_example_names():
+    """A constant local gradient (of +, -, * 2) is written inline, never on a line of its own."""
+    text = "expression: |\n  q = a - b\n  f = q * c\nvalues: {a: 1, b: 2, c: 3}\n"
+    e = stepprop.Expression.from_text(text)
+    lines = G.template(e.trace)
+    assert '"dq/da"' not in lines and '"dq/db"' not in lines
+    assert '"df/dq"' in lines and '"df/da"' in lines

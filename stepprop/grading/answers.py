@@ -212,7 +212,7 @@ def load_class(path: str | Path | None = None, text: str | None = None, source: 
     Comma, semicolon and tab delimited files are read (the header says which)."""
     source = source or str(path)
     raw = text if text is not None else read_text(path or "", "a class's answers")
-    header: list[tuple[str, int]] = []  # (name, column) of each answer column
+    header: list[tuple[str | None, int]] = []  # (name, column) of each answer column (None: a roster's)
     header_line = 0
     students: list[Student] = []
     unreadable: list[tuple[int, int, str, str]] = []
@@ -240,7 +240,10 @@ def load_class(path: str | Path | None = None, text: str | None = None, source: 
     return students
 
 
-def _header(row: Row, source: str) -> list[tuple[str, int]]:
+ROSTER_COLUMNS = ("name", "student name", "full name", "email")  # the columns of a roster, not answers
+
+
+def _header(row: Row, source: str) -> list[tuple[str | None, int]]:
     line = row.line
     names = [cell.strip() for cell in row.cells[1:]]
     while names and not names[-1]:
@@ -252,9 +255,12 @@ def _header(row: Row, source: str) -> list[tuple[str, int]]:
             line,
         )
     seen: set[str] = set()
-    header = []
+    header: list[tuple[str | None, int]] = []
     for k, name in enumerate(names, start=1):
         column = row.column(k)
+        if name.lower() in ROSTER_COLUMNS:  # (a roster's column copied along with the ids: not an answer)
+            header.append((None, column))
+            continue
         if not name:
             raise ConfigError(f"column {k + 1} has no name: the first row names every answer", source, line, column)
         if name in seen:
@@ -266,7 +272,7 @@ def _header(row: Row, source: str) -> list[tuple[str, int]]:
 
 def _student(
     row: Row,
-    header: list[tuple[str, int]],
+    header: list[tuple[str | None, int]],
     header_line: int,
     source: str,
     unreadable: list[tuple[int, int, str, str]],
@@ -282,6 +288,8 @@ def _student(
         )
     answers = Answers()
     for k, (name, name_column) in enumerate(header, start=1):
+        if name is None:
+            continue
         cell = cells[k].strip() if k < len(cells) else ""
         if not cell:
             answers.append(Answer(name, "", math.nan, header_line, name_column, name))

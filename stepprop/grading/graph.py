@@ -403,7 +403,9 @@ class Checker:
                 elif _close(value, graded.answer.value):
                     near.append(slip)
             graded.slips += near
-            graded.slips.sort(key=lambda s: s.priority)  # (stable: exact matches before near ones)
+            # (stable: exact matches before near ones) a slip whose local gradients the student
+            # wrote right elsewhere is named last: their own answers rule it out
+            graded.slips.sort(key=lambda s: (self._ruled_out(s, given), s.priority))
         elif kind == "local":
             # a local gradient d(child)/d(node): the operation's own slips of it (a lost sign, the wrong branch)
             child = self.exact.by_name[name.split("/")[0][1:]]
@@ -418,6 +420,20 @@ class Checker:
             graded.note = "the sign is wrong"
         else:
             graded.note = "no common mistake gives this number"
+
+    def _ruled_out(self, slip: Slip, given: dict[str, Answer]) -> bool:
+        """Does a right answer of the student's contradict the slip (an operation's
+        own slip takes a local gradient the student wrote right)?"""
+        child = slip.child
+        if child is None:
+            return False
+        for j, parent in enumerate(child.parents):
+            name = self.exact.local_name(child, parent)
+            mine = given.get(name)
+            if slip.partials[j] != child.partials[j] and mine is not None and not mine.blank:
+                if right(self.known.get(name, child.partials[j]), mine):
+                    return True
+        return False
 
     def _carried(self, node: Node, answer: Answer, given: dict[str, Answer]) -> list[str]:
         """The student's own answers this gradient is right from (upstream
@@ -560,12 +576,15 @@ def template(trace: GraphTrace) -> str:
     ]
     lines += [f"{n.name}:   # = {trace.written(n)}" for n in trace.operations]
     lines += ["", "# The backward pass, from the output back"]
+    from ..graphworked import explain
+
+    named = {eq.name for eq in explain(trace).equations()}  # (a constant local gradient is written inline)
     seen: set[str] = set()
     for node in trace.backward_order:
         for child, j in trace.uses.get(node, []):
             key = trace.local_name(child, node)
             # (the edges the backward pass takes: not those of a step after an output: q)
-            if (child, j) in trace.contributions and key not in seen and child is not trace.output:
+            if (child, j) in trace.contributions and key in named and key not in seen and child is not trace.output:
                 seen.add(key)
                 lines.append(f'"{key}":   # the local gradient')
         lines.append(f'"{trace.gradient_name(node)}":')
