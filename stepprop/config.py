@@ -495,6 +495,15 @@ def suggest(word: str, choices: Any, n: int = 1, aliases: Mapping[str, str] | No
     return " (did you mean " + " or ".join(f"'{c}'" for c in close[:n]) + "?)"
 
 
+def _closest(word: str, choices: list[str]) -> str | None:
+    """The choice most like ``word`` (difflib's ratio, at least 0.75), or None."""
+    import difflib
+
+    scored = [(difflib.SequenceMatcher(None, word.lower(), c).ratio(), c) for c in choices]
+    best = max(scored)
+    return best[1] if best[0] >= 0.75 else None
+
+
 class Validator:
     def __init__(self, source: str, folder: "str | Path | None" = None):
         self.source = source
@@ -676,6 +685,21 @@ class Validator:
 
     # -- the document
     def config(self, root: Any) -> "Config":
+        import yaml
+
+        if isinstance(root, yaml.MappingNode):  # a misspelled expression: key is not a network's key
+            for key_node, _ in root.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else ""
+                if (
+                    isinstance(key, str)
+                    and key not in TOP_KEYS
+                    and _closest(key, [*TOP_KEYS, "expression"]) == "expression"
+                ):
+                    raise self.error(
+                        key_node,
+                        f"unknown key '{show(key)}' (did you mean 'expression'? an expression config has "
+                        "expression: and values:)",
+                    )
         top = self.mapping(root, "the config", TOP_KEYS)
 
         def need(key: str, hint: str) -> Any:

@@ -145,3 +145,10 @@ def test_the_template_asks_only_for_local_gradients_the_worked_example_names():
     lines = G.template(e.trace)
     assert '"dq/da"' not in lines and '"dq/db"' not in lines
     assert '"df/dq"' in lines and '"df/da"' in lines
+
+
+@pytest.mark.parametrize("key, hint", [("expresion", "did you mean 'expression'?"), ("epsilonn", "'epsilon'")])
+def test_a_misspelled_expression_key_is_named(key, hint, workdir):
+    (workdir / "t.yaml").write_text(f"{key}: |\n  f = x * 2\nvalues: {{x: 1}}\n")
+    result = run("explain", "t.yaml", code=1)
+    assert "t.yaml:1:1: unknown key" in result.stderr and hint in result.stderr
