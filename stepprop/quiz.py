@@ -296,24 +296,23 @@ def prompt(name: str) -> str:
     return f"{name} ({words})" if words else name
 
 
+# what an asked quantity is, in words, by the pattern of its name
+_WORDS = (
+    (r"net_(\w+)", "the net input of {}"),
+    (r"out_(\w+)", "the output of {}"),
+    (r"E_total", "the total error"),
+    (r"E_(\w+)", "the error of {}"),
+    (r"dE_total/d(\w+)", "the gradient of the error with respect to {}"),
+    (r"delta_(\w+)", "the delta of {}"),
+    (r"([wb]\d+)\+", "{} after the update"),
+)
+
+
 def _words(name: str) -> str:
-    m = re.fullmatch(r"(net|out)_(\w+)", name)
-    if m:
-        return f"the {'net input' if m.group(1) == 'net' else 'output'} of {m.group(2)}"
-    if name == "E_total":
-        return "the total error"
-    m = re.fullmatch(r"E_(\w+)", name)
-    if m:
-        return f"the error of {m.group(1)}"
-    m = re.fullmatch(r"dE_total/d(\w+)", name)
-    if m:
-        return f"the gradient of the error with respect to {m.group(1)}"
-    m = re.fullmatch(r"delta_(\w+)", name)
-    if m:
-        return f"the delta of {m.group(1)}"
-    m = re.fullmatch(r"([wb]\d+)\+", name)
-    if m:
-        return f"{m.group(1)} after the update"
+    for pattern, words in _WORDS:
+        m = re.fullmatch(pattern, name)
+        if m:
+            return words.format(*m.groups())
     return ""
 
 

@@ -137,13 +137,7 @@ class Graded:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.answer.name,
-            "written_as": self.answer.written_as or self.answer.name,
-            "given": None if self.answer.blank else self.answer.value,
-            "given_text": self.answer.text,
-            "exact": self.exact,
-            "status": self.status,
-            "note": self.note,
+            **self.answer.graded(self.status, self.exact, self.note),
             "rounded_value": self.rounded_value,
             "mistake": self.mistakes[0].id if self.mistakes else None,
             "mistakes": list(dict.fromkeys(m.id for m in self.mistakes)),  # (a mistake's variants: one id)

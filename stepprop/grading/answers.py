@@ -36,6 +36,18 @@ class Answer:
         """The same answer, not in any file (written in Python)."""
         return dataclasses.replace(self, line=None, column=None)
 
+    def graded(self, status: str, exact: float, note: str) -> dict[str, Any]:
+        """The JSON of its grade that every check shares: the answer, the exact value, the status."""
+        return {
+            "name": self.name,
+            "written_as": self.written_as or self.name,
+            "given": None if self.blank else self.value,
+            "given_text": self.text,
+            "exact": exact,
+            "status": status,
+            "note": note,
+        }
+
     @property
     def digits_text(self) -> str:
         return (self.number or self.text).strip().replace("_", "")

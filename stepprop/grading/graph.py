@@ -249,13 +249,7 @@ class Graded:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "name": self.answer.name,
-            "written_as": self.answer.written_as or self.answer.name,
-            "given": None if self.answer.blank else self.answer.value,
-            "given_text": self.answer.text,
-            "exact": self.exact,
-            "status": self.status,
-            "note": self.note,
+            **self.answer.graded(self.status, self.exact, self.note),
             "mistake": self.slips[0].id if self.slips else None,
             "mistakes": list(dict.fromkeys(s.id for s in self.slips)),
             "explanation": self.slips[0].words if self.slips else None,
